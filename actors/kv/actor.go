@@ -1,0 +1,153 @@
+package kv
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+	"github.com/troupe-run/troupe/system/store"
+)
+
+// sweepBatch bounds the expired keys one Tick removes, so a shard with many
+// keys expiring at once stays responsive; the rest go on the next Tick (and
+// are invisible to reads meanwhile).
+const sweepBatch = 1000
+
+// shardActor owns one Shard. It applies each command to memory, hands the
+// writes to the store's commit pipeline and replies once they are durable,
+// without waiting for the fsync itself.
+type shardActor struct {
+	sys       *system.System
+	prefix    []byte
+	mem       *Memory
+	txnExpiry time.Duration
+	self      *actor.PID
+	shard     *Shard
+
+	// stash holds requests that met a key reserved by a cross-shard msetnx;
+	// they are applied again, in order, when the reservation ends.
+	stash []stashed
+	txns  map[uint64]time.Time // reservations held, to abort abandoned ones
+}
+
+type stashed struct {
+	sender *actor.PID
+	req    *messages.DataRequest
+}
+
+func (a *shardActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.self = ctx.Self()
+		a.rebuild()
+	case *actor.Restarting:
+		// The next incarnation rebuilds from the store: give back what this
+		// one charged to the shared memory budget.
+		a.shard.Release()
+		a.failStash("the shard is restarting")
+	case *actor.Stopping:
+		a.failStash("the shard is stopping")
+	case *messages.DataRequest:
+		a.handle(ctx.Sender(), msg)
+	case *messages.Tick:
+		a.tick()
+	case *messages.StoreFailed:
+		panic("store write failed: " + msg.Reason)
+	}
+}
+
+// rebuild loads the shard from the store. Barrier first: a write handed
+// over by a previous incarnation may still be in the pipeline.
+func (a *shardActor) rebuild() {
+	start := time.Now()
+	if err := a.sys.Store.Barrier(); err != nil {
+		panic(fmt.Sprintf("store barrier: %v", err))
+	}
+	a.shard = NewShard(a.prefix, a.mem)
+	a.txns = map[uint64]time.Time{}
+	if err := a.sys.Store.Scan(a.prefix, a.shard.Restore); err != nil {
+		panic(fmt.Sprintf("rebuild %s from the store: %v", a.self.Id, err))
+	}
+	if a.shard.Len() > 0 {
+		a.sys.Log.Debug("shard rebuilt", "actor", a.self.Id, "keys", a.shard.Len(), "took", time.Since(start))
+	}
+}
+
+func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
+	now := time.Now()
+	b := a.sys.Store.NewBatch()
+	reply := a.shard.Apply(now, req, b)
+	if reply.ErrorCode == messages.CodeKeyReserved {
+		a.stash = append(a.stash, stashed{sender, req})
+		return
+	}
+	a.commit(sender, b, reply)
+	switch req.Op {
+	case messages.DataOp_TXN_RESERVE:
+		if reply.Ok {
+			a.txns[req.Txn] = now
+		}
+	case messages.DataOp_TXN_COMMIT, messages.DataOp_TXN_ABORT:
+		delete(a.txns, req.Txn)
+		a.replay()
+	}
+}
+
+// commit replies at once when the command wrote nothing, else once its
+// writes are durable. Replies to writes leave in commit order. A read may
+// see a write whose commit is still in flight (as with Redis's AOF).
+func (a *shardActor) commit(sender *actor.PID, b *store.Batch, reply *messages.DataReply) {
+	if b.Empty() {
+		a.respond(sender, reply)
+		return
+	}
+	self := a.self
+	a.sys.Store.Commit(b, func(err error) {
+		if err != nil {
+			reply = &messages.DataReply{ErrorCode: messages.CodeStore, ErrorMessage: "write not stored: " + err.Error()}
+			a.sys.Root.Send(self, &messages.StoreFailed{Reason: err.Error()})
+		}
+		a.respond(sender, reply)
+	})
+}
+
+func (a *shardActor) respond(sender *actor.PID, reply *messages.DataReply) {
+	if sender != nil {
+		a.sys.Root.Send(sender, reply)
+	}
+}
+
+// replay applies the stashed requests again, in arrival order; those that
+// meet another reservation go back to the stash.
+func (a *shardActor) replay() {
+	pending := a.stash
+	a.stash = nil
+	for _, s := range pending {
+		a.handle(s.sender, s.req)
+	}
+}
+
+func (a *shardActor) failStash(why string) {
+	for _, s := range a.stash {
+		a.respond(s.sender, &messages.DataReply{ErrorCode: messages.CodeUnavailable, ErrorMessage: why})
+	}
+	a.stash = nil
+}
+
+// tick sweeps expired keys and aborts reservations whose coordinator is gone.
+func (a *shardActor) tick() {
+	now := time.Now()
+	for txn, at := range a.txns {
+		if now.Sub(at) > a.txnExpiry {
+			a.sys.Log.Warn("aborting abandoned msetnx reservation", "actor", a.self.Id, "txn", txn)
+			a.handle(nil, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn})
+		}
+	}
+	b := a.sys.Store.NewBatch()
+	if a.shard.Sweep(now, b, sweepBatch) > 0 {
+		a.commit(nil, b, nil)
+	}
+}

@@ -1,0 +1,349 @@
+package kv
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// shardCountKey records, in the store, how many shards wrote the data:
+// keys are placed by hash modulo that count, so it cannot change later.
+var shardCountKey = []byte("meta/kv/shards")
+
+// Keyspace routes data commands to the shard owning each key, and fans
+// multi-key commands out over the shards that own their keys.
+type Keyspace struct {
+	sys     *system.System
+	shards  []*actor.PID
+	mem     *Memory
+	nextTxn atomic.Uint64
+	ops     atomic.Int64  // commands executed
+	rate    atomic.Uint64 // commands per second over the last sweep interval, as float64 bits
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Start spawns the shards under the "data" domain, rebuilds them from the
+// store, and starts the sweeper that expires keys actively.
+func Start(sys *system.System, mem *Memory) (*Keyspace, error) {
+	n := sys.Config.Shards
+	if err := checkShardCount(sys, n); err != nil {
+		return nil, err
+	}
+	txnExpiry := 2 * sys.Config.RequestTimeout
+	err := sys.Registry.Domain("data", func(name string) actor.Producer {
+		i, _ := strconv.Atoi(name[len("shard-"):])
+		prefix := shardPrefix(i)
+		return func() actor.Actor {
+			return &shardActor{sys: sys, prefix: prefix, mem: mem, txnExpiry: txnExpiry}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	k := &Keyspace{sys: sys, mem: mem, stop: make(chan struct{}), done: make(chan struct{})}
+	for i := range n {
+		pid, err := sys.Registry.Get(fmt.Sprintf("data/shard-%d", i))
+		if err != nil {
+			return nil, err
+		}
+		k.shards = append(k.shards, pid)
+	}
+	go k.sweep(sys.Config.SweepInterval)
+	return k, nil
+}
+
+// Close stops the sweeper.
+func (k *Keyspace) Close() {
+	close(k.stop)
+	<-k.done
+}
+
+// OpsPerSec is the rate of commands over the last sweep interval.
+func (k *Keyspace) OpsPerSec() float64 { return math.Float64frombits(k.rate.Load()) }
+
+// Memory is the byte budget the shards share.
+func (k *Keyspace) Memory() *Memory { return k.mem }
+
+func (k *Keyspace) sweep(every time.Duration) {
+	defer close(k.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last, lastOps := time.Now(), int64(0)
+	for {
+		select {
+		case <-k.stop:
+			return
+		case now := <-t.C:
+			ops := k.ops.Load()
+			k.rate.Store(math.Float64bits(float64(ops-lastOps) / now.Sub(last).Seconds()))
+			last, lastOps = now, ops
+			for _, pid := range k.shards {
+				k.sys.Root.Send(pid, &messages.Tick{})
+			}
+		}
+	}
+}
+
+func checkShardCount(sys *system.System, n int) error {
+	v, found, err := sys.Store.Get(shardCountKey)
+	if err != nil {
+		return err
+	}
+	if found {
+		if had, _ := strconv.Atoi(string(v)); had != n {
+			return fmt.Errorf("the data dir was written with --shards=%d; start with that value (not %d)", had, n)
+		}
+		return nil
+	}
+	if !sys.Store.Durable() {
+		return nil
+	}
+	b := sys.Store.NewBatch()
+	b.Set(shardCountKey, []byte(strconv.Itoa(n)))
+	errc := make(chan error, 1)
+	sys.Store.Commit(b, func(err error) { errc <- err })
+	return <-errc
+}
+
+// shardPrefix is the store key range of shard i: "d" and i in two bytes.
+func shardPrefix(i int) []byte {
+	return binary.BigEndian.AppendUint16([]byte{'d'}, uint16(i))
+}
+
+// shardOf hashes a key to its shard (FNV-1a: stable across restarts).
+func (k *Keyspace) shardOf(key string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h % uint32(len(k.shards)))
+}
+
+// Do executes one command. The error is a timeout or a crashed shard
+// (system.ErrFailed); command errors are in the reply's error_code.
+func (k *Keyspace) Do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
+	k.ops.Add(1)
+	timeout := k.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	switch req.Op {
+	case messages.DataOp_KV_DEL, messages.DataOp_KV_EXISTS, messages.DataOp_KV_MGET, messages.DataOp_KV_MSET:
+		if len(req.Keys) > 0 || len(req.Pairs) > 0 {
+			return k.fanOut(req, timeout)
+		}
+	case messages.DataOp_KV_MSETNX:
+		return k.msetnx(req, timeout)
+	case messages.DataOp_KV_SCAN:
+		return k.scan(req, timeout)
+	case messages.DataOp_KV_COUNT:
+		return k.count(req, timeout)
+	}
+	return k.ask(k.shards[k.shardOf(req.Key)], req, timeout)
+}
+
+func (k *Keyspace) ask(pid *actor.PID, req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+	res, err := k.sys.Request(pid, req, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.DataReply), nil
+}
+
+// askAll sends each shard its part at once and waits for every reply.
+func (k *Keyspace) askAll(parts map[int]*messages.DataRequest, timeout time.Duration) (map[int]*messages.DataReply, error) {
+	futures := make(map[int]actor.Future, len(parts))
+	for i, part := range parts {
+		futures[i] = k.sys.Root.RequestFuture(k.shards[i], part, timeout)
+	}
+	replies := make(map[int]*messages.DataReply, len(parts))
+	var firstErr error
+	for i, f := range futures {
+		res, err := f.Result()
+		if err == nil {
+			if fail, ok := res.(*messages.Failure); ok {
+				err = fmt.Errorf("%w: %s: %s", system.ErrFailed, fail.Actor, fail.Reason)
+			}
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		replies[i] = res.(*messages.DataReply)
+	}
+	return replies, firstErr
+}
+
+// fanOut splits a multi-key command by shard. KV_DEL and KV_EXISTS sum the
+// counts; KV_MGET puts the values back in request order; KV_MSET is atomic
+// per shard, not across shards.
+func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+	parts := map[int]*messages.DataRequest{}
+	where := make([]int, 0, len(req.Keys)) // shard of each requested key, for KV_MGET
+	part := func(i int) *messages.DataRequest {
+		p := parts[i]
+		if p == nil {
+			p = &messages.DataRequest{Op: req.Op}
+			parts[i] = p
+		}
+		return p
+	}
+	for _, key := range req.Keys {
+		i := k.shardOf(key)
+		p := part(i)
+		p.Keys = append(p.Keys, key)
+		where = append(where, i)
+	}
+	for _, pair := range req.Pairs {
+		p := part(k.shardOf(pair.Key))
+		p.Pairs = append(p.Pairs, pair)
+	}
+	if len(parts) == 1 {
+		for i, p := range parts {
+			return k.ask(k.shards[i], p, timeout)
+		}
+	}
+	replies, err := k.askAll(parts, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := &messages.DataReply{Ok: true}
+	for _, r := range replies {
+		if r.ErrorCode != "" {
+			return r, nil
+		}
+		out.Integer += r.Integer
+	}
+	if req.Op == messages.DataOp_KV_MGET {
+		next := map[int]int{}
+		for _, i := range where {
+			r := replies[i]
+			j := next[i]
+			next[i]++
+			out.Values = append(out.Values, r.Values[j])
+			out.Flags = append(out.Flags, r.Flags[j])
+		}
+	}
+	return out, nil
+}
+
+// msetnx sets every pair only if none of the keys exists. Within one shard
+// that is one command; across shards it is two-phase: reserve the keys on
+// each shard in shard order (a reserved key makes other commands on it
+// wait), then commit everywhere or abort everywhere.
+func (k *Keyspace) msetnx(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+	parts := map[int][]*messages.Pair{}
+	for _, p := range req.Pairs {
+		i := k.shardOf(p.Key)
+		parts[i] = append(parts[i], p)
+	}
+	if len(parts) <= 1 {
+		for i := range parts {
+			return k.ask(k.shards[i], req, timeout)
+		}
+		return &messages.DataReply{Ok: true}, nil
+	}
+	order := make([]int, 0, len(parts))
+	for i := range parts {
+		order = append(order, i)
+	}
+	slices.Sort(order)
+	txn := k.nextTxn.Add(1)
+	deadline := time.Now().Add(timeout)
+	var reserved []int
+	abort := func() {
+		for _, i := range reserved {
+			k.sys.Root.Send(k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn})
+		}
+	}
+	for _, i := range order {
+		keys := make([]string, len(parts[i]))
+		for j, p := range parts[i] {
+			keys[j] = p.Key
+		}
+		r, err := k.ask(k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: txn, Keys: keys}, time.Until(deadline))
+		if err != nil || r.ErrorCode != "" || !r.Ok {
+			if err == nil {
+				reserved = append(reserved, i) // a refused reserve holds nothing, but abort is harmless
+			}
+			abort()
+			if err != nil {
+				return nil, err
+			}
+			return r, nil
+		}
+		reserved = append(reserved, i)
+	}
+	commits := make(map[int]*messages.DataRequest, len(parts))
+	for i, pairs := range parts {
+		commits[i] = &messages.DataRequest{Op: messages.DataOp_TXN_COMMIT, Txn: txn, Pairs: pairs}
+	}
+	replies, err := k.askAll(commits, time.Until(deadline))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range replies {
+		if r.ErrorCode != "" {
+			return r, nil
+		}
+	}
+	return &messages.DataReply{Ok: true}, nil
+}
+
+// scan merges the shards' pages: each returns its first count keys after
+// the cursor, so the first count of their union is the true next page.
+func (k *Keyspace) scan(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+	parts := make(map[int]*messages.DataRequest, len(k.shards))
+	for i := range k.shards {
+		parts[i] = req
+	}
+	replies, err := k.askAll(parts, timeout)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	more := false
+	for _, r := range replies {
+		if r.ErrorCode != "" {
+			return r, nil
+		}
+		keys = append(keys, r.Keys...)
+		more = more || r.HasMore
+	}
+	slices.Sort(keys)
+	if req.Count > 0 && int64(len(keys)) > req.Count {
+		keys, more = keys[:req.Count], true
+	}
+	return &messages.DataReply{Keys: keys, HasMore: more}, nil
+}
+
+func (k *Keyspace) count(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+	parts := make(map[int]*messages.DataRequest, len(k.shards))
+	for i := range k.shards {
+		parts[i] = req
+	}
+	replies, err := k.askAll(parts, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := &messages.DataReply{}
+	for _, r := range replies {
+		out.Integer += r.Integer
+	}
+	return out, nil
+}

@@ -1,0 +1,167 @@
+// Command troupe runs the Troupe server: every front door on its default
+// address, with the durable store in ./troupe-data, unless told otherwise.
+// Run `troupe --help` for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lmittmann/tint"
+	"github.com/oklog/run"
+
+	"github.com/troupe-run/troupe/actors/kv"
+	"github.com/troupe-run/troupe/gateway/synap"
+	"github.com/troupe-run/troupe/system"
+)
+
+func main() {
+	os.Exit(serve(os.Args[1:]))
+}
+
+func serve(args []string) int {
+	cfg, err := system.LoadConfig(args, os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "troupe:", err)
+		return 2
+	}
+	log := newLogger(cfg)
+	if err := runServer(cfg, log); err != nil {
+		log.Error("troupe stopped", "err", err)
+		return 1
+	}
+	log.Info("troupe stopped")
+	return 0
+}
+
+func runServer(cfg system.Config, log *slog.Logger) error {
+	sys, err := system.Boot(cfg, log)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	ks, err := kv.Start(sys, kv.NewMemory(cfg.MaxMemory))
+	if err != nil {
+		return errors.Join(err, sys.Close())
+	}
+	log.Info("troupe started", "version", system.Version, "data_dir", cfg.DataDir, "fsync", cfg.Fsync,
+		"shards", cfg.Shards, "took", time.Since(start))
+
+	var (
+		g        run.Group
+		servers  sync.WaitGroup
+		stop     = make(chan struct{})
+		stopOnce sync.Once
+	)
+	shutdown := func() { stopOnce.Do(func() { close(stop) }) }
+
+	if system.Enabled(cfg.DataAddr) {
+		door := synap.New(synap.Config{
+			APIKeys:        cfg.APIKeys,
+			Insecure:       cfg.Insecure,
+			MaxBody:        cfg.MaxBody,
+			MaxBatch:       cfg.MaxBatch,
+			RequestTimeout: cfg.RequestTimeout,
+			Chaos:          cfg.Chaos,
+			Version:        system.Version,
+		}, ks, &admin{sys: sys, ks: ks, shutdown: shutdown}, sys.Metrics, sys.Metrics.Handler(), log.With("door", "data"))
+		if err := listen(&g, &servers, "data", cfg.DataAddr, door, door.Drain, cfg.DrainTimeout, log); err != nil {
+			ks.Close()
+			return errors.Join(err, sys.Close())
+		}
+	}
+
+	// The system runs until a signal, admin.shutdown or a fatal failure;
+	// then it waits for the listeners to finish their in-flight requests,
+	// stops the actors and flushes the store.
+	g.Add(func() error {
+		var err error
+		select {
+		case err = <-sys.Fatal():
+		case <-stop:
+		}
+		servers.Wait()
+		ks.Close()
+		return errors.Join(err, sys.Close())
+	}, func(error) { shutdown() })
+	g.Add(func() error {
+		<-stop
+		return nil
+	}, func(error) { shutdown() })
+	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
+
+	err = g.Run()
+	var sig run.SignalError
+	if errors.As(err, &sig) {
+		log.Info("signal received, shutting down", "signal", sig.Signal.String())
+		return nil
+	}
+	return err
+}
+
+// listen binds addr now (so a taken port fails the start) and adds the
+// server to the group. On interrupt the door drains (new requests get 503)
+// and the server waits up to drainTimeout for in-flight requests.
+func listen(g *run.Group, servers *sync.WaitGroup, door, addr string, h http.Handler, drain func(),
+	drainTimeout time.Duration, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s door: %w", door, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("front door listening", "door", door, "addr", ln.Addr().String())
+	servers.Add(1)
+	done := make(chan struct{})
+	g.Add(func() error {
+		defer servers.Done()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		<-done // Serve returns at once on Shutdown; in-flight requests end later
+		return nil
+	}, func(error) {
+		drain()
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			log.Warn("in-flight requests cut off", "door", door, "err", err)
+			srv.Close()
+		}
+		close(done)
+	})
+	return nil
+}
+
+func newLogger(cfg system.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by LoadConfig
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(tint.NewHandler(os.Stderr, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,126 @@
+package synap
+
+import (
+	"context"
+	"time"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// Keyspace executes a data command on the shard or shards owning its keys.
+// Multi-key ops (KV_DEL, KV_MGET, KV_MSET, KV_MSETNX, KV_SCAN, KV_EXISTS with
+// keys, KV_COUNT) are fanned out by the implementation; the gateway makes one
+// Do call per command.
+//
+// A failure of the command itself (wrong type, not an integer, memory limit
+// ...) is a reply with ErrorCode set. A non-nil error means the command could
+// not be executed at all (deadline passed, shard unavailable); the gateway
+// answers 503 for it.
+//
+// The gateway reads these reply fields, per op (ops not listed read nothing
+// but the error code):
+//
+//	KV_SET          ok (the write happened), previous (empty: none)
+//	KV_GET          found, value, ttl_ms (-1: no expiry)
+//	KV_DEL          integer (keys that existed)
+//	KV_EXISTS       integer (how many of key and keys exist)
+//	KV_INCR         integer (the new value)
+//	KV_EXPIRE       ok (the key exists and now expires)
+//	KV_PERSIST      ok (an expiry was removed)
+//	KV_TTL          ttl_ms (-1: no expiry, -2: no key)
+//	KV_SCAN         keys (sorted, after cursor), has_more
+//	KV_USAGE        integer (approximate bytes; 0 for a missing key)
+//	KV_TYPE         type
+//	KV_MGET         values (in key order; empty: missing)
+//	KV_MSETNX       ok (all keys were set)
+//	KV_COUNT        integer
+//	HASH_SET        integer (fields created)
+//	HASH_GET        found, value
+//	HASH_GETALL     pairs
+//	HASH_DEL        integer (fields removed)
+//	HASH_EXISTS     found
+//	HASH_LEN        integer
+//	HASH_MGET       values (in field order; empty: missing)
+//	HASH_KEYS       keys
+//	HASH_VALS       values
+//	HASH_INCRBY     integer (the new value)
+//	LIST_LPUSH/RPUSH integer (the new length)
+//	LIST_LPOP/RPOP  values
+//	LIST_RANGE      values
+//	LIST_LEN        integer
+//	LIST_INDEX      found, value
+//	LIST_REM        integer (elements removed)
+//	SET_ADD/REM     integer (members added, removed)
+//	SET_MEMBERS     keys
+//	SET_ISMEMBER    found
+//	SET_CARD        integer
+//	SET_POP/RANDMEMBER keys
+//	ZSET_ADD        integer (members added); number (the new score) with incr
+//	ZSET_REM        integer
+//	ZSET_SCORE      found, number
+//	ZSET_RANGE/REVRANGE/RANGEBYSCORE scored
+//	ZSET_INCRBY     number (the new score)
+//	ZSET_CARD       integer
+//	ZSET_RANK/REVRANK found, integer
+//	ZSET_COUNT      integer
+type Keyspace interface {
+	Do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error)
+}
+
+// Admin is the part of the system the admin commands and routes report on
+// and act upon.
+type Admin interface {
+	// Stats gathers the figures of admin.stats.
+	Stats(ctx context.Context) (Stats, error)
+	// Health reports the state of each component.
+	Health(ctx context.Context) Health
+	// Config is the effective configuration, as admin.config shows it. It
+	// must hold no secrets and must marshal with encoding/json.
+	Config() map[string]any
+	// Shutdown starts a graceful shutdown and returns at once: the shutdown
+	// waits for in-flight requests, the admin.shutdown request among them.
+	Shutdown()
+	// InjectFault makes the actors matching target ("data/shard-3",
+	// "data/*") fail with fault ("panic") while handling their next
+	// message. It returns how many actors were armed.
+	InjectFault(target, fault string) (int, error)
+}
+
+// Stats holds the figures of admin.stats.
+type Stats struct {
+	Uptime      time.Duration
+	Role        string // "master"
+	MemoryUsed  int64  // bytes
+	MemoryLimit int64  // bytes; 0 means no limit
+
+	TotalKeys int64
+	OpsPerSec float64
+
+	Queues        int64
+	QueueMessages int64
+	Rooms         int64
+	RoomSubs      int64
+	Topics        int64
+	TopicSubs     int64
+}
+
+// Health is the state of the server and its components.
+type Health struct {
+	Status     string // "healthy" when every component is operational
+	Role       string
+	Uptime     time.Duration
+	Components map[string]string // e.g. "kv_store": "operational"
+}
+
+// Healthy is Health.Status of a server whose components all work.
+const Healthy = "healthy"
+
+// Metrics records one request: the front door, the command (or route) it
+// ran, the HTTP status it got and how long it took.
+type Metrics interface {
+	ObserveRequest(door, command string, status int, d time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ObserveRequest(string, string, int, time.Duration) {}

@@ -1,0 +1,245 @@
+package synap
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// A command runs one named command of the data service: it reads its
+// arguments from c, asks the backend, and writes its reply payload to c.out.
+// An error it returns is answered in the spec's error shape instead.
+type command func(c *call) error
+
+// A commandSpec names a command. Each domain's file lists its commands in a
+// table; New gathers the tables into one map, so a new domain (queue.*,
+// stream.*, pubsub.*) adds a file with its table and one line to New.
+type commandSpec struct {
+	name string
+	run  command
+}
+
+// call is one command being executed.
+type call struct {
+	ctx     context.Context
+	s       *Server
+	payload []byte // the raw JSON payload, when args is nil
+	a       *args  // set directly by REST routes
+	out     *jsonw
+}
+
+// args decodes the payload on first use.
+func (c *call) args() (*args, error) {
+	if c.a == nil {
+		a, err := decodeArgs(c.payload)
+		if err != nil {
+			return nil, err
+		}
+		c.a = a
+	}
+	return c.a, nil
+}
+
+// do sends req to the keyspace and turns a failure into an apiError.
+func (c *call) do(req *messages.DataRequest) (*messages.DataReply, error) {
+	rep, err := c.s.ks.Do(c.ctx, req)
+	if err != nil {
+		return nil, asAPIError(err)
+	}
+	if rep.GetErrorCode() != "" {
+		return nil, replyError(rep.ErrorCode, rep.ErrorMessage)
+	}
+	return rep, nil
+}
+
+// envelope is a request to /api/v1/command: one command, or a batch.
+type envelope struct {
+	Type      string          `json:"type"`
+	Command   string          `json:"command"`
+	RequestID json.RawMessage `json:"request_id"`
+	Payload   json.RawMessage `json:"payload"`
+	Commands  []struct {
+		Command string          `json:"command"`
+		Payload json.RawMessage `json:"payload"`
+	} `json:"commands"`
+}
+
+const commandPath = "/api/v1/command"
+
+// serveCommand answers POST /api/v1/command.
+func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) (string, int) {
+	out := getJSONW()
+	defer putJSONW(out)
+
+	body, err := s.readBody(w, r)
+	defer body.release()
+	var env envelope
+	if err == nil {
+		err = decodeEnvelope(body.b, &env)
+	}
+	id := requestID(env.RequestID)
+	if err != nil {
+		ae := asAPIError(err)
+		writeErrorEnvelope(out, "response", id, ae)
+		return "invalid", s.send(w, ae.status, out)
+	}
+
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+
+	if env.Type == "batch" {
+		return "batch", s.runBatch(ctx, w, out, id, &env)
+	}
+
+	out.b = append(out.b, `{"type":"response","request_id":`...)
+	out.raw(id)
+	mark := len(out.b)
+	out.b = append(out.b, `,"status":"success","success":true,"payload":`...)
+	name, err := s.run(ctx, env.Command, env.Payload, out)
+	if err != nil {
+		ae := asAPIError(err)
+		out.b = out.b[:mark]
+		writeErrorBody(out, ae)
+		out.endObj()
+		return name, s.send(w, ae.status, out)
+	}
+	out.endObj()
+	return name, s.send(w, http.StatusOK, out)
+}
+
+// decodeEnvelope decodes a request body; every problem with it is a 400,
+// except a batch too large (422).
+func decodeEnvelope(body []byte, env *envelope) error {
+	if len(body) == 0 {
+		return malformed("the request body is empty; send {\"command\": ..., \"payload\": {...}}")
+	}
+	if err := json.Unmarshal(body, env); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return malformed("malformed JSON at offset %d: %v", se.Offset, err)
+		case errors.As(err, &te) && te.Field == "":
+			return malformed("the request must be a JSON object, not %s", te.Value)
+		case errors.As(err, &te):
+			return malformed("%s must be %s, not %s", te.Field, jsonKind(te.Field, te.Type.Kind()), te.Value)
+		}
+		return malformed("malformed JSON: %v", err)
+	}
+	switch {
+	case len(env.RequestID) > 0 && env.RequestID[0] != '"' && string(env.RequestID) != "null":
+		return malformed("request_id must be a string")
+	case env.Type == "batch" && env.Commands == nil:
+		return malformed("a batch needs commands: [{\"command\": ..., \"payload\": {...}}, ...]")
+	case env.Type != "batch" && env.Command == "":
+		return malformed("command is required")
+	}
+	return nil
+}
+
+// requestID returns the request's id to echo, as JSON; a request without one
+// gets a fresh UUID so that every reply can be correlated.
+func requestID(raw json.RawMessage) []byte {
+	if len(raw) > 0 && raw[0] == '"' {
+		return raw
+	}
+	u := make([]byte, 16)
+	rand.Read(u)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	id := make([]byte, 0, 38)
+	id = append(id, '"')
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			id = append(id, '-')
+		}
+		id = append(id, hex[c>>4], hex[c&0xf])
+	}
+	return append(id, '"')
+}
+
+// run executes the named command and writes its reply payload to out. It
+// returns the name under which the command is counted in metrics: its own
+// when known, so that clients cannot grow the label set.
+func (s *Server) run(ctx context.Context, name string, payload json.RawMessage, out *jsonw) (string, error) {
+	cmd, ok := s.commands[name]
+	if !ok {
+		return "unknown", errorf(http.StatusBadRequest, codeUnknownCommand, "unknown command %q", name)
+	}
+	if string(payload) == "null" {
+		payload = nil
+	}
+	c := call{ctx: ctx, s: s, payload: payload, out: out}
+	return name, cmd(&c)
+}
+
+// runBatch executes a batch's commands in order and answers one result per
+// command. A failed command does not stop the batch; its result says why.
+func (s *Server) runBatch(ctx context.Context, w http.ResponseWriter, out *jsonw, id []byte, env *envelope) int {
+	if n := len(env.Commands); n > s.cfg.MaxBatch {
+		ae := invalid("the batch has %d commands; the limit is %d", n, s.cfg.MaxBatch)
+		writeErrorEnvelope(out, "batch_response", id, ae)
+		return s.send(w, ae.status, out)
+	}
+	out.b = append(out.b, `{"type":"batch_response","request_id":`...)
+	out.raw(id)
+	out.key("results")
+	out.arr()
+	for _, sub := range env.Commands {
+		out.sep()
+		mark := len(out.b)
+		out.b = append(out.b, `{"status":"success","success":true,"payload":`...)
+		var err error
+		if sub.Command == "" {
+			err = malformed("command is required")
+		} else if sub.Command == "batch" {
+			err = malformed("a batch cannot contain a batch")
+		} else {
+			_, err = s.run(ctx, sub.Command, sub.Payload, out)
+		}
+		if err != nil {
+			out.b = out.b[:mark]
+			out.b = append(out.b, '{')
+			writeErrorBody(out, asAPIError(err))
+		}
+		out.endObj()
+	}
+	out.endArr()
+	out.endObj()
+	return s.send(w, http.StatusOK, out)
+}
+
+// writeErrorBody writes the members of an error result after an opening
+// brace: status, success and error.
+func writeErrorBody(out *jsonw, ae *apiError) {
+	out.key("status")
+	out.str("error")
+	out.key("success")
+	out.bool(false)
+	out.key("error")
+	out.obj()
+	out.key("code")
+	out.str(ae.code)
+	out.key("message")
+	out.str(ae.msg)
+	out.key("details")
+	out.obj()
+	out.endObj()
+	out.endObj()
+}
+
+// writeErrorEnvelope writes a complete error reply of the given type.
+func writeErrorEnvelope(out *jsonw, typ string, id []byte, ae *apiError) {
+	out.b = out.b[:0]
+	out.obj()
+	out.key("type")
+	out.str(typ)
+	out.key("request_id")
+	out.raw(id)
+	writeErrorBody(out, ae)
+	out.endObj()
+}

@@ -1,0 +1,442 @@
+package synap
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+var kvCommands = []commandSpec{
+	{"kv.set", kvSet},
+	{"kv.get", kvGet},
+	{"kv.del", kvDel},
+	{"kv.mdel", kvDel},
+	{"kv.exists", kvExists},
+	{"kv.incr", kvIncr(1)},
+	{"kv.incrby", kvIncr(1)},
+	{"kv.decr", kvIncr(-1)},
+	{"kv.decrby", kvIncr(-1)},
+	{"kv.expire", kvExpire},
+	{"kv.ttl", kvTTL},
+	{"kv.persist", kvPersist},
+	{"kv.scan", kvScan},
+	{"kv.mset", kvMset},
+	{"kv.mget", kvMget},
+	{"kv.msetnx", kvMsetnx},
+	{"kv.type", kvType},
+	{"key.type", kvType},
+	{"key.exists", kvExists},
+	{"kv.dbsize", kvDBSize},
+	{"memory.usage", memoryUsage},
+}
+
+// kv.set {key, value, ttl?, nx?, xx?, keepttl?} -> {key, success, previous}
+func kvSet(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	req := &messages.DataRequest{Op: messages.DataOp_KV_SET, Nx: a.NX, Xx: a.XX, KeepTtl: a.KeepTTL}
+	if req.Key, err = a.key(); err != nil {
+		return err
+	}
+	if req.Value, err = a.value(); err != nil {
+		return err
+	}
+	if req.TtlMs, err = ttlArg(a.TTL); err != nil {
+		return err
+	}
+	if a.NX && a.XX {
+		return invalid("nx and xx cannot both be set")
+	}
+	rep, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("key")
+	w.str(req.Key)
+	w.key("success")
+	w.bool(rep.Ok)
+	w.key("previous")
+	w.raw(rep.Previous)
+	w.endObj()
+	return nil
+}
+
+// kv.get {key} -> {found, value, ttl}; ttl is the remaining time in seconds,
+// null for a key without expiry.
+func kvGet(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	key, err := a.key()
+	if err != nil {
+		return err
+	}
+	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_GET, Key: key})
+	if err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("found")
+	w.bool(rep.Found)
+	w.key("value")
+	w.raw(rep.Value)
+	w.key("ttl")
+	writeTTL(w, rep.Found, rep.TtlMs)
+	w.endObj()
+	return nil
+}
+
+// writeTTL writes a remaining time to live in seconds, rounded as Redis
+// does; null when the key has none or does not exist.
+func writeTTL(w *jsonw, found bool, ms int64) {
+	if !found || ms < 0 {
+		w.null()
+		return
+	}
+	w.int((ms + 500) / 1000)
+}
+
+// kv.del {keys} or {key} -> {deleted}
+func kvDel(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	keys, err := a.keyList()
+	if err != nil {
+		return err
+	}
+	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_DEL, Keys: keys})
+	if err != nil {
+		return err
+	}
+	c.out.obj()
+	c.out.key("deleted")
+	c.out.int(rep.Integer)
+	c.out.endObj()
+	return nil
+}
+
+// kv.exists {key} or {keys} -> {exists, count}: exists when any does, count
+// of those that do.
+func kvExists(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	keys, err := a.keyList()
+	if err != nil {
+		return err
+	}
+	req := &messages.DataRequest{Op: messages.DataOp_KV_EXISTS}
+	if len(keys) == 1 {
+		req.Key = keys[0]
+	} else {
+		req.Keys = keys
+	}
+	rep, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("exists")
+	w.bool(rep.Integer > 0)
+	w.key("count")
+	w.int(rep.Integer)
+	w.endObj()
+	return nil
+}
+
+// kv.incr / kv.decr {key, amount = 1} -> {value}
+func kvIncr(sign int64) command {
+	return func(c *call) error {
+		a, err := c.args()
+		if err != nil {
+			return err
+		}
+		key, err := a.key()
+		if err != nil {
+			return err
+		}
+		amount, err := intArg("amount", a.Amount, 1)
+		if err != nil {
+			return err
+		}
+		if sign < 0 {
+			if amount == math.MinInt64 {
+				return invalid("amount %d cannot be negated", amount)
+			}
+			amount = -amount
+		}
+		rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: key, Amount: amount})
+		if err != nil {
+			return err
+		}
+		c.out.obj()
+		c.out.key("value")
+		c.out.int(rep.Integer)
+		c.out.endObj()
+		return nil
+	}
+}
+
+// kv.expire {key, ttl} -> {result}; ttl must be positive.
+func kvExpire(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	key, err := a.key()
+	if err != nil {
+		return err
+	}
+	if absent(a.TTL) {
+		return invalid("ttl is required")
+	}
+	ttl, err := ttlArg(a.TTL)
+	if err != nil {
+		return err
+	}
+	if ttl == 0 {
+		return invalid("ttl must be at least 1 second")
+	}
+	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_EXPIRE, Key: key, TtlMs: ttl})
+	if err != nil {
+		return err
+	}
+	return resultReply(c, rep.Ok)
+}
+
+// kv.persist {key} -> {result}
+func kvPersist(c *call) error {
+	rep, err := keyOnly(c, messages.DataOp_KV_PERSIST)
+	if err != nil {
+		return err
+	}
+	return resultReply(c, rep.Ok)
+}
+
+func resultReply(c *call, ok bool) error {
+	c.out.obj()
+	c.out.key("result")
+	c.out.bool(ok)
+	c.out.endObj()
+	return nil
+}
+
+// kv.ttl {key} -> {ttl}: seconds, or null without expiry or key.
+func kvTTL(c *call) error {
+	rep, err := keyOnly(c, messages.DataOp_KV_TTL)
+	if err != nil {
+		return err
+	}
+	c.out.obj()
+	c.out.key("ttl")
+	writeTTL(c.out, true, rep.TtlMs)
+	c.out.endObj()
+	return nil
+}
+
+// keyOnly runs an op whose only argument is the key.
+func keyOnly(c *call, op messages.DataOp) (*messages.DataReply, error) {
+	a, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	key, err := a.key()
+	if err != nil {
+		return nil, err
+	}
+	return c.do(&messages.DataRequest{Op: op, Key: key})
+}
+
+// Bounds of kv.scan's page size.
+const (
+	defaultScanCount = 100
+	maxScanCount     = 10000
+)
+
+// kv.scan {prefix?, cursor?, count? (or limit)} -> {keys, cursor, has_more,
+// count}. The cursor is the last key returned, null on the last page.
+func kvScan(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	countRaw, name := a.Count, "count"
+	if absent(countRaw) {
+		countRaw, name = a.Limit, "limit"
+	}
+	count, err := countArg(name, countRaw, defaultScanCount)
+	if err != nil {
+		return err
+	}
+	if count > maxScanCount {
+		return invalid("%s must be at most %d, not %d", name, maxScanCount, count)
+	}
+	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_SCAN, Prefix: a.Prefix, Cursor: a.Cursor, Count: count})
+	if err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("keys")
+	w.strs(rep.Keys)
+	w.key("cursor")
+	if rep.HasMore && len(rep.Keys) > 0 {
+		w.str(rep.Keys[len(rep.Keys)-1])
+	} else {
+		w.null()
+	}
+	w.key("has_more")
+	w.bool(rep.HasMore)
+	w.key("count")
+	w.int(int64(len(rep.Keys)))
+	w.endObj()
+	return nil
+}
+
+// kv.mset {pairs} -> {success}
+func kvMset(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	pairs, err := pairList("pairs", "key", a.Pairs)
+	if err != nil {
+		return err
+	}
+	if _, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_MSET, Pairs: pairs}); err != nil {
+		return err
+	}
+	return successReply(c, true)
+}
+
+// kv.msetnx {pairs} or {key, value} -> {success}: whether every key was set
+// (none is when any exists).
+func kvMsetnx(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	var pairs []*messages.Pair
+	if absent(a.Pairs) && a.Key != "" {
+		v, err := a.value()
+		if err != nil {
+			return err
+		}
+		pairs = []*messages.Pair{{Key: a.Key, Value: v}}
+	} else if pairs, err = pairList("pairs", "key", a.Pairs); err != nil {
+		return err
+	}
+	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_MSETNX, Pairs: pairs})
+	if err != nil {
+		return err
+	}
+	return successReply(c, rep.Ok)
+}
+
+func successReply(c *call, ok bool) error {
+	c.out.obj()
+	c.out.key("success")
+	c.out.bool(ok)
+	c.out.endObj()
+	return nil
+}
+
+// kv.mget {keys} -> {values}: one per key, null for a missing one.
+func kvMget(c *call) error {
+	a, err := c.args()
+	if err != nil {
+		return err
+	}
+	keys, err := a.keyList()
+	if err != nil {
+		return err
+	}
+	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_MGET, Keys: keys})
+	if err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("values")
+	w.arr()
+	for i := range keys {
+		if i < len(rep.Values) {
+			w.raw(rep.Values[i])
+		} else {
+			w.null()
+		}
+	}
+	w.endArr()
+	w.endObj()
+	return nil
+}
+
+// kv.type {key} -> {key, type}: string, hash, list, set, zset or none.
+func kvType(c *call) error {
+	rep, err := keyOnly(c, messages.DataOp_KV_TYPE)
+	if err != nil {
+		return err
+	}
+	c.out.obj()
+	c.out.key("key")
+	c.out.str(c.a.Key)
+	c.out.key("type")
+	c.out.str(rep.Type)
+	c.out.endObj()
+	return nil
+}
+
+// kv.dbsize {} -> {size}
+func kvDBSize(c *call) error {
+	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_COUNT})
+	if err != nil {
+		return err
+	}
+	c.out.obj()
+	c.out.key("size")
+	c.out.int(rep.Integer)
+	c.out.endObj()
+	return nil
+}
+
+// memory.usage {key} -> {key, bytes, human}; a missing key uses 0 bytes.
+func memoryUsage(c *call) error {
+	rep, err := keyOnly(c, messages.DataOp_KV_USAGE)
+	if err != nil {
+		return err
+	}
+	c.out.obj()
+	c.out.key("key")
+	c.out.str(c.a.Key)
+	c.out.key("bytes")
+	c.out.int(rep.Integer)
+	c.out.key("human")
+	c.out.str(humanBytes(rep.Integer))
+	c.out.endObj()
+	return nil
+}
+
+// humanBytes formats n bytes as Synap does: "0B", "512B", "1.50KB", "3MB".
+func humanBytes(n int64) string {
+	units := [...]string{"B", "KB", "MB", "GB", "TB"}
+	f, u := float64(n), 0
+	for f >= 1024 && u < len(units)-1 {
+		f /= 1024
+		u++
+	}
+	if f-float64(int64(f)) < 0.01 {
+		return fmt.Sprintf("%d%s", int64(f), units[u])
+	}
+	return fmt.Sprintf("%.2f%s", f, units[u])
+}

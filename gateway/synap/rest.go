@@ -1,0 +1,169 @@
+package synap
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// A restRoute exposes a command at a REST path of Synap's. The command's
+// arguments come from the JSON body, then the query string, then the path's
+// wildcards, each overriding the one before; the reply is the command's
+// payload, without the envelope.
+type restRoute struct {
+	pattern string
+	command string
+	// arrayBody names the field a JSON array body stands for, in the
+	// routes whose spec accepts one (hash mset, kv msetnx).
+	arrayBody string
+}
+
+var restRoutes = []restRoute{
+	{pattern: "POST /kv/set", command: "kv.set"},
+	{pattern: "GET /kv/get/{key}", command: "kv.get"},
+	{pattern: "DELETE /kv/del/{key}", command: "kv.del"},
+	{pattern: "GET /kv/stats", command: "kv.stats"},
+	{pattern: "POST /kv/msetnx", command: "kv.msetnx", arrayBody: "pairs"},
+	{pattern: "GET /key/{key}/type", command: "kv.type"},
+	{pattern: "GET /key/{key}/exists", command: "kv.exists"},
+	{pattern: "GET /memory/{key}/usage", command: "memory.usage"},
+
+	{pattern: "POST /hash/{key}/set", command: "hash.set"},
+	{pattern: "GET /hash/{key}/getall", command: "hash.getall"},
+	{pattern: "GET /hash/{key}/keys", command: "hash.keys"},
+	{pattern: "GET /hash/{key}/vals", command: "hash.vals"},
+	{pattern: "GET /hash/{key}/len", command: "hash.len"},
+	{pattern: "POST /hash/{key}/mset", command: "hash.mset", arrayBody: "fields"},
+	{pattern: "POST /hash/{key}/mget", command: "hash.mget"},
+	{pattern: "DELETE /hash/{key}/del", command: "hash.del"},
+	{pattern: "POST /hash/{key}/incrby", command: "hash.incrby"},
+	{pattern: "GET /hash/{key}/{field}", command: "hash.get"},
+	{pattern: "GET /hash/{key}/{field}/exists", command: "hash.exists"},
+
+	{pattern: "POST /list/{key}/lpush", command: "list.lpush"},
+	{pattern: "POST /list/{key}/rpush", command: "list.rpush"},
+	{pattern: "POST /list/{key}/lpop", command: "list.lpop"},
+	{pattern: "POST /list/{key}/rpop", command: "list.rpop"},
+	{pattern: "GET /list/{key}/range", command: "list.range"},
+	{pattern: "GET /list/{key}/len", command: "list.len"},
+	{pattern: "GET /list/{key}/index/{index}", command: "list.index"},
+	{pattern: "POST /list/{key}/set", command: "list.set"},
+	{pattern: "POST /list/{key}/trim", command: "list.trim"},
+	{pattern: "POST /list/{key}/rem", command: "list.rem"},
+
+	{pattern: "POST /set/{key}/add", command: "set.add"},
+	{pattern: "POST /set/{key}/rem", command: "set.rem"},
+	{pattern: "POST /set/{key}/ismember", command: "set.ismember"},
+	{pattern: "GET /set/{key}/members", command: "set.members"},
+	{pattern: "GET /set/{key}/card", command: "set.card"},
+	{pattern: "POST /set/{key}/pop", command: "set.pop"},
+	{pattern: "GET /set/{key}/randmember", command: "set.randmember"},
+
+	{pattern: "POST /sortedset/{key}/zadd", command: "sortedset.zadd"},
+	{pattern: "POST /sortedset/{key}/zrem", command: "sortedset.zrem"},
+	{pattern: "GET /sortedset/{key}/{member}/zscore", command: "sortedset.zscore"},
+	{pattern: "GET /sortedset/{key}/zcard", command: "sortedset.zcard"},
+	{pattern: "POST /sortedset/{key}/zincrby", command: "sortedset.zincrby"},
+	{pattern: "GET /sortedset/{key}/zrange", command: "sortedset.zrange"},
+	{pattern: "GET /sortedset/{key}/zrevrange", command: "sortedset.zrevrange"},
+	{pattern: "GET /sortedset/{key}/zrangebyscore", command: "sortedset.zrangebyscore"},
+	{pattern: "GET /sortedset/{key}/{member}/zrank", command: "sortedset.zrank"},
+	{pattern: "GET /sortedset/{key}/{member}/zrevrank", command: "sortedset.zrevrank"},
+	{pattern: "GET /sortedset/{key}/zcount", command: "sortedset.zcount"},
+}
+
+// routes registers every route on the mux.
+func (s *Server) routes(metricsHandler http.Handler) {
+	s.mux.HandleFunc("GET /health", s.observe(s.serveHealth))
+	if metricsHandler != nil {
+		s.mux.Handle("GET /metrics", metricsHandler)
+	}
+	if s.cfg.Chaos {
+		s.mux.HandleFunc("POST /admin/chaos", s.observe(s.serveChaos))
+	}
+	for _, rt := range restRoutes {
+		cmd, ok := s.commands[rt.command]
+		if !ok {
+			panic("synap: route " + rt.pattern + " names an unknown command " + rt.command)
+		}
+		s.mux.HandleFunc(rt.pattern, s.observe(s.restHandler(rt, cmd)))
+	}
+	s.mux.HandleFunc("/", s.observe(func(w http.ResponseWriter, r *http.Request) (string, int) {
+		return "not_found", s.writeError(w, errorf(http.StatusNotFound, codeNotFound, "no route for %s %s", r.Method, r.URL.Path))
+	}))
+}
+
+// restHandler serves one REST route by running its command.
+func (s *Server) restHandler(rt restRoute, cmd command) handlerFunc {
+	wildcards := patternWildcards(rt.pattern)
+	return func(w http.ResponseWriter, r *http.Request) (string, int) {
+		a, err := s.restArgs(w, r, rt, wildcards)
+		if err != nil {
+			return rt.command, s.writeError(w, asAPIError(err))
+		}
+		ctx, cancel := s.requestContext(r)
+		defer cancel()
+		out := getJSONW()
+		defer putJSONW(out)
+		c := call{ctx: ctx, s: s, a: a, out: out}
+		if err := cmd(&c); err != nil {
+			return rt.command, s.writeError(w, asAPIError(err))
+		}
+		return rt.command, s.send(w, http.StatusOK, out)
+	}
+}
+
+// restArgs gathers a REST request's arguments from its body, query string
+// and path.
+func (s *Server) restArgs(w http.ResponseWriter, r *http.Request, rt restRoute, wildcards []string) (*args, error) {
+	body, err := s.readBody(w, r)
+	defer body.release()
+	if err != nil {
+		return nil, err
+	}
+	a := new(args)
+	if doc := bytes.TrimSpace(body.b); len(doc) > 0 {
+		if !json.Valid(doc) {
+			return nil, malformed("the request body is not valid JSON")
+		}
+		switch {
+		case doc[0] == '{':
+			if err := json.Unmarshal(doc, a); err != nil {
+				return nil, jsonError(err, "the body")
+			}
+		case doc[0] == '[' && rt.arrayBody != "":
+			a.setRaw(rt.arrayBody, bytes.Clone(doc))
+		default:
+			return nil, invalid("the request body must be a JSON object")
+		}
+	}
+	for name, vs := range r.URL.Query() {
+		a.set(name, vs[0])
+	}
+	for _, name := range wildcards {
+		a.set(name, r.PathValue(name))
+	}
+	return a, nil
+}
+
+// setRaw assigns the field an array body stands for.
+func (a *args) setRaw(name string, raw json.RawMessage) {
+	switch name {
+	case "pairs":
+		a.Pairs = raw
+	case "fields":
+		a.Fields = raw
+	}
+}
+
+// patternWildcards lists the names of a mux pattern's {wildcards}.
+func patternWildcards(pattern string) []string {
+	var names []string
+	for _, seg := range strings.Split(pattern, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			names = append(names, strings.TrimSuffix(seg[1:len(seg)-1], "..."))
+		}
+	}
+	return names
+}

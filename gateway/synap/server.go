@@ -1,0 +1,248 @@
+// Package synap is the data service's front door: the HTTP API of Synap
+// (spec/synap-api.txt). It decodes and validates requests, turns each into a
+// messages.DataRequest for the keyspace (or a call on the Admin), and encodes
+// the reply in Synap's format. It holds no state of its own.
+//
+// Wire compatibility with Synap's SDKs, beyond the spec: every envelope also
+// carries "success": true|false, which the SDKs test; replies carry the extra
+// fields the SDKs read (hash.keys "fields", set.card "cardinality", hash.mget
+// "values" as an object, kv.scan "count").
+package synap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxBody        = 16 << 20
+	DefaultMaxBatch       = 1000
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// door names this front door in metrics.
+const door = "data"
+
+// Config configures a Server.
+type Config struct {
+	// APIKeys are the keys a client may present. With none, the server runs
+	// in protected mode unless Insecure is set.
+	APIKeys []string
+	// Insecure serves clients other than loopback ones when no key is set.
+	Insecure bool
+	// MaxBody bounds a request body, in bytes (413 past it).
+	MaxBody int64
+	// MaxBatch bounds the commands of one batch (422 past it).
+	MaxBatch int
+	// RequestTimeout bounds the work on one request (503 TIMEOUT past it).
+	RequestTimeout time.Duration
+	// Chaos enables POST /admin/chaos.
+	Chaos bool
+	// Version is reported by /health and admin.stats.
+	Version string
+}
+
+// Server serves the data service's HTTP API.
+//
+// Access control: with API keys configured, every route but /health and
+// /metrics needs one (X-API-Key or Authorization: Bearer), else 401. With no
+// key and no Insecure, only loopback clients are served (403 otherwise),
+// except on /health and /metrics: those expose no data, and health probes
+// come from elsewhere.
+type Server struct {
+	cfg      Config
+	ks       Keyspace
+	admin    Admin
+	metrics  Metrics
+	log      *slog.Logger
+	auth     authorizer
+	mux      *http.ServeMux
+	commands map[string]command
+	draining atomic.Bool
+}
+
+// New returns a Server that executes data commands on ks and admin commands
+// on admin. metricsHandler serves GET /metrics (none when nil); m records
+// every request (nothing when nil).
+func New(cfg Config, ks Keyspace, admin Admin, m Metrics, metricsHandler http.Handler, log *slog.Logger) *Server {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if m == nil {
+		m = noMetrics{}
+	}
+	s := &Server{
+		cfg:      cfg,
+		ks:       ks,
+		admin:    admin,
+		metrics:  m,
+		log:      log,
+		auth:     newAuthorizer(cfg.APIKeys, cfg.Insecure),
+		mux:      http.NewServeMux(),
+		commands: make(map[string]command),
+	}
+	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands, adminCommands} {
+		for _, c := range table {
+			if _, dup := s.commands[c.name]; dup {
+				panic("synap: command registered twice: " + c.name)
+			}
+			s.commands[c.name] = c.run
+		}
+	}
+	s.routes(metricsHandler)
+
+	switch {
+	case len(cfg.APIKeys) > 0:
+	case cfg.Insecure:
+		log.Warn("data service: no API key configured and --insecure set: every client is served unauthenticated")
+	default:
+		log.Warn("data service: no API key configured: serving loopback clients only (set --api-keys, or --insecure to serve everyone)")
+	}
+	return s
+}
+
+// Drain makes the server refuse new work: from now on every request but
+// /health and /metrics is answered 503 SERVICE_UNAVAILABLE, and /health
+// reports "draining". In-flight requests finish normally.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/health" || r.URL.Path == "/metrics" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	if s.draining.Load() {
+		w.Header().Set("Connection", "close")
+		s.reject(w, errorf(http.StatusServiceUnavailable, messages.CodeUnavailable, "the server is shutting down"), "draining")
+		return
+	}
+	if ae := s.auth.check(r); ae != nil {
+		if ae.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="troupe"`)
+		}
+		s.reject(w, ae, "unauthorized")
+		return
+	}
+	// The command endpoint carries nearly all the traffic: skip the mux.
+	if r.URL.Path == commandPath && r.Method == http.MethodPost {
+		s.observe(s.serveCommand)(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// handlerFunc is an HTTP handler that reports what it ran and the status it
+// answered, for metrics.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) (command string, status int)
+
+// observe adapts h into an http.HandlerFunc that records each request in
+// metrics and turns a panic into a 500, so that one bad request cannot take
+// the server down.
+func (s *Server) observe(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		cmd, status := "panic", http.StatusInternalServerError
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("data service: panic serving request", "method", r.Method, "path", r.URL.Path,
+					"panic", v, "stack", string(debug.Stack()))
+				s.writeError(w, errorf(http.StatusInternalServerError, codeInternal, "internal error: %v", v))
+			}
+			s.metrics.ObserveRequest(door, cmd, status, time.Since(start))
+		}()
+		cmd, status = h(w, r)
+	}
+}
+
+// reject answers a request refused before it reached its handler.
+func (s *Server) reject(w http.ResponseWriter, ae *apiError, label string) {
+	start := time.Now()
+	s.writeError(w, ae)
+	s.metrics.ObserveRequest(door, label, ae.status, time.Since(start))
+}
+
+// writeError answers ae in the spec's error envelope.
+func (s *Server) writeError(w http.ResponseWriter, ae *apiError) int {
+	out := getJSONW()
+	defer putJSONW(out)
+	writeErrorEnvelope(out, "response", []byte("null"), ae)
+	return s.send(w, ae.status, out)
+}
+
+var jsonContentType = []string{"application/json"}
+
+// send writes out as the response body and returns status.
+func (s *Server) send(w http.ResponseWriter, status int, out *jsonw) int {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(out.b))}
+	w.WriteHeader(status)
+	w.Write(out.b)
+	return status
+}
+
+// requestContext bounds the work on one request.
+func (s *Server) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// reqBody is a request body read into a pooled buffer.
+type reqBody struct {
+	buf *bytes.Buffer
+	b   []byte
+}
+
+// release returns the buffer to the pool. Nothing decoded from the body
+// aliases it: encoding/json copies what it keeps.
+func (b reqBody) release() {
+	if b.buf != nil && b.buf.Cap() <= 1<<20 {
+		b.buf.Reset()
+		bodyPool.Put(b.buf)
+	}
+}
+
+// readBody reads the request body, up to the configured limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (reqBody, error) {
+	if r.ContentLength > s.cfg.MaxBody {
+		return reqBody{}, s.tooLarge()
+	}
+	buf := bodyPool.Get().(*bytes.Buffer)
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	body := reqBody{buf: buf, b: buf.Bytes()}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return body, s.tooLarge()
+	case err != nil:
+		return body, malformed("reading the request body: %v", err)
+	}
+	return body, nil
+}
+
+func (s *Server) tooLarge() *apiError {
+	return errorf(http.StatusRequestEntityTooLarge, codeTooLarge,
+		"the request body is larger than the limit of %d bytes (--max-body)", s.cfg.MaxBody)
+}

@@ -1,0 +1,18 @@
+package messages
+
+// Error codes carried in DataReply.error_code (and, later, the other replies).
+// The gateways map each code to their front door's status code.
+const (
+	CodeWrongType   = "WRONG_TYPE"     // the key holds another data type
+	CodeNotInteger  = "NOT_AN_INTEGER" // incr on a value that is not an integer
+	CodeNotFloat    = "NOT_A_NUMBER"   // zincrby/hincrby on a value that is not a number
+	CodeOverflow    = "INTEGER_OVERFLOW"
+	CodeOutOfRange  = "INDEX_OUT_OF_RANGE"
+	CodeNoSuchKey   = "KEY_NOT_FOUND"
+	CodeInvalid     = "INVALID_ARGUMENT" // valid JSON, invalid data (422)
+	CodeMemoryLimit = "MEMORY_LIMIT_EXCEEDED"
+	CodeKeyReserved = "KEY_BUSY" // another msetnx holds the key for a moment
+	CodeUnavailable = "SERVICE_UNAVAILABLE"
+	CodeStore       = "STORE_ERROR"
+	CodeTimeout     = "TIMEOUT"
+)

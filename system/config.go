@@ -1,0 +1,258 @@
+package system
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything an operator can set. Each field is a flag --foo-bar,
+// the environment variable TROUPE_FOO_BAR, and the key foo-bar of the YAML
+// file given by --config; a flag wins over the environment, the environment
+// over the file.
+type Config struct {
+	ConfigFile string
+
+	DataDir       string
+	Fsync         string
+	FsyncInterval time.Duration
+
+	SSPAddr           string
+	DataAddr          string
+	HubAddr           string
+	SkipControlAddr   string
+	SkipStreamingAddr string
+
+	APIKeys  []string
+	Chaos    bool
+	Insecure bool
+
+	LogFormat string
+	LogLevel  string
+
+	Shards         int
+	MaxBody        int64
+	MaxMemory      int64
+	MaxBatch       int
+	RequestTimeout time.Duration
+	DrainTimeout   time.Duration
+	SweepInterval  time.Duration
+
+	RestartMax        int
+	RestartWindow     time.Duration
+	RestartBackoff    time.Duration
+	RestartBackoffMax time.Duration
+}
+
+// specEnv are the original systems' own variables, honoured when neither the
+// flag nor its TROUPE_ variable is set.
+var specEnv = map[string]string{
+	"ssp-addr": "SPKY_SSP_LISTEN_ADDR",
+}
+
+// FlagSet declares every flag, with its default, on a new flag set bound to c.
+func (c *Config) FlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.ConfigFile, "config", "", "optional YAML file of flag names to values")
+
+	fs.StringVar(&c.DataDir, "data-dir", "troupe-data", "directory of the durable store; empty keeps everything in memory")
+	fs.StringVar(&c.Fsync, "fsync", "batch", "when writes are fsynced: always (before each reply), batch (group commit every --fsync-interval), none")
+	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 10*time.Millisecond, "time between fsyncs under --fsync=batch: the most a crash can lose")
+
+	fs.StringVar(&c.SSPAddr, "ssp-addr", ":8667", "views front door address (also SPKY_SSP_LISTEN_ADDR); off disables it")
+	fs.StringVar(&c.DataAddr, "data-addr", ":15500", "data front door address; off disables it")
+	fs.StringVar(&c.HubAddr, "hub-addr", ":8000", "hub front door address; off disables it")
+	fs.StringVar(&c.SkipControlAddr, "skip-control-addr", ":8081", "reactive control front door address; off disables it")
+	fs.StringVar(&c.SkipStreamingAddr, "skip-streaming-addr", ":8080", "reactive streaming front door address; off disables it")
+
+	fs.Func("api-keys", "comma-separated API keys accepted by the data and hub doors (none: loopback clients only, unless --insecure)", func(s string) error {
+		c.APIKeys = nil
+		for _, k := range strings.Split(s, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.APIKeys = append(c.APIKeys, k)
+			}
+		}
+		return nil
+	})
+	fs.BoolVar(&c.Chaos, "chaos", false, "enable fault injection through POST /admin/chaos (for chaos tests)")
+	fs.BoolVar(&c.Insecure, "insecure", false, "let doors without a secret or key answer non-loopback clients")
+
+	fs.StringVar(&c.LogFormat, "log-format", "auto", "log format: text (tint), json, or auto (text on a terminal)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+
+	fs.IntVar(&c.Shards, "shards", 16, "number of KV shard actors the keyspace is hashed over (fixed for a data dir)")
+	c.MaxBody = 16 << 20
+	fs.Var((*byteSize)(&c.MaxBody), "max-body", "largest request body accepted (e.g. 512KiB, 16MiB)")
+	fs.Var((*byteSize)(&c.MaxMemory), "max-memory", "bytes of data the server may hold; writes past it get 507 (0: no limit)")
+	fs.IntVar(&c.MaxBatch, "max-batch", 1000, "most commands in one batch request")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 5*time.Second, "deadline of a request inside the server")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Second, "how often expired keys are swept")
+
+	fs.IntVar(&c.RestartMax, "restart-max", 10, "restarts a supervisor allows a child within --restart-window before escalating")
+	fs.DurationVar(&c.RestartWindow, "restart-window", 10*time.Second, "window of the restart budget")
+	fs.DurationVar(&c.RestartBackoff, "restart-backoff", 10*time.Millisecond, "delay before the first restart in a window, doubled for each further one")
+	fs.DurationVar(&c.RestartBackoffMax, "restart-backoff-max", time.Second, "longest delay before a restart")
+	return fs
+}
+
+// LoadConfig parses args (without the program name), then fills every flag
+// not given from the environment, then from the --config file.
+func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	var c Config
+	fs := c.FlagSet("troupe")
+	fs.SetOutput(usage)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	if !given["config"] {
+		if v := getenv(envName("config")); v != "" {
+			c.ConfigFile = v
+		}
+	}
+	var file map[string]any
+	if c.ConfigFile != "" {
+		data, err := os.ReadFile(c.ConfigFile)
+		if err != nil {
+			return c, fmt.Errorf("config file: %w", err)
+		}
+		if err := yaml.Unmarshal(data, &file); err != nil {
+			return c, fmt.Errorf("config file %s: %w", c.ConfigFile, err)
+		}
+		for k := range file {
+			if k == "config" || fs.Lookup(k) == nil {
+				return c, fmt.Errorf("config file %s: unknown setting %q", c.ConfigFile, k)
+			}
+		}
+	}
+
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || f.Name == "config" {
+			return
+		}
+		var val, from string
+		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
+			val, from = v, envName(f.Name)
+		} else if v, ok := lookupEnv(getenv, specEnv[f.Name]); ok {
+			val, from = v, specEnv[f.Name]
+		} else if v, ok := file[f.Name]; ok {
+			val, from = yamlString(v), c.ConfigFile
+		} else {
+			return
+		}
+		if err := fs.Set(f.Name, val); err != nil {
+			errs = append(errs, fmt.Errorf("%s from %s: %w", f.Name, from, err))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Shards < 1 || c.Shards > 4096 {
+		errs = append(errs, fmt.Errorf("--shards=%d: want 1 to 4096", c.Shards))
+	}
+	switch c.Fsync {
+	case "always", "batch", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--fsync=%q: want always, batch or none", c.Fsync))
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format=%q: want auto, text or json", c.LogFormat))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.MaxBody < 1024 {
+		errs = append(errs, fmt.Errorf("--max-body=%d: want at least 1KiB", c.MaxBody))
+	}
+	if c.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("--max-batch=%d: want at least 1", c.MaxBatch))
+	}
+	if c.RequestTimeout <= 0 || c.DrainTimeout < 0 || c.SweepInterval <= 0 {
+		errs = append(errs, errors.New("--request-timeout and --sweep-interval must be positive, --drain-timeout not negative"))
+	}
+	if c.RestartMax < 0 || c.RestartWindow <= 0 {
+		errs = append(errs, errors.New("--restart-max must not be negative and --restart-window must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Enabled reports whether a front door address is switched on.
+func Enabled(addr string) bool { return addr != "" && addr != "off" }
+
+func envName(flagName string) string {
+	return "TROUPE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	v := getenv(name)
+	return v, v != ""
+}
+
+// yamlString turns a YAML value into a flag's text; a list becomes a
+// comma-separated one (api-keys).
+func yamlString(v any) string {
+	if list, ok := v.([]any); ok {
+		parts := make([]string, len(list))
+		for i, x := range list {
+			parts[i] = fmt.Sprint(x)
+		}
+		return strings.Join(parts, ",")
+	}
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// byteSize is a flag holding a byte count written as 1048576, 512KiB, 16MiB,
+// 2GiB (or KB, MB, GB as powers of 1000).
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not a byte size (e.g. 1048576, 512KiB, 16MiB)", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}

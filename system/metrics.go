@@ -1,0 +1,102 @@
+package system
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the process's Prometheus metrics, served on each front door's
+// /metrics.
+type Metrics struct {
+	registry  *prometheus.Registry
+	handled   *prometheus.CounterVec
+	restarts  *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	storeSync prometheus.Histogram
+	// Dropped counts subscribers disconnected because they could not keep up.
+	Dropped *prometheus.CounterVec
+}
+
+func newMetrics() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_actor_messages_total", Help: "Messages handled, by actor kind.",
+		}, []string{"kind"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_actor_restarts_total", Help: "Actor restarts (and escalations) by supervisors, by actor kind.",
+		}, []string{"kind", "outcome"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_requests_total", Help: "Requests answered, by front door, command and status code.",
+		}, []string{"door", "command", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "troupe_request_duration_seconds", Help: "Request latency, by front door and command.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 12),
+		}, []string{"door", "command"}),
+		storeSync: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "troupe_store_write_seconds", Help: "Time to write (and, per the fsync policy, sync) one group of batches.",
+			Buckets: prometheus.ExponentialBuckets(20e-6, 2.5, 12),
+		}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_subscribers_dropped_total", Help: "Subscribers disconnected because their buffer was full, by front door.",
+		}, []string{"door"}),
+	}
+	m.registry.MustRegister(m.handled, m.restarts, m.requests, m.latency, m.storeSync, m.Dropped,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is where other parts register their own collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// Handler serves the metrics in Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// ObserveRequest records one answered request.
+func (m *Metrics) ObserveRequest(door, command string, status int, d time.Duration) {
+	m.requests.WithLabelValues(door, command, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(door, command).Observe(d.Seconds())
+}
+
+// ObserveCommit records the time one store write took.
+func (m *Metrics) ObserveCommit(d time.Duration) { m.storeSync.Observe(d.Seconds()) }
+
+// observeRestart counts a supervisor's decision about a crashed child.
+func (m *Metrics) observeRestart(child *actor.PID, _ any, escalated bool) {
+	outcome := "restarted"
+	if escalated {
+		outcome = "escalated"
+	}
+	m.restarts.WithLabelValues(kindOf(child.Id), outcome).Inc()
+}
+
+// countMessages is a receiver middleware counting the messages an actor kind
+// handles. The counter is resolved once per kind, so the hot path is one
+// atomic add.
+func (m *Metrics) countMessages(kind string) actor.ReceiverMiddleware {
+	c := m.handled.WithLabelValues(kind)
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+			c.Inc()
+			next(ctx, env)
+		}
+	}
+}
+
+// kindOf names an actor's kind from its id: "data/shard-3" is a "data" actor.
+func kindOf(id string) string {
+	if i := strings.IndexByte(id, '/'); i >= 0 {
+		return id[:i]
+	}
+	return id
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestCommitOrderAndReopen(t *testing.T) {
+	for _, policy := range []Policy{SyncAlways, SyncBatch, SyncNone} {
+		t.Run(policy.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(Options{Dir: dir, Policy: policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 500
+			var mu sync.Mutex
+			var order []int
+			var wg sync.WaitGroup
+			wg.Add(n)
+			for i := 0; i < n; i++ {
+				b := s.NewBatch()
+				b.Set([]byte(fmt.Sprintf("k/%04d", i)), []byte(fmt.Sprint(i)))
+				if i%10 == 0 {
+					b.Delete([]byte(fmt.Sprintf("k/%04d", i)))
+				}
+				s.Commit(b, func(err error) {
+					if err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					order = append(order, i)
+					mu.Unlock()
+					wg.Done()
+				})
+			}
+			wg.Wait()
+			for i, got := range order {
+				if got != i {
+					t.Fatalf("callback %d ran for batch %d: callbacks must run in commit order", i, got)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s, err = Open(Options{Dir: dir, Policy: policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			count := 0
+			err = s.Scan([]byte("k/"), func(k, v []byte) error {
+				if !bytes.Equal(k[len("k/"):], []byte(fmt.Sprintf("%04s", v))) {
+					t.Errorf("key %s holds %s", k, v)
+				}
+				count++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := n - n/10; count != want {
+				t.Fatalf("reopened store holds %d keys, want %d", count, want)
+			}
+		})
+	}
+}
+
+func TestMemoryOnlyStoresNothing(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := s.NewBatch()
+	b.Set([]byte("a"), []byte("1"))
+	done := make(chan error, 1)
+	s.Commit(b, func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := s.Get([]byte("a")); found || s.Durable() {
+		t.Fatal("memory-only store must not keep writes")
+	}
+}
+
+func TestBarrierWaitsForEarlierCommits(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir(), Policy: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 100; i++ {
+		b := s.NewBatch()
+		b.Set([]byte(fmt.Sprint("k", i)), []byte("v"))
+		s.Commit(b, func(error) {})
+	}
+	if err := s.Barrier(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if _, found, err := s.Get([]byte(fmt.Sprint("k", i))); err != nil || !found {
+			t.Fatalf("k%d not written before the barrier returned (err %v)", i, err)
+		}
+	}
+}
+
+func TestCommitAfterClose(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var got error
+	s.Commit(s.NewBatch(), func(err error) { got = err })
+	if got != ErrClosed {
+		t.Fatalf("commit after close: got %v, want ErrClosed", got)
+	}
+}
+
+func TestPrefixEnd(t *testing.T) {
+	for _, tc := range []struct{ in, want []byte }{
+		{[]byte("a"), []byte("b")},
+		{[]byte{'a', 0xff}, []byte("b")},
+		{[]byte{0xff, 0xff}, nil},
+	} {
+		if got := PrefixEnd(tc.in); !bytes.Equal(got, tc.want) {
+			t.Errorf("PrefixEnd(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
