@@ -1,0 +1,105 @@
+package system
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "troupe.yaml")
+	err := os.WriteFile(file, []byte("data-dir: /from/file\nshards: 4\nfsync: none\napi-keys: [a, b]\nmax-body: 2MiB\n"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"TROUPE_CONFIG":        file,
+		"TROUPE_SHARDS":        "8",
+		"TROUPE_FSYNC":         "always",
+		"SPKY_SSP_LISTEN_ADDR": "127.0.0.1:9999",
+	}
+	c, err := LoadConfig([]string{"--fsync=batch"}, func(k string) string { return env[k] }, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"flag wins over env", c.Fsync, "batch"},
+		{"env wins over file", c.Shards, 8},
+		{"file fills the rest", c.DataDir, "/from/file"},
+		{"file list", c.APIKeys, []string{"a", "b"}},
+		{"file byte size", c.MaxBody, int64(2 << 20)},
+		{"spec variable", c.SSPAddr, "127.0.0.1:9999"},
+		{"default", c.RequestTimeout, 5 * time.Second},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestConfigTroupeEnvWinsOverSpecEnv(t *testing.T) {
+	env := map[string]string{"TROUPE_SSP_ADDR": ":1", "SPKY_SSP_LISTEN_ADDR": ":2"}
+	c, err := LoadConfig(nil, func(k string) string { return env[k] }, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SSPAddr != ":1" {
+		t.Fatalf("ssp-addr = %q, want TROUPE_SSP_ADDR's :1", c.SSPAddr)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("no-such-flag: 1\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--fsync=sometimes"}, "want always, batch or none"},
+		{[]string{"--shards=0"}, "--shards=0"},
+		{[]string{"--max-body=lots"}, "not a byte size"},
+		{[]string{"--log-level=loud"}, "--log-level"},
+		{[]string{"--config=" + bad}, `unknown setting "no-such-flag"`},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	} {
+		_, err := LoadConfig(tc.args, func(string) string { return "" }, &strings.Builder{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"1024": 1024, "512KiB": 512 << 10, "16MiB": 16 << 20, "1GB": 1e9, "3 MB": 3e6, "0": 0} {
+		var b byteSize
+		if err := b.Set(in); err != nil || int64(b) != want {
+			t.Errorf("%q: got %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1TiB", "1.5MiB", "MiB"} {
+		var b byteSize
+		if err := b.Set(in); err == nil {
+			t.Errorf("%q: accepted as %d", in, b)
+		}
+	}
+}
+
+func TestHelpListsEveryFlag(t *testing.T) {
+	var out strings.Builder
+	_, err := LoadConfig([]string{"--help"}, func(string) string { return "" }, &out)
+	if err == nil {
+		t.Fatal("--help must return flag.ErrHelp")
+	}
+	for _, name := range []string{"data-dir", "fsync", "ssp-addr", "data-addr", "hub-addr", "skip-control-addr",
+		"skip-streaming-addr", "api-keys", "chaos", "insecure", "log-format", "max-body", "max-memory", "shards", "config"} {
+		if !strings.Contains(out.String(), "-"+name) {
+			t.Errorf("--help does not list --%s", name)
+		}
+	}
+}
