@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -31,7 +32,9 @@ type System struct {
 	Registry *Registry
 	Started  time.Time
 
-	fatal chan error
+	fatal     chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Boot opens the store and starts the actor system. Domains are added by
@@ -157,6 +160,11 @@ func (s *System) InjectFault(pattern, fault string) ([]string, error) {
 // Close stops every domain (each actor finishes the messages in its
 // mailbox) and then closes the store, which writes and syncs what is left.
 func (s *System) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *System) close() error {
 	s.Registry.mu.RLock()
 	domains := make([]*actor.PID, 0, len(s.Registry.domains))
 	for _, pid := range s.Registry.domains {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +31,9 @@ type Keyspace struct {
 	ops     atomic.Int64  // commands executed
 	rate    atomic.Uint64 // commands per second over the last sweep interval, as float64 bits
 
-	stop chan struct{}
-	done chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // Start spawns the shards under the "data" domain, rebuilds them from the
@@ -66,7 +68,7 @@ func Start(sys *system.System, mem *Memory) (*Keyspace, error) {
 
 // Close stops the sweeper.
 func (k *Keyspace) Close() {
-	close(k.stop)
+	k.closeOnce.Do(func() { close(k.stop) })
 	<-k.done
 }
 
