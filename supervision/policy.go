@@ -66,7 +66,7 @@ func (p *Policy) HandleFailure(system *actor.ActorSystem, supervisor actor.Super
 	}
 	delay := p.Backoff.Delay(n)
 	p.Log.Warn("actor crashed, restarting",
-		"actor", child.Id, "panic", fmt.Sprint(reason), "message", fmt.Sprintf("%T", message),
+		"actor", child.Id, "panic", fmt.Sprint(reason), "message", fmt.Sprintf("%T", actor.UnwrapEnvelopeMessage(message)),
 		"restart", n, "of", p.MaxRestarts, "backoff", delay)
 	if p.Observe != nil {
 		p.Observe(child, reason, false)

@@ -103,9 +103,8 @@ func runServer(cfg system.Config, log *slog.Logger) error {
 	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
 
 	err = g.Run()
-	var sig run.SignalError
-	if errors.As(err, &sig) {
-		log.Info("signal received, shutting down", "signal", sig.Signal.String())
+	if errors.Is(err, run.ErrSignal) {
+		log.Info("shut down on signal", "signal", err.Error())
 		return nil
 	}
 	return err
