@@ -16,3 +16,11 @@ const (
 	CodeStore       = "STORE_ERROR"
 	CodeTimeout     = "TIMEOUT"
 )
+
+// Error codes of the messaging commands (queues and event-stream rooms).
+const (
+	CodeQueueNotFound   = "QUEUE_NOT_FOUND"
+	CodeQueueFull       = "QUEUE_FULL"          // max_depth reached
+	CodeMessageNotFound = "MESSAGE_NOT_FOUND"   // ack/nack of a message unknown or not in flight
+	CodeOffsetTrimmed   = "OFFSET_OUT_OF_RANGE" // history read below the oldest kept offset
+)

@@ -122,10 +122,13 @@ type State struct {
 	inFlight  byDeadline             // consumed, not yet acked
 	consumers map[string]int         // in-flight messages per consumer
 	dead      []*entry               // the DLQ, in the order messages died
-	nextDead  uint64                 // journal key of the next dead message
+	nextDead  uint64                 // DLQ key of the next dead message (*)
 
 	// Journaled counters. published also numbers the next message.
 	published, consumed, acked, nacked uint64
+
+	// (*) nextDead is not journaled: it only orders the DLQ, so resuming
+	// after the last dead key found by Restore is enough.
 }
 
 // entry is a held message and where it is.
