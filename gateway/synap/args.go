@@ -405,10 +405,11 @@ func (a *args) scoredList() ([]*messages.ScoredMember, error) {
 }
 
 // set assigns a named field from a URL path segment or query parameter, for
-// REST routes. Numbers are kept raw: a bad one is reported by the command
-// that reads it, like a bad number in a JSON payload.
+// REST routes. Invalid UTF-8 is replaced, as encoding/json does in JSON
+// strings. Numbers are kept raw: a bad one is reported by the command that
+// reads it, like a bad number in a JSON payload.
 func (a *args) set(name, v string) {
-	raw := func() json.RawMessage { return json.RawMessage(v) }
+	v = strings.ToValidUTF8(v, "\uFFFD")
 	switch name {
 	case "key":
 		a.Key = v
@@ -421,17 +422,17 @@ func (a *args) set(name, v string) {
 	case "cursor":
 		a.Cursor = v
 	case "ttl":
-		a.TTL = raw()
+		a.TTL = json.RawMessage(v)
 	case "count":
-		a.Count = raw()
+		a.Count = json.RawMessage(v)
 	case "limit":
-		a.Limit = raw()
+		a.Limit = json.RawMessage(v)
 	case "start":
-		a.Start = raw()
+		a.Start = json.RawMessage(v)
 	case "stop":
-		a.Stop = raw()
+		a.Stop = json.RawMessage(v)
 	case "index":
-		a.Index = raw()
+		a.Index = json.RawMessage(v)
 	case "min":
 		a.Min, _ = json.Marshal(v) // boundArg reads numbers in strings
 	case "max":

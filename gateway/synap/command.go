@@ -58,14 +58,24 @@ func (c *call) do(req *messages.DataRequest) (*messages.DataReply, error) {
 
 // envelope is a request to /api/v1/command: one command, or a batch.
 type envelope struct {
-	Type      string          `json:"type"`
-	Command   string          `json:"command"`
-	RequestID json.RawMessage `json:"request_id"`
-	Payload   json.RawMessage `json:"payload"`
+	Type      string  `json:"type"`
+	Command   string  `json:"command"`
+	RequestID rawJSON `json:"request_id"`
+	Payload   rawJSON `json:"payload"`
 	Commands  []struct {
-		Command string          `json:"command"`
-		Payload json.RawMessage `json:"payload"`
+		Command string  `json:"command"`
+		Payload rawJSON `json:"payload"`
 	} `json:"commands"`
+}
+
+// rawJSON is a JSON value left undecoded, like json.RawMessage, but kept as
+// a slice of the request body rather than a copy: the body outlives every
+// use of the envelope.
+type rawJSON []byte
+
+func (r *rawJSON) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
 }
 
 const commandPath = "/api/v1/command"
@@ -111,8 +121,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) (string, i
 	return name, s.send(w, http.StatusOK, out)
 }
 
-// decodeEnvelope decodes a request body; every problem with it is a 400,
-// except a batch too large (422).
+// decodeEnvelope decodes a request body; every problem with it is a 400.
 func decodeEnvelope(body []byte, env *envelope) error {
 	if len(body) == 0 {
 		return malformed("the request body is empty; send {\"command\": ..., \"payload\": {...}}")
@@ -143,7 +152,7 @@ func decodeEnvelope(body []byte, env *envelope) error {
 
 // requestID returns the request's id to echo, as JSON; a request without one
 // gets a fresh UUID so that every reply can be correlated.
-func requestID(raw json.RawMessage) []byte {
+func requestID(raw rawJSON) []byte {
 	if len(raw) > 0 && raw[0] == '"' {
 		return raw
 	}
@@ -165,7 +174,7 @@ func requestID(raw json.RawMessage) []byte {
 // run executes the named command and writes its reply payload to out. It
 // returns the name under which the command is counted in metrics: its own
 // when known, so that clients cannot grow the label set.
-func (s *Server) run(ctx context.Context, name string, payload json.RawMessage, out *jsonw) (string, error) {
+func (s *Server) run(ctx context.Context, name string, payload rawJSON, out *jsonw) (string, error) {
 	cmd, ok := s.commands[name]
 	if !ok {
 		return "unknown", errorf(http.StatusBadRequest, codeUnknownCommand, "unknown command %q", name)

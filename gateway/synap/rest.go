@@ -162,7 +162,7 @@ func patternWildcards(pattern string) []string {
 	var names []string
 	for _, seg := range strings.Split(pattern, "/") {
 		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-			names = append(names, strings.TrimSuffix(seg[1:len(seg)-1], "..."))
+			names = append(names, seg[1:len(seg)-1])
 		}
 	}
 	return names

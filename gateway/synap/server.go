@@ -3,10 +3,21 @@
 // messages.DataRequest for the keyspace (or a call on the Admin), and encodes
 // the reply in Synap's format. It holds no state of its own.
 //
+// Status codes: 400 for a malformed request or an unknown command, and, as in
+// Synap, for a command that cannot apply to the value a key holds
+// (WRONG_TYPE, NOT_AN_INTEGER); 401 without a valid API key; 403 for a remote
+// client in protected mode; 404 for an unknown route; 409 KEY_BUSY; 413 past
+// the body limit; 422 for valid JSON with invalid data (the message names
+// the field); 503 while draining, when the backend cannot answer, or past the
+// request's deadline (code TIMEOUT); 507 MEMORY_LIMIT_EXCEEDED; 500 only for
+// a store failure or a bug (a recovered panic).
+//
 // Wire compatibility with Synap's SDKs, beyond the spec: every envelope also
-// carries "success": true|false, which the SDKs test; replies carry the extra
-// fields the SDKs read (hash.keys "fields", set.card "cardinality", hash.mget
-// "values" as an object, kv.scan "count").
+// carries "success": true|false, which the SDKs test; a request without a
+// request_id gets a generated one; replies carry the extra fields the SDKs
+// read (hash.keys "fields", set.card "cardinality", hash.mget "values" as an
+// object, kv.scan "count"), and commands accept the SDKs' aliases and field
+// names (kv.del "key", kv.scan "limit", zincrby "increment", list.lrange ...).
 package synap
 
 import (
@@ -16,7 +27,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +79,7 @@ type Server struct {
 	auth     authorizer
 	mux      *http.ServeMux
 	commands map[string]command
+	serveCmd http.HandlerFunc // serveCommand, observed
 	draining atomic.Bool
 }
 
@@ -106,6 +117,7 @@ func New(cfg Config, ks Keyspace, admin Admin, m Metrics, metricsHandler http.Ha
 			s.commands[c.name] = c.run
 		}
 	}
+	s.serveCmd = s.observe(s.serveCommand)
 	s.routes(metricsHandler)
 
 	switch {
@@ -135,15 +147,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ae := s.auth.check(r); ae != nil {
+		label := "forbidden"
 		if ae.status == http.StatusUnauthorized {
+			label = "unauthorized"
 			w.Header().Set("WWW-Authenticate", `Bearer realm="troupe"`)
 		}
-		s.reject(w, ae, "unauthorized")
+		s.reject(w, ae, label)
 		return
 	}
 	// The command endpoint carries nearly all the traffic: skip the mux.
 	if r.URL.Path == commandPath && r.Method == http.MethodPost {
-		s.observe(s.serveCommand)(w, r)
+		s.serveCmd(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -167,7 +181,7 @@ func (s *Server) observe(h handlerFunc) http.HandlerFunc {
 				}
 				s.log.Error("data service: panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", v, "stack", string(debug.Stack()))
-				s.writeError(w, errorf(http.StatusInternalServerError, codeInternal, "internal error: %v", v))
+				s.writeError(w, errorf(http.StatusInternalServerError, codeInternal, "internal error; the server log has the details"))
 			}
 			s.metrics.ObserveRequest(door, cmd, status, time.Since(start))
 		}()
@@ -190,13 +204,14 @@ func (s *Server) writeError(w http.ResponseWriter, ae *apiError) int {
 	return s.send(w, ae.status, out)
 }
 
+// jsonContentType is shared by every response, saving an allocation each;
+// net/http only reads header values.
 var jsonContentType = []string{"application/json"}
 
-// send writes out as the response body and returns status.
+// send writes out as the response body and returns status. net/http adds
+// Content-Length to bodies it can buffer whole, and chunks the others.
 func (s *Server) send(w http.ResponseWriter, status int, out *jsonw) int {
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(out.b))}
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	w.Write(out.b)
 	return status

@@ -22,7 +22,7 @@ var zsetCommands = []commandSpec{
 
 // sortedset.zadd {key, member, score} or {key, members: [{member, score}]}
 // or {key, members: [...], scores: [...]}, with nx, xx, incr -> {key, added},
-// plus score with incr.
+// plus with incr the new score (null when nx or xx prevented the change).
 func zadd(c *call) error {
 	a, err := c.args()
 	if err != nil {
@@ -70,7 +70,11 @@ func zadd(c *call) error {
 	w.int(rep.Integer)
 	if a.Incr {
 		w.key("score")
-		w.float(rep.Number)
+		if rep.Ok {
+			w.float(rep.Number)
+		} else {
+			w.null() // nx or xx left the member alone
+		}
 	}
 	w.endObj()
 	return nil
