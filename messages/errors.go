@@ -23,4 +23,6 @@ const (
 	CodeQueueFull       = "QUEUE_FULL"          // max_depth reached
 	CodeMessageNotFound = "MESSAGE_NOT_FOUND"   // ack/nack of a message unknown or not in flight
 	CodeOffsetTrimmed   = "OFFSET_OUT_OF_RANGE" // history read below the oldest kept offset
+	CodeQueueExists     = "QUEUE_EXISTS"
+	CodeLimit           = "LIMIT_EXCEEDED" // too many queues, rooms or subscriptions (a flag sets it)
 )

@@ -100,17 +100,8 @@ func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 // writes are durable. Replies to writes leave in commit order. A read may
 // see a write whose commit is still in flight (as with Redis's AOF).
 func (a *shardActor) commit(sender *actor.PID, b *store.Batch, reply *messages.DataReply) {
-	if b.Empty() {
-		a.respond(sender, reply)
-		return
-	}
-	self := a.self
-	a.sys.Store.Commit(b, func(err error) {
-		if err != nil {
-			reply = &messages.DataReply{ErrorCode: messages.CodeStore, ErrorMessage: "write not stored: " + err.Error()}
-			a.sys.Root.Send(self, &messages.StoreFailed{Reason: err.Error()})
-		}
-		a.respond(sender, reply)
+	a.sys.Commit(a.self, sender, b, reply, func(err error) any {
+		return &messages.DataReply{ErrorCode: messages.CodeStore, ErrorMessage: "write not stored: " + err.Error()}
 	})
 }
 

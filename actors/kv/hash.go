@@ -37,7 +37,6 @@ func (s *Shard) hash(key string, now int64) (*entry, *hashValue, *messages.DataR
 func (s *Shard) putFields(e *entry, key string, pairs []*messages.Pair, n int64, j Journal) int64 {
 	if e == nil {
 		e = s.create(key, kindHash, new(hashValue), j)
-		n -= e.size
 	}
 	h := e.coll.(*hashValue)
 	var added int64

@@ -98,7 +98,6 @@ func (s *Shard) listPush(now int64, req *messages.DataRequest, j Journal, head b
 	}
 	if e == nil {
 		e = s.create(req.GetKey(), kindList, new(listValue), j)
-		n -= e.size
 	}
 	l := e.coll.(*listValue)
 	for _, v := range values {

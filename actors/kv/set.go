@@ -60,7 +60,6 @@ func (s *Shard) setAdd(now int64, req *messages.DataRequest, j Journal) *message
 	}
 	if e == nil {
 		e = s.create(req.GetKey(), kindSet, new(setValue), j)
-		n -= e.size
 	}
 	for _, m := range fresh {
 		e.coll.(*setValue).members.Insert(m)

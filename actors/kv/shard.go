@@ -122,7 +122,9 @@ func (s *Shard) Release() {
 
 // Apply executes one command at time now: it changes the shard, writes to j
 // what makes the change durable, and returns the reply. It never panics on
-// any request, and a refused command (an error reply) changes nothing.
+// any request. A refused command (an error reply) changes nothing visible;
+// it may have dropped an expired key on its way. Reads write nothing to j.
+// The reply's ok says a write took effect; reads leave it false.
 func (s *Shard) Apply(now time.Time, req *messages.DataRequest, j Journal) *messages.DataReply {
 	op := req.GetOp()
 	if len(s.reserved) > 0 && op != messages.DataOp_TXN_RESERVE && op != messages.DataOp_TXN_COMMIT && op != messages.DataOp_TXN_ABORT {
@@ -253,13 +255,13 @@ func (s *Shard) Apply(now time.Time, req *messages.DataRequest, j Journal) *mess
 	return fail(messages.CodeInvalid, "unknown data operation %v", op)
 }
 
-// Sweep removes up to max keys whose expiry has passed at now, journaling
+// Sweep removes up to limit keys whose expiry has passed at now, journaling
 // their deletion, and returns how many it removed. Reads already hide
 // expired keys; sweeping gives their memory back.
-func (s *Shard) Sweep(now time.Time, j Journal, max int) int {
+func (s *Shard) Sweep(now time.Time, j Journal, limit int) int {
 	ms := now.UnixMilli()
 	n := 0
-	for n < max && len(s.expiry) > 0 && s.expiry[0].expired(ms) {
+	for n < limit && len(s.expiry) > 0 && s.expiry[0].expired(ms) {
 		s.remove(s.expiry[0], j)
 		n++
 	}
@@ -375,10 +377,9 @@ func checkKind(e *entry, k kind) (*entry, *messages.DataReply) {
 }
 
 // create adds a new key of kind k (its collection empty) and journals its
-// metadata. The caller has admitted its base size.
+// metadata. The caller adds to its size what it admitted for it.
 func (s *Shard) create(key string, k kind, coll any, j Journal) *entry {
 	e := &entry{key: key, kind: k, coll: coll, heapIdx: -1}
-	e.size = e.baseSize()
 	s.insert(e)
 	s.writeMeta(j, e)
 	return e

@@ -376,9 +376,11 @@ func TestGenericCommands(t *testing.T) {
 			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_TTL, Key: "k"}, want: &pb.DataReply{TtlMs: -2}},
 			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_EXISTS, Key: "k"}, want: &pb.DataReply{}},
 			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_USAGE, Key: "k"}, want: &pb.DataReply{}},
+			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_SCAN}, want: &pb.DataReply{}},
+			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_DEL, Key: "k"}, want: &pb.DataReply{Ok: true}},
+			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_EXISTS, Key: "k"}, want: &pb.DataReply{}},
 			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_EXPIRE, Key: "k", TtlMs: 10}, want: &pb.DataReply{}},
 			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_PERSIST, Key: "k"}, want: &pb.DataReply{}},
-			{at: 5*time.Second + 10*time.Millisecond, req: &pb.DataRequest{Op: pb.DataOp_KV_SCAN}, want: &pb.DataReply{}},
 			{at: 6 * time.Second, req: create},
 			{at: 6 * time.Second, req: &pb.DataRequest{Op: pb.DataOp_KV_EXPIRE, Key: "k", TtlMs: 0}, want: &pb.DataReply{Ok: true}},
 			{at: 6 * time.Second, req: &pb.DataRequest{Op: pb.DataOp_KV_EXISTS, Keys: []string{"k", "k"}}, want: &pb.DataReply{}},
@@ -417,6 +419,14 @@ func TestSweep(t *testing.T) {
 	s.Apply(t0, &pb.DataRequest{Op: pb.DataOp_KV_SET, Key: "forever", Value: js(`1`)}, j)
 	checkInvariants(t, s)
 
+	for _, c := range []struct {
+		at   time.Duration
+		live int64
+	}{{0, 21}, {99 * time.Millisecond, 21}, {100 * time.Millisecond, 19}, {250 * time.Millisecond, 17}, {500 * time.Millisecond, 11}, {time.Hour, 1}} {
+		if got := s.Apply(t0.Add(c.at), &pb.DataRequest{Op: pb.DataOp_KV_COUNT}, j).GetInteger(); got != c.live {
+			t.Fatalf("at %v: %d live keys, want %d", c.at, got, c.live)
+		}
+	}
 	if n := s.Sweep(t0.Add(99*time.Millisecond), j, 100); n != 0 {
 		t.Fatalf("swept %d keys before any expired", n)
 	}

@@ -179,9 +179,9 @@ func isDecimal(s string) bool {
 
 // clip shortens a value quoted in an error message.
 func clip(v []byte) string {
-	const max = 64
-	if len(v) > max {
-		return string(v[:max]) + "..."
+	const limit = 64
+	if len(v) > limit {
+		return string(v[:limit]) + "..."
 	}
 	return string(v)
 }

@@ -11,7 +11,7 @@ import "github.com/troupe-run/troupe/messages"
 // replays them when the shard holds no reservation any more.
 
 func (s *Shard) txnReserve(now int64, req *messages.DataRequest) *messages.DataReply {
-	keys := keysOf(req)
+	keys := req.GetKeys()
 	for _, key := range keys {
 		if txn, ok := s.reserved[key]; (ok && txn != req.GetTxn()) || s.lookup(key, now) != nil {
 			return &messages.DataReply{}

@@ -172,7 +172,6 @@ func (s *Shard) zput(e *entry, key string, changes []zchange, n int64, j Journal
 	}
 	if e == nil {
 		e = s.create(key, kindZSet, newZSetValue(), j)
-		n -= e.size
 	}
 	z := e.coll.(*zsetValue)
 	var added int64

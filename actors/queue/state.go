@@ -401,3 +401,6 @@ func (s *State) Stats(now time.Time) Stats {
 	}
 	return st
 }
+
+// InFlightOf returns how many messages consumer holds in flight.
+func (s *State) InFlightOf(consumer string) int { return s.consumers[consumer] }

@@ -1,0 +1,44 @@
+package system
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/store"
+)
+
+// Journal lets a state machine that keeps one journal for its life write
+// each command's changes into that command's own batch: the actor sets Batch
+// before applying a command and commits it after.
+type Journal struct {
+	Batch *store.Batch
+}
+
+// Set records key = value in the current batch.
+func (j *Journal) Set(key, value []byte) { j.Batch.Set(key, value) }
+
+// Delete records the removal of key in the current batch.
+func (j *Journal) Delete(key []byte) { j.Batch.Delete(key) }
+
+// Commit hands b to the store and sends reply to sender once b is durable,
+// or at once when b holds nothing (sender may be nil: no reply). When the
+// write fails, sender gets errReply(err) instead, and self gets
+// messages.StoreFailed: its memory no longer matches the store, so it must
+// crash and rebuild.
+func (s *System) Commit(self, sender *actor.PID, b *store.Batch, reply any, errReply func(error) any) {
+	if b.Empty() {
+		if sender != nil {
+			s.Root.Send(sender, reply)
+		}
+		return
+	}
+	s.Store.Commit(b, func(err error) {
+		if err != nil {
+			reply = errReply(err)
+			s.Root.Send(self, &messages.StoreFailed{Reason: err.Error()})
+		}
+		if sender != nil {
+			s.Root.Send(sender, reply)
+		}
+	})
+}
