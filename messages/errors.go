@@ -24,5 +24,6 @@ const (
 	CodeMessageNotFound = "MESSAGE_NOT_FOUND"   // ack/nack of a message unknown or not in flight
 	CodeOffsetTrimmed   = "OFFSET_OUT_OF_RANGE" // history read below the oldest kept offset
 	CodeQueueExists     = "QUEUE_EXISTS"
+	CodeNotFound        = "NOT_FOUND"      // a room or other named resource that does not exist
 	CodeLimit           = "LIMIT_EXCEEDED" // too many queues, rooms or subscriptions (a flag sets it)
 )

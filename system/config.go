@@ -46,6 +46,22 @@ type Config struct {
 	DrainTimeout   time.Duration
 	SweepInterval  time.Duration
 
+	QueueMaxDepth    int
+	QueueAckDeadline time.Duration
+	QueueMaxRetries  int
+	MaxQueues        int
+	MaxConsumeWait   time.Duration
+	RoomMaxEvents    int
+	RoomMaxAge       time.Duration
+	MaxRooms         int
+	MaxMessage       int64
+	MaxSubscriptions int
+	WSBuffer         int
+	WSPingInterval   time.Duration
+	MaxSessions      int
+	RateLimit        float64
+	RateBurst        int
+
 	RestartMax        int
 	RestartWindow     time.Duration
 	RestartBackoff    time.Duration
@@ -96,6 +112,23 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 5*time.Second, "deadline of a request inside the server")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Second, "how often expired keys are swept")
+
+	fs.IntVar(&c.QueueMaxDepth, "queue-max-depth", 100_000, "messages a queue holds (ready and in flight) unless its config says otherwise")
+	fs.DurationVar(&c.QueueAckDeadline, "queue-ack-deadline", 30*time.Second, "default time a consumed message may stay unacknowledged")
+	fs.IntVar(&c.QueueMaxRetries, "queue-max-retries", 3, "default failed deliveries before a message goes to the dead-letter queue")
+	fs.IntVar(&c.MaxQueues, "max-queues", 10_000, "queues that may exist")
+	fs.DurationVar(&c.MaxConsumeWait, "max-consume-wait", time.Minute, "longest wait of a queue.consume with a timeout")
+	fs.IntVar(&c.RoomMaxEvents, "room-max-events", 10_000, "events an event-stream room keeps (0: no count limit)")
+	fs.DurationVar(&c.RoomMaxAge, "room-max-age", 24*time.Hour, "how long a room keeps an event (0: no age limit)")
+	fs.IntVar(&c.MaxRooms, "max-rooms", 10_000, "event-stream rooms that may exist")
+	c.MaxMessage = 1 << 20
+	fs.Var((*byteSize)(&c.MaxMessage), "max-message", "largest queue message, room event or pub/sub message")
+	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", 1000, "subscribers per room and topic patterns per subscriber")
+	fs.IntVar(&c.WSBuffer, "ws-buffer", 1024, "messages buffered for a WebSocket client before it is disconnected as too slow")
+	fs.DurationVar(&c.WSPingInterval, "ws-ping-interval", 20*time.Second, "WebSocket ping interval; a peer silent for two is closed")
+	fs.IntVar(&c.MaxSessions, "max-sessions", 10_000, "concurrent WebSocket connections per front door")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "requests per second per API key (per client IP without keys) on the data door; 0 disables")
+	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of the rate limit")
 
 	fs.IntVar(&c.RestartMax, "restart-max", 10, "restarts a supervisor allows a child within --restart-window before escalating")
 	fs.DurationVar(&c.RestartWindow, "restart-window", 10*time.Second, "window of the restart budget")
@@ -192,6 +225,12 @@ func (c *Config) validate() error {
 	}
 	if c.RequestTimeout <= 0 || c.DrainTimeout < 0 || c.SweepInterval <= 0 {
 		errs = append(errs, errors.New("--request-timeout and --sweep-interval must be positive, --drain-timeout not negative"))
+	}
+	if c.QueueMaxDepth < 1 || c.QueueAckDeadline <= 0 || c.QueueMaxRetries < 0 || c.MaxConsumeWait < 0 {
+		errs = append(errs, errors.New("--queue-max-depth and --queue-ack-deadline must be positive, --queue-max-retries and --max-consume-wait not negative"))
+	}
+	if c.RoomMaxEvents < 0 || c.RoomMaxAge < 0 || c.WSBuffer < 1 || c.RateLimit < 0 || c.RateBurst < 1 {
+		errs = append(errs, errors.New("--room-max-events and --room-max-age must not be negative; --ws-buffer and --rate-burst at least 1; --rate-limit not negative"))
 	}
 	if c.RestartMax < 0 || c.RestartWindow <= 0 {
 		errs = append(errs, errors.New("--restart-max must not be negative and --restart-window must be positive"))

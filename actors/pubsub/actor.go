@@ -1,0 +1,182 @@
+// Package pubsub is the topic router: one actor holding the wildcard trie of
+// subscriptions (see package trie for the matching rules) that forwards
+// each published message to every subscriber whose pattern matches.
+// Messages are not stored: pub/sub is fire and forget, as in the spec.
+package pubsub
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/actors/pubsub/trie"
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// Options bound the router.
+type Options struct {
+	MaxPatterns int // subscriptions per subscriber
+	MaxMessage  int // bytes of one message
+}
+
+// Service is the pubsub domain: its router is "pubsub/router".
+type Service struct {
+	sys    *system.System
+	opts   Options
+	router *actor.PID
+
+	topics, subscribers atomic.Int64 // for admin.stats, updated by the router
+}
+
+// Start spawns the router.
+func Start(sys *system.System, opts Options) (*Service, error) {
+	s := &Service{sys: sys, opts: opts}
+	err := sys.Registry.Domain("pubsub", func(string) actor.Producer {
+		return func() actor.Actor { return &router{svc: s, subs: map[string]*subscription{}} }
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.router, err = sys.Registry.Get("pubsub/router")
+	return s, err
+}
+
+// Do runs one pub/sub command on the router.
+func (s *Service) Do(ctx context.Context, req *messages.PubSubRequest) (*messages.PubSubReply, error) {
+	if s.opts.MaxMessage > 0 && len(req.Message) > s.opts.MaxMessage {
+		return fail(messages.CodeInvalid, "message of %d bytes: the limit is %d", len(req.Message), s.opts.MaxMessage), nil
+	}
+	timeout := s.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	res, err := s.sys.Request(s.router, req, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.PubSubReply), nil
+}
+
+// Counts returns the patterns subscribed to and the subscribers.
+func (s *Service) Counts() (topics, subscribers int64) { return s.topics.Load(), s.subscribers.Load() }
+
+// router owns the trie. Subscribers are actors (WebSocket sessions),
+// watched so that their subscriptions go when they stop.
+type router struct {
+	svc       *Service
+	trie      trie.Trie[string]        // pattern -> subscriber ids
+	subs      map[string]*subscription // by subscriber id
+	published int64
+}
+
+type subscription struct {
+	pid      *actor.PID
+	patterns []string
+}
+
+func (r *router) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Terminated:
+		r.drop(msg.Who.Id, nil)
+	case *messages.PubSubRequest:
+		ctx.Respond(r.handle(ctx, msg))
+		r.svc.topics.Store(int64(r.trie.Len()))
+		r.svc.subscribers.Store(int64(len(r.subs)))
+	}
+}
+
+func (r *router) handle(ctx actor.Context, req *messages.PubSubRequest) *messages.PubSubReply {
+	switch req.Op {
+	case messages.PubSubOp_PUBSUB_PUBLISH:
+		if err := trie.ValidateTopic(req.Topic); err != nil {
+			return fail(messages.CodeInvalid, "topic %q: %v", req.Topic, err)
+		}
+		r.published++
+		ids := r.trie.Match(req.Topic)
+		msg := &messages.PubSubMessage{Topic: req.Topic, Message: req.Message, Metadata: req.Metadata}
+		for _, id := range ids {
+			ctx.Send(r.subs[id].pid, msg)
+		}
+		return &messages.PubSubReply{SubscribersNotified: int64(len(ids))}
+	case messages.PubSubOp_PUBSUB_SUBSCRIBE:
+		if req.Subscriber == nil {
+			return fail(messages.CodeInvalid, "pubsub.subscribe needs a subscriber")
+		}
+		if len(req.Patterns) == 0 {
+			return fail(messages.CodeInvalid, "pubsub.subscribe needs at least one topic pattern")
+		}
+		for _, p := range req.Patterns {
+			if err := trie.ValidatePattern(p); err != nil {
+				return fail(messages.CodeInvalid, "pattern %q: %v", p, err)
+			}
+		}
+		sub := r.subs[req.Subscriber.Id]
+		if sub == nil {
+			sub = &subscription{pid: req.Subscriber}
+			r.subs[req.Subscriber.Id] = sub
+			ctx.Watch(req.Subscriber)
+		}
+		for _, p := range req.Patterns {
+			if slices.Contains(sub.patterns, p) {
+				continue
+			}
+			if max := r.svc.opts.MaxPatterns; max > 0 && len(sub.patterns) >= max {
+				return fail(messages.CodeLimit, "a subscriber may hold %d patterns", max)
+			}
+			r.trie.Subscribe(p, req.Subscriber.Id) // validated above
+			sub.patterns = append(sub.patterns, p)
+		}
+		return &messages.PubSubReply{Subscriptions: int64(len(sub.patterns)), Topics: sub.patterns}
+	case messages.PubSubOp_PUBSUB_UNSUBSCRIBE:
+		if req.Subscriber == nil {
+			return fail(messages.CodeInvalid, "pubsub.unsubscribe needs a subscriber")
+		}
+		left := r.drop(req.Subscriber.Id, req.Patterns)
+		if left == 0 {
+			ctx.Unwatch(req.Subscriber)
+		}
+		return &messages.PubSubReply{Subscriptions: int64(left)}
+	case messages.PubSubOp_PUBSUB_TOPICS:
+		var topics []string
+		for _, p := range r.trie.Patterns() {
+			if req.Pattern == "" || p == req.Pattern || trie.Matches(req.Pattern, p) {
+				topics = append(topics, p)
+			}
+		}
+		return &messages.PubSubReply{Topics: topics, TotalTopics: int64(len(topics))}
+	case messages.PubSubOp_PUBSUB_STATS:
+		return &messages.PubSubReply{TotalTopics: int64(r.trie.Len()), TotalSubscribers: int64(len(r.subs)),
+			MessagesPublished: r.published, Subscriptions: int64(r.trie.Subscriptions())}
+	}
+	return fail(messages.CodeInvalid, "unknown pubsub operation %v", req.Op)
+}
+
+// drop removes a subscriber's patterns (all when none are named) and
+// returns how many it still holds.
+func (r *router) drop(id string, patterns []string) int {
+	sub := r.subs[id]
+	if sub == nil {
+		return 0
+	}
+	if len(patterns) == 0 {
+		patterns = sub.patterns
+	}
+	for _, p := range slices.Clone(patterns) {
+		if r.trie.Unsubscribe(p, id) {
+			sub.patterns = slices.DeleteFunc(sub.patterns, func(q string) bool { return q == p })
+		}
+	}
+	if len(sub.patterns) == 0 {
+		delete(r.subs, id)
+	}
+	return len(sub.patterns)
+}
+
+func fail(code, format string, args ...any) *messages.PubSubReply {
+	return &messages.PubSubReply{ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
+}

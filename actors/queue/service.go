@@ -1,0 +1,128 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// configPrefix holds one record per queue: its config. Its presence is what
+// makes a queue exist across restarts.
+const configPrefix = "qc/"
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,200}$`)
+
+// Options are the queue service's limits and the defaults of a queue
+// created without a config (by its first publish).
+type Options struct {
+	Defaults   Config
+	MaxQueues  int
+	MaxWait    time.Duration // longest queue.consume wait
+	MaxMessage int           // bytes of one message
+}
+
+// Service is the queues domain: one actor per queue, "queues/<name>".
+type Service struct {
+	sys      *system.System
+	defaults Config
+	opts     Options
+
+	mu    sync.Mutex
+	names map[string]bool // queues that exist
+}
+
+// Start registers the queues domain and learns which queues exist.
+func Start(sys *system.System, opts Options) (*Service, error) {
+	if err := opts.Defaults.Validate(); err != nil {
+		return nil, fmt.Errorf("queue defaults: %w", err)
+	}
+	s := &Service{sys: sys, defaults: opts.Defaults, opts: opts, names: map[string]bool{}}
+	err := sys.Store.Scan([]byte(configPrefix), func(key, _ []byte) error {
+		s.names[string(key[len(configPrefix):])] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = sys.Registry.Domain("queues", func(name string) actor.Producer {
+		return func() actor.Actor { return &queueActor{svc: s, name: name} }
+	})
+	return s, err
+}
+
+// Do runs one queue command on the queue's actor.
+func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages.QueueReply, error) {
+	if !validName.MatchString(req.Queue) {
+		return fail(messages.CodeInvalid, "queue name %q: want 1 to 200 of A-Z a-z 0-9 _ . : -", req.Queue), nil
+	}
+	if s.opts.MaxMessage > 0 && len(req.Message) > s.opts.MaxMessage {
+		return fail(messages.CodeInvalid, "message of %d bytes: the limit is %d", len(req.Message), s.opts.MaxMessage), nil
+	}
+	creates := req.Op == messages.QueueOp_QUEUE_CREATE || (req.Op == messages.QueueOp_QUEUE_PUBLISH && req.Create)
+	s.mu.Lock()
+	exists, count := s.names[req.Queue], len(s.names)
+	s.mu.Unlock()
+	switch {
+	case !exists && !creates:
+		return fail(messages.CodeQueueNotFound, "queue %q does not exist", req.Queue), nil
+	case !exists && s.opts.MaxQueues > 0 && count >= s.opts.MaxQueues:
+		return fail(messages.CodeLimit, "there are already %d queues, the limit (--max-queues)", count), nil
+	}
+
+	timeout := s.sys.Config.RequestTimeout
+	if req.Op == messages.QueueOp_QUEUE_CONSUME {
+		if wait := time.Duration(req.TimeoutMs) * time.Millisecond; wait > s.opts.MaxWait {
+			req.TimeoutMs = s.opts.MaxWait.Milliseconds()
+		}
+		// The actor answers a wait that ends empty by itself; the future
+		// only has to outlast it.
+		timeout += time.Duration(req.TimeoutMs) * time.Millisecond
+	} else if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	pid, err := s.sys.Registry.Get("queues/" + req.Queue)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.sys.Request(pid, req, timeout)
+	if err != nil {
+		return nil, err
+	}
+	reply := res.(*messages.QueueReply)
+	if reply.ErrorCode == "" {
+		switch {
+		case creates:
+			s.mu.Lock()
+			s.names[req.Queue] = true
+			s.mu.Unlock()
+		case req.Op == messages.QueueOp_QUEUE_DELETE:
+			s.mu.Lock()
+			delete(s.names, req.Queue)
+			s.mu.Unlock()
+			if err := s.sys.Registry.Forget("queues/" + req.Queue); err != nil {
+				s.sys.Log.Warn("stopping a deleted queue's actor", "queue", req.Queue, "err", err)
+			}
+		}
+	}
+	return reply, nil
+}
+
+// List returns the names of the queues, sorted.
+func (s *Service) List(context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.names))
+	for name := range s.names {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out, nil
+}

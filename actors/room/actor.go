@@ -1,0 +1,316 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// markerPrefix holds one empty record per room: its presence is what makes
+// a room exist across restarts (its events may all have been trimmed).
+const markerPrefix = "rn/"
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,200}$`)
+
+// Options are the rooms' retention and limits.
+type Options struct {
+	Retention      Config
+	MaxRooms       int
+	MaxSubscribers int // per room
+	MaxEvent       int // bytes of one event's data
+}
+
+// Service is the rooms domain: one actor per room, "rooms/<name>". A room
+// is created by its first publish or subscription.
+type Service struct {
+	sys  *system.System
+	opts Options
+
+	mu          sync.Mutex
+	names       map[string]bool
+	subscribers atomic.Int64 // over every room
+}
+
+// Start registers the rooms domain and learns which rooms exist.
+func Start(sys *system.System, opts Options) (*Service, error) {
+	s := &Service{sys: sys, opts: opts, names: map[string]bool{}}
+	err := sys.Store.Scan([]byte(markerPrefix), func(key, _ []byte) error {
+		s.names[string(key[len(markerPrefix):])] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = sys.Registry.Domain("rooms", func(name string) actor.Producer {
+		return func() actor.Actor { return &roomActor{svc: s, name: name} }
+	})
+	return s, err
+}
+
+// Do runs one room command on the room's actor.
+func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.RoomReply, error) {
+	if !validName.MatchString(req.Room) {
+		return fail(messages.CodeInvalid, "room name %q: want 1 to 200 of A-Z a-z 0-9 _ . : -", req.Room), nil
+	}
+	if s.opts.MaxEvent > 0 && len(req.Data) > s.opts.MaxEvent {
+		return fail(messages.CodeInvalid, "event data of %d bytes: the limit is %d", len(req.Data), s.opts.MaxEvent), nil
+	}
+	s.mu.Lock()
+	exists, count := s.names[req.Room], len(s.names)
+	s.mu.Unlock()
+	creates := req.Op == messages.RoomOp_ROOM_PUBLISH || req.Op == messages.RoomOp_ROOM_SUBSCRIBE
+	switch {
+	case !exists && !creates:
+		return fail(messages.CodeNotFound, "room %q does not exist", req.Room), nil
+	case !exists && s.opts.MaxRooms > 0 && count >= s.opts.MaxRooms:
+		return fail(messages.CodeLimit, "there are already %d rooms, the limit (--max-rooms)", count), nil
+	}
+	timeout := s.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	pid, err := s.sys.Registry.Get("rooms/" + req.Room)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.sys.Request(pid, req, timeout)
+	if err != nil {
+		return nil, err
+	}
+	reply := res.(*messages.RoomReply)
+	if creates && reply.ErrorCode == "" && !exists {
+		s.mu.Lock()
+		s.names[req.Room] = true
+		s.mu.Unlock()
+	}
+	return reply, nil
+}
+
+// List returns the names of the rooms, sorted.
+func (s *Service) List(context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.names))
+	for name := range s.names {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Subscribers counts the live subscriptions over all rooms (admin.stats).
+func (s *Service) Subscribers() int64 { return s.subscribers.Load() }
+
+// roomActor owns one room: its log and its subscribers.
+type roomActor struct {
+	svc     *Service
+	name    string
+	self    *actor.PID
+	state   *State
+	journal system.Journal
+	subs    []*actor.PID
+	timer   *time.Timer
+}
+
+func (a *roomActor) prefix() []byte { return []byte("r/" + a.name + "/") }
+
+func (a *roomActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.self = ctx.Self()
+		a.rebuild()
+	case *actor.Restarting, *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.svc.subscribers.Add(-int64(len(a.subs)))
+	case *actor.Terminated:
+		a.unsubscribe(msg.Who)
+	case *messages.RoomRequest:
+		a.journal.Batch = a.svc.sys.Store.NewBatch()
+		a.handle(ctx, msg)
+	case *messages.Tick:
+		a.journal.Batch = a.svc.sys.Store.NewBatch()
+		a.state.Trim(time.Now())
+		a.svc.sys.Commit(a.self, nil, a.journal.Batch, nil, storeFailed)
+		a.schedule()
+	case *messages.StoreFailed:
+		panic("store write failed: " + msg.Reason)
+	}
+}
+
+func (a *roomActor) rebuild() {
+	s := a.svc.sys.Store
+	if err := s.Barrier(); err != nil {
+		panic(fmt.Sprintf("store barrier: %v", err))
+	}
+	a.state = New(a.prefix(), a.svc.opts.Retention, &a.journal)
+	if err := s.Scan(a.prefix(), a.state.Restore); err != nil {
+		panic(fmt.Sprintf("rebuild room %s: %v", a.name, err))
+	}
+	// Subscribers of an earlier incarnation are gone: their sessions see
+	// no more events and resubscribe (the stream is resumable by offset).
+	a.subs = nil
+	a.schedule()
+}
+
+func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
+	now := time.Now()
+	sender := ctx.Sender()
+	a.state.Trim(now)
+	switch req.Op {
+	case messages.RoomOp_ROOM_PUBLISH:
+		if a.state.Stats().Published == 0 {
+			a.journal.Batch.Set([]byte(markerPrefix+a.name), nil)
+		}
+		ev := a.wire(a.state.Publish(now, req.EventType, req.Data))
+		// Subscribers get the event once it is durable; the commit pipeline
+		// keeps events in offset order.
+		subs, root := slices.Clone(a.subs), a.svc.sys.Root
+		a.svc.sys.AfterCommit(a.self, a.journal.Batch, func(err error) {
+			var reply any = &messages.RoomReply{Event: ev, SubscribersNotified: int64(len(subs))}
+			if err != nil {
+				reply = storeFailed(err)
+			} else {
+				for _, sub := range subs {
+					root.Send(sub, ev)
+				}
+			}
+			if sender != nil {
+				root.Send(sender, reply)
+			}
+		})
+		a.journal.Batch = a.svc.sys.Store.NewBatch()
+		a.schedule()
+	case messages.RoomOp_ROOM_HISTORY:
+		events, err := a.state.History(req.FromOffset, int(req.Limit))
+		if err != nil {
+			a.reply(sender, a.offsetError(err))
+			return
+		}
+		a.reply(sender, &messages.RoomReply{Events: a.wireAll(events),
+			OldestOffset: a.state.Oldest(), NewestOffset: a.state.Newest()})
+	case messages.RoomOp_ROOM_STATS:
+		st := a.state.Stats()
+		a.reply(sender, &messages.RoomReply{Stats: &messages.RoomStats{
+			Room: a.name, EventCount: int64(st.Events), OldestOffset: st.OldestOffset, NewestOffset: st.NewestOffset,
+			Subscribers: int64(len(a.subs)), PublishedTotal: st.Published,
+			FirstTimestampMs: millis(st.FirstTimestamp), LastTimestampMs: millis(st.LastTimestamp),
+		}, OldestOffset: st.OldestOffset, NewestOffset: st.NewestOffset})
+	case messages.RoomOp_ROOM_SUBSCRIBE:
+		a.subscribe(ctx, sender, req)
+	case messages.RoomOp_ROOM_UNSUBSCRIBE:
+		if req.Subscriber != nil {
+			a.unsubscribe(req.Subscriber)
+			ctx.Unwatch(req.Subscriber)
+		}
+		a.reply(sender, &messages.RoomReply{})
+	default:
+		a.reply(sender, fail(messages.CodeInvalid, "unknown room operation %v", req.Op))
+	}
+}
+
+// subscribe answers with the replay (events from from_offset on) and adds
+// the subscriber, which from now on gets every event published after the
+// last one replayed: no gap, no duplicate, because the actor does both in
+// one step. A negative from_offset means live events only.
+func (a *roomActor) subscribe(ctx actor.Context, sender *actor.PID, req *messages.RoomRequest) {
+	if req.Subscriber == nil {
+		a.reply(sender, fail(messages.CodeInvalid, "stream.subscribe needs a subscriber"))
+		return
+	}
+	var replay []Event
+	if req.FromOffset >= 0 {
+		var err error
+		if replay, err = a.state.Since(req.FromOffset); err != nil {
+			a.reply(sender, a.offsetError(err))
+			return
+		}
+	}
+	if !slices.ContainsFunc(a.subs, req.Subscriber.Equal) {
+		if max := a.svc.opts.MaxSubscribers; max > 0 && len(a.subs) >= max {
+			a.reply(sender, fail(messages.CodeLimit, "room %q has %d subscribers, the limit", a.name, len(a.subs)))
+			return
+		}
+		a.subs = append(a.subs, req.Subscriber)
+		a.svc.subscribers.Add(1)
+		ctx.Watch(req.Subscriber)
+	}
+	if a.state.Stats().Published == 0 {
+		a.journal.Batch.Set([]byte(markerPrefix+a.name), nil)
+	}
+	a.reply(sender, &messages.RoomReply{Events: a.wireAll(replay),
+		OldestOffset: a.state.Oldest(), NewestOffset: a.state.Newest()})
+}
+
+func (a *roomActor) unsubscribe(pid *actor.PID) {
+	if i := slices.IndexFunc(a.subs, pid.Equal); i >= 0 {
+		a.subs = slices.Delete(a.subs, i, i+1)
+		a.svc.subscribers.Add(-1)
+	}
+}
+
+func (a *roomActor) reply(sender *actor.PID, r *messages.RoomReply) {
+	a.svc.sys.Commit(a.self, sender, a.journal.Batch, r, storeFailed)
+	a.journal.Batch = a.svc.sys.Store.NewBatch()
+}
+
+// schedule arms the timer that trims events by age.
+func (a *roomActor) schedule() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	if at, ok := a.state.NextExpiry(); ok {
+		self, root := a.self, a.svc.sys.Root
+		a.timer = time.AfterFunc(time.Until(at), func() { root.Send(self, &messages.Tick{}) })
+	}
+}
+
+func (a *roomActor) offsetError(err error) *messages.RoomReply {
+	var oe *OffsetError
+	if errors.As(err, &oe) {
+		r := fail(messages.CodeOffsetTrimmed, "room %q: %v", a.name, err)
+		r.OldestOffset, r.NewestOffset = oe.Oldest, a.state.Newest()
+		return r
+	}
+	return fail(messages.CodeInvalid, "room %q: %v", a.name, err)
+}
+
+func (a *roomActor) wire(e Event) *messages.RoomEvent {
+	return &messages.RoomEvent{Room: a.name, EventId: e.ID, Offset: e.Offset, EventType: e.EventType,
+		Data: e.Data, TimestampMs: e.Timestamp.UnixMilli()}
+}
+
+func (a *roomActor) wireAll(events []Event) []*messages.RoomEvent {
+	out := make([]*messages.RoomEvent, len(events))
+	for i, e := range events {
+		out[i] = a.wire(e)
+	}
+	return out
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fail(code, format string, args ...any) *messages.RoomReply {
+	return &messages.RoomReply{ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
+}
+
+func storeFailed(err error) any {
+	return fail(messages.CodeStore, "write not stored: %v", err)
+}
