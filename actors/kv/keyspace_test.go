@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -13,27 +11,18 @@ import (
 
 	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
+	"github.com/troupe-run/troupe/system/systemtest"
 )
 
 // boot starts a system with a keyspace over dir (empty: memory only).
 func boot(t *testing.T, dir string, shards int) (*system.System, *Keyspace) {
 	t.Helper()
-	cfg, err := system.LoadConfig([]string{
-		"--data-dir=" + dir, "--fsync=always", fmt.Sprint("--shards=", shards), "--chaos",
-		"--restart-backoff=1ms", "--request-timeout=5s",
-	}, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys, err := system.Boot(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := systemtest.Boot(t, "--data-dir="+dir, "--fsync=always", fmt.Sprint("--shards=", shards), "--chaos")
 	ks, err := Start(sys, NewMemory(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ks.Close(); sys.Close() })
+	t.Cleanup(ks.Close)
 	return sys, ks
 }
 
@@ -115,12 +104,7 @@ func TestShardCountIsFixedForADataDir(t *testing.T) {
 	sys, ks := boot(t, dir, 2)
 	ks.Close()
 	sys.Close()
-	cfg, _ := system.LoadConfig([]string{"--data-dir=" + dir, "--shards=3"}, func(string) string { return "" }, io.Discard)
-	sys2, err := system.Boot(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys2.Close()
+	sys2 := systemtest.Boot(t, "--data-dir="+dir, "--shards=3")
 	if _, err := Start(sys2, NewMemory(0)); err == nil {
 		t.Fatal("a data dir written with 2 shards was opened with 3")
 	}

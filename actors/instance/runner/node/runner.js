@@ -1,0 +1,376 @@
+"use strict";
+// Troupe's Node runner: runs one sequence in this process and speaks with
+// the hub over the pipes the hub opened for it (see package instance):
+//
+//   node runner.js <entry file> [instance id]
+//
+// Plain Node, no dependencies: it ships inside the hub's binary.
+
+const fs = require("fs");
+const net = require("net");
+const util = require("util");
+const { EventEmitter, once } = require("events");
+const { PassThrough, Readable, Transform } = require("stream");
+const { StringDecoder } = require("string_decoder");
+const { pathToFileURL } = require("url");
+
+const Code = {
+    PING: 3000,
+    MONITORING: 3001,
+    SEQUENCE_STOPPED: 3006,
+    ALIVE: 3010,
+    SEQUENCE_COMPLETED: 3011,
+    PANG: 3012,
+    INPUT_CONTENT_TYPE: 3013,
+    PONG: 4000,
+    STOP: 4001,
+    KILL: 4002,
+    MONITORING_RATE: 4003,
+    MONITORING_REPLY: 4004,
+    EVENT: 5001,
+};
+
+const Exit = {
+    COMPLETED: 0,
+    BAD_ENVIRONMENT: 20,
+    BAD_MAIN: 21,
+    FAILED_ON_START: 22,
+    FAILED_RUNNING: 23,
+    KILLED: 137,
+    STOPPED: 138,
+};
+
+const FD = { CONTROL: 3, MONITORING: 4, INPUT: 5, OUTPUT: 6, LOG: 7 };
+
+const entry = process.argv[2];
+const instanceId = process.argv[3] || "";
+
+let control, monitoring, output, logPipe;
+try {
+    control = new net.Socket({ fd: FD.CONTROL, readable: true, writable: false });
+    monitoring = new net.Socket({ fd: FD.MONITORING, readable: false, writable: true });
+    output = new net.Socket({ fd: FD.OUTPUT, readable: false, writable: true });
+    logPipe = new net.Socket({ fd: FD.LOG, readable: false, writable: true });
+} catch (err) {
+    process.stderr.write(`troupe runner: the hub's pipes are missing: ${err.message}\n`);
+    process.exit(Exit.BAD_ENVIRONMENT);
+}
+if (!entry) {
+    process.stderr.write("troupe runner: no sequence entry given\n");
+    process.exit(Exit.BAD_ENVIRONMENT);
+}
+
+// A pipe the hub closed is the hub gone or the instance ending; the exit
+// code says what happened, not the write that failed.
+for (const pipe of [monitoring, logPipe]) pipe.on("error", () => {});
+output.on("error", (err) => fail(err));
+
+function makeLogger(source) {
+    const line = (level) => (...args) => {
+        if (!logPipe.writable) return;
+        logPipe.write(`${new Date().toISOString()} ${level} (${source}) ${util.format(...args)}\n`);
+    };
+    return {
+        trace: line("trace"), debug: line("debug"), info: line("info"),
+        warn: line("warn"), error: line("error"), fatal: line("fatal"),
+    };
+}
+
+const log = makeLogger("Runner");
+
+function send(code, data) {
+    if (monitoring.writable) monitoring.write(JSON.stringify([code, data === undefined ? {} : data]) + "\n");
+}
+
+// Ending: a stopped or completed sequence flushes what it wrote before it
+// exits; a killed one exits now.
+let phase = "starting";
+let ending = false;
+
+function flushed(socket) {
+    return new Promise((resolve) => {
+        if (socket.destroyed || socket.writableFinished) return resolve();
+        socket.once("error", resolve);
+        socket.end(resolve);
+    });
+}
+
+async function finish(code) {
+    if (ending) return;
+    ending = true;
+    clearInterval(healthTimer);
+    await Promise.all([output, monitoring, logPipe].map(flushed));
+    process.exit(code);
+}
+
+function fail(err) {
+    if (ending) return;
+    log.error(phase === "starting" ? "Sequence failed on start:" : "Sequence failed:", err);
+    finish(phase === "starting" ? Exit.FAILED_ON_START : Exit.FAILED_RUNNING);
+}
+
+process.on("uncaughtException", fail);
+process.on("unhandledRejection", fail);
+
+// The sequence's context: `this` of every function of the sequence.
+const events = new EventEmitter();
+// An "error" event from the hub must not throw when no one listens.
+events.on("error", () => {});
+const stopHandlers = [];
+const killHandlers = [];
+const monitoringHandlers = [];
+let keepAliveRequested = false;
+
+function handler(fn) {
+    if (typeof fn !== "function") throw new TypeError("handler must be a function");
+    return fn;
+}
+
+const context = {
+    config: {},
+    get appConfig() { return this.config; },
+    instanceId,
+    // Milliseconds to wait after the output ends before exiting.
+    exitTimeout: 0,
+    logger: makeLogger("Sequence"),
+    on(eventName, fn) { events.on(eventName, handler(fn)); return this; },
+    emit(eventName, message) { send(Code.EVENT, { eventName, message }); return this; },
+    keepAlive(milliseconds) {
+        keepAliveRequested = true;
+        send(Code.ALIVE, { keepAlive: milliseconds || 0 });
+        return this;
+    },
+    addStopHandler(fn) { stopHandlers.push(handler(fn)); return this; },
+    addKillHandler(fn) { killHandlers.push(handler(fn)); return this; },
+    addMonitoringHandler(fn) { monitoringHandlers.push(handler(fn)); return this; },
+};
+
+// Health: every handler may veto; one that throws does.
+let healthTimer;
+
+async function reportHealth() {
+    let healthy = true;
+    for (const fn of monitoringHandlers) {
+        try {
+            const report = await fn.call(context, { healthy });
+            if (report && report.healthy === false) healthy = false;
+        } catch (err) {
+            healthy = false;
+        }
+    }
+    send(Code.MONITORING, { healthy });
+}
+
+function reportEvery(perSecond) {
+    clearInterval(healthTimer);
+    healthTimer = setInterval(reportHealth, 1000 / perSecond);
+}
+
+// Control messages.
+let handshake;
+const ponged = new Promise((resolve) => { handshake = resolve; });
+
+async function onStop({ timeout = 7000, canCallKeepalive = false } = {}) {
+    keepAliveRequested = false;
+    for (const fn of stopHandlers) {
+        try {
+            await fn.call(context, timeout, canCallKeepalive);
+        } catch (err) {
+            log.error("Stop handler failed:", err);
+        }
+    }
+    if (canCallKeepalive && keepAliveRequested) {
+        log.info("Sequence kept itself alive");
+        return;
+    }
+    send(Code.SEQUENCE_STOPPED, {});
+    finish(Exit.STOPPED);
+}
+
+function onKill() {
+    for (const fn of killHandlers) {
+        try {
+            fn.call(context);
+        } catch (err) {
+            log.error("Kill handler failed:", err);
+        }
+    }
+    process.exit(Exit.KILLED);
+}
+
+function onControl([code, data]) {
+    switch (code) {
+    case Code.PONG: return handshake(data || {});
+    case Code.STOP: return onStop(data).catch(fail);
+    case Code.KILL: return onKill();
+    case Code.EVENT: return data && events.emit(data.eventName, data.message);
+    case Code.INPUT_CONTENT_TYPE: return startInput(data.contentType);
+    case Code.MONITORING_RATE: return data.monitoringRate > 0 && reportEvery(data.monitoringRate);
+    case Code.MONITORING_REPLY: return undefined;
+    default: return log.warn("Unknown control message", code);
+    }
+}
+
+function splitLines(onLine) {
+    const decoder = new StringDecoder("utf8");
+    let rest = "";
+    return (chunk) => {
+        const lines = (rest + decoder.write(chunk)).split("\n");
+        rest = lines.pop();
+        for (const line of lines) if (line.trim()) onLine(line);
+    };
+}
+
+control.on("data", splitLines((line) => {
+    let message;
+    try {
+        message = JSON.parse(line);
+    } catch (err) {
+        return log.warn("Unreadable control message", line);
+    }
+    onControl(message);
+}));
+// The hub is gone: nobody will read the output any more.
+control.on("end", onKill);
+control.on("error", onKill);
+
+// Input: nothing is read from the pipe before the content type is known.
+const input = new PassThrough({ objectMode: true });
+let inputStarted = false;
+
+function ndjsonParser() {
+    const decoder = new StringDecoder("utf8");
+    let rest = "";
+    const parse = (stream, line) => {
+        if (!line.trim()) return;
+        try {
+            stream.push(JSON.parse(line));
+        } catch (err) {
+            log.warn("Input line is not JSON, skipped:", line.slice(0, 200));
+        }
+    };
+    return new Transform({
+        readableObjectMode: true,
+        transform(chunk, _enc, done) {
+            const lines = (rest + decoder.write(chunk)).split("\n");
+            rest = lines.pop();
+            for (const line of lines) parse(this, line);
+            done();
+        },
+        flush(done) {
+            parse(this, rest + decoder.end());
+            done();
+        },
+    });
+}
+
+function startInput(contentType) {
+    if (inputStarted) return;
+    inputStarted = true;
+    const pipe = new net.Socket({ fd: FD.INPUT, readable: true, writable: false });
+    let decoded = pipe;
+    if (/x-ndjson$/.test(contentType)) {
+        decoded = pipe.pipe(ndjsonParser());
+    } else if (contentType === "text/plain") {
+        pipe.setEncoding("utf8");
+    }
+    pipe.on("error", (err) => input.destroy(err));
+    decoded.pipe(input);
+}
+
+// Output: strings and bytes go as they are, other values as JSON lines;
+// with an x-ndjson content type every chunk is a JSON line.
+function encode(chunk, ndjson) {
+    if (ndjson) return JSON.stringify(chunk) + "\n";
+    if (typeof chunk === "string" || chunk instanceof Uint8Array) return chunk;
+    return JSON.stringify(chunk) + "\n";
+}
+
+function isIterable(value) {
+    if (value === null || typeof value !== "object") return false;
+    return typeof value[Symbol.asyncIterator] === "function"
+        || (typeof value[Symbol.iterator] === "function" && !(value instanceof Uint8Array));
+}
+
+async function writeOutput(result) {
+    if (result === undefined || result === null) return;
+    const topic = result.topic || result.provides;
+    const contentType = result.contentType || "";
+    if (topic) send(Code.PANG, { provides: topic, contentType });
+    const ndjson = /x-ndjson$/.test(contentType);
+    for await (const chunk of isIterable(result) ? result : [result]) {
+        if (chunk === undefined || chunk === null) continue;
+        if (!output.write(encode(chunk, ndjson))) await once(output, "drain");
+    }
+}
+
+// Running the sequence: each function gets what the one before returned.
+function asReadable(value, index) {
+    if (value === undefined || value === null) {
+        throw new Error(`function ${index} of the sequence returned nothing to pass on`);
+    }
+    if (value instanceof Readable) return value;
+    return Readable.from(isIterable(value) ? value : [value], { objectMode: true });
+}
+
+async function run(functions, args) {
+    let stream = input;
+    for (let i = 0; i < functions.length; i++) {
+        const out = await functions[i].call(context, stream, ...args);
+        if (i === functions.length - 1) return out;
+        stream = asReadable(out, i);
+    }
+    return undefined;
+}
+
+async function load() {
+    let mod;
+    try {
+        mod = require(entry);
+    } catch (err) {
+        if (err.code !== "ERR_REQUIRE_ESM") throw err;
+        mod = await import(pathToFileURL(entry).href);
+    }
+    if (mod && Object.prototype.hasOwnProperty.call(mod, "default")) mod = mod.default;
+    const functions = Array.isArray(mod) ? [...mod] : [mod];
+    // The original's way to read a topic: a first element {requires, contentType}.
+    const declared = typeof functions[0] === "object" && functions[0] !== null ? functions.shift() : {};
+    if (!functions.length || functions.some((fn) => typeof fn !== "function")) {
+        throw new TypeError("the sequence must export a function or an array of functions");
+    }
+    return { functions, requires: declared.requires || "", contentType: declared.contentType || "" };
+}
+
+async function main() {
+    let isFile = false;
+    try {
+        isFile = fs.statSync(entry).isFile();
+    } catch (err) {
+        isFile = false;
+    }
+    if (!isFile) {
+        const message = `Sequence entrypoint path ${entry} is invalid`;
+        log.error(message);
+        process.stderr.write(message + "\n");
+        return finish(Exit.BAD_MAIN);
+    }
+
+    send(Code.PING, { id: instanceId, system: { processPID: String(process.pid) } });
+    const { appConfig, args } = await ponged;
+    context.config = appConfig || {};
+    reportHealth();
+    reportEvery(1);
+
+    const sequence = await load();
+    send(Code.PANG, { requires: sequence.requires, contentType: sequence.contentType });
+    if (sequence.contentType) startInput(sequence.contentType);
+
+    phase = "running";
+    const result = await run(sequence.functions, Array.isArray(args) ? args : []);
+    await writeOutput(result);
+    send(Code.SEQUENCE_COMPLETED, {});
+    if (context.exitTimeout > 0) await new Promise((resolve) => setTimeout(resolve, context.exitTimeout));
+    return finish(Exit.COMPLETED);
+}
+
+main().catch(fail);

@@ -1,0 +1,419 @@
+"""Troupe's Python runner: runs one sequence in this process and speaks with
+the hub over the pipes the hub opened for it (see package instance):
+
+    python3 -u runner.py <entry file> [instance id]
+
+The sequence's module defines run(context, input, *args). Standard library
+only: it ships inside the hub's binary.
+"""
+
+import asyncio
+import codecs
+import datetime
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import sys
+
+PING = 3000
+MONITORING = 3001
+SEQUENCE_STOPPED = 3006
+ALIVE = 3010
+SEQUENCE_COMPLETED = 3011
+PANG = 3012
+INPUT_CONTENT_TYPE = 3013
+PONG = 4000
+STOP = 4001
+KILL = 4002
+MONITORING_RATE = 4003
+MONITORING_REPLY = 4004
+EVENT = 5001
+
+EXIT_COMPLETED = 0
+EXIT_BAD_ENVIRONMENT = 20
+EXIT_BAD_MAIN = 21
+EXIT_FAILED_ON_START = 22
+EXIT_FAILED_RUNNING = 23
+EXIT_KILLED = 137
+EXIT_STOPPED = 138
+
+FD_CONTROL, FD_MONITORING, FD_INPUT, FD_OUTPUT, FD_LOG = 3, 4, 5, 6, 7
+
+
+class LogFormatter(logging.Formatter):
+    """Lines like the Node runner's: time, level, (source), message."""
+
+    def format(self, record):
+        when = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+        stamp = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        line = f"{stamp} {record.levelname.lower()} ({record.name}) {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+async def open_writer(loop, fd):
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, os.fdopen(fd, "wb", buffering=0))
+    # drain() then waits until everything is in the pipe: the pipe is the
+    # buffer, and finish() knows when the output has left.
+    transport.set_write_buffer_limits(high=0)
+    return asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+async def open_reader(loop, fd):
+    reader = asyncio.StreamReader(limit=1 << 22)
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0))
+    return reader
+
+
+class Input:
+    """The sequence's input: an async iterator of str (text/plain), bytes
+    (application/octet-stream and the rest) or JSON values (x-ndjson).
+    Nothing is read from the pipe before the content type is known."""
+
+    def __init__(self, runner):
+        self._runner = runner
+        self._started = False
+        self._content_type = None
+        self._known = asyncio.Event()
+        self._reader = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+
+    async def start(self, content_type):
+        if self._started:
+            return
+        self._started = True
+        self._content_type = content_type or ""
+        self._reader = await open_reader(asyncio.get_running_loop(), FD_INPUT)
+        self._known.set()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        await self._known.wait()
+        if self._content_type.endswith("x-ndjson"):
+            while True:
+                line = await self._reader.readline()
+                if not line:
+                    raise StopAsyncIteration
+                if not line.strip():
+                    continue
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    self._runner.log.warning("Input line is not JSON, skipped: %.200r", line)
+        chunk = await self._reader.read(1 << 16)
+        if self._content_type == "text/plain":
+            while chunk:
+                text = self._decoder.decode(chunk)
+                if text:
+                    return text
+                chunk = await self._reader.read(1 << 16)
+            text = self._decoder.decode(b"", final=True)
+            if text:
+                return text
+        elif chunk:
+            return chunk
+        raise StopAsyncIteration
+
+
+class Context:
+    """What run() gets as its first argument."""
+
+    def __init__(self, runner):
+        self._runner = runner
+        self.config = {}
+        self.instance_id = runner.instance_id
+        self.logger = logging.getLogger("Sequence")
+
+    @property
+    def app_config(self):
+        return self.config
+
+    def on(self, event_name, handler):
+        self._runner.events.setdefault(event_name, []).append(handler)
+        return self
+
+    def emit(self, event_name, message=None):
+        self._runner.send(EVENT, {"eventName": event_name, "message": message})
+        return self
+
+    def keep_alive(self, milliseconds=0):
+        self._runner.keep_alive_requested = True
+        self._runner.send(ALIVE, {"keepAlive": milliseconds or 0})
+        return self
+
+    def add_stop_handler(self, handler):
+        self._runner.stop_handlers.append(handler)
+        return self
+
+    set_stop_handler = add_stop_handler  # the original runner's name
+
+    def add_kill_handler(self, handler):
+        self._runner.kill_handlers.append(handler)
+        return self
+
+    def set_health_check(self, check):
+        self._runner.health_check = check
+        return self
+
+
+async def settle(value):
+    return await value if inspect.isawaitable(value) else value
+
+
+def encode(chunk, ndjson):
+    """Strings and bytes go as they are, other values as JSON lines; with an
+    x-ndjson content type every chunk is a JSON line."""
+    if not ndjson:
+        if isinstance(chunk, str):
+            return chunk.encode()
+        if isinstance(chunk, (bytes, bytearray, memoryview)):
+            return bytes(chunk)
+    return (json.dumps(chunk) + "\n").encode()
+
+
+class Runner:
+    def __init__(self, entry, instance_id):
+        self.entry = entry
+        self.instance_id = instance_id
+        self.log = logging.getLogger("Runner")
+        self.events = {}
+        self.stop_handlers = []
+        self.kill_handlers = []
+        self.health_check = None
+        self.keep_alive_requested = False
+        self.phase = "starting"
+        self.ending = False
+        self.ponged = None
+        self.monitoring = None
+        self.output = None
+        self.input = None
+        self.context = None
+        self.health_interval = 1.0
+        self.tasks = set()
+
+    def send(self, code, data=None):
+        if self.monitoring is not None and not self.monitoring.is_closing():
+            line = json.dumps([code, {} if data is None else data]) + "\n"
+            self.monitoring.write(line.encode())
+
+    def spawn(self, coro):
+        """Runs coro on its own; a failure there is the sequence's."""
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task):
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.fail(task.exception())
+
+    def fail(self, err):
+        if self.ending:
+            return
+        failed_on_start = self.phase == "starting"
+        what = "Sequence failed on start" if failed_on_start else "Sequence failed"
+        if isinstance(err, BaseException):
+            self.log.error(what, exc_info=err)
+        else:
+            self.log.error("%s: %s", what, err)
+        self.spawn(self.finish(EXIT_FAILED_ON_START if failed_on_start else EXIT_FAILED_RUNNING))
+
+    async def finish(self, code):
+        """Exits once what the sequence wrote has left for the hub."""
+        if self.ending:
+            return
+        self.ending = True
+        for writer in (self.output, self.monitoring):
+            if writer is not None:
+                try:
+                    await writer.drain()
+                except OSError:
+                    pass  # the hub closed the pipe: nothing left to deliver
+        self.exit_now(code)
+
+    def exit_now(self, code):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    async def control_loop(self, control):
+        while True:
+            line = await control.readline()
+            if not line:
+                break  # the hub is gone: nobody will read the output any more
+            if not line.strip():
+                continue
+            try:
+                code, data = json.loads(line)
+            except ValueError:
+                self.log.warning("Unreadable control message %r", line)
+                continue
+            self.on_control(code, data or {})
+        self.on_kill()
+
+    def on_control(self, code, data):
+        if code == PONG:
+            if not self.ponged.done():
+                self.ponged.set_result(data)
+        elif code == STOP:
+            self.spawn(self.on_stop(data))
+        elif code == KILL:
+            self.on_kill()
+        elif code == EVENT:
+            for handler in list(self.events.get(data.get("eventName"), [])):
+                result = handler(data.get("message"))
+                if inspect.isawaitable(result):
+                    self.spawn(result)
+        elif code == INPUT_CONTENT_TYPE:
+            self.spawn(self.input.start(data.get("contentType")))
+        elif code == MONITORING_RATE:
+            if data.get("monitoringRate", 0) > 0:
+                self.health_interval = 1.0 / data["monitoringRate"]
+        elif code != MONITORING_REPLY:
+            self.log.warning("Unknown control message %s", code)
+
+    async def on_stop(self, data):
+        timeout = data.get("timeout", 7000)
+        can_keep_alive = bool(data.get("canCallKeepalive", False))
+        self.keep_alive_requested = False
+        for handler in self.stop_handlers:
+            try:
+                await settle(handler(timeout, can_keep_alive))
+            except Exception:
+                self.log.exception("Stop handler failed")
+        if can_keep_alive and self.keep_alive_requested:
+            self.log.info("Sequence kept itself alive")
+            return
+        self.send(SEQUENCE_STOPPED, {})
+        await self.finish(EXIT_STOPPED)
+
+    def on_kill(self):
+        for handler in self.kill_handlers:
+            try:
+                handler()
+            except Exception:
+                self.log.exception("Kill handler failed")
+        self.exit_now(EXIT_KILLED)
+
+    async def health_loop(self):
+        while True:
+            healthy = True
+            if self.health_check is not None:
+                try:
+                    report = await settle(self.health_check())
+                    healthy = bool(report.get("healthy", True)) if isinstance(report, dict) else bool(report)
+                except Exception:
+                    healthy = False
+            self.send(MONITORING, {"healthy": healthy})
+            await asyncio.sleep(self.health_interval)
+
+    def load(self):
+        folder = os.path.dirname(self.entry)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        name = os.path.splitext(os.path.basename(self.entry))[0]
+        spec = importlib.util.spec_from_file_location(name, self.entry)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, "run", None)):
+            raise TypeError("the sequence must define run(context, input, *args)")
+        return module
+
+    async def write_output(self, result):
+        if result is None:
+            return
+        topic = getattr(result, "provides", None)
+        content_type = getattr(result, "content_type", None) or ""
+        if topic:
+            self.send(PANG, {"provides": topic, "contentType": content_type})
+        ndjson = content_type.endswith("x-ndjson")
+        if hasattr(result, "__aiter__"):
+            async for chunk in result:
+                await self.write_chunk(chunk, ndjson)
+        elif isinstance(result, (str, bytes, bytearray, dict)) or not hasattr(result, "__iter__"):
+            await self.write_chunk(result, ndjson)
+        else:
+            for chunk in result:
+                await self.write_chunk(chunk, ndjson)
+
+    async def write_chunk(self, chunk, ndjson):
+        if chunk is None:
+            return
+        self.output.write(encode(chunk, ndjson))
+        await self.output.drain()
+
+    async def main(self):
+        loop = asyncio.get_running_loop()
+        try:
+            control = await open_reader(loop, FD_CONTROL)
+            self.monitoring = await open_writer(loop, FD_MONITORING)
+            self.output = await open_writer(loop, FD_OUTPUT)
+            log_pipe = os.fdopen(FD_LOG, "w", buffering=1, encoding="utf-8")
+        except (OSError, ValueError) as err:
+            print(f"troupe runner: the hub's pipes are missing: {err}", file=sys.stderr)
+            self.exit_now(EXIT_BAD_ENVIRONMENT)
+        handler = logging.StreamHandler(log_pipe)
+        handler.setFormatter(LogFormatter())
+        logging.basicConfig(level=logging.DEBUG, handlers=[handler])
+        loop.set_exception_handler(lambda _loop, ctx: self.fail(ctx.get("exception") or ctx["message"]))
+
+        if not os.path.isfile(self.entry):
+            message = f"Sequence entrypoint path {self.entry} is invalid"
+            self.log.error(message)
+            print(message, file=sys.stderr)
+            await self.finish(EXIT_BAD_MAIN)
+
+        self.ponged = loop.create_future()
+        self.input = Input(self)
+        self.context = Context(self)
+        self.spawn(self.control_loop(control))
+        self.send(PING, {"id": self.instance_id, "system": {"processPID": str(os.getpid())}})
+        handshake = await self.ponged
+        self.context.config = handshake.get("appConfig") or {}
+        args = handshake.get("args") or []
+        self.spawn(self.health_loop())
+
+        try:
+            module = self.load()
+        except BaseException as err:
+            self.fail(err)
+            return
+        requires = getattr(module, "requires", None) or {}
+        self.send(PANG, {"requires": requires.get("requires", ""),
+                         "contentType": requires.get("contentType", "")})
+        if requires.get("contentType"):
+            await self.input.start(requires["contentType"])
+
+        self.phase = "running"
+        try:
+            result = await settle(module.run(self.context, self.input, *args))
+            await self.write_output(result)
+        except Exception as err:
+            self.fail(err)
+            return
+        self.send(SEQUENCE_COMPLETED, {})
+        await self.finish(EXIT_COMPLETED)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("troupe runner: no sequence entry given", file=sys.stderr)
+        sys.exit(EXIT_BAD_ENVIRONMENT)
+    runner = Runner(os.path.abspath(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
+    loop = asyncio.new_event_loop()
+    loop.create_task(runner.main()).add_done_callback(
+        lambda task: task.cancelled() or task.exception() is None or runner.fail(task.exception()))
+    loop.run_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+package ivm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/troupe-run/troupe/actors/view/surql"
+)
+
+// BenchmarkIngest ingests updates into a table of 20,000 records that M
+// views read (filters with parameters, ORDER BY with LIMIT): an Index finds
+// the views each update can change and each of them applies it. In the
+// same run it measures the cost of re-evaluating every view from scratch
+// instead, and reports both per ingest and their ratio:
+//
+//	go test -run '^$' -bench Ingest ./actors/view/ivm
+func BenchmarkIngest(b *testing.B) {
+	for _, m := range []int{10, 100, 1000, 5000} {
+		b.Run(fmt.Sprintf("views=%d", m), func(b *testing.B) {
+			const records = 20000
+			rng := rand.New(rand.NewPCG(1, 2))
+			tables := NewTables()
+			update := func() Event {
+				id := fmt.Sprintf("product:%d", rng.IntN(records))
+				ev, err := tables.Apply(Change{Op: Update, Table: "product", ID: id, Record: map[string]any{
+					"owner":    fmt.Sprintf("user:%d", rng.IntN(1000)),
+					"category": fmt.Sprintf("c%d", rng.IntN(20)),
+					"status":   []string{"open", "closed"}[rng.IntN(2)],
+					"price":    rng.IntN(100000),
+				}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return ev
+			}
+			for range records * 2 {
+				update()
+			}
+			queries := []string{
+				"SELECT * FROM product WHERE owner = $owner",
+				"SELECT * FROM product WHERE category = $category AND status = 'open' ORDER BY price DESC LIMIT 10",
+				"SELECT * FROM product WHERE owner IN $owners ORDER BY price DESC, id LIMIT 5",
+			}
+			type benchView struct {
+				view   *View
+				sel    *surql.Select
+				params map[string]any
+			}
+			views := make([]benchView, m)
+			index := NewIndex()
+			for i := range views {
+				params := map[string]any{
+					"owner":    fmt.Sprintf("user:%d", i%1000),
+					"category": fmt.Sprintf("c%d", i%20),
+					"owners":   []any{fmt.Sprintf("user:%d", i%1000), fmt.Sprintf("user:%d", (i+1)%1000)},
+				}
+				sel := surql.MustParse(queries[i%len(queries)])
+				v, err := Compile(sel, params)
+				if err != nil {
+					b.Fatal(err)
+				}
+				v.Load(tables)
+				views[i] = benchView{v, sel, params}
+				index.Add(strconv.Itoa(i), v)
+			}
+
+			for b.Loop() {
+				ev := update()
+				for _, id := range index.Match(ev) {
+					i, _ := strconv.Atoi(id)
+					views[i].view.Apply(tables, ev)
+				}
+			}
+			incremental := b.Elapsed() / time.Duration(b.N)
+
+			// Evaluating a view costs the same whichever view it is, so
+			// a sample of evaluations, scaled to m views, is the cost of
+			// re-evaluating all of them.
+			const samples = 30
+			start := time.Now()
+			for i := range samples {
+				update()
+				v := views[i%m]
+				if _, err := Evaluate(tables, v.sel, v.params); err != nil {
+					b.Fatal(err)
+				}
+			}
+			scratch := time.Since(start) / samples * time.Duration(m)
+			b.ReportMetric(float64(incremental.Nanoseconds())/1e3, "µs/ingest")
+			b.ReportMetric(float64(scratch.Nanoseconds())/1e3, "µs/ingest-from-scratch")
+			b.ReportMetric(float64(scratch)/float64(incremental), "x-faster")
+		})
+	}
+}

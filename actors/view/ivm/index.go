@@ -1,0 +1,142 @@
+package ivm
+
+import (
+	"iter"
+	"slices"
+	"strings"
+)
+
+// An Index finds the views that an event can change, so that an ingest
+// runs only those views and not every view of the table. A view whose
+// WHERE requires a field to equal a constant (owner = $owner, status IN
+// ['open', 'held'], or such a condition AND others) is found by the value
+// of that field in the record before and after the change; other views of
+// the table, and views that read the table in a subquery, are found by
+// every event of it.
+//
+// An Index is not safe for concurrent use.
+type Index struct {
+	views  map[string]*View
+	tables map[string]*tableIndex
+}
+
+type tableIndex struct {
+	every  map[string]bool        // ids of the views every event can change
+	fields map[string]*fieldIndex // by path, joined with "\x00"
+}
+
+// A fieldIndex finds views by the value of one field.
+type fieldIndex struct {
+	path []string
+	ids  map[any]map[string]bool // valueKey -> view ids
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{views: make(map[string]*View), tables: make(map[string]*tableIndex)}
+}
+
+// Add indexes v under id, replacing the view id had.
+func (x *Index) Add(id string, v *View) {
+	x.Remove(id)
+	x.views[id] = v
+	for ti, g := range x.guards(v) {
+		if g == nil {
+			ti.every[id] = true
+			continue
+		}
+		fi := ti.fields[pathKey(g.path)]
+		if fi == nil {
+			fi = &fieldIndex{path: g.path, ids: make(map[any]map[string]bool)}
+			ti.fields[pathKey(g.path)] = fi
+		}
+		for _, k := range g.keys {
+			if fi.ids[k] == nil {
+				fi.ids[k] = make(map[string]bool)
+			}
+			fi.ids[k][id] = true
+		}
+	}
+}
+
+// Remove removes the view id, if it is indexed.
+func (x *Index) Remove(id string) {
+	v, ok := x.views[id]
+	if !ok {
+		return
+	}
+	delete(x.views, id)
+	for ti, g := range x.guards(v) {
+		if g == nil {
+			delete(ti.every, id)
+			continue
+		}
+		fi := ti.fields[pathKey(g.path)]
+		for _, k := range g.keys {
+			delete(fi.ids[k], id)
+			if len(fi.ids[k]) == 0 {
+				delete(fi.ids, k)
+			}
+		}
+		if len(fi.ids) == 0 {
+			delete(ti.fields, pathKey(g.path))
+		}
+	}
+}
+
+// guards iterates over the tables v reads, each with the guard that finds
+// v by the events of that table, or nil if every event can change v.
+func (x *Index) guards(v *View) iter.Seq2[*tableIndex, *guard] {
+	return func(yield func(*tableIndex, *guard) bool) {
+		p := v.plan
+		for _, table := range p.tables {
+			ti := x.tables[table]
+			if ti == nil {
+				ti = &tableIndex{every: make(map[string]bool), fields: make(map[string]*fieldIndex)}
+				x.tables[table] = ti
+			}
+			var g *guard
+			if table == p.table && !p.subTables[table] {
+				g = p.guard
+			}
+			if !yield(ti, g) {
+				return
+			}
+		}
+	}
+}
+
+func pathKey(path []string) string { return strings.Join(path, "\x00") }
+
+// Match returns the ids of the views that ev can change, sorted. Apply ev
+// to each of them; it changes no other view.
+func (x *Index) Match(ev Event) []string {
+	ti := x.tables[ev.Table]
+	if ti == nil {
+		return nil
+	}
+	var ids []string
+	for id := range ti.every {
+		ids = append(ids, id)
+	}
+	for _, fi := range ti.fields {
+		for _, rec := range [2]map[string]any{ev.Old, ev.New} {
+			if rec != nil {
+				for id := range fi.ids[valueKey(lookup(rec, fi.path))] {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// View returns the view indexed under id.
+func (x *Index) View(id string) (*View, bool) {
+	v, ok := x.views[id]
+	return v, ok
+}
+
+// Len returns the number of views indexed.
+func (x *Index) Len() int { return len(x.views) }

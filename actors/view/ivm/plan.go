@@ -1,0 +1,344 @@
+package ivm
+
+import (
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/troupe-run/troupe/actors/view/surql"
+)
+
+// A plan is a compiled SELECT: what a View maintains and Evaluate
+// computes. It is immutable, and shared by the subviews of a subquery.
+type plan struct {
+	table  string
+	where  func(rec, parent map[string]any) bool // nil: every record
+	star   bool
+	fields []field
+	subs   []*subquery
+	group  *grouping // nil without GROUP BY or GROUP ALL
+	order  []order
+	start  int
+	limit  int        // -1: no LIMIT
+	parent [][]string // the paths of $parent that WHERE reads
+	guard  *guard     // nil when WHERE has none
+
+	tables    []string        // every table read: its own and its subqueries', sorted
+	subTables map[string]bool // the tables its subqueries read
+}
+
+// A field projects the value at a source path to an output path.
+type field struct{ src, out []string }
+
+// A subquery is a projected (SELECT ...) AS alias or (SELECT ...)[i] AS alias.
+type subquery struct {
+	alias   string
+	plan    *plan
+	index   int64
+	indexed bool
+}
+
+type grouping struct {
+	keys []field // the GROUP BY fields
+	aggs []aggregate
+}
+
+// An aggregate is count() (sum == nil) or math::sum(sum).
+type aggregate struct {
+	out string
+	sum []string
+}
+
+type order struct {
+	path []string
+	desc bool
+}
+
+// maxWindow bounds LIMIT and START so that their sum cannot overflow.
+const maxWindow = 1 << 40
+
+// compile checks that sel is within what the engine evaluates and compiles
+// it. params are the view's parameters, as Values; sub tells whether sel is
+// a subquery, where $parent is bound.
+func compile(sel *surql.Select, params map[string]any, sub bool) (*plan, error) {
+	p := &plan{table: sel.From, star: sel.All, limit: -1}
+	if sel.Where != nil {
+		sc := &scope{params: params, sub: sub}
+		where, err := sc.condition(sel.Where)
+		if err != nil {
+			return nil, fmt.Errorf("WHERE: %w", err)
+		}
+		p.where, p.parent, p.guard = where, sc.parent, sc.guard(sel.Where)
+	}
+	grouped := sel.GroupAll || len(sel.GroupBy) > 0
+	var aggs []aggregate
+	var names [][]string // the output paths, to reject overlaps
+	for _, f := range sel.Fields {
+		var out []string
+		switch x := f.Expr.(type) {
+		case *surql.Path:
+			out = x.Parts
+			if f.Alias != "" {
+				out = []string{f.Alias}
+			}
+			p.fields = append(p.fields, field{src: x.Parts, out: out})
+		case *surql.Subquery, *surql.Index:
+			s, err := compileSubquery(f, params)
+			if err != nil {
+				return nil, err
+			}
+			p.subs = append(p.subs, s)
+			out = []string{f.Alias}
+		case *surql.Call:
+			if !grouped {
+				return nil, fmt.Errorf("%s needs GROUP BY or GROUP ALL", x)
+			}
+			a, err := compileAggregate(x, f.Alias)
+			if err != nil {
+				return nil, err
+			}
+			aggs = append(aggs, a)
+			out = []string{a.out}
+		default:
+			return nil, fmt.Errorf("unsupported field %s", f.Expr)
+		}
+		for _, n := range names {
+			if overlaps(n, out) {
+				return nil, fmt.Errorf("the projection has two fields named %s", strings.Join(shorter(n, out), "."))
+			}
+		}
+		names = append(names, out)
+	}
+	if grouped {
+		if err := p.compileGroup(sel, aggs); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range sel.OrderBy {
+		if err := p.orderable(o.Path.Parts, names); err != nil {
+			return nil, fmt.Errorf("ORDER BY %s: %w", o.Path, err)
+		}
+		p.order = append(p.order, order{path: o.Path.Parts, desc: o.Desc})
+	}
+	if sel.Limit != nil {
+		p.limit = int(min(*sel.Limit, maxWindow))
+	}
+	if sel.Start != nil {
+		p.start = int(min(*sel.Start, maxWindow))
+	}
+	p.subTables = make(map[string]bool)
+	for _, s := range p.subs {
+		for _, t := range s.plan.tables {
+			p.subTables[t] = true
+		}
+	}
+	p.tables = slices.Sorted(maps.Keys(p.subTables))
+	if !p.subTables[p.table] {
+		p.tables = append(p.tables, p.table)
+		slices.Sort(p.tables)
+	}
+	return p, nil
+}
+
+func compileSubquery(f surql.Field, params map[string]any) (*subquery, error) {
+	if f.Alias == "" {
+		return nil, fmt.Errorf("the subquery %s needs a name: (SELECT ...) AS name", f.Expr)
+	}
+	s := &subquery{alias: f.Alias}
+	x := f.Expr
+	if ix, ok := x.(*surql.Index); ok {
+		x, s.index, s.indexed = ix.X, ix.Index, true
+	}
+	sq, ok := x.(*surql.Subquery)
+	if !ok {
+		return nil, fmt.Errorf("unsupported field %s", f.Expr)
+	}
+	sp, err := compile(sq.Select, params, true)
+	if err != nil {
+		return nil, fmt.Errorf("subquery %s: %w", f.Alias, err)
+	}
+	s.plan = sp
+	return s, nil
+}
+
+func compileAggregate(c *surql.Call, alias string) (aggregate, error) {
+	a := aggregate{out: alias}
+	if a.out == "" {
+		a.out = c.Name
+	}
+	switch {
+	case c.Name == "count" && len(c.Args) == 0:
+		return a, nil
+	case c.Name == "math::sum" && len(c.Args) == 1:
+		if p, ok := c.Args[0].(*surql.Path); ok {
+			a.sum = p.Parts
+			return a, nil
+		}
+	}
+	return a, fmt.Errorf("unsupported function call %s: the projection supports count() and math::sum(field)", c)
+}
+
+// compileGroup checks that the projection of a grouped SELECT holds only
+// the GROUP BY fields and aggregates, as SurrealDB requires, and replaces
+// the plan's fields by the grouping.
+func (p *plan) compileGroup(sel *surql.Select, aggs []aggregate) error {
+	switch {
+	case sel.All:
+		return fmt.Errorf("SELECT * cannot be grouped: project the GROUP BY fields and aggregates")
+	case len(p.subs) > 0:
+		return fmt.Errorf("subqueries in a grouped SELECT are not supported")
+	}
+	g := &grouping{aggs: aggs}
+	grouped := make([]bool, len(p.fields))
+	for _, path := range sel.GroupBy {
+		i := slices.IndexFunc(p.fields, func(f field) bool { return slices.Equal(f.out, path.Parts) })
+		if i < 0 {
+			return fmt.Errorf("GROUP BY %s: the field is not in the projection", path)
+		}
+		grouped[i] = true
+		g.keys = append(g.keys, p.fields[i])
+	}
+	for i, f := range p.fields {
+		if !grouped[i] {
+			return fmt.Errorf("%s is neither in GROUP BY nor an aggregate", strings.Join(f.out, "."))
+		}
+	}
+	p.fields, p.group = nil, g
+	return nil
+}
+
+// orderable checks that ORDER BY path sorts on a projected field: SurrealDB
+// sorts the projected records, so any other field would be NONE throughout.
+func (p *plan) orderable(path []string, names [][]string) error {
+	for _, s := range p.subs {
+		if s.alias == path[0] {
+			return fmt.Errorf("ordering by a subquery is not supported")
+		}
+	}
+	if p.star {
+		return nil
+	}
+	for _, n := range names {
+		if n[0] == path[0] {
+			return nil
+		}
+	}
+	return fmt.Errorf("the field is not in the projection")
+}
+
+// overlaps reports whether one output path is a prefix of the other: both
+// would write the same field.
+func overlaps(a, b []string) bool {
+	n := min(len(a), len(b))
+	return slices.Equal(a[:n], b[:n])
+}
+
+func shorter(a, b []string) []string {
+	if len(a) < len(b) {
+		return a
+	}
+	return b
+}
+
+// reads reports whether the plan or its subqueries read a table.
+func (p *plan) reads(table string) bool { return table == p.table || p.subTables[table] }
+
+func (p *plan) matches(rec, parent map[string]any) bool {
+	return p.where == nil || p.where(rec, parent)
+}
+
+// entry returns the entry of a record that matches the plan's WHERE.
+func (p *plan) entry(id string, rec map[string]any) *entry {
+	base := p.project(rec)
+	return &entry{id: id, version: Version(rec), src: rec, base: base, key: p.sortKey(base, id)}
+}
+
+// project applies the projection but for subqueries. * contributes every
+// field of the record, wherever it is written; named fields override it.
+func (p *plan) project(rec map[string]any) map[string]any {
+	if p.star && len(p.fields) == 0 {
+		return rec // records are never modified: share it
+	}
+	out := make(map[string]any, len(p.fields))
+	if p.star {
+		maps.Copy(out, rec)
+	}
+	for _, f := range p.fields {
+		setPath(out, f.out, lookup(rec, f.src))
+	}
+	return out
+}
+
+// sortKey returns the key that orders a row: the ORDER BY values of its
+// projected record, then tie, which makes the order total: the record id,
+// or for a group its GROUP BY values.
+func (p *plan) sortKey(rec map[string]any, tie surql.Value) []any {
+	key := make([]any, len(p.order)+1)
+	for i, o := range p.order {
+		key[i] = lookup(rec, o.path)
+	}
+	key[len(p.order)] = tie
+	return key
+}
+
+func (p *plan) compare(a, b *entry) int {
+	for i, o := range p.order {
+		if c := surql.Compare(a.key[i], b.key[i]); c != 0 {
+			if o.desc {
+				return -c
+			}
+			return c
+		}
+	}
+	n := len(p.order)
+	return surql.Compare(a.key[n], b.key[n])
+}
+
+// compose returns the projected record: base with the subquery values.
+func (p *plan) compose(base map[string]any, vals []any) map[string]any {
+	if len(p.subs) == 0 {
+		return base
+	}
+	out := make(map[string]any, len(base)+len(vals))
+	maps.Copy(out, base)
+	for i, s := range p.subs {
+		setPath(out, []string{s.alias}, vals[i])
+	}
+	return out
+}
+
+// parentChanged reports whether the update of a record from old to new
+// changes what its subqueries read of it as $parent.
+func (p *plan) parentChanged(old, new map[string]any) bool {
+	for _, s := range p.subs {
+		for _, path := range s.plan.parent {
+			if !identical(lookup(old, path), lookup(new, path)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// value returns a subquery's value from the records of its result, in
+// order: the array of them, or with an index the one at that index (NONE
+// when there is none).
+func (s *subquery) value(recs iter.Seq[map[string]any]) surql.Value {
+	if s.indexed {
+		i := int64(0)
+		for rec := range recs {
+			if i == s.index {
+				return rec
+			}
+			i++
+		}
+		return surql.None
+	}
+	out := []any{}
+	for rec := range recs {
+		out = append(out, rec)
+	}
+	return out
+}

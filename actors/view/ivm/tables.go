@@ -1,0 +1,151 @@
+package ivm
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/troupe-run/troupe/actors/view/surql"
+)
+
+// An Op is the kind of a Change.
+type Op uint8
+
+const (
+	Create Op = iota + 1
+	Update
+	Delete
+)
+
+var opNames = [...]string{Create: "CREATE", Update: "UPDATE", Delete: "DELETE"}
+
+func (op Op) String() string {
+	if op >= Create && op <= Delete {
+		return opNames[op]
+	}
+	return fmt.Sprintf("Op(%d)", op)
+}
+
+// ParseOp parses CREATE, UPDATE or DELETE, in any case.
+func ParseOp(s string) (Op, error) {
+	for op := Create; op <= Delete; op++ {
+		if strings.EqualFold(s, opNames[op]) {
+			return op, nil
+		}
+	}
+	return 0, fmt.Errorf("invalid op %q: want CREATE, UPDATE or DELETE", s)
+}
+
+// A Change is one ingested operation on a record.
+type Change struct {
+	Op     Op
+	Table  string
+	ID     string         // the record id, such as "user:1"
+	Record map[string]any // the record as decoded from JSON; ignored by Delete
+}
+
+// An Event is a Change as the tables applied it: the record before and
+// after, as Values. Old is nil when the record was created, New is nil when
+// it was deleted; both are nil for the delete of an unknown record.
+type Event struct {
+	Table string
+	ID    string
+	Old   map[string]any
+	New   map[string]any
+}
+
+// Tables holds the records of every table: table -> id -> record. Records
+// are stored as Values (see surql.Normalize) with their id in the "id"
+// field, and are never modified once stored: views and results share them.
+//
+// Tables is not safe for concurrent use.
+type Tables struct {
+	tables map[string]map[string]map[string]any
+}
+
+// NewTables returns empty tables.
+func NewTables() *Tables {
+	return &Tables{tables: make(map[string]map[string]map[string]any)}
+}
+
+// Apply records ch and returns it as an Event, to be applied to every view
+// that reads ch.Table. A create of a known record replaces it, and an
+// update of an unknown record creates it: the source has it.
+func (t *Tables) Apply(ch Change) (Event, error) {
+	if ch.Table == "" {
+		return Event{}, errors.New("missing table")
+	}
+	if ch.ID == "" {
+		return Event{}, errors.New("missing record id")
+	}
+	ev := Event{Table: ch.Table, ID: ch.ID}
+	rows := t.tables[ch.Table]
+	ev.Old = rows[ch.ID]
+	switch ch.Op {
+	case Create, Update:
+		v, err := surql.Normalize(ch.Record)
+		if err != nil {
+			return Event{}, fmt.Errorf("record %s: %w", ch.ID, err)
+		}
+		rec, _ := v.(map[string]any)
+		if rec == nil {
+			rec = make(map[string]any, 1)
+		}
+		rec["id"] = ch.ID
+		if rows == nil {
+			rows = make(map[string]map[string]any)
+			t.tables[ch.Table] = rows
+		}
+		rows[ch.ID] = rec
+		ev.New = rec
+	case Delete:
+		delete(rows, ch.ID)
+	default:
+		return Event{}, fmt.Errorf("invalid op %v", ch.Op)
+	}
+	return ev, nil
+}
+
+// Get returns a record.
+func (t *Tables) Get(table, id string) (map[string]any, bool) {
+	rec, ok := t.tables[table][id]
+	return rec, ok
+}
+
+// Len returns the number of records in a table.
+func (t *Tables) Len(table string) int { return len(t.tables[table]) }
+
+// Names returns the names of the tables that hold records, sorted.
+func (t *Tables) Names() []string {
+	var names []string
+	for name, rows := range t.tables {
+		if len(rows) > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// All iterates over the records of a table, in no particular order.
+func (t *Tables) All(table string) iter.Seq2[string, map[string]any] {
+	return maps.All(t.tables[table])
+}
+
+// Version returns a record's content version: its integer _00_rv field,
+// or 1 when that is absent or not an integer.
+func Version(rec map[string]any) int64 {
+	switch v := rec["_00_rv"].(type) {
+	case int64:
+		return v
+	case float64:
+		if v == math.Trunc(v) && v >= math.MinInt64 && v < math.MaxInt64 {
+			return int64(v)
+		}
+	}
+	return 1
+}

@@ -1,0 +1,83 @@
+package ivm
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestTree checks the treap against a sorted slice under random inserts and
+// removes.
+func TestTree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	byKey := func(a, b *entry) int { return cmp.Compare(a.version, b.version) }
+	tr := tree{cmp: byKey}
+	var want []*entry
+	for step := range 3000 {
+		if len(want) > 0 && rng.IntN(3) == 0 {
+			i := rng.IntN(len(want))
+			tr.remove(want[i])
+			want = slices.Delete(want, i, i+1)
+		} else {
+			e := &entry{version: rng.Int64N(1 << 40)}
+			if _, found := slices.BinarySearchFunc(want, e, byKey); found {
+				continue // keys are unique
+			}
+			tr.insert(e)
+			i, _ := slices.BinarySearchFunc(want, e, byKey)
+			want = slices.Insert(want, i, e)
+		}
+		if tr.len() != len(want) {
+			t.Fatalf("step %d: len %d, want %d", step, tr.len(), len(want))
+		}
+		checkTreap(t, tr.root)
+		if len(want) == 0 {
+			continue
+		}
+		i := rng.IntN(len(want))
+		if got := tr.at(i); got != want[i] {
+			t.Fatalf("step %d: at(%d) wrong", step, i)
+		}
+		if got := tr.rank(want[i]); got != i {
+			t.Fatalf("step %d: rank = %d, want %d", step, got, i)
+		}
+		var got []*entry
+		for e := range tr.from(i) {
+			if len(got) == 5 {
+				break
+			}
+			got = append(got, e)
+		}
+		if w := want[i:min(i+5, len(want))]; !slices.Equal(got, w) {
+			t.Fatalf("step %d: from(%d) gives %d entries, want %d", step, i, len(got), len(w))
+		}
+	}
+	var all []*entry
+	for e := range tr.from(0) {
+		all = append(all, e)
+	}
+	if !slices.Equal(all, want) {
+		t.Fatal("from(0) does not give every entry in order")
+	}
+	for range tr.from(len(want)) {
+		t.Fatal("from(len) gives an entry")
+	}
+}
+
+// checkTreap checks the heap order and the sizes of a subtree.
+func checkTreap(t *testing.T, n *entry) int {
+	if n == nil {
+		return 0
+	}
+	for _, c := range []*entry{n.left, n.right} {
+		if c != nil && c.prio > n.prio {
+			t.Fatal("heap order broken")
+		}
+	}
+	s := 1 + checkTreap(t, n.left) + checkTreap(t, n.right)
+	if n.size != s {
+		t.Fatalf("size %d, want %d", n.size, s)
+	}
+	return s
+}

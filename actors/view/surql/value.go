@@ -1,0 +1,418 @@
+package surql
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// A Value is a SurrealQL value at run time. It is one of:
+//
+//	None            NONE, the value of a missing field
+//	nil             NULL
+//	bool
+//	int64
+//	float64         always finite
+//	string
+//	[]any           an array of Values
+//	map[string]any  an object of Values
+//	RecordID        a record id literal, such as user:123
+//
+// Records arrive as JSON; Normalize turns decoded JSON into Values.
+type Value = any
+
+// None is the value of a missing field. It is distinct from NULL (nil), and
+// encodes as JSON null.
+var None = none{}
+
+type none struct{}
+
+func (none) String() string { return "NONE" }
+
+func (none) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
+
+// A RecordID is a record id literal: table:key.
+//
+// Records carry their ids as strings ("user:123"), since JSON has no record
+// ids. A RecordID compares with such a string as the id the string spells,
+// so `author = user:123` matches a record whose author is "user:123".
+type RecordID struct {
+	Table string
+	Key   string
+}
+
+// String formats id as SurrealQL: user:123, or user:⟨a b⟩ when the key is
+// not a run of letters, digits and underscores.
+func (id RecordID) String() string {
+	return quoteIdent(id.Table) + ":" + quoteKey(id.Key)
+}
+
+func quoteKey(key string) string {
+	plain := key != ""
+	for i := 0; i < len(key); i++ {
+		plain = plain && isIdentByte(key[i])
+	}
+	if plain {
+		return key
+	}
+	r := strings.NewReplacer(`\`, `\\`, "⟩", `\⟩`)
+	return "⟨" + r.Replace(key) + "⟩"
+}
+
+// ParseRecordID parses a record id written as a string, such as "user:123"
+// or "user:⟨a b⟩". It reports false if s has no table or no key.
+func ParseRecordID(s string) (RecordID, bool) {
+	table, key, ok := strings.Cut(s, ":")
+	if !ok || table == "" || key == "" {
+		return RecordID{}, false
+	}
+	for _, q := range [][2]string{{"⟨", "⟩"}, {"`", "`"}} {
+		if len(key) > len(q[0])+len(q[1]) && strings.HasPrefix(key, q[0]) && strings.HasSuffix(key, q[1]) {
+			inner := key[len(q[0]) : len(key)-len(q[1])]
+			key = strings.NewReplacer(`\`+q[1], q[1], `\\`, `\`).Replace(inner)
+			break
+		}
+	}
+	return RecordID{Table: table, Key: key}, true
+}
+
+// Normalize converts a value decoded from JSON (with or without
+// json.Decoder.UseNumber) into a Value: numbers become int64 when they are
+// integers that fit, float64 otherwise. It fails on numbers beyond float64
+// and on Go types JSON does not produce.
+func Normalize(v any) (Value, error) {
+	switch v := v.(type) {
+	case nil, bool, string:
+		return v, nil
+	case json.Number:
+		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return i, nil
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return nil, fmt.Errorf("number %s is out of range", v)
+		}
+		return f, nil
+	case float64:
+		return normalizeFloat(v)
+	case float32:
+		return normalizeFloat(float64(v))
+	case int:
+		return int64(v), nil
+	case int8:
+		return int64(v), nil
+	case int16:
+		return int64(v), nil
+	case int32:
+		return int64(v), nil
+	case int64:
+		return v, nil
+	case uint8:
+		return int64(v), nil
+	case uint16:
+		return int64(v), nil
+	case uint32:
+		return int64(v), nil
+	case uint:
+		return normalizeUint(uint64(v))
+	case uint64:
+		return normalizeUint(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			n, err := Normalize(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			n, err := Normalize(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = n
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unsupported value of type %T", v)
+}
+
+// normalizeFloat rejects NaN and the infinities, which JSON cannot carry
+// and which Compare and the aggregates do not order or add.
+func normalizeFloat(f float64) (Value, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("number %v is not finite", f)
+	}
+	return f, nil
+}
+
+func normalizeUint(u uint64) (Value, error) {
+	if u > math.MaxInt64 {
+		return float64(u), nil
+	}
+	return int64(u), nil
+}
+
+// kind ranks the types of Values in SurrealDB's order, least first.
+func kind(v Value) int {
+	switch v.(type) {
+	case none:
+		return 0
+	case nil:
+		return 1
+	case bool:
+		return 2
+	case int64, float64:
+		return 3
+	case string:
+		return 4
+	case []any:
+		return 5
+	case map[string]any:
+		return 6
+	case RecordID:
+		return 7
+	}
+	return 8
+}
+
+// Compare orders two Values, returning -1, 0 or +1. It is the order of
+// ORDER BY and of the operators <, <=, > and >=, and it is total over the
+// values records hold:
+//
+//   - values of different types order by type, as in SurrealDB:
+//     NONE < NULL < bool < number < string < array < object < record id;
+//   - false < true; integers and floats compare as numbers, exactly;
+//   - strings compare bytewise (lexically, by UTF-8 code points);
+//   - arrays compare element by element, then by length;
+//   - objects compare as their (key, value) pairs sorted by key, element by
+//     element, then by length;
+//   - record ids compare by table, then key.
+//
+// A string and a RecordID compare as record ids when the string spells one
+// (see ParseRecordID); otherwise the string is less.
+func Compare(a, b Value) int {
+	switch a := a.(type) {
+	case bool:
+		if b, ok := b.(bool); ok {
+			return boolCompare(a, b)
+		}
+	case int64:
+		switch b := b.(type) {
+		case int64:
+			return cmp.Compare(a, b)
+		case float64:
+			return intFloatCompare(a, b)
+		}
+	case float64:
+		switch b := b.(type) {
+		case int64:
+			return -intFloatCompare(b, a)
+		case float64:
+			return cmp.Compare(a, b)
+		}
+	case string:
+		switch b := b.(type) {
+		case string:
+			return strings.Compare(a, b)
+		case RecordID:
+			if id, ok := ParseRecordID(a); ok {
+				return recordCompare(id, b)
+			}
+		}
+	case []any:
+		if b, ok := b.([]any); ok {
+			return slices.CompareFunc(a, b, Compare)
+		}
+	case map[string]any:
+		if b, ok := b.(map[string]any); ok {
+			return objectCompare(a, b)
+		}
+	case RecordID:
+		switch b := b.(type) {
+		case RecordID:
+			return recordCompare(a, b)
+		case string:
+			if id, ok := ParseRecordID(b); ok {
+				return recordCompare(a, id)
+			}
+		}
+	}
+	return cmp.Compare(kind(a), kind(b))
+}
+
+// Equal reports whether a and b are equal: values of different types never
+// are (5 is not "5"), except that an integer equals a float of the same
+// value and a RecordID equals a string that spells it.
+func Equal(a, b Value) bool {
+	// Conditions compare strings far more than anything else; == on two
+	// strings is cheaper than ordering them.
+	if a, ok := a.(string); ok {
+		if b, ok := b.(string); ok {
+			return a == b
+		}
+	}
+	return Compare(a, b) == 0
+}
+
+// Truthy reports whether v counts as true in a condition: true, a non-zero
+// number, a non-empty string, array or object, or a record id.
+func Truthy(v Value) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case int64:
+		return v != 0
+	case float64:
+		return v != 0
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	case map[string]any:
+		return len(v) > 0
+	case RecordID:
+		return true
+	}
+	return false
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
+}
+
+// intFloatCompare compares an integer with a float exactly: converting the
+// integer to float64 would round integers beyond 2^53.
+func intFloatCompare(i int64, f float64) int {
+	switch {
+	case f < math.MinInt64:
+		return 1
+	case f >= math.MaxInt64: // 2^63, the first float above every int64
+		return -1
+	}
+	t := math.Trunc(f)
+	if c := cmp.Compare(i, int64(t)); c != 0 {
+		return c
+	}
+	return cmp.Compare(t, f) // i == t: f's fraction decides
+}
+
+func objectCompare(a, b map[string]any) int {
+	ak, bk := sortedKeys(a), sortedKeys(b)
+	for i := 0; i < len(ak) && i < len(bk); i++ {
+		if c := strings.Compare(ak[i], bk[i]); c != 0 {
+			return c
+		}
+		if c := Compare(a[ak[i]], b[bk[i]]); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(ak), len(bk))
+}
+
+func recordCompare(a, b RecordID) int {
+	if c := strings.Compare(a.Table, b.Table); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Key, b.Key)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Format writes v as a SurrealQL literal: NONE, NULL, true, 12, 1.5,
+// 'text', [1, 2], {a: 1}, user:123. Object keys are sorted.
+func Format(v Value) string {
+	var b strings.Builder
+	formatValue(&b, v)
+	return b.String()
+}
+
+func formatValue(b *strings.Builder, v Value) {
+	switch v := v.(type) {
+	case none:
+		b.WriteString("NONE")
+	case nil:
+		b.WriteString("NULL")
+	case bool:
+		b.WriteString(strconv.FormatBool(v))
+	case int64:
+		b.WriteString(strconv.FormatInt(v, 10))
+	case float64:
+		b.WriteString(formatFloat(v))
+	case string:
+		b.WriteString(quoteString(v))
+	case RecordID:
+		b.WriteString(v.String())
+	case []any:
+		b.WriteByte('[')
+		for i, e := range v {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			formatValue(b, e)
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		b.WriteByte('{')
+		for i, k := range sortedKeys(v) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(objectKey(k))
+			b.WriteString(": ")
+			formatValue(b, v[k])
+		}
+		b.WriteByte('}')
+	default:
+		fmt.Fprintf(b, "<%T>", v)
+	}
+}
+
+// formatFloat writes f so that it reads back as a float, not an integer.
+func formatFloat(f float64) string {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".e") {
+		s += ".0"
+	}
+	return s
+}
+
+// quoteString writes s as a single-quoted string literal.
+func quoteString(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch {
+		case r == '\'' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
