@@ -20,6 +20,12 @@
 // keepAlive; STOP and KILL from the hub; SEQUENCE_COMPLETED or
 // SEQUENCE_STOPPED just before the runner exits 0 or 138.
 //
+// When the runner exits, whatever is left of its process group is killed.
+// A program the sequence starts in a group or session of its own escapes
+// that, and keeps the pipes it inherited (and so Output and the others)
+// open while it lives. When the hub dies, its pipes close: the runner
+// takes the end of the control pipe for KILL.
+//
 // A Process owns three goroutines (the waiter, the monitoring reader, the
 // control writer) and a few timers; all of them end when the process has
 // exited and its monitoring pipe is drained. The caller must drain
@@ -73,22 +79,6 @@ const (
 	messagesSize     = 64
 )
 
-// The runner's file descriptors, in order.
-const (
-	fdStdin = iota
-	fdStdout
-	fdStderr
-	fdControl
-	fdMonitoring
-	fdInput
-	fdOutput
-	fdLog
-	fdCount
-)
-
-// childReads tells the descriptors the runner reads from the others.
-var childReads = [fdCount]bool{fdStdin: true, fdControl: true, fdInput: true}
-
 var monitoringReply = []byte("[4004,{}]\n")
 
 // Process is a running sequence. Its methods are safe for concurrent use.
@@ -135,8 +125,12 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		env = defaultEnv()
 	}
 
-	var child [fdCount]*os.File
+	child, pipes, err := openPipes()
+	if err != nil {
+		return nil, err
+	}
 	p := &Process{
+		pipes:    pipes,
 		pong:     pong,
 		grace:    spec.KillGrace,
 		log:      spec.Logger,
@@ -149,26 +143,6 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	}
 	if p.log == nil {
 		p.log = slog.Default()
-	}
-	closeAll := func(files []*os.File) {
-		for _, f := range files {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}
-	for i := range fdCount {
-		r, w, err := os.Pipe()
-		if err != nil {
-			closeAll(child[:])
-			closeAll(p.pipes[:])
-			return nil, err
-		}
-		if childReads[i] {
-			child[i], p.pipes[i] = r, w
-		} else {
-			child[i], p.pipes[i] = w, r
-		}
 	}
 	p.proc, err = os.StartProcess(argv[0], argv, &os.ProcAttr{
 		Dir:   spec.Dir,
@@ -281,6 +255,7 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Wait waits for the process to exit and returns its exit code; a process
 // ended by a signal gets 128 plus the signal's number, like in a shell.
+// By then the rest of its process group has been sent SIGKILL.
 func (p *Process) Wait() (int, error) {
 	<-p.done
 	return p.code, p.err
@@ -318,11 +293,12 @@ func (p *Process) enqueue(line []byte) error {
 	}
 }
 
-// Stop asks the sequence to stop: its stop handlers run with timeout (in
+// Stop asks the sequence to stop: its stop handlers get timeout (in
 // milliseconds) and canCallKeepalive, then it exits 138. If it has not
 // exited when timeout has passed, it is terminated, unless canCallKeepalive
 // is set and the sequence called keepAlive since this request: then it
-// runs on.
+// runs on. The original hub does the same and reads nothing into the
+// milliseconds keepAlive gives.
 func (p *Process) Stop(timeout time.Duration, canCallKeepalive bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

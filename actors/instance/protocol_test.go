@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -139,5 +140,25 @@ func TestInstallRunner(t *testing.T) {
 	other, err := installRunner(dir, "runner.js", []byte("// another version\n"))
 	if err != nil || other == paths[0] {
 		t.Errorf("another runner version got %q, %v; want a file of its own", other, err)
+	}
+}
+
+// A runner started without the hub's pipes exits with ExitBadEnvironment.
+func TestRunnersNeedTheirPipes(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range []struct {
+		interp, name string
+		script       []byte
+	}{{"node", "runner.js", nodeRunner}, {"python3", "runner.py", pythonRunner}} {
+		path, err := installRunner(dir, r.name, r.script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(r.interp, path, filepath.Join(dir, "main"))
+		err = cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != ExitBadEnvironment {
+			t.Errorf("%s without pipes: %v, want exit code %d", r.name, err, ExitBadEnvironment)
+		}
 	}
 }
