@@ -34,6 +34,7 @@ func main() {
 		conns     = flag.Int("conns", 64, "keep-alive connections")
 		duration  = flag.Duration("duration", 5*time.Second, "length of each measurement")
 		keys      = flag.Int("keys", 10000, "distinct keys")
+		startup   = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
 		bare      = flag.String("bare", "", "internal: serve the bare handler on this address with a body of --bare-size bytes")
 		bareSize  = flag.Int("bare-size", 0, "internal: body size of the bare handler")
 	)
@@ -42,7 +43,11 @@ func main() {
 		serveBare(*bare, *bareSize)
 		return
 	}
-	if err := bench(*troupeBin, *target, *fsync, *conns, *duration, *keys); err != nil {
+	run := func() error { return bench(*troupeBin, *target, *fsync, *conns, *duration, *keys) }
+	if *startup > 0 {
+		run = func() error { return startupTime(*troupeBin, *startup) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "troupe-bench:", err)
 		os.Exit(1)
 	}
@@ -109,6 +114,62 @@ func bench(troupeBin, target, fsync string, conns int, d time.Duration, keys int
 		got := load(client, target, c.body, conns, d)
 		fmt.Printf("%-7s bare net/http %9.0f req/s   troupe %9.0f req/s   ratio %.2f\n", c.name, base, got, got/base)
 	}
+	return nil
+}
+
+// startupTime fills a fresh data dir with n keys through kv.mset, stops
+// troupe, and times how long a new process takes to rebuild and answer.
+func startupTime(troupeBin string, n int) error {
+	dir, err := os.MkdirTemp("", "troupe-startup")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr := freeAddr()
+	args := []string{"--data-addr=" + addr, "--data-dir=" + dir, "--fsync=none", "--max-body=64MiB",
+		"--ssp-addr=off", "--hub-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn"}
+	stop, err := startProcess(troupeBin, args...)
+	if err != nil {
+		return err
+	}
+	base := "http://" + addr
+	if err := waitHealthy(base); err != nil {
+		stop()
+		return err
+	}
+	client := newClient(8)
+	const batch = 5000
+	for i := 0; i < n; i += batch {
+		var b bytes.Buffer
+		b.WriteString(`{"command":"kv.mset","payload":{"pairs":[`)
+		for j := i; j < min(i+batch, n); j++ {
+			if j > i {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"key":"user:%08d","value":{"n":%d,"name":"user number %d"}}`, j, j, j)
+		}
+		b.WriteString(`]}}`)
+		if _, err := call(client, base, b.Bytes()); err != nil {
+			stop()
+			return fmt.Errorf("loading keys: %w", err)
+		}
+	}
+	stop()
+	start := time.Now()
+	stop, err = startProcess(troupeBin, args...)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := waitHealthy(base); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	size, err := call(client, base, []byte(`{"command":"kv.get","payload":{"key":"user:00000000"}}`))
+	if err != nil || size == 0 {
+		return fmt.Errorf("after restart: %v", err)
+	}
+	fmt.Printf("start-up with %d keys: %s (until /health answers 200)\n", n, took.Round(time.Millisecond))
 	return nil
 }
 
