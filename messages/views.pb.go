@@ -161,6 +161,7 @@ type RegisterView struct {
 	Params        []byte                 `protobuf:"bytes,5,opt,name=params,proto3" json:"params,omitempty"`                                    // JSON object, or empty
 	LastActiveMs  int64                  `protobuf:"varint,6,opt,name=last_active_ms,json=lastActiveMs,proto3" json:"last_active_ms,omitempty"` // 0: now
 	Format        string                 `protobuf:"bytes,7,opt,name=format,proto3" json:"format,omitempty"`                                    // "" or "ids"
+	Generation    uint64                 `protobuf:"varint,8,opt,name=generation,proto3" json:"generation,omitempty"`                           // internal: the generation, as stored
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -242,6 +243,13 @@ func (x *RegisterView) GetFormat() string {
 		return x.Format
 	}
 	return ""
+}
+
+func (x *RegisterView) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
 }
 
 type ViewRecord struct {
@@ -1073,8 +1081,9 @@ type ViewDelta struct {
 	Additions     []*ViewRecord          `protobuf:"bytes,4,rep,name=additions,proto3" json:"additions,omitempty"`
 	Removals      []*ViewRecord          `protobuf:"bytes,5,rep,name=removals,proto3" json:"removals,omitempty"`
 	Updates       []*ViewRecord          `protobuf:"bytes,6,rep,name=updates,proto3" json:"updates,omitempty"`
-	Order         []string               `protobuf:"bytes,7,rep,name=order,proto3" json:"order,omitempty"`      // the ids of the new result, in order
+	Order         []*ViewPosition        `protobuf:"bytes,7,rep,name=order,proto3" json:"order,omitempty"`      // where the added and moved rows now sit
 	Initial       bool                   `protobuf:"varint,8,opt,name=initial,proto3" json:"initial,omitempty"` // the result at subscription time
+	Seq           uint64                 `protobuf:"varint,9,opt,name=seq,proto3" json:"seq,omitempty"`         // the view's change number (internal: engine -> view actor)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1151,7 +1160,7 @@ func (x *ViewDelta) GetUpdates() []*ViewRecord {
 	return nil
 }
 
-func (x *ViewDelta) GetOrder() []string {
+func (x *ViewDelta) GetOrder() []*ViewPosition {
 	if x != nil {
 		return x.Order
 	}
@@ -1163,6 +1172,191 @@ func (x *ViewDelta) GetInitial() bool {
 		return x.Initial
 	}
 	return false
+}
+
+func (x *ViewDelta) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// ViewPosition is the index of a row in a view's new result. To replay a
+// delta: drop the removals and every row the order lists; replace the
+// updates; insert the rows the order lists at their indexes, in order.
+type ViewPosition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Index         int64                  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewPosition) Reset() {
+	*x = ViewPosition{}
+	mi := &file_views_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewPosition) ProtoMessage() {}
+
+func (x *ViewPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_views_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewPosition.ProtoReflect.Descriptor instead.
+func (*ViewPosition) Descriptor() ([]byte, []int) {
+	return file_views_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ViewPosition) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ViewPosition) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+// ViewSeed gives a view actor its whole result: when the view is
+// registered or replaced, and when a restarted view actor asks for it.
+type ViewSeed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ViewId        string                 `protobuf:"bytes,1,opt,name=view_id,json=viewId,proto3" json:"view_id,omitempty"`
+	Hash          string                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	Generation    uint64                 `protobuf:"varint,3,opt,name=generation,proto3" json:"generation,omitempty"`
+	Records       []*ViewRecord          `protobuf:"bytes,4,rep,name=records,proto3" json:"records,omitempty"`
+	Seq           uint64                 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"` // deltas up to seq are in records
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewSeed) Reset() {
+	*x = ViewSeed{}
+	mi := &file_views_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewSeed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewSeed) ProtoMessage() {}
+
+func (x *ViewSeed) ProtoReflect() protoreflect.Message {
+	mi := &file_views_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewSeed.ProtoReflect.Descriptor instead.
+func (*ViewSeed) Descriptor() ([]byte, []int) {
+	return file_views_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ViewSeed) GetViewId() string {
+	if x != nil {
+		return x.ViewId
+	}
+	return ""
+}
+
+func (x *ViewSeed) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *ViewSeed) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *ViewSeed) GetRecords() []*ViewRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ViewSeed) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// ViewSeedRequest asks the engine for a view's ViewSeed.
+type ViewSeedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ViewId        string                 `protobuf:"bytes,1,opt,name=view_id,json=viewId,proto3" json:"view_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewSeedRequest) Reset() {
+	*x = ViewSeedRequest{}
+	mi := &file_views_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewSeedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewSeedRequest) ProtoMessage() {}
+
+func (x *ViewSeedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_views_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewSeedRequest.ProtoReflect.Descriptor instead.
+func (*ViewSeedRequest) Descriptor() ([]byte, []int) {
+	return file_views_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ViewSeedRequest) GetViewId() string {
+	if x != nil {
+		return x.ViewId
+	}
+	return ""
 }
 
 var File_views_proto protoreflect.FileDescriptor
@@ -1179,7 +1373,7 @@ const file_views_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12#\n" +
-	"\rviews_changed\x18\x03 \x01(\x03R\fviewsChanged\"\xbe\x01\n" +
+	"\rviews_changed\x18\x03 \x01(\x03R\fviewsChanged\"\xde\x01\n" +
 	"\fRegisterView\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05surql\x18\x02 \x01(\tR\x05surql\x12\x1b\n" +
@@ -1187,7 +1381,10 @@ const file_views_proto_rawDesc = "" +
 	"\x06ttl_ms\x18\x04 \x01(\x03R\x05ttlMs\x12\x16\n" +
 	"\x06params\x18\x05 \x01(\fR\x06params\x12$\n" +
 	"\x0elast_active_ms\x18\x06 \x01(\x03R\flastActiveMs\x12\x16\n" +
-	"\x06format\x18\a \x01(\tR\x06format\"N\n" +
+	"\x06format\x18\a \x01(\tR\x06format\x12\x1e\n" +
+	"\n" +
+	"generation\x18\b \x01(\x04R\n" +
+	"generation\"N\n" +
 	"\n" +
 	"ViewRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -1267,7 +1464,7 @@ const file_views_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12\x18\n" +
-	"\aunknown\x18\x03 \x03(\tR\aunknown\"\xb3\x02\n" +
+	"\aunknown\x18\x03 \x03(\tR\aunknown\"\xe4\x02\n" +
 	"\tViewDelta\x12\x17\n" +
 	"\aview_id\x18\x01 \x01(\tR\x06viewId\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12\x1e\n" +
@@ -1276,9 +1473,23 @@ const file_views_proto_rawDesc = "" +
 	"generation\x129\n" +
 	"\tadditions\x18\x04 \x03(\v2\x1b.troupe.messages.ViewRecordR\tadditions\x127\n" +
 	"\bremovals\x18\x05 \x03(\v2\x1b.troupe.messages.ViewRecordR\bremovals\x125\n" +
-	"\aupdates\x18\x06 \x03(\v2\x1b.troupe.messages.ViewRecordR\aupdates\x12\x14\n" +
-	"\x05order\x18\a \x03(\tR\x05order\x12\x18\n" +
-	"\ainitial\x18\b \x01(\bR\ainitialB'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
+	"\aupdates\x18\x06 \x03(\v2\x1b.troupe.messages.ViewRecordR\aupdates\x123\n" +
+	"\x05order\x18\a \x03(\v2\x1d.troupe.messages.ViewPositionR\x05order\x12\x18\n" +
+	"\ainitial\x18\b \x01(\bR\ainitial\x12\x10\n" +
+	"\x03seq\x18\t \x01(\x04R\x03seq\"4\n" +
+	"\fViewPosition\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x03R\x05index\"\xa0\x01\n" +
+	"\bViewSeed\x12\x17\n" +
+	"\aview_id\x18\x01 \x01(\tR\x06viewId\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x03 \x01(\x04R\n" +
+	"generation\x125\n" +
+	"\arecords\x18\x04 \x03(\v2\x1b.troupe.messages.ViewRecordR\arecords\x12\x10\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\"*\n" +
+	"\x0fViewSeedRequest\x12\x17\n" +
+	"\aview_id\x18\x01 \x01(\tR\x06viewIdB'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
 
 var (
 	file_views_proto_rawDescOnce sync.Once
@@ -1292,7 +1503,7 @@ func file_views_proto_rawDescGZIP() []byte {
 	return file_views_proto_rawDescData
 }
 
-var file_views_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_views_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_views_proto_goTypes = []any{
 	(*IngestRequest)(nil),    // 0: troupe.messages.IngestRequest
 	(*IngestReply)(nil),      // 1: troupe.messages.IngestReply
@@ -1312,28 +1523,33 @@ var file_views_proto_goTypes = []any{
 	(*UnsubscribeViews)(nil), // 15: troupe.messages.UnsubscribeViews
 	(*SubscribeReply)(nil),   // 16: troupe.messages.SubscribeReply
 	(*ViewDelta)(nil),        // 17: troupe.messages.ViewDelta
-	nil,                      // 18: troupe.messages.ViewsInfoReply.CircuitTablesEntry
-	nil,                      // 19: troupe.messages.ViewsInfoReply.CircuitHashesEntry
-	nil,                      // 20: troupe.messages.DebugDepsReply.DependencyMapEntry
-	(*actor.PID)(nil),        // 21: actor.PID
+	(*ViewPosition)(nil),     // 18: troupe.messages.ViewPosition
+	(*ViewSeed)(nil),         // 19: troupe.messages.ViewSeed
+	(*ViewSeedRequest)(nil),  // 20: troupe.messages.ViewSeedRequest
+	nil,                      // 21: troupe.messages.ViewsInfoReply.CircuitTablesEntry
+	nil,                      // 22: troupe.messages.ViewsInfoReply.CircuitHashesEntry
+	nil,                      // 23: troupe.messages.DebugDepsReply.DependencyMapEntry
+	(*actor.PID)(nil),        // 24: actor.PID
 }
 var file_views_proto_depIdxs = []int32{
 	3,  // 0: troupe.messages.ViewResult.records:type_name -> troupe.messages.ViewRecord
-	18, // 1: troupe.messages.ViewsInfoReply.circuit_tables:type_name -> troupe.messages.ViewsInfoReply.CircuitTablesEntry
-	19, // 2: troupe.messages.ViewsInfoReply.circuit_hashes:type_name -> troupe.messages.ViewsInfoReply.CircuitHashesEntry
+	21, // 1: troupe.messages.ViewsInfoReply.circuit_tables:type_name -> troupe.messages.ViewsInfoReply.CircuitTablesEntry
+	22, // 2: troupe.messages.ViewsInfoReply.circuit_hashes:type_name -> troupe.messages.ViewsInfoReply.CircuitHashesEntry
 	3,  // 3: troupe.messages.DebugViewReply.cache:type_name -> troupe.messages.ViewRecord
-	20, // 4: troupe.messages.DebugDepsReply.dependency_map:type_name -> troupe.messages.DebugDepsReply.DependencyMapEntry
-	21, // 5: troupe.messages.SubscribeViews.subscriber:type_name -> actor.PID
-	21, // 6: troupe.messages.UnsubscribeViews.subscriber:type_name -> actor.PID
+	23, // 4: troupe.messages.DebugDepsReply.dependency_map:type_name -> troupe.messages.DebugDepsReply.DependencyMapEntry
+	24, // 5: troupe.messages.SubscribeViews.subscriber:type_name -> actor.PID
+	24, // 6: troupe.messages.UnsubscribeViews.subscriber:type_name -> actor.PID
 	3,  // 7: troupe.messages.ViewDelta.additions:type_name -> troupe.messages.ViewRecord
 	3,  // 8: troupe.messages.ViewDelta.removals:type_name -> troupe.messages.ViewRecord
 	3,  // 9: troupe.messages.ViewDelta.updates:type_name -> troupe.messages.ViewRecord
-	12, // 10: troupe.messages.DebugDepsReply.DependencyMapEntry.value:type_name -> troupe.messages.TableViews
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	18, // 10: troupe.messages.ViewDelta.order:type_name -> troupe.messages.ViewPosition
+	3,  // 11: troupe.messages.ViewSeed.records:type_name -> troupe.messages.ViewRecord
+	12, // 12: troupe.messages.DebugDepsReply.DependencyMapEntry.value:type_name -> troupe.messages.TableViews
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_views_proto_init() }
@@ -1347,7 +1563,7 @@ func file_views_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_views_proto_rawDesc), len(file_views_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

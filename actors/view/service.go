@@ -1,0 +1,192 @@
+// Package view is the views service: the engine actor ("views/$engine")
+// owns the ingested tables and the incremental views (package ivm), applies
+// each ingest to the views it can change, and sends each view's delta to
+// that view's actor ("views/<id>"), which keeps the view's result and
+// delivers it to the view's subscribers.
+//
+// The engine computes and the view actors deliver: an ingest then costs the
+// incremental step of the views it touches, not a round trip per view, and
+// a view actor that crashes is rebuilt from the engine without losing or
+// repeating a delta (deltas are numbered).
+package view
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// engineName is the engine's name in the views domain; view ids may not
+// start with "$", so no view can take it.
+const engineName = "$engine"
+
+// Options bound the views service.
+type Options struct {
+	MaxViews    int           // registered views
+	MaxRecord   int           // bytes of one ingested record
+	TTLInterval time.Duration // how often expired views are removed
+	SubsPerView int           // subscribers of one view
+}
+
+// Service is the views domain.
+type Service struct {
+	sys    *system.System
+	opts   Options
+	engine *actor.PID
+	ready  atomic.Bool
+
+	mu    sync.Mutex
+	cells map[string]*cell // what a view actor keeps across its restarts
+}
+
+// Start registers the views domain and starts the engine, which rebuilds
+// the tables and views from the store; Ready reports when it is done.
+func Start(sys *system.System, opts Options) (*Service, error) {
+	s := &Service{sys: sys, opts: opts, cells: map[string]*cell{}}
+	err := sys.Registry.Domain("views", func(name string) actor.Producer {
+		if name == engineName {
+			return func() actor.Actor { return &engine{svc: s} }
+		}
+		c := s.cell(name)
+		return func() actor.Actor { return &viewActor{svc: s, id: name, cell: c} }
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.engine, err = sys.Registry.Get("views/" + engineName)
+	return s, err
+}
+
+// cell returns the cell of view id, creating it.
+func (s *Service) cell(id string) *cell {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cells[id]
+	if c == nil {
+		c = &cell{}
+		s.cells[id] = c
+	}
+	return c
+}
+
+func (s *Service) dropCell(id string) {
+	s.mu.Lock()
+	delete(s.cells, id)
+	s.mu.Unlock()
+}
+
+// Ready reports whether the engine has rebuilt the tables and views.
+func (s *Service) Ready() bool { return s.ready.Load() }
+
+func (s *Service) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	timeout := s.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	return s.sys.Request(pid, msg, timeout)
+}
+
+// Ingest applies one record change.
+func (s *Service) Ingest(ctx context.Context, req *messages.IngestRequest) (*messages.IngestReply, error) {
+	if s.opts.MaxRecord > 0 && len(req.Record) > s.opts.MaxRecord {
+		return &messages.IngestReply{ErrorCode: messages.CodeInvalid,
+			ErrorMessage: fmt.Sprintf("record of %d bytes: the limit is %d", len(req.Record), s.opts.MaxRecord)}, nil
+	}
+	res, err := s.ask(ctx, s.engine, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.IngestReply), nil
+}
+
+// Register registers (or refreshes, or replaces) a view.
+func (s *Service) Register(ctx context.Context, req *messages.RegisterView) (*messages.ViewResult, error) {
+	if err := validID(req.Id); err != nil {
+		return &messages.ViewResult{ErrorCode: messages.CodeInvalid, ErrorMessage: err.Error()}, nil
+	}
+	res, err := s.ask(ctx, s.engine, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.ViewResult), nil
+}
+
+// Unregister removes a view.
+func (s *Service) Unregister(ctx context.Context, id string) (*messages.ViewResult, error) {
+	res, err := s.ask(ctx, s.engine, &messages.UnregisterView{Id: id})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.ViewResult), nil
+}
+
+// Reset drops every table and view.
+func (s *Service) Reset(ctx context.Context) error {
+	_, err := s.ask(ctx, s.engine, &messages.ResetViews{})
+	return err
+}
+
+// Info describes the tables and views.
+func (s *Service) Info(ctx context.Context) (*messages.ViewsInfoReply, error) {
+	res, err := s.ask(ctx, s.engine, &messages.ViewsInfo{})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.ViewsInfoReply), nil
+}
+
+// Debug describes one view.
+func (s *Service) Debug(ctx context.Context, id string) (*messages.DebugViewReply, error) {
+	res, err := s.ask(ctx, s.engine, &messages.DebugView{Id: id})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.DebugViewReply), nil
+}
+
+// Deps maps each table to the views that read it.
+func (s *Service) Deps(ctx context.Context) (*messages.DebugDepsReply, error) {
+	res, err := s.ask(ctx, s.engine, &messages.DebugDeps{})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.DebugDepsReply), nil
+}
+
+// Subscribe makes each known view push its result, then its deltas, to
+// subscriber.
+func (s *Service) Subscribe(ctx context.Context, ids []string, subscriber *actor.PID) (*messages.SubscribeReply, error) {
+	res, err := s.ask(ctx, s.engine, &messages.SubscribeViews{Ids: ids, Subscriber: subscriber})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.SubscribeReply), nil
+}
+
+// Unsubscribe stops the pushes of the views (all when ids is empty).
+func (s *Service) Unsubscribe(ids []string, subscriber *actor.PID) {
+	s.sys.Root.Send(s.engine, &messages.UnsubscribeViews{Ids: ids, Subscriber: subscriber})
+}
+
+// validID accepts what can name an actor: no "/", not starting with "$".
+func validID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("id is required")
+	case len(id) > 512:
+		return fmt.Errorf("id is %d bytes long; the limit is 512", len(id))
+	case strings.Contains(id, "/"):
+		return fmt.Errorf("id %q: a view id may not contain '/'", id)
+	case strings.HasPrefix(id, "$"):
+		return fmt.Errorf("id %q: a view id may not start with '$'", id)
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package view
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+	"github.com/troupe-run/troupe/system/systemtest"
+)
+
+func start(t *testing.T, args ...string) (*system.System, *Service) {
+	t.Helper()
+	sys := systemtest.Boot(t, args...)
+	svc, err := Start(sys, Options{MaxViews: 100, TTLInterval: 10 * time.Millisecond, SubsPerView: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !svc.Ready() {
+		time.Sleep(time.Millisecond)
+	}
+	return sys, svc
+}
+
+var bg = context.Background()
+
+func ingest(t *testing.T, svc *Service, op, table, id, rec string) {
+	t.Helper()
+	r, err := svc.Ingest(bg, &messages.IngestRequest{Op: op, Table: table, Id: id, Record: []byte(rec)})
+	if err != nil || r.ErrorCode != "" {
+		t.Fatalf("ingest %s %s: %v %v", op, id, err, r)
+	}
+}
+
+func register(t *testing.T, svc *Service, id, q string) *messages.ViewResult {
+	t.Helper()
+	r, err := svc.Register(bg, &messages.RegisterView{Id: id, Surql: q, ClientId: "c"})
+	if err != nil || r.ErrorCode != "" {
+		t.Fatalf("register %s: %v %v", id, err, r)
+	}
+	return r
+}
+
+func ids(rows []*messages.ViewRecord) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Id)
+	}
+	return out
+}
+
+// watcher is a subscriber that replays the deltas it gets, as a client does.
+type watcher struct {
+	mu     sync.Mutex
+	result []*messages.ViewRecord
+	hash   string
+	n      int
+}
+
+func (w *watcher) Receive(ctx actor.Context) {
+	if d, ok := ctx.Message().(*messages.ViewDelta); ok {
+		w.mu.Lock()
+		if d.Initial {
+			w.result = d.Additions
+		} else {
+			w.result = replay(w.result, d)
+		}
+		w.hash = d.Hash
+		w.n++
+		w.mu.Unlock()
+	}
+}
+
+func (w *watcher) waitFor(t *testing.T, hash string) []string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		if w.hash == hash {
+			out := ids(w.result)
+			w.mu.Unlock()
+			return out
+		}
+		w.mu.Unlock()
+	}
+	t.Fatalf("the subscriber never reached hash %s (at %s)", hash, w.hash)
+	return nil
+}
+
+func TestDeltasReachSubscribersInOrder(t *testing.T) {
+	sys, svc := start(t)
+	for i := 1; i <= 5; i++ {
+		ingest(t, svc, "CREATE", "product", fmt.Sprint("product:", i), fmt.Sprintf(`{"price": %d}`, i*10))
+	}
+	r := register(t, svc, "top", "SELECT * FROM product ORDER BY price DESC LIMIT 2")
+	if got := ids(r.Records); !slices.Equal(got, []string{"product:5", "product:4"}) {
+		t.Fatalf("initial result %v", got)
+	}
+	w := &watcher{}
+	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return w }))
+	if rep, err := svc.Subscribe(bg, []string{"top", "nope"}, pid); err != nil || !slices.Equal(rep.Unknown, []string{"nope"}) {
+		t.Fatalf("subscribe: %v %v", rep, err)
+	}
+	ingest(t, svc, "UPDATE", "product", "product:1", `{"price": 100}`)
+	ingest(t, svc, "DELETE", "product", "product:5", ``)
+	ingest(t, svc, "CREATE", "product", "product:9", `{"price": 1}`)
+	final, _ := svc.Debug(bg, "top")
+	got := w.waitFor(t, final.LastHash)
+	if !slices.Equal(got, []string{"product:1", "product:4"}) || !slices.Equal(got, ids(final.Cache)) {
+		t.Fatalf("subscriber replayed %v, view holds %v", got, ids(final.Cache))
+	}
+}
+
+func TestViewActorPanicLosesNoDelta(t *testing.T) {
+	sys, svc := start(t, "--chaos", "--restart-max=100")
+	register(t, svc, "all", "SELECT * FROM item WHERE n > 0")
+	w := &watcher{}
+	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return w }))
+	svc.Subscribe(bg, []string{"all"}, pid)
+	for i := 0; i < 60; i++ {
+		if i%7 == 0 {
+			sys.InjectFault("views/all", "panic")
+		}
+		ingest(t, svc, "CREATE", "item", fmt.Sprint("item:", i%20), fmt.Sprintf(`{"n": %d}`, i%3))
+	}
+	final, _ := svc.Debug(bg, "all")
+	if got := w.waitFor(t, final.LastHash); !slices.Equal(got, ids(final.Cache)) {
+		t.Fatalf("after panics the subscriber holds %v, the view %v", got, ids(final.Cache))
+	}
+}
+
+func TestRestartKeepsTablesViewsAndHashes(t *testing.T) {
+	dir := t.TempDir()
+	sys, svc := start(t, "--data-dir="+dir, "--fsync=always")
+	ingest(t, svc, "CREATE", "user", "user:1", `{"name": "ann"}`)
+	ingest(t, svc, "CREATE", "thread", "thread:1", `{"author": "user:1", "created_at": 1}`)
+	q := "SELECT *, (SELECT * FROM user WHERE id = $parent.author LIMIT 1)[0] AS author FROM thread ORDER BY created_at DESC LIMIT 10"
+	register(t, svc, "threads", q)
+	ingest(t, svc, "UPDATE", "user", "user:1", `{"name": "anne"}`) // bumps the generation
+	before, _ := svc.Debug(bg, "threads")
+	sys.Close()
+
+	_, svc = start(t, "--data-dir="+dir)
+	after, err := svc.Debug(bg, "threads")
+	if err != nil || after.ErrorCode != "" {
+		t.Fatalf("view after restart: %v %v", after, err)
+	}
+	if after.LastHash != before.LastHash || after.ContentGeneration != before.ContentGeneration ||
+		!slices.EqualFunc(after.Cache, before.Cache, func(a, b *messages.ViewRecord) bool { return string(a.Record) == string(b.Record) }) {
+		t.Fatalf("after restart: hash %s gen %d, before: hash %s gen %d", after.LastHash, after.ContentGeneration,
+			before.LastHash, before.ContentGeneration)
+	}
+}
+
+func TestExpiredViewsAreRemoved(t *testing.T) {
+	_, svc := start(t)
+	_, err := svc.Register(bg, &messages.RegisterView{Id: "brief", Surql: "SELECT * FROM x", TtlMs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(t, svc, "lasting", "SELECT * FROM x")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		d, _ := svc.Debug(bg, "brief")
+		if d.ErrorCode == messages.CodeNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a view past its ttl was never removed")
+		}
+	}
+	if d, _ := svc.Debug(bg, "lasting"); d.ErrorCode != "" {
+		t.Fatalf("a view without ttl was removed: %v", d)
+	}
+}
+
+func TestBadQueryNamesTheProblem(t *testing.T) {
+	_, svc := start(t)
+	r, _ := svc.Register(bg, &messages.RegisterView{Id: "bad", Surql: "SELECT * FROM x FETCH y"})
+	if r.ErrorCode != messages.CodeInvalid || r.ErrorMessage == "" {
+		t.Fatalf("got %v", r)
+	}
+	r, _ = svc.Register(bg, &messages.RegisterView{Id: "$x", Surql: "SELECT * FROM x"})
+	if r.ErrorCode != messages.CodeInvalid {
+		t.Fatalf("a $ id was accepted: %v", r)
+	}
+}
