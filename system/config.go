@@ -62,6 +62,9 @@ type Config struct {
 	RateLimit        float64
 	RateBurst        int
 
+	MaxViews           int
+	TTLCleanupInterval time.Duration
+
 	RestartMax        int
 	RestartWindow     time.Duration
 	RestartBackoff    time.Duration
@@ -69,9 +72,10 @@ type Config struct {
 }
 
 // specEnv are the original systems' own variables, honoured when neither the
-// flag nor its TROUPE_ variable is set.
-var specEnv = map[string]string{
-	"ssp-addr": "SPKY_SSP_LISTEN_ADDR",
+// flag nor its TROUPE_ variable is set, with the unit their value is in.
+var specEnv = map[string]struct{ name, unit string }{
+	"ssp-addr":             {"SPKY_SSP_LISTEN_ADDR", ""},
+	"ttl-cleanup-interval": {"TTL_CLEANUP_INTERVAL_SECS", "s"},
 }
 
 // FlagSet declares every flag, with its default, on a new flag set bound to c.
@@ -130,6 +134,9 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "requests per second per API key (per client IP without keys) on the data door; 0 disables")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of the rate limit")
 
+	fs.IntVar(&c.MaxViews, "max-views", 10_000, "views that may be registered on the views door")
+	fs.DurationVar(&c.TTLCleanupInterval, "ttl-cleanup-interval", time.Minute, "how often views past their ttl are removed (also TTL_CLEANUP_INTERVAL_SECS, in seconds)")
+
 	fs.IntVar(&c.RestartMax, "restart-max", 10, "restarts a supervisor allows a child within --restart-window before escalating")
 	fs.DurationVar(&c.RestartWindow, "restart-window", 10*time.Second, "window of the restart budget")
 	fs.DurationVar(&c.RestartBackoff, "restart-backoff", 10*time.Millisecond, "delay before the first restart in a window, doubled for each further one")
@@ -181,8 +188,8 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		var val, from string
 		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
 			val, from = v, envName(f.Name)
-		} else if v, ok := lookupEnv(getenv, specEnv[f.Name]); ok {
-			val, from = v, specEnv[f.Name]
+		} else if v, ok := lookupEnv(getenv, specEnv[f.Name].name); ok {
+			val, from = v+specEnv[f.Name].unit, specEnv[f.Name].name
 		} else if v, ok := file[f.Name]; ok {
 			val, from = yamlString(v), c.ConfigFile
 		} else {

@@ -16,10 +16,11 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"TROUPE_CONFIG":        file,
-		"TROUPE_SHARDS":        "8",
-		"TROUPE_FSYNC":         "always",
-		"SPKY_SSP_LISTEN_ADDR": "127.0.0.1:9999",
+		"TROUPE_CONFIG":             file,
+		"TROUPE_SHARDS":             "8",
+		"TROUPE_FSYNC":              "always",
+		"SPKY_SSP_LISTEN_ADDR":      "127.0.0.1:9999",
+		"TTL_CLEANUP_INTERVAL_SECS": "7",
 	}
 	c, err := LoadConfig([]string{"--fsync=batch"}, func(k string) string { return env[k] }, os.Stderr)
 	if err != nil {
@@ -35,6 +36,7 @@ func TestConfigPrecedence(t *testing.T) {
 		{"file list", c.APIKeys, []string{"a", "b"}},
 		{"file byte size", c.MaxBody, int64(2 << 20)},
 		{"spec variable", c.SSPAddr, "127.0.0.1:9999"},
+		{"spec variable in seconds", c.TTLCleanupInterval, 7 * time.Second},
 		{"default", c.RequestTimeout, 5 * time.Second},
 	} {
 		if !reflect.DeepEqual(tc.got, tc.want) {

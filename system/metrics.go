@@ -100,3 +100,7 @@ func kindOf(id string) string {
 	}
 	return id
 }
+
+// SubscriberDropped counts a subscriber of a front door disconnected
+// because its buffer was full.
+func (m *Metrics) SubscriberDropped(door string) { m.Dropped.WithLabelValues(door).Inc() }

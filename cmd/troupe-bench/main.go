@@ -12,6 +12,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ func main() {
 		conns     = flag.Int("conns", 64, "keep-alive connections")
 		duration  = flag.Duration("duration", 5*time.Second, "length of each measurement")
 		keys      = flag.Int("keys", 10000, "distinct keys")
+		views     = flag.Int("views", 0, "instead: measure the views service with this many ingests per run")
 		startup   = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
 		bare      = flag.String("bare", "", "internal: serve the bare handler on this address with a body of --bare-size bytes")
 		bareSize  = flag.Int("bare-size", 0, "internal: body size of the bare handler")
@@ -46,6 +48,9 @@ func main() {
 	run := func() error { return bench(*troupeBin, *target, *fsync, *conns, *duration, *keys) }
 	if *startup > 0 {
 		run = func() error { return startupTime(*troupeBin, *startup) }
+	}
+	if *views > 0 {
+		run = func() error { return benchViews(*views) }
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "troupe-bench:", err)
@@ -199,6 +204,13 @@ func load(client *http.Client, base string, body func(int) []byte, conns int, d 
 		fmt.Fprintf(os.Stderr, "troupe-bench: %d requests to %s failed\n", n, base)
 	}
 	return float64(done.Load()) / time.Since(start).Seconds()
+}
+
+func decodeJSON(raw []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var m map[string]any
+	return m, d.Decode(&m)
 }
 
 func call(client *http.Client, base string, body []byte) (int, error) {

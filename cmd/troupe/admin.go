@@ -4,64 +4,77 @@ import (
 	"context"
 	"time"
 
-	"github.com/troupe-run/troupe/actors/kv"
 	"github.com/troupe-run/troupe/gateway/synap"
 	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
 )
 
-// admin answers the data door's admin commands from the running system.
+// admin answers the data door's admin commands from the running domains.
 type admin struct {
-	sys      *system.System
-	ks       *kv.Keyspace
+	d        *domains
 	shutdown func()
 }
 
 func (a *admin) Stats(ctx context.Context) (synap.Stats, error) {
-	count, err := a.ks.Do(ctx, &messages.DataRequest{Op: messages.DataOp_KV_COUNT})
+	count, err := a.d.keyspace.Do(ctx, &messages.DataRequest{Op: messages.DataOp_KV_COUNT})
 	if err != nil {
 		return synap.Stats{}, err
 	}
-	mem := a.ks.Memory()
+	mem := a.d.keyspace.Memory()
+	queues, _ := a.d.queues.List(ctx)
+	var messagesHeld int64
+	for _, q := range queues {
+		r, err := a.d.queues.Do(ctx, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: q})
+		if err == nil && r.Stats != nil {
+			messagesHeld += r.Stats.Depth + r.Stats.InFlight
+		}
+	}
+	rooms, _ := a.d.rooms.List(ctx)
+	topics, topicSubs := a.d.pubsub.Counts()
 	return synap.Stats{
-		Uptime:      time.Since(a.sys.Started),
-		Role:        "master",
-		MemoryUsed:  mem.Used(),
-		MemoryLimit: mem.Limit(),
-		TotalKeys:   count.Integer,
-		OpsPerSec:   a.ks.OpsPerSec(),
+		Uptime:        time.Since(a.d.sys.Started),
+		Role:          "master",
+		MemoryUsed:    mem.Used(),
+		MemoryLimit:   mem.Limit(),
+		TotalKeys:     count.Integer,
+		OpsPerSec:     a.d.keyspace.OpsPerSec(),
+		Queues:        int64(len(queues)),
+		QueueMessages: messagesHeld,
+		Rooms:         int64(len(rooms)),
+		RoomSubs:      a.d.rooms.Subscribers(),
+		Topics:        topics,
+		TopicSubs:     topicSubs,
 	}, nil
 }
 
 func (a *admin) Health(ctx context.Context) synap.Health {
-	kvState := "operational"
-	if _, err := a.ks.Do(ctx, &messages.DataRequest{Op: messages.DataOp_KV_COUNT}); err != nil {
-		kvState = "degraded: " + err.Error()
+	components := map[string]string{
+		"kv_store":     "operational",
+		"queue_system": "operational",
+		"event_stream": "operational",
+		"pubsub":       "operational",
+		"store":        "operational",
+	}
+	if _, err := a.d.keyspace.Do(ctx, &messages.DataRequest{Op: messages.DataOp_KV_COUNT}); err != nil {
+		components["kv_store"] = "degraded: " + err.Error()
+	}
+	if _, err := a.d.pubsub.Do(ctx, &messages.PubSubRequest{Op: messages.PubSubOp_PUBSUB_STATS}); err != nil {
+		components["pubsub"] = "degraded: " + err.Error()
+	}
+	if !a.d.sys.Store.Durable() {
+		components["store"] = "memory-only"
 	}
 	status := synap.Healthy
-	if kvState != "operational" {
-		status = "degraded"
+	for _, state := range components {
+		if state != "operational" && state != "memory-only" {
+			status = "degraded"
+		}
 	}
-	return synap.Health{
-		Status: status,
-		Role:   "master",
-		Uptime: time.Since(a.sys.Started),
-		Components: map[string]string{
-			"kv_store": kvState,
-			"store":    storeState(a.sys),
-		},
-	}
-}
-
-func storeState(sys *system.System) string {
-	if !sys.Store.Durable() {
-		return "memory-only"
-	}
-	return "operational"
+	return synap.Health{Status: status, Role: "master", Uptime: time.Since(a.d.sys.Started), Components: components}
 }
 
 func (a *admin) Config() map[string]any {
-	c := a.sys.Config
+	c := a.d.sys.Config
 	return map[string]any{
 		"version":         system.Version,
 		"data_dir":        c.DataDir,
@@ -72,7 +85,13 @@ func (a *admin) Config() map[string]any {
 		"max_body":        c.MaxBody,
 		"max_memory":      c.MaxMemory,
 		"max_batch":       c.MaxBatch,
+		"max_message":     c.MaxMessage,
 		"request_timeout": c.RequestTimeout.String(),
+		"queue_max_depth": c.QueueMaxDepth,
+		"room_max_events": c.RoomMaxEvents,
+		"room_max_age":    c.RoomMaxAge.String(),
+		"ws_buffer":       c.WSBuffer,
+		"rate_limit":      c.RateLimit,
 		"auth_enabled":    len(c.APIKeys) > 0,
 		"insecure":        c.Insecure,
 		"chaos":           c.Chaos,
@@ -82,6 +101,6 @@ func (a *admin) Config() map[string]any {
 func (a *admin) Shutdown() { a.shutdown() }
 
 func (a *admin) InjectFault(target, fault string) (int, error) {
-	names, err := a.sys.InjectFault(target, fault)
+	names, err := a.d.sys.InjectFault(target, fault)
 	return len(names), err
 }

@@ -19,8 +19,6 @@ import (
 	"github.com/lmittmann/tint"
 	"github.com/oklog/run"
 
-	"github.com/troupe-run/troupe/actors/kv"
-	"github.com/troupe-run/troupe/gateway/synap"
 	"github.com/troupe-run/troupe/system"
 )
 
@@ -52,7 +50,7 @@ func runServer(cfg system.Config, log *slog.Logger) error {
 		return err
 	}
 	start := time.Now()
-	ks, err := kv.Start(sys, kv.NewMemory(cfg.MaxMemory))
+	d, err := startDomains(sys)
 	if err != nil {
 		return errors.Join(err, sys.Close())
 	}
@@ -66,21 +64,9 @@ func runServer(cfg system.Config, log *slog.Logger) error {
 		stopOnce sync.Once
 	)
 	shutdown := func() { stopOnce.Do(func() { close(stop) }) }
-
-	if system.Enabled(cfg.DataAddr) {
-		door := synap.New(synap.Config{
-			APIKeys:        cfg.APIKeys,
-			Insecure:       cfg.Insecure,
-			MaxBody:        cfg.MaxBody,
-			MaxBatch:       cfg.MaxBatch,
-			RequestTimeout: cfg.RequestTimeout,
-			Chaos:          cfg.Chaos,
-			Version:        system.Version,
-		}, ks, &admin{sys: sys, ks: ks, shutdown: shutdown}, sys.Metrics, sys.Metrics.Handler(), log.With("door", "data"))
-		if err := listen(&g, &servers, "data", cfg.DataAddr, door, door.Drain, cfg.DrainTimeout, log); err != nil {
-			ks.Close()
-			return errors.Join(err, sys.Close())
-		}
+	if err := d.listen(&g, &servers, shutdown); err != nil {
+		d.keyspace.Close()
+		return errors.Join(err, sys.Close())
 	}
 
 	// The system runs until a signal, admin.shutdown or a fatal failure;
@@ -93,7 +79,7 @@ func runServer(cfg system.Config, log *slog.Logger) error {
 		case <-stop:
 		}
 		servers.Wait()
-		ks.Close()
+		d.keyspace.Close()
 		return errors.Join(err, sys.Close())
 	}, func(error) { shutdown() })
 	g.Add(func() error {

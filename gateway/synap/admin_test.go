@@ -151,6 +151,6 @@ func TestMetricsRoute(t *testing.T) {
 		t.Errorf("GET /metrics = %d %s", rec.Code, rec.Body)
 	}
 
-	s := New(insecure(), &fakeKeyspace{}, &fakeAdmin{}, nil, nil, ts.log)
+	s := New(insecure(), Backends{Keyspace: &fakeKeyspace{}, Admin: &fakeAdmin{}}, ts.log)
 	wantError(t, serve(s, "GET", "/metrics", ""), http.StatusNotFound, codeNotFound)
 }

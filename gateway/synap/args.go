@@ -49,10 +49,54 @@ type args struct {
 	LT      bool `json:"lt"`
 }
 
-// decodeArgs decodes a command's payload. An absent or null payload is an
-// empty one.
-func decodeArgs(payload []byte) (*args, error) {
-	a := new(args)
+// msgArgs is the union of the messaging commands' payload fields (queue.*,
+// stream.*, pubsub.*), kept apart from args so that a data command, the hot
+// path, does not allocate and clear room for every messaging field. Synap's
+// SDKs name some fields differently from the spec (name for queue, payload
+// for message, event for event_type); both are read.
+type msgArgs struct {
+	Queue       string          `json:"queue"`
+	Name        string          `json:"name"`
+	Config      *queueConfig    `json:"config"`
+	queueConfig                 // the config's fields may come at the top level, as Synap's REST route and Python SDK send them
+	Message     json.RawMessage `json:"message"`
+	Payload     json.RawMessage `json:"payload"`
+	Data        json.RawMessage `json:"data"`
+	Priority    json.RawMessage `json:"priority"`
+	Headers     json.RawMessage `json:"headers"`
+	Metadata    json.RawMessage `json:"metadata"`
+	Timeout     json.RawMessage `json:"timeout"`
+	ConsumerID  string          `json:"consumer_id"`
+	MessageID   string          `json:"message_id"`
+	MessageIDs  []string        `json:"message_ids"`
+	Requeue     *bool           `json:"requeue"`
+	Offset      json.RawMessage `json:"offset"`
+	Limit       json.RawMessage `json:"limit"`
+	Room        string          `json:"room"`
+	EventType   string          `json:"event_type"`
+	Event       string          `json:"event"`
+	FromOffset  json.RawMessage `json:"from_offset"`
+	Replay      bool            `json:"replay"`
+	Topic       string          `json:"topic"`
+	Topics      json.RawMessage `json:"topics"`
+	Pattern     string          `json:"pattern"`
+}
+
+// queueConfig is the config of queue.create. Times are in seconds; Synap's
+// SDKs send ack_deadline_secs and default_max_retries.
+type queueConfig struct {
+	MaxDepth          json.RawMessage `json:"max_depth"`
+	AckDeadline       json.RawMessage `json:"ack_deadline"`
+	AckDeadlineSecs   json.RawMessage `json:"ack_deadline_secs"`
+	MaxRetries        json.RawMessage `json:"max_retries"`
+	DefaultMaxRetries json.RawMessage `json:"default_max_retries"`
+	DeadLetter        *bool           `json:"dead_letter"`
+}
+
+// decodeArgs decodes a command's payload into args or msgArgs. An absent or
+// null payload is an empty one.
+func decodeArgs[T args | msgArgs](payload []byte) (*T, error) {
+	a := new(T)
 	if len(payload) == 0 {
 		return a, nil
 	}
@@ -76,15 +120,18 @@ func jsonError(err error, what string) *apiError {
 }
 
 // jsonKind names what a field expects, the way a JSON user would. The only
-// typed fields are strings, booleans and arrays (of strings for "keys").
+// typed fields are strings, booleans, objects and arrays (of strings for
+// "keys" and "message_ids").
 func jsonKind(field string, k reflect.Kind) string {
 	switch {
-	case field == "keys":
+	case field == "keys" || field == "message_ids":
 		return "an array of strings"
 	case k == reflect.Bool:
 		return "a boolean"
 	case k == reflect.String:
 		return "a string"
+	case k == reflect.Struct:
+		return "an object"
 	}
 	return "an array"
 }
@@ -437,5 +484,37 @@ func (a *args) set(name, v string) {
 		a.Min, _ = json.Marshal(v) // boundArg reads numbers in strings
 	case "max":
 		a.Max, _ = json.Marshal(v)
+	}
+}
+
+// set assigns a named field from a URL path segment or query parameter, as
+// args.set does.
+func (a *msgArgs) set(name, v string) {
+	v = strings.ToValidUTF8(v, "\uFFFD")
+	switch name {
+	case "queue":
+		a.Queue = v
+	case "room":
+		a.Room = v
+	case "topic":
+		a.Topic = v
+	case "pattern":
+		a.Pattern = v
+	case "consumer_id":
+		a.ConsumerID = v
+	case "message_id":
+		a.MessageID = v
+	case "timeout":
+		a.Timeout = json.RawMessage(v)
+	case "ack_deadline":
+		a.AckDeadline = json.RawMessage(v)
+	case "priority":
+		a.Priority = json.RawMessage(v)
+	case "offset":
+		a.Offset = json.RawMessage(v)
+	case "from_offset":
+		a.FromOffset = json.RawMessage(v)
+	case "limit":
+		a.Limit = json.RawMessage(v)
 	}
 }

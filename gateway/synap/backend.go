@@ -2,10 +2,29 @@ package synap
 
 import (
 	"context"
+	"net/http"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/troupe-run/troupe/messages"
 )
+
+// Backends are what the data door serves: the actors behind it, and the
+// parts of the system it reports to. Every one is required but Metrics and
+// MetricsHandler.
+type Backends struct {
+	Keyspace Keyspace
+	Queues   Queues
+	Rooms    Rooms
+	PubSub   PubSub
+	Sessions Sessions
+	Admin    Admin
+	// Metrics records every request (nothing when nil).
+	Metrics Metrics
+	// MetricsHandler serves GET /metrics (no such route when nil).
+	MetricsHandler http.Handler
+}
 
 // Keyspace executes a data command on the shard or shards owning its keys.
 // Multi-key ops (KV_DEL, KV_MGET, KV_MSET, KV_MSETNX, KV_SCAN, KV_EXISTS with
@@ -67,6 +86,75 @@ type Keyspace interface {
 	Do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error)
 }
 
+// Queues executes queue commands on the actor of the named queue. As with
+// Keyspace, a failure of the command is a reply with ErrorCode set, and a
+// non-nil error means it could not be executed (503). The gateway reads
+// these reply fields, per op:
+//
+//	QUEUE_CREATE      nothing (QUEUE_EXISTS when the queue exists)
+//	QUEUE_DELETE      nothing (QUEUE_NOT_FOUND when it does not)
+//	QUEUE_PUBLISH     message_id, position
+//	QUEUE_CONSUME     message (absent: none came within timeout_ms)
+//	QUEUE_NACK        action
+//	QUEUE_PURGE       count (messages removed)
+//	QUEUE_STATS       stats
+//	QUEUE_DLQ_LIST    messages (from offset, at most limit), count (the DLQ's size)
+//	QUEUE_DLQ_REQUEUE count (messages moved back)
+//	QUEUE_DLQ_PURGE   count
+//	QUEUE_SUBSCRIBE   nothing; then *messages.QueueDelivery to the subscriber
+//
+// Ops not listed read nothing but the error code. A consume may wait
+// timeout_ms past the context's deadline: the implementation bounds the
+// wait (and caps timeout_ms) itself.
+type Queues interface {
+	Do(ctx context.Context, req *messages.QueueRequest) (*messages.QueueReply, error)
+	// List returns the names of the queues.
+	List(ctx context.Context) ([]string, error)
+}
+
+// Rooms executes event-stream commands on the actor of the named room. The
+// gateway reads, per op:
+//
+//	ROOM_PUBLISH     event, subscribers_notified
+//	ROOM_HISTORY     events, oldest_offset, newest_offset
+//	ROOM_STATS       stats
+//	ROOM_SUBSCRIBE   events (the replay), oldest_offset, newest_offset; then
+//	                 *messages.RoomEvent to the subscriber, from the offset
+//	                 after the last replayed one, without gap or duplicate
+//
+// and oldest_offset with OFFSET_OUT_OF_RANGE.
+type Rooms interface {
+	Do(ctx context.Context, req *messages.RoomRequest) (*messages.RoomReply, error)
+	// List returns the names of the rooms.
+	List(ctx context.Context) ([]string, error)
+}
+
+// PubSub executes pub/sub commands on the topic router. It validates topics
+// and patterns: a bad one is INVALID_ARGUMENT, with the reason. The gateway
+// reads, per op:
+//
+//	PUBSUB_PUBLISH     subscribers_notified
+//	PUBSUB_SUBSCRIBE   topics (the subscriber's patterns), subscriptions (their
+//	                   number); then *messages.PubSubMessage to the subscriber
+//	PUBSUB_UNSUBSCRIBE subscriptions (patterns left)
+//	PUBSUB_TOPICS      topics
+//	PUBSUB_STATS       total_topics, total_subscribers, subscriptions, messages_published
+type PubSub interface {
+	Do(ctx context.Context, req *messages.PubSubRequest) (*messages.PubSubReply, error)
+}
+
+// Sessions starts the actor of one WebSocket connection under the gateway's
+// supervisor; a crashed session actor is stopped (its connection closed),
+// not restarted.
+type Sessions interface {
+	Spawn(name string, producer actor.Producer) (*actor.PID, error)
+	// Stop stops a session actor, after the messages already sent to it.
+	Stop(pid *actor.PID)
+	// Send hands msg to pid, fire and forget: the connection's reader and
+	// command runner use it to reach their session actor.
+	Send(pid *actor.PID, msg any)
+}
+
 // Admin is the part of the system the admin commands and routes report on
 // and act upon.
 type Admin interface {
@@ -115,12 +203,18 @@ type Health struct {
 // Healthy is Health.Status of a server whose components all work.
 const Healthy = "healthy"
 
-// Metrics records one request: the front door, the command (or route) it
-// ran, the HTTP status it got and how long it took.
+// Metrics records what the door does.
 type Metrics interface {
+	// ObserveRequest records one request: the front door, the command (or
+	// route) it ran, the HTTP status it got (over a WebSocket, the status
+	// it would have got) and how long it took.
 	ObserveRequest(door, command string, status int, d time.Duration)
+	// SubscriberDropped counts a WebSocket client disconnected because it
+	// could not keep up with its pushes.
+	SubscriberDropped(door string)
 }
 
 type noMetrics struct{}
 
 func (noMetrics) ObserveRequest(string, string, int, time.Duration) {}
+func (noMetrics) SubscriberDropped(string)                          {}

@@ -38,7 +38,7 @@ func BenchmarkCommand(b *testing.B) {
 		}
 		return setReply, nil
 	})
-	s := New(insecure(), ks, &fakeAdmin{}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(insecure(), Backends{Keyspace: ks, Admin: &fakeAdmin{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	cases := []struct {
 		name string

@@ -25,23 +25,42 @@ type commandSpec struct {
 
 // call is one command being executed.
 type call struct {
-	ctx     context.Context
+	ctx context.Context // bounded by the request timeout
+	// base is ctx without its deadline, for a command that may wait longer
+	// (queue.consume with a timeout).
+	base    context.Context
 	s       *Server
-	payload []byte // the raw JSON payload, when args is nil
-	a       *args  // set directly by REST routes
+	payload []byte   // the raw JSON payload, when a or m is nil
+	a       *args    // set directly by REST routes
+	m       *msgArgs // set directly by REST routes
 	out     *jsonw
+	// sess is the WebSocket session running the command; nil over HTTP,
+	// where the subscription commands cannot run.
+	sess *wsRunner
 }
 
-// args decodes the payload on first use.
+// args decodes the payload of a data command on first use.
 func (c *call) args() (*args, error) {
 	if c.a == nil {
-		a, err := decodeArgs(c.payload)
+		a, err := decodeArgs[args](c.payload)
 		if err != nil {
 			return nil, err
 		}
 		c.a = a
 	}
 	return c.a, nil
+}
+
+// margs decodes the payload of a messaging command on first use.
+func (c *call) margs() (*msgArgs, error) {
+	if c.m == nil {
+		m, err := decodeArgs[msgArgs](c.payload)
+		if err != nil {
+			return nil, err
+		}
+		c.m = m
+	}
+	return c.m, nil
 }
 
 // do sends req to the keyspace and turns a failure into an apiError.
@@ -100,25 +119,33 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) (string, i
 
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
+	c := call{ctx: ctx, base: r.Context(), s: s, out: out}
+	name, status := s.execute(&c, &env, id)
+	return name, s.send(w, status, out)
+}
 
+// execute runs a decoded envelope, a command or a batch, and writes the
+// whole reply document to c.out. It returns the name the request is counted
+// under in metrics, and the HTTP status of the reply.
+func (s *Server) execute(c *call, env *envelope, id []byte) (string, int) {
 	if env.Type == "batch" {
-		return "batch", s.runBatch(ctx, w, out, id, &env)
+		return "batch", s.runBatch(c, id, env)
 	}
-
+	out := c.out
 	out.b = append(out.b, `{"type":"response","request_id":`...)
 	out.raw(id)
 	mark := len(out.b)
 	out.b = append(out.b, `,"status":"success","success":true,"payload":`...)
-	name, err := s.run(ctx, env.Command, env.Payload, out)
+	name, err := s.run(c, env.Command, env.Payload)
 	if err != nil {
 		ae := asAPIError(err)
 		out.b = out.b[:mark]
 		writeErrorBody(out, ae)
 		out.endObj()
-		return name, s.send(w, ae.status, out)
+		return name, ae.status
 	}
 	out.endObj()
-	return name, s.send(w, http.StatusOK, out)
+	return name, http.StatusOK
 }
 
 // decodeEnvelope decodes a request body; every problem with it is a 400.
@@ -171,10 +198,10 @@ func requestID(raw rawJSON) []byte {
 	return append(id, '"')
 }
 
-// run executes the named command and writes its reply payload to out. It
+// run executes the named command and writes its reply payload to c.out. It
 // returns the name under which the command is counted in metrics: its own
 // when known, so that clients cannot grow the label set.
-func (s *Server) run(ctx context.Context, name string, payload rawJSON, out *jsonw) (string, error) {
+func (s *Server) run(c *call, name string, payload rawJSON) (string, error) {
 	cmd, ok := s.commands[name]
 	if !ok {
 		return "unknown", errorf(http.StatusBadRequest, codeUnknownCommand, "unknown command %q", name)
@@ -182,17 +209,18 @@ func (s *Server) run(ctx context.Context, name string, payload rawJSON, out *jso
 	if string(payload) == "null" {
 		payload = nil
 	}
-	c := call{ctx: ctx, s: s, payload: payload, out: out}
-	return name, cmd(&c)
+	c.payload, c.a, c.m = payload, nil, nil
+	return name, cmd(c)
 }
 
-// runBatch executes a batch's commands in order and answers one result per
+// runBatch executes a batch's commands in order and writes one result per
 // command. A failed command does not stop the batch; its result says why.
-func (s *Server) runBatch(ctx context.Context, w http.ResponseWriter, out *jsonw, id []byte, env *envelope) int {
+func (s *Server) runBatch(c *call, id []byte, env *envelope) int {
+	out := c.out
 	if n := len(env.Commands); n > s.cfg.MaxBatch {
 		ae := invalid("the batch has %d commands; the limit is %d", n, s.cfg.MaxBatch)
 		writeErrorEnvelope(out, "batch_response", id, ae)
-		return s.send(w, ae.status, out)
+		return ae.status
 	}
 	out.b = append(out.b, `{"type":"batch_response","request_id":`...)
 	out.raw(id)
@@ -208,7 +236,7 @@ func (s *Server) runBatch(ctx context.Context, w http.ResponseWriter, out *jsonw
 		} else if sub.Command == "batch" {
 			err = malformed("a batch cannot contain a batch")
 		} else {
-			_, err = s.run(ctx, sub.Command, sub.Payload, out)
+			_, err = s.run(c, sub.Command, sub.Payload)
 		}
 		if err != nil {
 			out.b = out.b[:mark]
@@ -219,7 +247,7 @@ func (s *Server) runBatch(ctx context.Context, w http.ResponseWriter, out *jsonw
 	}
 	out.endArr()
 	out.endObj()
-	return s.send(w, http.StatusOK, out)
+	return http.StatusOK
 }
 
 // writeErrorBody writes the members of an error result after an opening
@@ -237,6 +265,10 @@ func writeErrorBody(out *jsonw, ae *apiError) {
 	out.str(ae.msg)
 	out.key("details")
 	out.obj()
+	for _, d := range ae.details {
+		out.key(d.key)
+		out.int(d.n)
+	}
 	out.endObj()
 	out.endObj()
 }

@@ -76,7 +76,7 @@ func runInvalidCases(t *testing.T, cases []invalidCase) {
 			ts := newTestServer(t, insecure())
 			rec := postCommand(ts, fmt.Sprintf(`{"command":%q,"payload":%s}`, tc.command, tc.payload))
 			wantError(t, rec, http.StatusUnprocessableEntity, messages.CodeInvalid, tc.mentions)
-			if n := len(ts.ks.requests()); n != 0 {
+			if n := len(ts.ks.requests()) + len(ts.messagingRequests()); n != 0 {
 				t.Errorf("backend got %d requests for an invalid payload", n)
 			}
 		})

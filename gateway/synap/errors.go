@@ -19,13 +19,22 @@ const (
 	codeNotFound       = "NOT_FOUND"
 	codeTooLarge       = "PAYLOAD_TOO_LARGE"
 	codeInternal       = "INTERNAL_ERROR"
+	codeRateLimited    = "RATE_LIMIT_EXCEEDED"
 )
 
 // apiError is an error with the HTTP status and code it is answered with.
 type apiError struct {
-	status int
-	code   string
-	msg    string
+	status  int
+	code    string
+	msg     string
+	details []detail // the members of error.details
+}
+
+// detail is a member of an error's details: every one the door reports is
+// a number (oldest_offset, retry_after_secs).
+type detail struct {
+	key string
+	n   int64
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -58,22 +67,24 @@ func asAPIError(err error) *apiError {
 	}
 }
 
-// replyError maps a shard's error code to its status code. WRONG_TYPE and
+// replyError maps an actor's error code to its status code. WRONG_TYPE and
 // NOT_AN_INTEGER are 400, as in Synap: the request is well formed but cannot
-// apply to the value the key holds.
+// apply to the value the key holds. A full queue is 507, as in Synap, and so
+// is any other limit reached (queues, rooms, subscriptions): the server is
+// out of room for what the request would add.
 func replyError(code, msg string) *apiError {
 	status := http.StatusInternalServerError
 	switch code {
 	case messages.CodeWrongType, messages.CodeNotInteger, messages.CodeNotFloat,
-		messages.CodeOverflow, messages.CodeOutOfRange:
+		messages.CodeOverflow, messages.CodeOutOfRange, messages.CodeOffsetTrimmed:
 		status = http.StatusBadRequest
-	case messages.CodeNoSuchKey:
+	case messages.CodeNoSuchKey, messages.CodeQueueNotFound, messages.CodeMessageNotFound, messages.CodeNotFound:
 		status = http.StatusNotFound
 	case messages.CodeInvalid:
 		status = http.StatusUnprocessableEntity
-	case messages.CodeKeyReserved:
+	case messages.CodeKeyReserved, messages.CodeQueueExists:
 		status = http.StatusConflict
-	case messages.CodeMemoryLimit:
+	case messages.CodeMemoryLimit, messages.CodeQueueFull, messages.CodeLimit:
 		status = http.StatusInsufficientStorage
 	case messages.CodeUnavailable, messages.CodeTimeout:
 		status = http.StatusServiceUnavailable

@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/troupe-run/troupe/messages"
 )
@@ -109,14 +112,125 @@ func (a *fakeAdmin) InjectFault(target, fault string) (int, error) {
 	return a.armed, a.faultErr
 }
 
+// recorder records the requests a fake backend gets and answers them with
+// reply (an empty reply when nil).
+type recorder[Req, Rep any] struct {
+	mu    sync.Mutex
+	reqs  []Req
+	reply func(context.Context, Req) (Rep, error)
+}
+
+func (r *recorder[Req, Rep]) do(ctx context.Context, req Req, empty Rep) (Rep, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req)
+	reply := r.reply
+	r.mu.Unlock()
+	if reply == nil {
+		return empty, nil
+	}
+	return reply(ctx, req)
+}
+
+func (r *recorder[Req, Rep]) setReply(f func(context.Context, Req) (Rep, error)) {
+	r.mu.Lock()
+	r.reply = f
+	r.mu.Unlock()
+}
+
+func (r *recorder[Req, Rep]) requests() []Req {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Req(nil), r.reqs...)
+}
+
+type fakeQueues struct {
+	recorder[*messages.QueueRequest, *messages.QueueReply]
+	names []string
+}
+
+func (f *fakeQueues) Do(ctx context.Context, req *messages.QueueRequest) (*messages.QueueReply, error) {
+	return f.do(ctx, req, &messages.QueueReply{})
+}
+
+func (f *fakeQueues) List(context.Context) ([]string, error) { return slices.Clone(f.names), nil }
+
+type fakeRooms struct {
+	recorder[*messages.RoomRequest, *messages.RoomReply]
+	names []string
+}
+
+func (f *fakeRooms) Do(ctx context.Context, req *messages.RoomRequest) (*messages.RoomReply, error) {
+	return f.do(ctx, req, &messages.RoomReply{})
+}
+
+func (f *fakeRooms) List(context.Context) ([]string, error) { return slices.Clone(f.names), nil }
+
+type fakePubSub struct {
+	recorder[*messages.PubSubRequest, *messages.PubSubReply]
+}
+
+func (f *fakePubSub) Do(ctx context.Context, req *messages.PubSubRequest) (*messages.PubSubReply, error) {
+	return f.do(ctx, req, &messages.PubSubReply{})
+}
+
+// fakeSessions spawns session actors on the root of a real actor system,
+// started on first use, with the system's policy: a crash stops the actor.
+type fakeSessions struct {
+	mu  sync.Mutex
+	sys *actor.ActorSystem
+}
+
+func (f *fakeSessions) system() *actor.ActorSystem {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sys == nil {
+		quiet := func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+		f.sys = actor.NewActorSystem(actor.WithLoggerFactory(quiet))
+	}
+	return f.sys
+}
+
+// shutdown stops the actor system, if one was started.
+func (f *fakeSessions) shutdown() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sys != nil {
+		f.sys.Shutdown()
+	}
+}
+
+func (f *fakeSessions) Spawn(name string, producer actor.Producer) (*actor.PID, error) {
+	stop := actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })
+	return f.system().Root.SpawnNamed(actor.PropsFromProducer(producer, actor.WithGuardian(stop)), name)
+}
+
+func (f *fakeSessions) Stop(pid *actor.PID)          { f.system().Root.Poison(pid) }
+func (f *fakeSessions) Send(pid *actor.PID, msg any) { f.system().Root.Send(pid, msg) }
+
+// push sends msg to a session, as a room, queue or the router would.
+func (f *fakeSessions) push(pid *actor.PID, msg any) { f.system().Root.Send(pid, msg) }
+
 type observation struct {
 	door, command string
 	status        int
 }
 
 type fakeMetrics struct {
-	mu  sync.Mutex
-	obs []observation
+	mu      sync.Mutex
+	obs     []observation
+	dropped int
+}
+
+func (m *fakeMetrics) SubscriberDropped(door string) {
+	m.mu.Lock()
+	m.dropped++
+	m.mu.Unlock()
+}
+
+func (m *fakeMetrics) droppedCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
 }
 
 func (m *fakeMetrics) ObserveRequest(door, command string, status int, _ time.Duration) {
@@ -137,10 +251,32 @@ func (m *fakeMetrics) last() observation {
 // testServer is a Server over fakes, serving every client (Insecure).
 type testServer struct {
 	*Server
-	ks      *fakeKeyspace
-	admin   *fakeAdmin
-	metrics *fakeMetrics
-	logs    *bytes.Buffer
+	ks       *fakeKeyspace
+	queues   *fakeQueues
+	rooms    *fakeRooms
+	pubsub   *fakePubSub
+	sessions *fakeSessions
+	admin    *fakeAdmin
+	metrics  *fakeMetrics
+	logs     *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func newTestServer(t testing.TB, cfg Config) *testServer {
@@ -153,15 +289,26 @@ func newTestServer(t testing.TB, cfg Config) *testServer {
 			config: map[string]any{"data_addr": ":15500", "shards": 8},
 			armed:  1,
 		},
-		metrics: &fakeMetrics{},
-		logs:    &bytes.Buffer{},
+		queues:   &fakeQueues{},
+		rooms:    &fakeRooms{},
+		pubsub:   &fakePubSub{},
+		sessions: &fakeSessions{},
+		metrics:  &fakeMetrics{},
+		logs:     &syncBuffer{},
 	}
+	t.Cleanup(ts.sessions.shutdown)
 	metricsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "# HELP troupe_up 1\n")
 	})
 	log := slog.New(slog.NewTextHandler(ts.logs, nil))
-	ts.Server = New(cfg, ts.ks, ts.admin, ts.metrics, metricsHandler, log)
+	ts.Server = New(cfg, ts.backends(metricsHandler), log)
 	return ts
+}
+
+// backends returns the test server's fakes as Backends.
+func (ts *testServer) backends(metricsHandler http.Handler) Backends {
+	return Backends{Keyspace: ts.ks, Queues: ts.queues, Rooms: ts.rooms, PubSub: ts.pubsub, Sessions: ts.sessions,
+		Admin: ts.admin, Metrics: ts.metrics, MetricsHandler: metricsHandler}
 }
 
 func insecure() Config { return Config{Insecure: true, Version: "0.1.0"} }

@@ -73,6 +73,35 @@ var restRoutes = []restRoute{
 	{pattern: "GET /sortedset/{key}/zcount", command: "sortedset.zcount"},
 }
 
+// messagingRoutes are the REST routes of the messaging commands, whose
+// arguments are msgArgs.
+var messagingRoutes = []restRoute{
+	// Synap's queue routes, and Troupe's for the dead-letter queue.
+	{pattern: "POST /queue/{queue}", command: "queue.create"},
+	{pattern: "DELETE /queue/{queue}", command: "queue.delete"},
+	{pattern: "POST /queue/{queue}/publish", command: "queue.publish"},
+	{pattern: "GET /queue/{queue}/consume/{consumer_id}", command: "queue.consume"},
+	{pattern: "POST /queue/{queue}/ack", command: "queue.ack"},
+	{pattern: "POST /queue/{queue}/nack", command: "queue.nack"},
+	{pattern: "GET /queue/{queue}/stats", command: "queue.stats"},
+	{pattern: "POST /queue/{queue}/purge", command: "queue.purge"},
+	{pattern: "GET /queue/list", command: "queue.list"},
+	{pattern: "GET /queue/{queue}/dlq", command: "queue.dlq.list"},
+	{pattern: "POST /queue/{queue}/dlq/requeue", command: "queue.dlq.requeue"},
+	{pattern: "POST /queue/{queue}/dlq/purge", command: "queue.dlq.purge"},
+
+	// Synap's event-stream routes, and Troupe's history route.
+	{pattern: "POST /stream/{room}/publish", command: "stream.publish"},
+	{pattern: "GET /stream/{room}/history", command: "stream.history"},
+	{pattern: "GET /stream/{room}/consume/{subscriber_id}", command: "stream.consume"},
+	{pattern: "GET /stream/{room}/stats", command: "stream.stats"},
+	{pattern: "GET /stream/list", command: "stream.rooms"},
+
+	{pattern: "POST /pubsub/{topic}/publish", command: "pubsub.publish"},
+	{pattern: "GET /pubsub/stats", command: "pubsub.stats"},
+	{pattern: "GET /pubsub/topics", command: "pubsub.topics"},
+}
+
 // routes registers every route on the mux.
 func (s *Server) routes(metricsHandler http.Handler) {
 	s.mux.HandleFunc("GET /health", s.observe(s.serveHealth))
@@ -82,12 +111,18 @@ func (s *Server) routes(metricsHandler http.Handler) {
 	if s.cfg.Chaos {
 		s.mux.HandleFunc("POST /admin/chaos", s.observe(s.serveChaos))
 	}
-	for _, rt := range restRoutes {
-		cmd, ok := s.commands[rt.command]
-		if !ok {
-			panic("synap: route " + rt.pattern + " names an unknown command " + rt.command)
+	s.mux.HandleFunc("GET "+wsPath, s.serveWS)
+	for _, table := range []struct {
+		routes    []restRoute
+		messaging bool
+	}{{restRoutes, false}, {messagingRoutes, true}} {
+		for _, rt := range table.routes {
+			cmd, ok := s.commands[rt.command]
+			if !ok {
+				panic("synap: route " + rt.pattern + " names an unknown command " + rt.command)
+			}
+			s.mux.HandleFunc(rt.pattern, s.observe(s.restHandler(rt, cmd, table.messaging)))
 		}
-		s.mux.HandleFunc(rt.pattern, s.observe(s.restHandler(rt, cmd)))
 	}
 	s.mux.HandleFunc("/", s.observe(func(w http.ResponseWriter, r *http.Request) (string, int) {
 		return "not_found", s.writeError(w, errorf(http.StatusNotFound, codeNotFound, "no route for %s %s", r.Method, r.URL.Path))
@@ -95,18 +130,26 @@ func (s *Server) routes(metricsHandler http.Handler) {
 }
 
 // restHandler serves one REST route by running its command.
-func (s *Server) restHandler(rt restRoute, cmd command) handlerFunc {
+func (s *Server) restHandler(rt restRoute, cmd command, messaging bool) handlerFunc {
 	wildcards := patternWildcards(rt.pattern)
 	return func(w http.ResponseWriter, r *http.Request) (string, int) {
-		a, err := s.restArgs(w, r, rt, wildcards)
-		if err != nil {
+		out := getJSONW()
+		defer putJSONW(out)
+		c := call{base: r.Context(), s: s, out: out}
+		var a argSetter
+		if messaging {
+			c.m = new(msgArgs)
+			a = c.m
+		} else {
+			c.a = new(args)
+			a = c.a
+		}
+		if err := s.restArgs(w, r, rt, wildcards, a); err != nil {
 			return rt.command, s.writeError(w, asAPIError(err))
 		}
 		ctx, cancel := s.requestContext(r)
 		defer cancel()
-		out := getJSONW()
-		defer putJSONW(out)
-		c := call{ctx: ctx, s: s, a: a, out: out}
+		c.ctx = ctx
 		if err := cmd(&c); err != nil {
 			return rt.command, s.writeError(w, asAPIError(err))
 		}
@@ -114,28 +157,34 @@ func (s *Server) restHandler(rt restRoute, cmd command) handlerFunc {
 	}
 }
 
+// argSetter is what a REST request's arguments are gathered into: args or
+// msgArgs.
+type argSetter interface {
+	set(name, v string)
+}
+
 // restArgs gathers a REST request's arguments from its body, query string
-// and path.
-func (s *Server) restArgs(w http.ResponseWriter, r *http.Request, rt restRoute, wildcards []string) (*args, error) {
+// and path into a.
+func (s *Server) restArgs(w http.ResponseWriter, r *http.Request, rt restRoute, wildcards []string, a argSetter) error {
 	body, err := s.readBody(w, r)
 	defer body.release()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	a := new(args)
 	if doc := bytes.TrimSpace(body.b); len(doc) > 0 {
 		if !json.Valid(doc) {
-			return nil, malformed("the request body is not valid JSON")
+			return malformed("the request body is not valid JSON")
 		}
+		ra, isArgs := a.(*args)
 		switch {
 		case doc[0] == '{':
 			if err := json.Unmarshal(doc, a); err != nil {
-				return nil, jsonError(err, "the body")
+				return jsonError(err, "the body")
 			}
-		case doc[0] == '[' && rt.arrayBody != "":
-			a.setRaw(rt.arrayBody, bytes.Clone(doc))
+		case doc[0] == '[' && rt.arrayBody != "" && isArgs:
+			ra.setRaw(rt.arrayBody, bytes.Clone(doc))
 		default:
-			return nil, invalid("the request body must be a JSON object")
+			return invalid("the request body must be a JSON object")
 		}
 	}
 	for name, vs := range r.URL.Query() {
@@ -144,7 +193,7 @@ func (s *Server) restArgs(w http.ResponseWriter, r *http.Request, rt restRoute, 
 	for _, name := range wildcards {
 		a.set(name, r.PathValue(name))
 	}
-	return a, nil
+	return nil
 }
 
 // setRaw assigns the field an array body stands for.

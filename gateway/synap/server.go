@@ -1,7 +1,9 @@
-// Package synap is the data service's front door: the HTTP API of Synap
-// (spec/synap-api.txt). It decodes and validates requests, turns each into a
-// messages.DataRequest for the keyspace (or a call on the Admin), and encodes
-// the reply in Synap's format. It holds no state of its own.
+// Package synap is the data service's front door: the HTTP and WebSocket API
+// of Synap (spec/synap-api.txt). It decodes and validates requests, turns
+// each into a message for the actor that owns its data (the keyspace, a
+// queue, a room, the pub/sub router) or a call on the Admin, and encodes the
+// reply in Synap's format. It holds no state of its own but its WebSocket
+// sessions and its rate limiter's buckets.
 //
 // Status codes: 400 for a malformed request or an unknown command, and, as in
 // Synap, for a command that cannot apply to the value a key holds
@@ -31,6 +33,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -39,6 +43,10 @@ const (
 	DefaultMaxBody        = 16 << 20
 	DefaultMaxBatch       = 1000
 	DefaultRequestTimeout = 10 * time.Second
+	DefaultWSBuffer       = 1024
+	DefaultWSReadLimit    = 1 << 20
+	DefaultWSPingInterval = 20 * time.Second
+	DefaultMaxSessions    = 10000
 )
 
 // door names this front door in metrics.
@@ -61,32 +69,63 @@ type Config struct {
 	Chaos bool
 	// Version is reported by /health and admin.stats.
 	Version string
+
+	// WSBuffer bounds the frames queued for one WebSocket client; a client
+	// that lets it fill is closed with status 1008.
+	WSBuffer int
+	// WSReadLimit bounds one frame from a WebSocket client, in bytes (the
+	// connection is closed with status 1009 past it).
+	WSReadLimit int64
+	// WSPingInterval is how often a WebSocket client is pinged; one that
+	// has not answered within two intervals is closed.
+	WSPingInterval time.Duration
+	// MaxSessions bounds the open WebSocket connections (503 past it).
+	MaxSessions int
+	// RateLimit is the requests per second each client may make, sustained
+	// (0: no limit), RateBurst how many at once (0: one second's worth).
+	RateLimit float64
+	RateBurst int
 }
 
-// Server serves the data service's HTTP API.
+// Server serves the data service's HTTP and WebSocket API.
 //
 // Access control: with API keys configured, every route but /health and
-// /metrics needs one (X-API-Key or Authorization: Bearer), else 401. With no
-// key and no Insecure, only loopback clients are served (403 otherwise),
-// except on /health and /metrics: those expose no data, and health probes
-// come from elsewhere.
+// /metrics needs one (X-API-Key or Authorization: Bearer; on the WebSocket
+// route, also the api_key query parameter), else 401. With no key and no
+// Insecure, only loopback clients are served (403 otherwise), except on
+// /health and /metrics: those expose no data, and health probes come from
+// elsewhere.
+//
+// Rate limiting (RateLimit set): each client, known by its API key or, with
+// no key configured, by its IP address (never by a forwarded-for header,
+// which anyone can write), has a token bucket. Every request that passes
+// access control takes a token and gets X-RateLimit-Limit (the burst),
+// X-RateLimit-Remaining and X-RateLimit-Reset (unix seconds when the bucket
+// is full again); with none left it is answered 429. Over a WebSocket, the
+// handshake and each command frame take a token; a frame refused gets an
+// error reply. /health and /metrics are not limited.
 type Server struct {
 	cfg      Config
 	ks       Keyspace
+	queues   Queues
+	rooms    Rooms
+	pubsub   PubSub
+	sessions Sessions
 	admin    Admin
 	metrics  Metrics
 	log      *slog.Logger
 	auth     authorizer
+	limiter  *rateLimiter // nil: no rate limit
 	mux      *http.ServeMux
 	commands map[string]command
 	serveCmd http.HandlerFunc // serveCommand, observed
 	draining atomic.Bool
+	conns    wsRegistry
+	wsSeq    atomic.Uint64 // names sessions
 }
 
-// New returns a Server that executes data commands on ks and admin commands
-// on admin. metricsHandler serves GET /metrics (none when nil); m records
-// every request (nothing when nil).
-func New(cfg Config, ks Keyspace, admin Admin, m Metrics, metricsHandler http.Handler, log *slog.Logger) *Server {
+// New returns a Server over the backends b.
+func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
@@ -96,20 +135,39 @@ func New(cfg Config, ks Keyspace, admin Admin, m Metrics, metricsHandler http.Ha
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.WSBuffer <= 0 {
+		cfg.WSBuffer = DefaultWSBuffer
+	}
+	if cfg.WSReadLimit <= 0 {
+		cfg.WSReadLimit = DefaultWSReadLimit
+	}
+	if cfg.WSPingInterval <= 0 {
+		cfg.WSPingInterval = DefaultWSPingInterval
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
+	m := b.Metrics
 	if m == nil {
 		m = noMetrics{}
 	}
 	s := &Server{
 		cfg:      cfg,
-		ks:       ks,
-		admin:    admin,
+		ks:       b.Keyspace,
+		queues:   b.Queues,
+		rooms:    b.Rooms,
+		pubsub:   b.PubSub,
+		sessions: b.Sessions,
+		admin:    b.Admin,
 		metrics:  m,
 		log:      log,
 		auth:     newAuthorizer(cfg.APIKeys, cfg.Insecure),
+		limiter:  newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now),
 		mux:      http.NewServeMux(),
 		commands: make(map[string]command),
 	}
-	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands, adminCommands} {
+	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,
+		adminCommands, queueCommands, streamCommands, pubsubCommands} {
 		for _, c := range table {
 			if _, dup := s.commands[c.name]; dup {
 				panic("synap: command registered twice: " + c.name)
@@ -118,7 +176,7 @@ func New(cfg Config, ks Keyspace, admin Admin, m Metrics, metricsHandler http.Ha
 		}
 	}
 	s.serveCmd = s.observe(s.serveCommand)
-	s.routes(metricsHandler)
+	s.routes(b.MetricsHandler)
 
 	switch {
 	case len(cfg.APIKeys) > 0:
@@ -132,8 +190,12 @@ func New(cfg Config, ks Keyspace, admin Admin, m Metrics, metricsHandler http.Ha
 
 // Drain makes the server refuse new work: from now on every request but
 // /health and /metrics is answered 503 SERVICE_UNAVAILABLE, and /health
-// reports "draining". In-flight requests finish normally.
-func (s *Server) Drain() { s.draining.Store(true) }
+// reports "draining". In-flight requests finish normally; WebSocket
+// connections, which have no end of their own, are closed with status 1001.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.conns.closeAll(websocket.StatusGoingAway, "the server is shutting down")
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -146,7 +208,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, errorf(http.StatusServiceUnavailable, messages.CodeUnavailable, "the server is shutting down"), "draining")
 		return
 	}
-	if ae := s.auth.check(r); ae != nil {
+	key, ae := s.auth.check(r)
+	if ae != nil {
 		label := "forbidden"
 		if ae.status == http.StatusUnauthorized {
 			label = "unauthorized"
@@ -154,6 +217,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.reject(w, ae, label)
 		return
+	}
+	if s.limiter != nil {
+		v := s.limiter.take(clientOf(r, key))
+		v.setHeaders(w.Header())
+		if !v.ok {
+			s.reject(w, v.err(), "rate_limited")
+			return
+		}
 	}
 	// The command endpoint carries nearly all the traffic: skip the mux.
 	if r.URL.Path == commandPath && r.Method == http.MethodPost {

@@ -124,7 +124,11 @@ func TestCommandTableIsComplete(t *testing.T) {
 		set.add set.rem set.members set.ismember set.card set.size set.pop set.randmember
 		sortedset.zadd sortedset.zrem sortedset.zscore sortedset.zrange sortedset.zrevrange
 		sortedset.zrangebyscore sortedset.zincrby sortedset.zcard sortedset.zrank sortedset.zrevrank sortedset.zcount
-		admin.stats admin.config admin.health admin.shutdown`
+		admin.stats admin.config admin.health admin.shutdown
+		queue.create queue.delete queue.publish queue.consume queue.ack queue.nack queue.purge queue.stats queue.list
+		queue.dlq.list queue.dlq.requeue queue.dlq.purge queue.subscribe queue.unsubscribe
+		stream.publish stream.history stream.consume stream.rooms stream.list stream.stats stream.subscribe stream.unsubscribe
+		pubsub.publish pubsub.topics pubsub.stats pubsub.subscribe pubsub.unsubscribe`
 	for _, name := range strings.Fields(names) {
 		if _, ok := ts.commands[name]; !ok {
 			t.Errorf("command %s is not registered", name)

@@ -23,21 +23,31 @@ func BenchmarkIngest(b *testing.B) {
 			const records = 20000
 			rng := rand.New(rand.NewPCG(1, 2))
 			tables := NewTables()
+			changes := make([]Change, 4096)
+			for i := range changes {
+				changes[i] = Change{Op: Update, Table: "product", ID: fmt.Sprintf("product:%d", rng.IntN(records)),
+					Record: map[string]any{
+						"owner":    fmt.Sprintf("user:%d", rng.IntN(1000)),
+						"category": fmt.Sprintf("c%d", rng.IntN(20)),
+						"status":   []string{"open", "closed"}[rng.IntN(2)],
+						"price":    rng.IntN(100000),
+					}}
+			}
+			next := 0
 			update := func() Event {
-				id := fmt.Sprintf("product:%d", rng.IntN(records))
-				ev, err := tables.Apply(Change{Op: Update, Table: "product", ID: id, Record: map[string]any{
-					"owner":    fmt.Sprintf("user:%d", rng.IntN(1000)),
-					"category": fmt.Sprintf("c%d", rng.IntN(20)),
-					"status":   []string{"open", "closed"}[rng.IntN(2)],
-					"price":    rng.IntN(100000),
-				}})
+				ev, err := tables.Apply(changes[next%len(changes)])
 				if err != nil {
 					b.Fatal(err)
 				}
+				next++
 				return ev
 			}
-			for range records * 2 {
-				update()
+			for i := range records {
+				ch := changes[i%len(changes)]
+				ch.ID = fmt.Sprintf("product:%d", i)
+				if _, err := tables.Apply(ch); err != nil {
+					b.Fatal(err)
+				}
 			}
 			queries := []string{
 				"SELECT * FROM product WHERE owner = $owner",

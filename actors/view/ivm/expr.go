@@ -384,3 +384,57 @@ func hasRecordID(v surql.Value) bool {
 	}
 	return false
 }
+
+// A seek finds the records that a WHERE clause can accept by their value
+// at path, instead of scanning their table: the clause has a conjunct
+// path = x, where x depends on parameters and $parent only.
+type seek struct {
+	path  []string
+	value evalFn
+}
+
+// seek finds a seek in a WHERE clause, or returns nil.
+func (s *scope) seek(e surql.Expr) *seek {
+	b, ok := e.(*surql.Binary)
+	if !ok {
+		return nil
+	}
+	switch b.Op {
+	case surql.OpAnd:
+		if sk := s.seek(b.X); sk != nil {
+			return sk
+		}
+		return s.seek(b.Y)
+	case surql.OpEq:
+		if _, _, star := starPattern(b.X, b.Y); star {
+			return nil
+		}
+		if _, _, star := starPattern(b.Y, b.X); star {
+			return nil
+		}
+		for _, x := range [][2]surql.Expr{{b.X, b.Y}, {b.Y, b.X}} {
+			p, ok := x[0].(*surql.Path)
+			if !ok || !dependsOnParams(x[1]) {
+				continue
+			}
+			if fn, err := s.compile(x[1]); err == nil {
+				return &seek{path: p.Parts, value: fn}
+			}
+		}
+	}
+	return nil
+}
+
+// dependsOnParams reports whether e is built of literals and parameters
+// only, $parent included.
+func dependsOnParams(e surql.Expr) bool {
+	switch e := e.(type) {
+	case *surql.Literal, *surql.Param:
+		return true
+	case *surql.Array:
+		return !slices.ContainsFunc(e.Elems, func(x surql.Expr) bool { return !dependsOnParams(x) })
+	case *surql.Object:
+		return !slices.ContainsFunc(e.Entries, func(en surql.Entry) bool { return !dependsOnParams(en.Value) })
+	}
+	return false
+}

@@ -1,7 +1,5 @@
 package ivm
 
-import "strconv"
-
 // Hash returns the hash of a result with the given generation, as
 // View.Hash does for its own result.
 func Hash(rows []Row, generation uint64) string {
@@ -25,13 +23,16 @@ func rowHash(id string, version int64) uint64 {
 	return mix(h ^ mix(uint64(version)))
 }
 
+// formatHash writes the hash of a view as 16 hex digits.
 func formatHash(sum, generation uint64) string {
+	const digits = "0123456789abcdef"
 	h := mix(sum ^ mix(generation+1))
-	s := strconv.FormatUint(h, 16)
-	for len(s) < 16 {
-		s = "0" + s
+	var b [16]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[h&15]
+		h >>= 4
 	}
-	return s
+	return string(b[:])
 }
 
 // mix is the finalizer of SplitMix64: it spreads every input bit over the

@@ -24,6 +24,7 @@ type plan struct {
 	limit  int        // -1: no LIMIT
 	parent [][]string // the paths of $parent that WHERE reads
 	guard  *guard     // nil when WHERE has none
+	seek   *seek      // nil when WHERE has none
 
 	tables    []string        // every table read: its own and its subqueries', sorted
 	subTables map[string]bool // the tables its subqueries read
@@ -70,7 +71,8 @@ func compile(sel *surql.Select, params map[string]any, sub bool) (*plan, error) 
 		if err != nil {
 			return nil, fmt.Errorf("WHERE: %w", err)
 		}
-		p.where, p.parent, p.guard = where, sc.parent, sc.guard(sel.Where)
+		p.guard, p.seek = sc.guard(sel.Where), sc.seek(sel.Where)
+		p.where, p.parent = where, sc.parent
 	}
 	grouped := sel.GroupAll || len(sel.GroupBy) > 0
 	var aggs []aggregate

@@ -61,15 +61,26 @@ type Event struct {
 // Tables holds the records of every table: table -> id -> record. Records
 // are stored as Values (see surql.Normalize) with their id in the "id"
 // field, and are never modified once stored: views and results share them.
+// Tables also indexes the fields that views look records up by.
 //
 // Tables is not safe for concurrent use.
 type Tables struct {
-	tables map[string]map[string]map[string]any
+	tables  map[string]map[string]map[string]any
+	columns map[string]map[string]*column // table -> path -> index; see seek
+}
+
+// A column indexes the records of a table by their value at a path.
+type column struct {
+	path []string
+	ids  map[any]map[string]bool // valueKey -> ids
 }
 
 // NewTables returns empty tables.
 func NewTables() *Tables {
-	return &Tables{tables: make(map[string]map[string]map[string]any)}
+	return &Tables{
+		tables:  make(map[string]map[string]map[string]any),
+		columns: make(map[string]map[string]*column),
+	}
 }
 
 // Apply records ch and returns it as an Event, to be applied to every view
@@ -107,7 +118,67 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 	default:
 		return Event{}, fmt.Errorf("invalid op %v", ch.Op)
 	}
+	for _, col := range t.columns[ch.Table] {
+		if ev.Old != nil {
+			col.remove(ev.ID, ev.Old)
+		}
+		if ev.New != nil {
+			col.add(ev.ID, ev.New)
+		}
+	}
 	return ev, nil
+}
+
+// seek iterates over the records of a table whose value at path equals v,
+// which holds no record id. The first seek of a path builds an index of
+// it, which Apply then maintains: views seek by the few paths their WHERE
+// clauses join on, such as id or thread in thread = $parent.id.
+func (t *Tables) seek(table string, path []string, v surql.Value) iter.Seq2[string, map[string]any] {
+	rows := t.tables[table]
+	if len(path) == 1 && path[0] == "id" { // ids are the keys of the table
+		id, _ := v.(string)
+		return func(yield func(string, map[string]any) bool) {
+			if rec, ok := rows[id]; ok {
+				yield(id, rec)
+			}
+		}
+	}
+	cols := t.columns[table]
+	if cols == nil {
+		cols = make(map[string]*column)
+		t.columns[table] = cols
+	}
+	col := cols[pathKey(path)]
+	if col == nil {
+		col = &column{path: path, ids: make(map[any]map[string]bool)}
+		for id, rec := range rows {
+			col.add(id, rec)
+		}
+		cols[pathKey(path)] = col
+	}
+	return func(yield func(string, map[string]any) bool) {
+		for id := range col.ids[valueKey(v)] {
+			if !yield(id, rows[id]) {
+				return
+			}
+		}
+	}
+}
+
+func (c *column) add(id string, rec map[string]any) {
+	k := valueKey(lookup(rec, c.path))
+	if c.ids[k] == nil {
+		c.ids[k] = make(map[string]bool)
+	}
+	c.ids[k][id] = true
+}
+
+func (c *column) remove(id string, rec map[string]any) {
+	k := valueKey(lookup(rec, c.path))
+	delete(c.ids[k], id)
+	if len(c.ids[k]) == 0 {
+		delete(c.ids, k)
+	}
 }
 
 // Get returns a record.

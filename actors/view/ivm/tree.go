@@ -32,10 +32,13 @@ func (e *entry) fix() { e.size = 1 + size(e.left) + size(e.right) }
 
 func (t *tree) len() int { return size(t.root) }
 
-func (t *tree) insert(e *entry) {
+// insert inserts e and returns its rank.
+func (t *tree) insert(e *entry) int {
 	e.left, e.right, e.prio, e.size = nil, nil, rand.Uint64(), 1
 	l, r := t.split(t.root, e)
+	rank := size(l)
 	t.root = merge(merge(l, e), r)
+	return rank
 }
 
 // split divides the subtree n into the entries before e and those after.
@@ -70,19 +73,25 @@ func merge(l, r *entry) *entry {
 	return r
 }
 
-// remove removes e, which must be in the tree.
-func (t *tree) remove(e *entry) { t.root = t.removeFrom(t.root, e) }
+// remove removes e, which must be in the tree, and returns the rank it had.
+func (t *tree) remove(e *entry) int {
+	var rank int
+	t.root = t.removeFrom(t.root, e, &rank)
+	return rank
+}
 
-func (t *tree) removeFrom(n, e *entry) *entry {
+func (t *tree) removeFrom(n, e *entry, rank *int) *entry {
 	if n == nil {
 		return nil
 	}
 	switch c := t.cmp(e, n); {
 	case c < 0:
-		n.left = t.removeFrom(n.left, e)
+		n.left = t.removeFrom(n.left, e, rank)
 	case c > 0:
-		n.right = t.removeFrom(n.right, e)
+		*rank += size(n.left) + 1
+		n.right = t.removeFrom(n.right, e, rank)
 	default:
+		*rank += size(n.left)
 		return merge(n.left, n.right)
 	}
 	n.fix()
@@ -125,8 +134,8 @@ func (t *tree) at(i int) *entry {
 // from iterates over the entries in order, starting at rank i.
 func (t *tree) from(i int) iter.Seq[*entry] {
 	return func(yield func(*entry) bool) {
-		// The stack holds the entries still to visit whose right
-		// subtrees are to be visited after them, nearest last.
+		// The stack holds the entries yet to visit, the next one last;
+		// each one's right subtree comes right after it.
 		var stack []*entry
 		for n := t.root; n != nil; {
 			switch l := size(n.left); {

@@ -17,15 +17,19 @@ func TestTree(t *testing.T) {
 	for step := range 3000 {
 		if len(want) > 0 && rng.IntN(3) == 0 {
 			i := rng.IntN(len(want))
-			tr.remove(want[i])
+			if r := tr.remove(want[i]); r != i {
+				t.Fatalf("step %d: remove returned rank %d, want %d", step, r, i)
+			}
 			want = slices.Delete(want, i, i+1)
 		} else {
 			e := &entry{version: rng.Int64N(1 << 40)}
 			if _, found := slices.BinarySearchFunc(want, e, byKey); found {
 				continue // keys are unique
 			}
-			tr.insert(e)
 			i, _ := slices.BinarySearchFunc(want, e, byKey)
+			if r := tr.insert(e); r != i {
+				t.Fatalf("step %d: insert returned rank %d, want %d", step, r, i)
+			}
 			want = slices.Insert(want, i, e)
 		}
 		if tr.len() != len(want) {

@@ -1,7 +1,6 @@
 package ivm
 
 import (
-	"cmp"
 	"fmt"
 	"iter"
 	"slices"
@@ -43,7 +42,7 @@ type Position struct {
 	Index int
 }
 
-// Empty reports whether d changes nothing.
+// Empty reports whether d changes no row.
 func (d Delta) Empty() bool {
 	return len(d.Additions) == 0 && len(d.Removals) == 0 && len(d.Updates) == 0
 }
@@ -132,14 +131,14 @@ func (v *View) Load(t *Tables) {
 	v.tree.root = nil
 	v.hash = 0
 	if p.group == nil {
-		for id, rec := range t.All(p.table) {
+		for id, rec := range v.candidates(t) {
 			if p.matches(rec, v.parent) {
 				v.insert(p.entry(id, rec))
 			}
 		}
 	} else {
 		clear(v.groups)
-		for _, rec := range t.All(p.table) {
+		for _, rec := range v.candidates(t) {
 			if p.matches(rec, v.parent) {
 				id, values := p.groupOf(rec)
 				g := v.groups[id]
@@ -158,6 +157,18 @@ func (v *View) Load(t *Tables) {
 		v.attach(t, e)
 		v.hash += rowHash(e.id, e.version)
 	}
+}
+
+// candidates iterates over the records that can match the view's WHERE:
+// those its seek finds, or all of its table.
+func (v *View) candidates(t *Tables) iter.Seq2[string, map[string]any] {
+	p := v.plan
+	if p.seek != nil {
+		if val := p.seek.value(nil, v.parent); !hasRecordID(val) {
+			return t.seek(p.table, p.seek.path, val)
+		}
+	}
+	return t.All(p.table)
 }
 
 func (v *View) insert(e *entry) {
@@ -248,222 +259,4 @@ func (v *View) attach(t *Tables, e *entry) {
 
 func (e *entry) detach() {
 	e.in, e.subs, e.vals, e.rec = false, nil, nil, nil
-}
-
-// Apply brings the view up to date with an event of one of its tables,
-// which t already reflects, and returns the change of its result. It
-// returns the zero Delta when the result did not change.
-func (v *View) Apply(t *Tables, ev Event) Delta {
-	c := v.apply(t, ev)
-	if c == nil {
-		return Delta{}
-	}
-	return v.delta(c)
-}
-
-// pending collects the rows an Apply touched, with what each was before.
-type pending struct {
-	touched []*touch
-	index   map[string]*touch
-	subsRan bool // some row's subquery values changed
-}
-
-type touch struct {
-	id    string
-	wasIn bool
-	prev  Row    // the row before, if it was in the window
-	old   *entry // the entry a change replaced or removed, if changed
-	moved bool   // changed with a different sort key
-	fresh bool   // its subviews were built after the event
-}
-
-// touch records that the row id, whose entry is e (or nil), may change.
-func (c *pending) touch(id string, e *entry) *touch {
-	if tc := c.index[id]; tc != nil {
-		return tc
-	}
-	tc := &touch{id: id}
-	if e != nil && e.in {
-		tc.wasIn, tc.prev = true, e.row()
-	}
-	if c.index == nil {
-		c.index = make(map[string]*touch)
-	}
-	c.index[id] = tc
-	c.touched = append(c.touched, tc)
-	return tc
-}
-
-func (c *pending) fresh(id string) bool {
-	tc := c.index[id]
-	return tc != nil && tc.fresh
-}
-
-// apply updates the view's state and returns what it touched, or nil.
-func (v *View) apply(t *Tables, ev Event) *pending {
-	var c pending
-	if ev.Table == v.plan.table {
-		v.applyMain(t, ev, &c)
-	}
-	if v.plan.subTables[ev.Table] {
-		v.applySubs(t, ev, &c)
-	}
-	if len(c.touched) == 0 {
-		return nil
-	}
-	return &c
-}
-
-// applyMain applies an event of the view's own table: it replaces the
-// entries of the changed rows in the index, then settles which rows are in
-// the window.
-func (v *View) applyMain(t *Tables, ev Event, c *pending) {
-	var changes [2]change
-	n := 0
-	if v.plan.group != nil {
-		n = v.regroup(ev, &changes)
-	} else {
-		var e *entry
-		if ev.New != nil && v.plan.matches(ev.New, v.parent) {
-			e = v.plan.entry(ev.ID, ev.New)
-		}
-		if e != nil || v.rows[ev.ID] != nil {
-			changes[0] = change{id: ev.ID, e: e}
-			n = 1
-		}
-	}
-	if n == 0 {
-		return
-	}
-	for _, ch := range changes[:n] {
-		v.replace(ch, c)
-	}
-	v.settle(t, n, c)
-}
-
-func (v *View) replace(ch change, c *pending) {
-	old := v.rows[ch.id]
-	tc := c.touch(ch.id, old)
-	tc.old = old
-	if old != nil {
-		v.tree.remove(old)
-		delete(v.rows, ch.id)
-	}
-	if e := ch.e; e != nil {
-		if old != nil {
-			e.in, e.subs, e.vals = old.in, old.subs, old.vals
-			tc.moved = v.plan.compare(old, e) != 0
-		}
-		v.insert(e)
-	}
-}
-
-// settle brings the window up to date after n changes to the index. Rows
-// that no change touched keep their relative order and shift by at most n
-// places, so besides the changed rows only those within n places of the
-// window's edges can have entered or left it.
-func (v *View) settle(t *Tables, n int, c *pending) {
-	edge := func(at int) {
-		for r := max(at-n, 0); r < min(at+n, v.tree.len()); r++ {
-			e := v.tree.at(r)
-			c.touch(e.id, e)
-		}
-	}
-	if v.plan.start > 0 {
-		edge(v.plan.start)
-	}
-	if v.plan.limit >= 0 {
-		edge(v.plan.start + v.plan.limit)
-	}
-	for _, tc := range c.touched {
-		e := v.rows[tc.id]
-		nowIn := e != nil && v.inWindow(v.tree.rank(e))
-		switch {
-		case nowIn && !e.in:
-			v.attach(t, e)
-			tc.fresh = true
-		case nowIn && tc.old != nil: // a member replaced by a new entry
-			if v.plan.parentChanged(tc.old.src, e.src) {
-				v.attach(t, e)
-				tc.fresh = true
-			} else {
-				e.rec = v.plan.compose(e.base, e.vals)
-			}
-		case !nowIn && e != nil && e.in:
-			e.detach()
-		}
-	}
-}
-
-// applySubs applies an event of a table that subqueries read to the
-// subviews of the window's rows, except those built after the event.
-func (v *View) applySubs(t *Tables, ev Event, c *pending) {
-	for e := range v.window() {
-		if c.fresh(e.id) {
-			continue
-		}
-		changed := false
-		for i, s := range v.plan.subs {
-			if !s.plan.reads(ev.Table) {
-				continue
-			}
-			if e.subs[i].apply(t, ev) == nil {
-				continue
-			}
-			val := s.value(e.subs[i].records())
-			if identical(val, e.vals[i]) {
-				continue
-			}
-			if !changed {
-				c.touch(e.id, e)
-				changed = true
-			}
-			e.vals[i] = val
-		}
-		if changed {
-			e.rec = v.plan.compose(e.base, e.vals)
-			c.subsRan = true
-		}
-	}
-}
-
-// delta turns what an Apply touched into the Delta of the result, and
-// updates the hash and generation.
-func (v *View) delta(c *pending) Delta {
-	if c.subsRan {
-		v.gen++
-	}
-	var d Delta
-	for _, tc := range c.touched {
-		e := v.rows[tc.id]
-		nowIn := e != nil && e.in
-		switch {
-		case tc.wasIn && !nowIn:
-			d.Removals = append(d.Removals, tc.prev)
-			v.hash -= rowHash(tc.prev.ID, tc.prev.Version)
-		case !tc.wasIn && nowIn:
-			d.Additions = append(d.Additions, e.row())
-			d.Order = append(d.Order, v.position(e))
-			v.hash += rowHash(e.id, e.version)
-		case tc.wasIn && nowIn:
-			if e.version == tc.prev.Version && identical(e.rec, tc.prev.Record) {
-				continue
-			}
-			d.Updates = append(d.Updates, e.row())
-			if tc.moved {
-				d.Order = append(d.Order, v.position(e))
-			}
-			v.hash += rowHash(e.id, e.version) - rowHash(tc.prev.ID, tc.prev.Version)
-		}
-	}
-	if d.Empty() {
-		return Delta{}
-	}
-	slices.SortFunc(d.Order, func(a, b Position) int { return cmp.Compare(a.Index, b.Index) })
-	d.Hash, d.Generation = v.Hash(), v.gen
-	return d
-}
-
-func (v *View) position(e *entry) Position {
-	return Position{ID: e.id, Index: v.tree.rank(e) - v.plan.start}
 }

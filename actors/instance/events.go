@@ -1,0 +1,102 @@
+package instance
+
+import (
+	"encoding/json"
+	"slices"
+)
+
+// eventWaiter waits for an event; name "" waits for any.
+type eventWaiter struct {
+	name string
+	ch   chan Event // buffered: the actor never waits on it; closed when the instance is gone
+}
+
+// EventStream delivers every event of one name from the moment it was
+// opened. Its buffer is bounded: a reader that lets it fill is dropped (C
+// is closed) rather than holding events for it without end.
+type EventStream struct {
+	C       <-chan Event // closed when the instance is gone or the reader was dropped
+	c       chan Event
+	name    string
+	release func(*EventStream)
+}
+
+// Close stops the stream.
+func (s *EventStream) Close() { s.release(s) }
+
+// events is what an instance's actor knows of its sequence's events.
+type events struct {
+	last    map[string]json.RawMessage
+	lastAny *Event
+	waiters []*eventWaiter
+	streams []*EventStream
+}
+
+// record keeps an event as the last of its name and hands it to the
+// waiters and streams that want it. dropped is called for each stream
+// dropped for being full.
+func (e *events) record(ev Event, dropped func(name string)) {
+	if e.last == nil {
+		e.last = map[string]json.RawMessage{}
+	}
+	e.last[ev.EventName] = ev.Message
+	e.lastAny = &ev
+	e.waiters = slices.DeleteFunc(e.waiters, func(w *eventWaiter) bool {
+		if w.name != "" && w.name != ev.EventName {
+			return false
+		}
+		w.ch <- ev
+		return true
+	})
+	e.streams = slices.DeleteFunc(e.streams, func(s *EventStream) bool {
+		if s.name != ev.EventName {
+			return false
+		}
+		select {
+		case s.c <- ev:
+			return false
+		default:
+			close(s.c)
+			dropped(s.name)
+			return true
+		}
+	})
+}
+
+// wait answers w now with the last event it names, unless next is set or
+// there is none yet; then it waits for the next one.
+func (e *events) wait(w *eventWaiter, next bool) {
+	if !next {
+		if w.name == "" && e.lastAny != nil {
+			w.ch <- *e.lastAny
+			return
+		}
+		if msg, ok := e.last[w.name]; ok && w.name != "" {
+			w.ch <- Event{EventName: w.name, Message: msg}
+			return
+		}
+	}
+	e.waiters = append(e.waiters, w)
+}
+
+func (e *events) cancel(ch chan Event) {
+	e.waiters = slices.DeleteFunc(e.waiters, func(w *eventWaiter) bool { return w.ch == ch })
+}
+
+func (e *events) unwatch(s *EventStream) {
+	if i := slices.Index(e.streams, s); i >= 0 {
+		e.streams = slices.Delete(e.streams, i, i+1)
+		close(s.c)
+	}
+}
+
+// end closes every wait and stream: the instance is gone.
+func (e *events) end() {
+	for _, w := range e.waiters {
+		close(w.ch)
+	}
+	for _, s := range e.streams {
+		close(s.c)
+	}
+	e.waiters, e.streams = nil, nil
+}

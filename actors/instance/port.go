@@ -1,0 +1,54 @@
+package instance
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// ErrInputEnded is a write to an input that was ended (x-end-stream) or
+// whose process has exited.
+var ErrInputEnded = errors.New("the instance's input has ended")
+
+// Port is one stream into an instance: its input or its stdin. Writers are
+// served one at a time, each with its whole request body, so that two
+// requests do not interleave. Writing goes straight into the pipe: a
+// sequence that reads slowly slows the writer down.
+//
+// It is a local value, bound to the node that runs the process.
+type Port struct {
+	mu    sync.Mutex
+	w     io.WriteCloser
+	ended bool
+}
+
+func newPort(w io.WriteCloser) *Port { return &Port{w: w} }
+
+// Copy writes everything r yields, then ends the stream if end is set. It
+// returns the bytes written.
+func (p *Port) Copy(r io.Reader, end bool) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ended {
+		return 0, ErrInputEnded
+	}
+	n, err := io.Copy(p.w, r)
+	if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EPIPE) {
+		p.ended = true
+		return n, ErrInputEnded
+	}
+	if err != nil {
+		return n, err
+	}
+	if end {
+		p.ended = true
+		return n, p.w.Close()
+	}
+	return n, nil
+}
+
+// close ends the stream without waiting for a writer in progress, whose
+// next write fails.
+func (p *Port) close() { p.w.Close() }

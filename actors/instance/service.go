@@ -1,0 +1,408 @@
+package instance
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/actors/sequence"
+	"github.com/troupe-run/troupe/actors/topic"
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// Error codes of instance replies, beside messages.CodeNotFound,
+// messages.CodeInvalid and messages.CodeLimit.
+const (
+	CodeExists         = "INSTANCE_EXISTS"          // a start with an instanceId in use (409)
+	CodeNotRunning     = "INSTANCE_NOT_RUNNING"     // stop or kill of an ended instance (400)
+	CodeInputElsewhere = "INPUT_PROVIDED_ELSEWHERE" // /input of an instance that reads a topic (406)
+	CodeNoContentType  = "CONTENT_TYPE_REQUIRED"    // the first /input without a Content-Type (406)
+	CodeInputEnded     = "INPUT_ENDED"              // /input or /stdin after the stream ended (409)
+)
+
+// Error is a refused instance command.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string     { return e.Message }
+func (e *Error) ErrorCode() string { return e.Code }
+
+func errorf(code, format string, a ...any) *Error { return &Error{code, fmt.Sprintf(format, a...)} }
+
+// Defaults of Options fields left zero.
+const (
+	DefaultRetention      = 3 * time.Minute
+	DefaultStreamBuffer   = 1 << 20
+	DefaultEventBuffer    = 256
+	DefaultUnhealthyAfter = 5 * time.Second
+	DefaultKillAfter      = 30 * time.Second
+)
+
+// Options configure the instances.
+type Options struct {
+	MaxInstances   int           // instances whose process runs; 0: no limit
+	Retention      time.Duration // how long an ended instance stays readable
+	StreamBuffer   int           // bytes held per stream (output, stdout, stderr, log)
+	EventBuffer    int           // events held per /events reader before it is dropped
+	UnhealthyAfter time.Duration // no MONITORING for this long: unhealthy
+	KillAfter      time.Duration // no MONITORING for this long: killed
+	KillGrace      time.Duration // from KILL to SIGKILL
+	Node, Python   string        // interpreters; from PATH when empty
+	RunnerDir      string        // where the runners are written; private when empty
+}
+
+// Service is the instances domain: one actor per instance,
+// "instances/<id>", owning one OS process.
+type Service struct {
+	sys    *system.System
+	opts   Options
+	seqs   *sequence.Service
+	topics *topic.Service
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	slots map[string]*slot // every instance not yet forgotten
+}
+
+// StartService registers the instances domain.
+func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Service, opts Options) (*Service, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.StreamBuffer <= 0 {
+		opts.StreamBuffer = DefaultStreamBuffer
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = DefaultEventBuffer
+	}
+	if opts.UnhealthyAfter <= 0 {
+		opts.UnhealthyAfter = DefaultUnhealthyAfter
+	}
+	if opts.KillAfter <= opts.UnhealthyAfter {
+		opts.KillAfter = max(DefaultKillAfter, 2*opts.UnhealthyAfter)
+	}
+	s := &Service{sys: sys, opts: opts, seqs: seqs, topics: topics, log: sys.Log.With("component", "instances"),
+		slots: map[string]*slot{}}
+	err := sys.Registry.Domain("instances", func(name string) actor.Producer {
+		sl := s.slot(name)
+		return func() actor.Actor { return &instanceActor{svc: s, s: sl} }
+	})
+	return s, err
+}
+
+func actorName(id string) string { return "instances/" + id }
+
+func (s *Service) slot(id string) *slot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slots[id]
+}
+
+// StartOptions are the body of POST /sequence/:id/start.
+type StartOptions struct {
+	Sequence    string          // id, or name
+	InstanceID  string          // "" for a new UUID
+	AppConfig   json.RawMessage // JSON object, or empty
+	Args        json.RawMessage // JSON array, or empty
+	InputTopic  string          // read the input from this topic
+	OutputTopic string          // publish the output to this topic
+}
+
+// Start starts an instance of a sequence and returns its id. The process
+// starts in the instance's actor; Start does not wait for the handshake.
+func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
+	id := o.InstanceID
+	if id == "" {
+		id = sequence.NewID()
+	} else if !sequence.ValidID(id) {
+		return "", errorf(messages.CodeInvalid, "Invalid Instance id")
+	}
+	if _, err := pongLine(o.Args, o.AppConfig); err != nil {
+		return "", errorf(messages.CodeInvalid, "%v", err)
+	}
+	for _, t := range []string{o.InputTopic, o.OutputTopic} {
+		if t != "" && !topic.ValidName(t) {
+			return "", errorf(messages.CodeInvalid, "Topic id incorrect format: %q", t)
+		}
+	}
+	sl := &slot{id: id, opts: o, created: time.Now(), status: StatusInitializing}
+	s.mu.Lock()
+	running := 0
+	for _, other := range s.slots {
+		if !other.isEnded() {
+			running++
+		}
+	}
+	switch {
+	case s.slots[id] != nil:
+		s.mu.Unlock()
+		return "", errorf(CodeExists, "Instance with a given ID already exists")
+	case s.opts.MaxInstances > 0 && running >= s.opts.MaxInstances:
+		s.mu.Unlock()
+		return "", errorf(messages.CodeLimit, "%d instances are running, the limit (--hub-max-instances)", running)
+	}
+	s.slots[id] = sl // reserves the id
+	s.mu.Unlock()
+
+	rec, err := s.seqs.Reserve(ctx, o.Sequence, id)
+	if err != nil {
+		s.drop(id)
+		return "", err
+	}
+	sl.seq = rec
+	sl.publish()
+	if _, err := s.sys.Registry.Get(actorName(id)); err != nil {
+		s.drop(id)
+		s.seqs.Ended(rec.Id, id)
+		s.seqs.Gone(rec.Id, id)
+		return "", err
+	}
+	return id, nil
+}
+
+func (s *Service) drop(id string) {
+	s.mu.Lock()
+	delete(s.slots, id)
+	s.mu.Unlock()
+}
+
+// forget stops an instance's actor for good, once its retention is over.
+func (s *Service) forget(id, sequenceID string) {
+	if err := s.sys.Registry.Forget(actorName(id)); err != nil {
+		s.log.Warn("stopping an ended instance's actor", "instance", id, "err", err)
+	}
+	s.drop(id)
+	s.seqs.Gone(sequenceID, id)
+}
+
+func (s *Service) pid(id string) (*actor.PID, error) {
+	if s.slot(id) == nil {
+		return nil, errorf(messages.CodeNotFound, "Instance %s not found", id)
+	}
+	pid, ok := s.sys.Registry.Lookup(actorName(id))
+	if !ok {
+		return nil, errorf(messages.CodeNotFound, "Instance %s not found", id)
+	}
+	return pid, nil
+}
+
+func (s *Service) ask(ctx context.Context, id string, msg any) (*messages.InstanceInfo, error) {
+	pid, err := s.pid(id)
+	if err != nil {
+		return nil, err
+	}
+	timeout := s.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	res, err := s.sys.Request(pid, msg, timeout)
+	if err != nil {
+		return nil, err
+	}
+	r := res.(*messages.InstanceReply)
+	if r.ErrorCode != "" {
+		return nil, &Error{r.ErrorCode, r.ErrorMessage}
+	}
+	return r.Info, nil
+}
+
+// local asks an instance's actor a local question and waits for the
+// answer on reply, which the actor fills.
+func local[T any](ctx context.Context, s *Service, id string, msg any, reply chan T) (T, error) {
+	var zero T
+	pid, err := s.pid(id)
+	if err != nil {
+		return zero, err
+	}
+	s.sys.Root.Send(pid, msg)
+	timer := time.NewTimer(s.sys.Config.RequestTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-reply:
+		return r, nil
+	case <-timer.C:
+		return zero, fmt.Errorf("instance %s did not answer within %s", id, s.sys.Config.RequestTimeout)
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// Info describes an instance.
+func (s *Service) Info(ctx context.Context, id string) (*messages.InstanceInfo, error) {
+	return s.ask(ctx, id, &messages.InstanceInfoRequest{})
+}
+
+// List describes every instance not yet forgotten, oldest first. Each actor
+// publishes its description on every change, so a list costs no round
+// trip per instance.
+func (s *Service) List() []*messages.InstanceInfo {
+	s.mu.Lock()
+	out := make([]*messages.InstanceInfo, 0, len(s.slots))
+	for _, sl := range s.slots {
+		if info := sl.snapshot.Load(); info != nil {
+			out = append(out, info)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b *messages.InstanceInfo) int {
+		return cmp.Or(cmp.Compare(a.CreatedMs, b.CreatedMs), cmp.Compare(a.Id, b.Id))
+	})
+	return out
+}
+
+// Stop asks an instance to stop (POST /_stop).
+func (s *Service) Stop(ctx context.Context, id string, timeout time.Duration, canCallKeepalive bool) (*messages.InstanceInfo, error) {
+	return s.ask(ctx, id, &messages.InstanceStop{TimeoutMs: timeout.Milliseconds(), CanCallKeepalive: canCallKeepalive})
+}
+
+// Kill kills an instance (POST /_kill).
+func (s *Service) Kill(ctx context.Context, id string) (*messages.InstanceInfo, error) {
+	return s.ask(ctx, id, &messages.InstanceKill{})
+}
+
+// SendEvent delivers an event to an instance's sequence (POST /_event).
+func (s *Service) SendEvent(ctx context.Context, id, name string, message json.RawMessage) error {
+	_, err := s.ask(ctx, id, &messages.InstanceEvent{EventName: name, Message: message, Source: "api"})
+	return err
+}
+
+// broadcast hands an event an instance emitted to every other instance
+// whose process runs, as the original hub's event bus does.
+func (s *Service) broadcast(from string, ev Event) {
+	s.mu.Lock()
+	var to []string
+	for id, sl := range s.slots {
+		if id != from && !sl.isEnded() {
+			to = append(to, id)
+		}
+	}
+	s.mu.Unlock()
+	msg := &messages.InstanceEvent{EventName: ev.EventName, Message: ev.Message, Source: from}
+	for _, id := range to {
+		if pid, ok := s.sys.Registry.Lookup(actorName(id)); ok {
+			s.sys.Root.Send(pid, msg)
+		}
+	}
+}
+
+// Local messages: the Go values they carry (byte streams, reply channels)
+// are bound to this node, with the process and the client's connection.
+type (
+	waitEvent struct {
+		w    *eventWaiter
+		next bool
+	}
+	cancelWait  struct{ ch chan Event }
+	watchEvents struct {
+		name  string
+		reply chan *EventStream
+	}
+	unwatchEvents struct{ s *EventStream }
+	openStream    struct {
+		kind  Stream
+		reply chan *Reader
+	}
+	openInput struct {
+		stdin       bool
+		contentType string
+		reply       chan inputReply
+	}
+	inputReply struct {
+		port *Port
+		err  *Error
+	}
+)
+
+// ErrGone ends a wait for an event of an instance that was forgotten.
+var ErrGone = errorf(messages.CodeNotFound, "the instance is gone")
+
+// Event returns the last event of that name (any name when ""), or waits
+// for one; with next set it waits for the next one.
+func (s *Service) Event(ctx context.Context, id, name string, next bool) (Event, error) {
+	w := &eventWaiter{name: name, ch: make(chan Event, 1)}
+	pid, err := s.pid(id)
+	if err != nil {
+		return Event{}, err
+	}
+	s.sys.Root.Send(pid, &waitEvent{w: w, next: next})
+	select {
+	case ev, ok := <-w.ch:
+		if !ok {
+			return Event{}, ErrGone
+		}
+		return ev, nil
+	case <-ctx.Done():
+		s.sys.Root.Send(pid, &cancelWait{w.ch})
+		return Event{}, ctx.Err()
+	}
+}
+
+// Events streams the events of one name from now on. The stream must be
+// closed.
+func (s *Service) Events(ctx context.Context, id, name string) (*EventStream, error) {
+	reply := make(chan *EventStream, 1)
+	return local(ctx, s, id, &watchEvents{name: name, reply: reply}, reply)
+}
+
+// Stream names an instance's output streams.
+type Stream int
+
+const (
+	Output Stream = iota
+	Stdout
+	Stderr
+	Log
+	streamCount
+)
+
+// Reader reads one of an instance's output streams. It must be closed.
+type Reader struct {
+	r *spoolReader
+}
+
+// Read waits for the next bytes; io.EOF ends the stream.
+func (r *Reader) Read(ctx context.Context, p []byte) (int, error) { return r.r.Read(ctx, p) }
+
+// Close detaches the reader.
+func (r *Reader) Close() { r.r.Close() }
+
+// Open attaches a reader to one of an instance's output streams: it gets
+// what no reader has been given yet, then what comes, until the stream
+// ends with the process.
+func (s *Service) Open(ctx context.Context, id string, kind Stream) (*Reader, error) {
+	reply := make(chan *Reader, 1)
+	return local(ctx, s, id, &openStream{kind: kind, reply: reply}, reply)
+}
+
+// Input returns the port of an instance's input. The first request sets
+// the content type the sequence decodes its input with.
+func (s *Service) Input(ctx context.Context, id, contentType string) (*Port, error) {
+	return s.input(ctx, id, false, contentType)
+}
+
+// Stdin returns the port of an instance's standard input.
+func (s *Service) Stdin(ctx context.Context, id string) (*Port, error) {
+	return s.input(ctx, id, true, "")
+}
+
+func (s *Service) input(ctx context.Context, id string, stdin bool, ct string) (*Port, error) {
+	reply := make(chan inputReply, 1)
+	r, err := local(ctx, s, id, &openInput{stdin: stdin, contentType: ct, reply: reply}, reply)
+	if err != nil {
+		return nil, err
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.port, nil
+}

@@ -1,0 +1,231 @@
+package sequence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// Error codes of sequence replies, beside messages.CodeNotFound.
+const (
+	CodeInUse = "SEQUENCE_IN_USE" // delete or update with instances running (409)
+)
+
+// Error is a refused sequence command.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string     { return e.Message }
+func (e *Error) ErrorCode() string { return e.Code }
+
+// Options configure the sequence store.
+type Options struct {
+	// Dir holds the unpacked packages, one folder per sequence. Empty: a
+	// temporary folder, removed by Close (the store is memory-only then).
+	Dir    string
+	Limits Limits
+	// KillWait bounds how long a delete with x-seq-kill-inst waits for the
+	// sequence's instances to end; 20 s when zero.
+	KillWait time.Duration
+}
+
+// Service is the sequence store: the actor "hub/sequences" keeps the list
+// of sequences (durable in the store under "hs/<id>") and which instances
+// each has; the packages themselves are folders under Options.Dir.
+//
+// Unpacking and removing folders happen in the caller's goroutine, never
+// in the actor: a large package does not hold up the other requests.
+type Service struct {
+	sys  *system.System
+	opts Options
+	root string
+	temp bool
+	pid  *actor.PID
+
+	// live is which instances each sequence has. Only the store actor
+	// touches it; it is here so that it outlives a restart of the actor
+	// (instances are not in the store: their processes die with the hub).
+	live map[string]*instances
+}
+
+// Start registers the "hub" domain with its store actor, which reads the
+// stored sequences, and removes package folders no stored sequence owns
+// (an upload or a delete cut short by a crash).
+func Start(sys *system.System, opts Options) (*Service, error) {
+	if opts.KillWait <= 0 {
+		opts.KillWait = 20 * time.Second
+	}
+	s := &Service{sys: sys, opts: opts, root: opts.Dir, live: map[string]*instances{}}
+	if s.root == "" {
+		dir, err := os.MkdirTemp("", "troupe-sequences-")
+		if err != nil {
+			return nil, err
+		}
+		s.root, s.temp = dir, true
+	} else if err := os.MkdirAll(s.root, 0o755); err != nil {
+		return nil, err
+	}
+	err := sys.Registry.Domain("hub", func(name string) actor.Producer {
+		return func() actor.Actor { return &storeActor{svc: s} }
+	})
+	if err == nil {
+		s.pid, err = sys.Registry.Get("hub/sequences")
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, s.sweep()
+}
+
+// Close removes the temporary package folder of a memory-only store.
+func (s *Service) Close() error {
+	if s.temp {
+		return os.RemoveAll(s.root)
+	}
+	return nil
+}
+
+// sweep removes the folders under the root that no sequence owns.
+func (s *Service) sweep() error {
+	views, err := s.List(context.Background())
+	if err != nil {
+		return err
+	}
+	owned := map[string]bool{}
+	for _, v := range views {
+		owned[filepath.Base(v.Sequence.Dir)] = true
+	}
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !owned[e.Name()] {
+			s.sys.Log.Info("removing a package folder no sequence owns", "dir", filepath.Join(s.root, e.Name()))
+			os.RemoveAll(filepath.Join(s.root, e.Name()))
+		}
+	}
+	return nil
+}
+
+func (s *Service) ask(ctx context.Context, msg any, extra time.Duration) ([]*messages.SequenceView, error) {
+	timeout := s.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	res, err := s.sys.Request(s.pid, msg, timeout+extra)
+	if err != nil {
+		return nil, err
+	}
+	r := res.(*messages.SequenceReply)
+	if r.ErrorCode != "" {
+		return nil, &Error{r.ErrorCode, r.ErrorMessage}
+	}
+	return r.Sequences, nil
+}
+
+// Add unpacks a package read from body and stores it as a new sequence.
+// A refused package is a *PackageError.
+func (s *Service) Add(ctx context.Context, body io.Reader) (*messages.SequenceRecord, error) {
+	id := NewID()
+	dir := filepath.Join(s.root, id)
+	p, err := Unpack(body, dir, s.opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	rec := &messages.SequenceRecord{Id: id, Name: p.Name, Version: p.Version, Main: p.Main, Entry: p.Entry,
+		Engine: string(p.Engine), Manifest: p.Raw, Dir: dir, CreatedMs: time.Now().UnixMilli()}
+	if _, err := s.ask(ctx, &messages.SequenceAdd{Sequence: rec}, 0); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.sys.Log.Info("sequence added", "sequence", id, "name", p.Name, "engine", p.Engine)
+	return rec, nil
+}
+
+// Get returns one sequence with its instances.
+func (s *Service) Get(ctx context.Context, id string) (*messages.SequenceView, error) {
+	views, err := s.ask(ctx, &messages.SequenceGet{Id: id}, 0)
+	if err != nil {
+		return nil, err
+	}
+	return views[0], nil
+}
+
+// List returns every sequence, oldest first.
+func (s *Service) List(ctx context.Context) ([]*messages.SequenceView, error) {
+	return s.ask(ctx, &messages.SequenceList{}, 0)
+}
+
+// Delete removes a sequence and its package. With instances running it is
+// CodeInUse, unless kill: then they are killed and Delete waits for their
+// end.
+func (s *Service) Delete(ctx context.Context, id string, kill bool) error {
+	extra := time.Duration(0)
+	if kill {
+		extra = s.opts.KillWait
+	}
+	views, err := s.ask(ctx, &messages.SequenceDelete{Id: id, KillInstances: kill}, extra)
+	if err != nil {
+		return err
+	}
+	// The record is gone; a crash before this leaves a folder that the
+	// next start sweeps.
+	if dir := views[0].Sequence.Dir; strings.HasPrefix(dir, s.root+string(filepath.Separator)) {
+		if err := os.RemoveAll(dir); err != nil {
+			s.sys.Log.Warn("removing a deleted sequence's package", "sequence", id, "err", err)
+		}
+	}
+	s.sys.Log.Info("sequence deleted", "sequence", id)
+	return nil
+}
+
+// Reserve resolves a sequence, by id or else by name, for a new instance
+// and counts the instance as running until Ended.
+func (s *Service) Reserve(ctx context.Context, id, instanceID string) (*messages.SequenceRecord, error) {
+	views, err := s.ask(ctx, &messages.SequenceReserve{Id: id, InstanceId: instanceID}, 0)
+	if err != nil {
+		return nil, err
+	}
+	return views[0].Sequence, nil
+}
+
+// Ended tells the store an instance's process has ended.
+func (s *Service) Ended(sequenceID, instanceID string) {
+	s.sys.Root.Send(s.pid, &messages.SequenceInstanceEnded{SequenceId: sequenceID, InstanceId: instanceID})
+}
+
+// Gone tells the store an instance is forgotten.
+func (s *Service) Gone(sequenceID, instanceID string) {
+	s.sys.Root.Send(s.pid, &messages.SequenceInstanceGone{SequenceId: sequenceID, InstanceId: instanceID})
+}
+
+// PackageOf turns a stored record back into what instance.Start needs.
+func PackageOf(rec *messages.SequenceRecord) *Package {
+	return &Package{Name: rec.Name, Version: rec.Version, Main: rec.Main, Entry: rec.Entry,
+		Engine: Engine(rec.Engine), Raw: rec.Manifest}
+}
+
+// IsRefusal reports whether err is the package's fault (a 4xx), not the
+// hub's.
+func IsRefusal(err error) bool {
+	var pe *PackageError
+	return errors.As(err, &pe)
+}
+
+func notFound(id string) *messages.SequenceReply {
+	return &messages.SequenceReply{ErrorCode: messages.CodeNotFound, ErrorMessage: fmt.Sprintf("Sequence %s not found", id)}
+}

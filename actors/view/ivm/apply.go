@@ -1,0 +1,239 @@
+package ivm
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Apply brings the view up to date with an event of one of its tables,
+// which t already reflects, and returns the change of its result. The
+// Delta has the view's hash and generation even when it changes no row.
+func (v *View) Apply(t *Tables, ev Event) Delta {
+	c := v.apply(t, ev)
+	if c == nil {
+		return Delta{Hash: v.Hash(), Generation: v.gen}
+	}
+	return v.delta(c)
+}
+
+// pending collects the rows an Apply touched, with what each was before.
+type pending struct {
+	touched []*touch
+	index   map[string]*touch
+	subsRan bool // some row's subquery values changed
+}
+
+type touch struct {
+	id    string
+	wasIn bool
+	prev  Row    // the row before, if it was in the window
+	old   *entry // the entry a change replaced or removed, if changed
+	moved bool   // changed with a different sort key
+	fresh bool   // its subviews were built after the event
+}
+
+// touch records that the row id, whose entry is e (or nil), may change.
+func (c *pending) touch(id string, e *entry) *touch {
+	if tc := c.index[id]; tc != nil {
+		return tc
+	}
+	tc := &touch{id: id}
+	if e != nil && e.in {
+		tc.wasIn, tc.prev = true, e.row()
+	}
+	if c.index == nil {
+		c.index = make(map[string]*touch)
+	}
+	c.index[id] = tc
+	c.touched = append(c.touched, tc)
+	return tc
+}
+
+func (c *pending) fresh(id string) bool {
+	tc := c.index[id]
+	return tc != nil && tc.fresh
+}
+
+// apply updates the view's state and returns what it touched, or nil.
+func (v *View) apply(t *Tables, ev Event) *pending {
+	var c pending
+	if ev.Table == v.plan.table {
+		v.applyMain(t, ev, &c)
+	}
+	if v.plan.subTables[ev.Table] {
+		v.applySubs(t, ev, &c)
+	}
+	if len(c.touched) == 0 {
+		return nil
+	}
+	return &c
+}
+
+// applyMain applies an event of the view's own table: it replaces the
+// entries of the changed rows in the index, then settles which rows are in
+// the window.
+func (v *View) applyMain(t *Tables, ev Event, c *pending) {
+	var changes [2]change
+	n := 0
+	if v.plan.group != nil {
+		n = v.regroup(ev, &changes)
+	} else {
+		var e *entry
+		if ev.New != nil && v.plan.matches(ev.New, v.parent) {
+			e = v.plan.entry(ev.ID, ev.New)
+		}
+		if e != nil || v.rows[ev.ID] != nil {
+			changes[0] = change{id: ev.ID, e: e}
+			n = 1
+		}
+	}
+	reached := false
+	for _, ch := range changes[:n] {
+		if v.replace(ch, c) {
+			reached = true
+		}
+	}
+	if reached {
+		v.settle(t, n, c)
+	}
+}
+
+// replace puts the entry of a change in the index in place of the row's
+// old one. It reports whether the change can reach the window: one whose
+// row was not in the window and ranks past its end both before and after
+// shifts none of the window's rows. Such a change is not touched.
+func (v *View) replace(ch change, c *pending) bool {
+	old := v.rows[ch.id]
+	past := true
+	if old != nil {
+		rank := v.tree.remove(old)
+		delete(v.rows, ch.id)
+		past = !old.in && v.pastEnd(rank)
+	}
+	if e := ch.e; e != nil {
+		v.rows[ch.id] = e
+		past = v.pastEnd(v.tree.insert(e)) && past
+	}
+	if past {
+		return false
+	}
+	tc := c.touch(ch.id, old)
+	tc.old = old
+	if old != nil && ch.e != nil {
+		ch.e.in, ch.e.subs, ch.e.vals = old.in, old.subs, old.vals
+		tc.moved = v.plan.compare(old, ch.e) != 0
+	}
+	return true
+}
+
+// pastEnd reports whether rank is at or past the end of a LIMIT window.
+func (v *View) pastEnd(rank int) bool {
+	return v.plan.limit >= 0 && rank >= v.plan.start+v.plan.limit
+}
+
+// settle brings the window up to date after n changes to the index. Rows
+// that no change touched keep their relative order and shift by at most n
+// places, so besides the changed rows only those within n places of the
+// window's edges can have entered or left it.
+func (v *View) settle(t *Tables, n int, c *pending) {
+	edge := func(at int) {
+		for r := max(at-n, 0); r < min(at+n, v.tree.len()); r++ {
+			e := v.tree.at(r)
+			c.touch(e.id, e)
+		}
+	}
+	if v.plan.start > 0 {
+		edge(v.plan.start)
+	}
+	if v.plan.limit >= 0 {
+		edge(v.plan.start + v.plan.limit)
+	}
+	for _, tc := range c.touched {
+		e := v.rows[tc.id]
+		nowIn := e != nil && v.inWindow(v.tree.rank(e))
+		switch {
+		case nowIn && !e.in:
+			v.attach(t, e)
+			tc.fresh = true
+		case nowIn && tc.old != nil: // a member replaced by a new entry
+			if v.plan.parentChanged(tc.old.src, e.src) {
+				v.attach(t, e)
+				tc.fresh = true
+			} else {
+				e.rec = v.plan.compose(e.base, e.vals)
+			}
+		case !nowIn && e != nil && e.in:
+			e.detach()
+		}
+	}
+}
+
+// applySubs applies an event of a table that subqueries read to the
+// subviews of the window's rows, except those built after the event.
+func (v *View) applySubs(t *Tables, ev Event, c *pending) {
+	for e := range v.window() {
+		if c.fresh(e.id) {
+			continue
+		}
+		changed := false
+		for i, s := range v.plan.subs {
+			if !s.plan.reads(ev.Table) {
+				continue
+			}
+			if e.subs[i].apply(t, ev) == nil {
+				continue
+			}
+			val := s.value(e.subs[i].records())
+			if identical(val, e.vals[i]) {
+				continue
+			}
+			if !changed {
+				c.touch(e.id, e)
+				changed = true
+			}
+			e.vals[i] = val
+		}
+		if changed {
+			e.rec = v.plan.compose(e.base, e.vals)
+			c.subsRan = true
+		}
+	}
+}
+
+// delta turns what an Apply touched into the Delta of the result, and
+// updates the hash and generation.
+func (v *View) delta(c *pending) Delta {
+	if c.subsRan {
+		v.gen++
+	}
+	var d Delta
+	for _, tc := range c.touched {
+		e := v.rows[tc.id]
+		nowIn := e != nil && e.in
+		switch {
+		case tc.wasIn && !nowIn:
+			d.Removals = append(d.Removals, tc.prev)
+			v.hash -= rowHash(tc.prev.ID, tc.prev.Version)
+		case !tc.wasIn && nowIn:
+			d.Additions = append(d.Additions, e.row())
+			d.Order = append(d.Order, v.position(e))
+			v.hash += rowHash(e.id, e.version)
+		case tc.wasIn && nowIn:
+			if e.version == tc.prev.Version && identical(e.rec, tc.prev.Record) {
+				continue
+			}
+			d.Updates = append(d.Updates, e.row())
+			if tc.moved {
+				d.Order = append(d.Order, v.position(e))
+			}
+			v.hash += rowHash(e.id, e.version) - rowHash(tc.prev.ID, tc.prev.Version)
+		}
+	}
+	slices.SortFunc(d.Order, func(a, b Position) int { return cmp.Compare(a.Index, b.Index) })
+	d.Hash, d.Generation = v.Hash(), v.gen
+	return d
+}
+
+func (v *View) position(e *entry) Position {
+	return Position{ID: e.id, Index: v.tree.rank(e) - v.plan.start}
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/oklog/run"
+
+	"github.com/troupe-run/troupe/actors/kv"
+	"github.com/troupe-run/troupe/actors/pubsub"
+	"github.com/troupe-run/troupe/actors/queue"
+	"github.com/troupe-run/troupe/actors/room"
+	"github.com/troupe-run/troupe/actors/view"
+	"github.com/troupe-run/troupe/gateway/ssp"
+	"github.com/troupe-run/troupe/gateway/synap"
+	"github.com/troupe-run/troupe/system"
+)
+
+// domains are the services of a running Troupe.
+type domains struct {
+	sys      *system.System
+	keyspace *kv.Keyspace
+	queues   *queue.Service
+	rooms    *room.Service
+	pubsub   *pubsub.Service
+	views    *view.Service
+}
+
+// startDomains starts every domain; each rebuilds its state from the store.
+func startDomains(sys *system.System) (*domains, error) {
+	c := sys.Config
+	d := &domains{sys: sys}
+	var err error
+	if d.keyspace, err = kv.Start(sys, kv.NewMemory(c.MaxMemory)); err != nil {
+		return nil, err
+	}
+	defaults := queue.DefaultConfig()
+	defaults.MaxDepth, defaults.AckDeadline, defaults.MaxRetries = c.QueueMaxDepth, c.QueueAckDeadline, c.QueueMaxRetries
+	if d.queues, err = queue.Start(sys, queue.Options{Defaults: defaults, MaxQueues: c.MaxQueues,
+		MaxWait: c.MaxConsumeWait, MaxMessage: int(c.MaxMessage)}); err != nil {
+		return nil, d.fail(err)
+	}
+	if d.rooms, err = room.Start(sys, room.Options{Retention: room.Config{MaxEvents: c.RoomMaxEvents, MaxAge: c.RoomMaxAge},
+		MaxRooms: c.MaxRooms, MaxSubscribers: c.MaxSubscriptions, MaxEvent: int(c.MaxMessage)}); err != nil {
+		return nil, d.fail(err)
+	}
+	if d.pubsub, err = pubsub.Start(sys, pubsub.Options{MaxPatterns: c.MaxSubscriptions, MaxMessage: int(c.MaxMessage)}); err != nil {
+		return nil, d.fail(err)
+	}
+	if d.views, err = view.Start(sys, view.Options{MaxViews: c.MaxViews, MaxRecord: int(c.MaxMessage),
+		TTLInterval: c.TTLCleanupInterval, SubsPerView: c.MaxSubscriptions}); err != nil {
+		return nil, d.fail(err)
+	}
+	return d, nil
+}
+
+func (d *domains) fail(err error) error {
+	d.keyspace.Close()
+	return err
+}
+
+// listen starts every front door that is switched on.
+func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func()) error {
+	sys, c := d.sys, d.sys.Config
+	log := sys.Log
+	if system.Enabled(c.DataAddr) {
+		sessions, err := sys.Sessions("data")
+		if err != nil {
+			return err
+		}
+		door := synap.New(synap.Config{
+			APIKeys:        c.APIKeys,
+			Insecure:       c.Insecure,
+			MaxBody:        c.MaxBody,
+			MaxBatch:       c.MaxBatch,
+			RequestTimeout: c.RequestTimeout,
+			Chaos:          c.Chaos,
+			Version:        system.Version,
+			WSBuffer:       c.WSBuffer,
+			WSReadLimit:    c.MaxMessage + 64<<10,
+			WSPingInterval: c.WSPingInterval,
+			MaxSessions:    c.MaxSessions,
+			RateLimit:      c.RateLimit,
+			RateBurst:      c.RateBurst,
+		}, synap.Backends{
+			Keyspace:       d.keyspace,
+			Queues:         d.queues,
+			Rooms:          d.rooms,
+			PubSub:         d.pubsub,
+			Sessions:       sessions,
+			Admin:          &admin{d: d, shutdown: shutdown},
+			Metrics:        sys.Metrics,
+			MetricsHandler: sys.Metrics.Handler(),
+		}, log.With("door", "data"))
+		if err := listen(g, servers, "data", c.DataAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
+			return err
+		}
+	}
+	if system.Enabled(c.SSPAddr) {
+		sessions, err := sys.Sessions("ssp")
+		if err != nil {
+			return err
+		}
+		door := ssp.New(ssp.Config{
+			Secret:         os.Getenv("SPKY_AUTH_SECRET"),
+			Insecure:       c.Insecure,
+			MaxBody:        c.MaxBody,
+			RequestTimeout: c.RequestTimeout,
+			WSBuffer:       c.WSBuffer,
+			WSReadLimit:    c.MaxMessage + 64<<10,
+			WSPingInterval: c.WSPingInterval,
+			MaxSessions:    c.MaxSessions,
+			Version:        system.Version,
+			SSPID:          sspID(),
+			RefMode:        "dedicated",
+		}, d.views, sessions, sys.Metrics, log.With("door", "ssp"))
+		if err := listen(g, servers, "ssp", c.SSPAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sspID names this views service to its clients (SPKY_SSP_ID).
+func sspID() string {
+	if id := os.Getenv("SPKY_SSP_ID"); id != "" {
+		return id
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("ssp-%s", host)
+}

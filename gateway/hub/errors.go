@@ -1,0 +1,117 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/troupe-run/troupe/actors/instance"
+	"github.com/troupe-run/troupe/actors/sequence"
+	"github.com/troupe-run/troupe/actors/topic"
+	"github.com/troupe-run/troupe/messages"
+)
+
+// writeJSON answers v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"the reply could not be encoded"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// writeError answers an error the way the original hub does: a JSON
+// object whose "error" says what was wrong.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// statusOf maps the services' error codes to status codes.
+var statusOf = map[string]int{
+	messages.CodeNotFound:       http.StatusNotFound,
+	messages.CodeInvalid:        http.StatusBadRequest,
+	messages.CodeLimit:          http.StatusInsufficientStorage,
+	messages.CodeUnavailable:    http.StatusServiceUnavailable,
+	messages.CodeStore:          http.StatusInternalServerError,
+	sequence.CodeInUse:          http.StatusConflict,
+	instance.CodeExists:         http.StatusConflict,
+	instance.CodeNotRunning:     http.StatusBadRequest,
+	instance.CodeInputElsewhere: http.StatusNotAcceptable,
+	instance.CodeNoContentType:  http.StatusNotAcceptable,
+	instance.CodeInputEnded:     http.StatusConflict,
+	topic.CodeContentType:       http.StatusUnsupportedMediaType,
+	topic.CodeExists:            http.StatusBadRequest,
+}
+
+// fail answers err: a service's refusal with its status, a refused
+// package with 422, anything else (an actor that did not answer) with 503.
+func fail(w http.ResponseWriter, err error) {
+	var coded interface{ ErrorCode() string }
+	var pe *sequence.PackageError
+	switch {
+	case errors.As(err, &pe):
+		writeError(w, http.StatusUnprocessableEntity, pe.Error())
+	case errors.As(err, &coded):
+		status, ok := statusOf[coded.ErrorCode()]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		writeError(w, status, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "the request timed out")
+	case errors.Is(err, context.Canceled):
+		// The client is gone; nobody reads an answer.
+	default:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	}
+}
+
+// accepts reports whether the Accept header lets the server answer one of
+// the served types; a missing header accepts anything. Like the original:
+// parameters are ignored, and a type with * matches by its prefix.
+func accepts(r *http.Request, served ...string) bool {
+	acc := r.Header.Get("Accept")
+	if acc == "" {
+		return true
+	}
+	for _, item := range strings.Split(acc, ",") {
+		mt, _, _ := strings.Cut(item, ";")
+		mt = strings.TrimSpace(mt)
+		for _, t := range served {
+			if mt == t {
+				return true
+			}
+			if star := strings.IndexByte(mt, '*'); star >= 0 && strings.HasPrefix(t, mt[:star]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// notAcceptable answers a request whose Accept header the route cannot
+// satisfy.
+func notAcceptable(w http.ResponseWriter, served ...string) {
+	writeError(w, http.StatusNotAcceptable, "this route answers "+strings.Join(served, " or "))
+}
+
+// mediaType is a Content-Type without its parameters.
+func mediaType(r *http.Request) string {
+	mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// endStream reads x-end-stream: "true" or "false", else def.
+func endStream(r *http.Request, def bool) bool {
+	switch r.Header.Get("X-End-Stream") {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return def
+}

@@ -1,0 +1,109 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+)
+
+// eventBody is an event as POST /_event carries it.
+type eventBody struct {
+	EventName *string         `json:"eventName"`
+	Message   json.RawMessage `json:"message"`
+}
+
+// postEvent is POST /_event with {eventName, message}, or with the
+// original client's [5001, {eventName, message}].
+func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
+	var raw json.RawMessage
+	if !readJSON(w, r, &raw) {
+		return
+	}
+	var b eventBody
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '[' {
+		var pair []json.RawMessage
+		if json.Unmarshal(raw, &pair) != nil || len(pair) != 2 {
+			writeError(w, http.StatusBadRequest, "Invalid format: want {eventName, message} or [5001, {eventName, message}]")
+			return
+		}
+		raw = pair[1]
+	}
+	if len(raw) > 0 && json.Unmarshal(raw, &b) != nil {
+		writeError(w, http.StatusBadRequest, "Invalid format, eventName missing.")
+		return
+	}
+	if b.EventName == nil || *b.EventName == "" {
+		writeError(w, http.StatusBadRequest, "Invalid format, eventName missing.")
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	if err := s.instances.SendEvent(ctx, r.PathValue("id"), *b.EventName, b.Message); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"accepted": "OK"})
+}
+
+// getEvent answers GET /event/:name (the last value, or the first to come)
+// and, with next, GET /once/:name (the next one): the event's message as
+// JSON, 204 when it has none. Without a name they give the whole latest
+// event of any name, {eventName, message}.
+func (s *Server) getEvent(next bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := s.streamContext(r)
+		defer cancel()
+		name := r.PathValue("name")
+		ev, err := s.instances.Event(ctx, r.PathValue("id"), name, next)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		if name == "" {
+			writeJSON(w, http.StatusOK, ev)
+			return
+		}
+		if len(ev.Message) == 0 || string(ev.Message) == "null" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		writeJSON(w, http.StatusOK, ev.Message)
+	}
+}
+
+// getEvents is GET /events/:name: every event of that name from now on,
+// one JSON line each (its message, {} for none).
+func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
+	if !accepts(r, octetStream) {
+		notAcceptable(w, octetStream)
+		return
+	}
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	st, err := s.instances.Events(ctx, r.PathValue("id"), r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer st.Close()
+	flush := startStream(w, octetStream)
+	for {
+		select {
+		case ev, ok := <-st.C:
+			if !ok {
+				return
+			}
+			line := ev.Message
+			if len(line) == 0 || string(line) == "null" {
+				line = json.RawMessage("{}")
+			}
+			if _, err := w.Write(append(bytes.Clone(line), '\n')); err != nil {
+				return
+			}
+			flush()
+		case <-ctx.Done():
+			return
+		}
+	}
+}

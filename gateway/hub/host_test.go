@@ -1,0 +1,85 @@
+package hub
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/troupe-run/troupe/system"
+)
+
+func TestHostRoutes(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{})
+	var v map[string]string
+	h.json("GET", "/version", "", http.StatusOK, &v)
+	if v["apiVersion"] != "v1" || v["version"] != system.Version || v["service"] == "" || v["build"] == "" {
+		t.Errorf("GET /version = %v", v)
+	}
+	var lc struct {
+		AvgLoad, CurrentLoad float64
+		MemFree, MemUsed     uint64
+		FsSize               []struct {
+			Fs, Type, Mount       string
+			Size, Used, Available uint64
+			Use                   float64
+		}
+	}
+	h.json("GET", "/load-check", "", http.StatusOK, &lc)
+	if lc.MemFree == 0 || lc.MemUsed == 0 || len(lc.FsSize) != 1 || lc.FsSize[0].Size == 0 || lc.FsSize[0].Mount == "" {
+		t.Errorf("GET /load-check = %+v", lc)
+	}
+	var cfg map[string]any
+	h.json("GET", "/config", "", http.StatusOK, &cfg)
+	if cfg["host"] == nil {
+		t.Errorf("GET /config = %v", cfg)
+	}
+	h.json("GET", "/status", "", http.StatusOK, nil)
+	h.json("GET", "/nothing", "", http.StatusNotFound, nil)
+	h.json("GET", "/instance/nope", "", http.StatusNotFound, nil)
+	h.json("GET", "/sequences", "", http.StatusNotAcceptable, nil, "Accept", "text/html")
+	h.json("GET", "/sequences", "", http.StatusOK, nil, "Accept", "text/html, application/*")
+
+	// GET /log streams the hub's log from now on.
+	res, err := http.Get(h.url + "/log")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /log: %v %v", res, err)
+	}
+	defer res.Body.Close()
+	h.send(node(t, helloJS))
+	line, err := bufio.NewReader(res.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, "sequence added") {
+		t.Errorf("log line %q %v", line, err)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{apiKeys: []string{"secret"}})
+	var e struct{ Message string }
+	h.json("GET", "/version", "", http.StatusForbidden, &e)
+	if e.Message != "Forbidden" {
+		t.Errorf("403 body %+v", e)
+	}
+	h.json("GET", "/version", "", http.StatusForbidden, nil, "X-API-Key", "wrong")
+	h.json("GET", "/version", "", http.StatusOK, nil, "X-API-Key", "secret")
+	h.json("GET", "/version", "", http.StatusOK, nil, "Authorization", "Bearer secret")
+}
+
+func TestProtectedMode(t *testing.T) {
+	a := newAuthorizer(nil, false)
+	for addr, want := range map[string]bool{"127.0.0.1:5000": true, "[::1]:5000": true, "10.0.0.2:5000": false} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr
+		if got := a.check(r) == ""; got != want {
+			t.Errorf("client %s served = %v, want %v", addr, got, want)
+		}
+	}
+	insecure := newAuthorizer(nil, true)
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.0.0.2:5000"
+	if insecure.check(r) != "" {
+		t.Errorf("--insecure refused a remote client")
+	}
+}

@@ -1,0 +1,125 @@
+package hub
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// instanceJSON is an instance as GET /instance/:id shows it.
+type instanceJSON struct {
+	ID         string          `json:"id"`
+	AppConfig  json.RawMessage `json:"appConfig"`
+	Args       json.RawMessage `json:"args"`
+	Sequence   string          `json:"sequence"`
+	Created    string          `json:"created"`
+	Started    string          `json:"started,omitempty"`
+	Ended      string          `json:"ended,omitempty"`
+	Status     string          `json:"status"`
+	Terminated *terminatedJSON `json:"terminated,omitempty"`
+	Provides   string          `json:"provides,omitempty"`
+	Requires   string          `json:"requires,omitempty"`
+}
+
+type terminatedJSON struct {
+	ExitCode int32  `json:"exitcode"`
+	Reason   string `json:"reason"`
+}
+
+func instanceOut(i *messages.InstanceInfo) instanceJSON {
+	out := instanceJSON{ID: i.Id, AppConfig: i.AppConfig, Args: i.Args, Sequence: i.SequenceId,
+		Created: isoTime(i.CreatedMs), Started: isoTime(i.StartedMs), Ended: isoTime(i.EndedMs),
+		Status: i.Status, Provides: i.Provides, Requires: i.Requires}
+	if i.Terminated {
+		out.Terminated = &terminatedJSON{ExitCode: i.ExitCode, Reason: i.Reason}
+	}
+	return out
+}
+
+func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) {
+	list := s.instances.List()
+	out := make([]instanceJSON, 0, len(list))
+	for _, i := range list {
+		out = append(out, instanceOut(i))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	i, err := s.instances.Info(ctx, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, instanceOut(i))
+}
+
+func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	i, err := s.instances.Info(ctx, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"healthy": i.Healthy, "processId": i.Pid})
+}
+
+// postStop is POST /_stop {timeout, canCallKeepalive}: timeout in
+// milliseconds, 7000 when absent.
+func (s *Server) postStop(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Timeout          any `json:"timeout"`
+		CanCallKeepalive any `json:"canCallKeepalive"`
+	}
+	if !readJSON(w, r, &b) {
+		return
+	}
+	timeout := DefaultStopTimeout
+	if b.Timeout != nil {
+		ms, ok := b.Timeout.(float64)
+		if !ok || ms < 0 {
+			writeError(w, http.StatusBadRequest, "Invalid timeout format")
+			return
+		}
+		timeout = time.Duration(ms * float64(time.Millisecond))
+	}
+	keepalive := false
+	if b.CanCallKeepalive != nil {
+		v, ok := b.CanCallKeepalive.(bool)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "Invalid canCallKeepalive format")
+			return
+		}
+		keepalive = v
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	id := r.PathValue("id")
+	if _, err := s.instances.Stop(ctx, id, timeout, keepalive); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"code": 0, "type": "stop",
+		"message": fmt.Sprintf("Instance %s is stopping", id)})
+}
+
+func (s *Server) postKill(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	i, err := s.instances.Kill(ctx, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := struct {
+		OpStatus string `json:"opStatus"`
+		instanceJSON
+	}{"Accepted", instanceOut(i)}
+	writeJSON(w, http.StatusAccepted, out)
+}

@@ -1,0 +1,237 @@
+// Package hub is the sequence hub's front door: the HTTP API of
+// spec/hub-api.txt under /api/v1 (port 8000 by default), wire-compatible
+// with the original hub's clients (@scramjet/cli, @scramjet/api-client).
+// It decodes and validates requests, hands each to the sequence store, an
+// instance's actor or a topic's actor, and encodes the reply as the
+// original does; byte streams (input, output, topics, logs) are copied
+// between the connection and the actors' local stream values with
+// back-pressure both ways, and flushed as data arrives.
+//
+// Status codes, beyond the spec: 400 for a malformed body or name, 403
+// without a valid API key or for a remote client in protected mode, 404
+// for an unknown sequence, instance, topic or route, 406 for an Accept
+// header the route cannot satisfy and for /input without a Content-Type
+// or of an instance that reads a topic, 409 for a sequence in use or an
+// instance id taken, 413 past --hub-max-package, 415 for a topic type
+// other than the topic's, 422 for a refused package (the message says
+// why), 503 while draining or when an actor does not answer, 507 past an
+// instance or topic limit.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-run/troupe/actors/instance"
+	"github.com/troupe-run/troupe/actors/topic"
+	"github.com/troupe-run/troupe/messages"
+)
+
+// base is the prefix of every route.
+const base = "/api/v1"
+
+// door names this front door in metrics and logs.
+const door = "hub"
+
+// Defaults of Config fields left zero.
+const (
+	DefaultMaxPackage     = 256 << 20
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultStopTimeout    = 7 * time.Second
+)
+
+// Config configures a Server.
+type Config struct {
+	APIKeys        []string      // keys a client may present; none: protected mode unless Insecure
+	Insecure       bool          // serve every client when no key is set
+	MaxPackage     int64         // bytes of an uploaded package, compressed (413 past it)
+	RequestTimeout time.Duration // bound of a request that is not a stream
+	DataDir        string        // the filesystem /load-check reports on
+	Version        string        // reported by /version
+	Build          string        // reported by /version; "source" when empty
+	// Public is what GET /config shows besides the hub's own settings: the
+	// caller passes settings that are no secret.
+	Public map[string]any
+}
+
+// Sequences is the sequence store (actors/sequence.Service).
+type Sequences interface {
+	Add(ctx context.Context, body io.Reader) (*messages.SequenceRecord, error)
+	Get(ctx context.Context, id string) (*messages.SequenceView, error)
+	List(ctx context.Context) ([]*messages.SequenceView, error)
+	Delete(ctx context.Context, id string, kill bool) error
+}
+
+// Instances are the instances (actors/instance.Service).
+type Instances interface {
+	Start(ctx context.Context, o instance.StartOptions) (string, error)
+	Info(ctx context.Context, id string) (*messages.InstanceInfo, error)
+	List() []*messages.InstanceInfo
+	Stop(ctx context.Context, id string, timeout time.Duration, canCallKeepalive bool) (*messages.InstanceInfo, error)
+	Kill(ctx context.Context, id string) (*messages.InstanceInfo, error)
+	SendEvent(ctx context.Context, id, name string, message json.RawMessage) error
+	Event(ctx context.Context, id, name string, next bool) (instance.Event, error)
+	Events(ctx context.Context, id, name string) (*instance.EventStream, error)
+	Open(ctx context.Context, id string, kind instance.Stream) (*instance.Reader, error)
+	Input(ctx context.Context, id, contentType string) (*instance.Port, error)
+	Stdin(ctx context.Context, id string) (*instance.Port, error)
+}
+
+// Topics are the topics (actors/topic.Service).
+type Topics interface {
+	Create(ctx context.Context, name, contentType string, exclusive bool) (*messages.TopicReply, error)
+	Delete(ctx context.Context, name string) error
+	List() []topic.Summary
+	Produce(ctx context.Context, name, contentType string) (*topic.Producer, error)
+	Consume(ctx context.Context, name, contentType string) (*topic.Consumer, string, error)
+}
+
+// LogStream is the hub's own log as a stream of lines (GET /log); LogTap
+// is one.
+type LogStream interface {
+	Subscribe() (<-chan []byte, func())
+}
+
+// Metrics records answered requests (system.Metrics).
+type Metrics interface {
+	ObserveRequest(door, command string, status int, d time.Duration)
+}
+
+// Server serves the hub's API.
+//
+// Access control: with API keys configured, every route needs one
+// (X-API-Key, or Authorization: Bearer), else 403 {"message":"Forbidden"}
+// as the spec shows. With no key and no Insecure, only loopback clients
+// are served.
+type Server struct {
+	cfg       Config
+	seqs      Sequences
+	instances Instances
+	topics    Topics
+	logs      LogStream
+	metrics   Metrics
+	log       *slog.Logger
+	auth      authorizer
+	mux       *http.ServeMux
+	load      *loadMeter
+	started   time.Time
+
+	draining atomic.Bool
+	drainCtx context.Context // done on Drain: long streams end
+	drain    context.CancelFunc
+}
+
+// New returns a Server over the given services. logs may be nil (GET /log
+// is then 404); metrics may be nil.
+func New(cfg Config, seqs Sequences, instances Instances, topics Topics, logs LogStream, metrics Metrics, log *slog.Logger) *Server {
+	if cfg.MaxPackage <= 0 {
+		cfg.MaxPackage = DefaultMaxPackage
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Build == "" {
+		cfg.Build = "source"
+	}
+	s := &Server{cfg: cfg, seqs: seqs, instances: instances, topics: topics, logs: logs, metrics: metrics,
+		log: log, auth: newAuthorizer(cfg.APIKeys, cfg.Insecure), mux: http.NewServeMux(),
+		load: newLoadMeter(), started: time.Now()}
+	s.drainCtx, s.drain = context.WithCancel(context.Background())
+	s.routes()
+	switch {
+	case len(cfg.APIKeys) > 0:
+	case cfg.Insecure:
+		log.Warn("hub: no API key configured and --insecure set: every client is served unauthenticated")
+	default:
+		log.Warn("hub: no API key configured: serving loopback clients only (set --api-keys, or --insecure to serve everyone)")
+	}
+	return s
+}
+
+// Drain makes the server refuse new requests (503) and ends the streams
+// in progress, which have no end of their own; other requests in flight
+// finish normally.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.drain()
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
+		return
+	}
+	if err := s.auth.check(r); err != "" {
+		writeJSON(w, http.StatusForbidden, map[string]string{"message": "Forbidden", "error": err})
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// handle registers a route; h's panics become a 500 and every request is
+// counted in the metrics under its pattern.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("hub: panic serving request", "method", r.Method, "path", r.URL.Path,
+					"panic", v, "stack", string(debug.Stack()))
+				if !rec.wrote {
+					writeError(rec, http.StatusInternalServerError, "internal error; the server log has the details")
+				}
+			}
+			if s.metrics != nil {
+				s.metrics.ObserveRequest(door, pattern, rec.status, time.Since(start))
+			}
+		}()
+		h(rec, r)
+	})
+}
+
+// streamContext is the context of a long stream: it ends with the client,
+// or when the server drains.
+func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.drainCtx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// requestContext bounds a request that is not a stream.
+func (s *Server) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+}
+
+// recorder remembers the status a handler answered.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (Flush).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

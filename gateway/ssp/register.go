@@ -1,0 +1,233 @@
+package ssp
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// registerBody is the body of POST /view/register. Beside the spec's
+// camelCase names it takes the aliases the original accepts (surreal_ql,
+// client_id, last_active_at, resultFormat).
+type registerBody struct {
+	ID              string          `json:"id"`
+	Surql           string          `json:"surql"`
+	SurrealQL       string          `json:"surreal_ql"`
+	ClientID        string          `json:"clientId"`
+	ClientIDSnake   string          `json:"client_id"`
+	TTL             string          `json:"ttl"`
+	Params          json.RawMessage `json:"params"`
+	LastActiveAt    string          `json:"lastActiveAt"`
+	LastActiveSnake string          `json:"last_active_at"`
+	Format          string          `json:"format"`
+	ResultFormat    string          `json:"resultFormat"`
+}
+
+// formatIDs is the format whose results leave out the records.
+const formatIDs = "ids"
+
+// decodeRegister decodes and validates a registration. id, surql, clientId
+// and ttl are required, as in the original; lastActiveAt is optional, as
+// the spec says (the original requires it), and defaults to now.
+func decodeRegister(body []byte) (*messages.RegisterView, *apiError) {
+	var b registerBody
+	if ae := decodeObject("the body", body, &b); ae != nil {
+		return nil, ae
+	}
+	req := &messages.RegisterView{
+		Id:       b.ID,
+		Surql:    or(b.Surql, b.SurrealQL),
+		ClientId: or(b.ClientID, b.ClientIDSnake),
+	}
+	switch {
+	case req.Id == "":
+		return nil, badRequest("missing field 'id'")
+	case req.Surql == "":
+		return nil, badRequest("missing field 'surql'")
+	case req.ClientId == "":
+		return nil, badRequest("missing field 'clientId'")
+	case b.TTL == "":
+		return nil, badRequest(`missing field 'ttl': a duration such as "30s" is required`)
+	}
+	ttl, err := parseTTL(b.TTL)
+	if err != nil {
+		return nil, badRequest("invalid 'ttl' %q: %v", b.TTL, err)
+	}
+	req.TtlMs = ttl.Milliseconds()
+	if at := or(b.LastActiveAt, b.LastActiveSnake); at != "" {
+		t, err := parseTime(at)
+		if err != nil {
+			return nil, badRequest("invalid 'lastActiveAt' %q: an RFC 3339 time such as 2024-01-01T00:00:00Z is required", at)
+		}
+		req.LastActiveMs = t.UnixMilli()
+	}
+	var ae *apiError
+	if req.Params, ae = decodeParams(b.Params); ae != nil {
+		return nil, ae
+	}
+	if req.Format, ae = decodeFormat(or(b.Format, b.ResultFormat)); ae != nil {
+		return nil, ae
+	}
+	return req, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// decodeParams returns a view's params, a JSON object, or nil for none. The
+// sp00ky clients send them as a string holding the object (their SurrealQL
+// functions cast it with <string>), which is taken when it holds JSON.
+func decodeParams(raw json.RawMessage) ([]byte, *apiError) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, badRequest("'params' is not a valid JSON string: %v", err)
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, nil
+		}
+		raw = json.RawMessage(s)
+		if !json.Valid(raw) {
+			return nil, badRequest("'params' holds a string that is not a JSON object: %q", s)
+		}
+	}
+	if !isObject(raw) {
+		return nil, badRequest("'params' must be a JSON object")
+	}
+	return raw, nil
+}
+
+// decodeFormat maps the format of a registration to the views': "ids"
+// leaves out the records; the original's formats (flat, tree, streaming;
+// the clients send flat) all mean the records here, as does none.
+func decodeFormat(f string) (string, *apiError) {
+	switch strings.ToLower(f) {
+	case formatIDs:
+		return formatIDs, nil
+	case "", "flat", "tree", "streaming":
+		return "", nil
+	}
+	return "", badRequest(`unsupported format %q: use "ids" for ids and versions only, or leave it out for the records`, f)
+}
+
+// parseTime parses an RFC 3339 time, also in the d'...' form SurrealQL
+// prints datetimes in.
+func parseTime(s string) (time.Time, error) {
+	if len(s) > 3 && s[0] == 'd' && (s[1] == '\'' || s[1] == '"') && s[len(s)-1] == s[1] {
+		s = s[2 : len(s)-1]
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// serveRegister serves POST /view/register: 200 with the view's current
+// result, {"id", "hash", "generation", "records": [{"id", "version",
+// "record"}]}, "record" left out with format "ids".
+func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) int {
+	if !s.views.Ready() {
+		return s.writeError(w, notReady())
+	}
+	body, ae := s.readBody(w, r)
+	defer body.release()
+	if ae != nil {
+		return s.writeError(w, ae)
+	}
+	req, ae := decodeRegister(body.b)
+	if ae != nil {
+		return s.writeError(w, ae)
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	res, err := s.views.Register(ctx, req)
+	switch {
+	case err != nil:
+		return s.writeError(w, backendError(err))
+	case res.GetErrorCode() != "":
+		return s.writeError(w, replyError(res.ErrorCode, res.ErrorMessage))
+	}
+	out := getJSONW()
+	defer putJSONW(out)
+	out.obj()
+	out.key("id")
+	out.str(res.Id)
+	out.key("hash")
+	out.str(res.Hash)
+	out.key("generation")
+	out.uint(res.Generation)
+	out.key("records")
+	writeRecords(out, res.Records)
+	out.endObj()
+	return s.send(w, http.StatusOK, out)
+}
+
+// writeRecords writes a list of view records: {"id", "version", "record"},
+// "record" left out when the views sent none (format "ids", removals).
+func writeRecords(out *jsonw, recs []*messages.ViewRecord) {
+	out.arr()
+	for _, rec := range recs {
+		out.obj()
+		out.key("id")
+		out.str(rec.Id)
+		out.key("version")
+		out.int(rec.Version)
+		if len(rec.Record) > 0 {
+			out.key("record")
+			out.raw(rec.Record)
+		}
+		out.endObj()
+	}
+	out.endArr()
+}
+
+// unregisterBody is the body of POST /view/unregister.
+type unregisterBody struct {
+	ID string `json:"id"`
+}
+
+// serveUnregister serves POST /view/unregister: 200 with an empty body,
+// also for a view that is not there (the original's answer: a client
+// unregisters views the TTL sweep may have removed already).
+func (s *Server) serveUnregister(w http.ResponseWriter, r *http.Request) int {
+	if !s.views.Ready() {
+		return s.writeError(w, notReady())
+	}
+	body, ae := s.readBody(w, r)
+	defer body.release()
+	if ae != nil {
+		return s.writeError(w, ae)
+	}
+	var b unregisterBody
+	if ae := decodeObject("the body", body.b, &b); ae != nil {
+		return s.writeError(w, ae)
+	}
+	if b.ID == "" {
+		return s.writeError(w, badRequest("missing field 'id'"))
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	res, err := s.views.Unregister(ctx, b.ID)
+	if err == nil {
+		if code := res.GetErrorCode(); code != "" && code != messages.CodeNotFound {
+			err = replyError(code, res.ErrorMessage)
+		}
+	}
+	return s.answer(w, err)
+}
+
+// serveReset serves POST /reset: every view and table is dropped. The body,
+// if any (clients send {}), is not read.
+func (s *Server) serveReset(w http.ResponseWriter, r *http.Request) int {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	return s.answer(w, s.views.Reset(ctx))
+}

@@ -1,0 +1,183 @@
+package synap
+
+import (
+	"context"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// wsRunner runs the commands of one WebSocket session on its own goroutine,
+// one at a time, in the order they came, so that a client that sends
+// stream.subscribe then stream.publish sees them happen in that order, and
+// so that the session actor never waits on a backend. A queue.consume,
+// which may wait for a message, runs beside the commands after it.
+//
+// Replies go to the writer's queue with waiting (the client paces them),
+// unlike pushes. The runner also keeps what the session subscribed to, and
+// drops those subscriptions when the session ends.
+type wsRunner struct {
+	s    *Server
+	conn *wsConn
+	self *actor.PID      // the session actor: the subscriber
+	ctx  context.Context // ends when the session stops
+	jobs chan *wsFrame
+
+	// Only the loop's goroutine touches these. A subscription is noted
+	// before it is asked for: one that fails in transit may have happened.
+	rooms  map[string]bool
+	queues map[string]bool
+	topics bool     // the session may hold patterns at the router
+	replay []*jsonw // event frames due after the current command's reply
+}
+
+// loop runs the jobs until the session closes the channel, then drops the
+// session's subscriptions.
+func (r *wsRunner) loop() {
+	for f := range r.jobs {
+		switch {
+		case r.ctx.Err() != nil || r.conn.isClosing():
+			r.done(f)
+		case f.detach:
+			go r.runDetached(f)
+		default:
+			r.runJob(f)
+		}
+	}
+	r.unsubscribeAll()
+}
+
+// runJob runs a frame, writes its reply and the replay its subscriptions
+// brought, and lets the session's held pushes go.
+func (r *wsRunner) runJob(f *wsFrame) {
+	r.conn.send(r.execute(f, r))
+	for _, w := range r.replay {
+		r.conn.send(w)
+	}
+	r.replay = nil
+	if f.holds {
+		r.conn.flush()
+	}
+	r.done(f)
+}
+
+// runDetached runs a queue.consume on its own goroutine. It has no access
+// to the session's subscriptions.
+func (r *wsRunner) runDetached(f *wsFrame) {
+	r.conn.send(r.execute(f, nil))
+	r.done(f)
+}
+
+// done frees the frame's slot and releases the pushes it held.
+func (r *wsRunner) done(f *wsFrame) {
+	if f.holds {
+		r.s.sessions.Send(r.self, holdDone{})
+	}
+	r.conn.release()
+}
+
+// execute runs a frame and returns its reply. A panic is answered 500 and
+// logged, as over HTTP: one bad command must not end the process.
+func (r *wsRunner) execute(f *wsFrame, sess *wsRunner) (out *jsonw) {
+	out = getJSONW()
+	start := time.Now()
+	name, status := "panic", http.StatusInternalServerError
+	defer func() {
+		if v := recover(); v != nil {
+			r.s.log.Error("data service: panic serving a WebSocket command", "command", f.env.Command,
+				"panic", v, "stack", string(debug.Stack()))
+			writeErrorEnvelope(out, "response", f.id,
+				errorf(http.StatusInternalServerError, codeInternal, "internal error; the server log has the details"))
+		}
+		r.s.metrics.ObserveRequest(door, name, status, time.Since(start))
+	}()
+	if f.err != nil {
+		writeErrorEnvelope(out, "response", f.id, f.err)
+		name, status = f.errLabel, f.err.status
+		return out
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.s.cfg.RequestTimeout)
+	defer cancel()
+	c := call{ctx: ctx, base: r.ctx, s: r.s, out: out, sess: sess}
+	name, status = r.s.execute(&c, &f.env, f.id)
+	return out
+}
+
+// needSession refuses a subscription command outside a WebSocket session.
+func (c *call) needSession() error {
+	if c.sess == nil {
+		return errorf(http.StatusBadRequest, codeBadRequest,
+			"subscriptions work only over the WebSocket API (GET %s)", wsPath)
+	}
+	return nil
+}
+
+// subscribeRoom subscribes the session to a room; the replay's events are
+// written after the command's reply.
+func (r *wsRunner) subscribeRoom(c *call, req *messages.RoomRequest) (*messages.RoomReply, error) {
+	r.rooms[req.Room] = true
+	rep, err := c.doRoom(c.ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range rep.Events {
+		r.replay = append(r.replay, eventFrame(e))
+	}
+	return rep, nil
+}
+
+func (r *wsRunner) unsubscribeRoom(c *call, room string) error {
+	_, err := c.doRoom(c.ctx, &messages.RoomRequest{Op: messages.RoomOp_ROOM_UNSUBSCRIBE, Room: room, Subscriber: r.self})
+	if err == nil {
+		delete(r.rooms, room)
+	}
+	return err
+}
+
+func (r *wsRunner) subscribeTopics(c *call, patterns []string) (*messages.PubSubReply, error) {
+	r.topics = true
+	return c.doPubSub(c.ctx, &messages.PubSubRequest{Op: messages.PubSubOp_PUBSUB_SUBSCRIBE, Subscriber: r.self, Patterns: patterns})
+}
+
+func (r *wsRunner) unsubscribeTopics(c *call, patterns []string) (*messages.PubSubReply, error) {
+	rep, err := c.doPubSub(c.ctx, &messages.PubSubRequest{Op: messages.PubSubOp_PUBSUB_UNSUBSCRIBE, Subscriber: r.self, Patterns: patterns})
+	if err == nil && rep.Subscriptions == 0 {
+		r.topics = false
+	}
+	return rep, err
+}
+
+func (r *wsRunner) subscribeQueue(c *call, req *messages.QueueRequest) error {
+	r.queues[req.Queue] = true
+	_, err := c.doQueue(c.ctx, req)
+	return err
+}
+
+func (r *wsRunner) unsubscribeQueue(c *call, queue string) error {
+	_, err := c.doQueue(c.ctx, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_UNSUBSCRIBE, Queue: queue, Subscriber: r.self})
+	if err == nil {
+		delete(r.queues, queue)
+	}
+	return err
+}
+
+// unsubscribeAll drops every subscription of the ended session. Nobody
+// waits for the answers, which are ignored: the actors also watch their
+// subscribers, and forget those that stop.
+func (r *wsRunner) unsubscribeAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.s.cfg.RequestTimeout)
+	defer cancel()
+	for room := range r.rooms {
+		r.s.rooms.Do(ctx, &messages.RoomRequest{Op: messages.RoomOp_ROOM_UNSUBSCRIBE, Room: room, Subscriber: r.self})
+	}
+	for queue := range r.queues {
+		r.s.queues.Do(ctx, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_UNSUBSCRIBE, Queue: queue, Subscriber: r.self})
+	}
+	if r.topics {
+		r.s.pubsub.Do(ctx, &messages.PubSubRequest{Op: messages.PubSubOp_PUBSUB_UNSUBSCRIBE, Subscriber: r.self})
+	}
+}

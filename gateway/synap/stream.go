@@ -1,0 +1,280 @@
+package synap
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// Synap's SDKs also send stream.consume (history read by offset) and
+// stream.list; stream.create and stream.delete have no counterpart here:
+// a room exists from its first publish or subscribe.
+var streamCommands = []commandSpec{
+	{"stream.publish", streamPublish},
+	{"stream.history", streamHistory},
+	{"stream.consume", streamHistory},
+	{"stream.rooms", streamRooms},
+	{"stream.list", streamRooms},
+	{"stream.stats", streamStats},
+	{"stream.subscribe", streamSubscribe},
+	{"stream.unsubscribe", streamUnsubscribe},
+}
+
+// doRoom sends req to the room's actor and turns a failure into an
+// apiError; a read below the oldest kept offset names that offset in the
+// error's details.
+func (c *call) doRoom(ctx context.Context, req *messages.RoomRequest) (*messages.RoomReply, error) {
+	rep, err := c.s.rooms.Do(ctx, req)
+	if err != nil {
+		return nil, asAPIError(err)
+	}
+	if rep.GetErrorCode() != "" {
+		ae := replyError(rep.ErrorCode, rep.ErrorMessage)
+		if rep.ErrorCode == messages.CodeOffsetTrimmed {
+			ae.details = []detail{{"oldest_offset", rep.OldestOffset}}
+		}
+		return nil, ae
+	}
+	return rep, nil
+}
+
+// roomArgs decodes the payload of a room command and returns it with the
+// room's name, which every room command but stream.rooms requires.
+func (c *call) roomArgs() (*msgArgs, string, error) {
+	a, err := c.margs()
+	if err != nil {
+		return nil, "", err
+	}
+	if a.Room == "" {
+		return nil, "", invalid("room is required")
+	}
+	return a, a.Room, nil
+}
+
+// stream.publish {room, event_type, data} -> {event_id, offset,
+// subscribers_notified, room}. Synap's SDKs name the event type "event".
+func streamPublish(c *call) error {
+	a, room, err := c.roomArgs()
+	if err != nil {
+		return err
+	}
+	req := &messages.RoomRequest{Op: messages.RoomOp_ROOM_PUBLISH, Room: room, EventType: a.EventType}
+	if req.EventType == "" {
+		req.EventType = a.Event
+	}
+	if req.EventType == "" {
+		return invalid("event_type is required")
+	}
+	if req.Data, err = a.messageArg("data", a.Data); err != nil {
+		return err
+	}
+	rep, err := c.doRoom(c.ctx, req)
+	if err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("event_id")
+	w.str(rep.GetEvent().GetEventId())
+	w.key("offset")
+	w.int(rep.GetEvent().GetOffset())
+	w.key("subscribers_notified")
+	w.int(rep.SubscribersNotified)
+	w.key("room")
+	w.str(room)
+	w.endObj()
+	return nil
+}
+
+// stream.history {room, from_offset?, limit?} -> {events, oldest_offset,
+// newest_offset, next_offset}; next_offset, the offset to read from next, is
+// what Synap's SDKs read.
+func streamHistory(c *call) error {
+	a, room, err := c.roomArgs()
+	if err != nil {
+		return err
+	}
+	from, limit, err := a.pageArgs("from_offset", a.FromOffset)
+	if err != nil {
+		return err
+	}
+	rep, err := c.doRoom(c.ctx, &messages.RoomRequest{Op: messages.RoomOp_ROOM_HISTORY, Room: room,
+		FromOffset: from, Limit: limit})
+	if err != nil {
+		return err
+	}
+	next := from
+	if n := len(rep.Events); n > 0 {
+		next = rep.Events[n-1].Offset + 1
+	}
+	w := c.out
+	w.obj()
+	w.key("events")
+	w.arr()
+	for _, e := range rep.Events {
+		w.obj()
+		writeEventFields(w, e)
+		w.endObj()
+	}
+	w.endArr()
+	w.key("oldest_offset")
+	w.int(rep.OldestOffset)
+	w.key("newest_offset")
+	w.int(rep.NewestOffset)
+	w.key("next_offset")
+	w.int(next)
+	w.endObj()
+	return nil
+}
+
+// writeEventFields writes the members of an event, in history and in event
+// frames alike. "event" repeats event_type under the name Synap's clients
+// read; timestamp is in seconds, as Synap has it.
+func writeEventFields(w *jsonw, e *messages.RoomEvent) {
+	w.key("event_id")
+	w.str(e.EventId)
+	w.key("offset")
+	w.int(e.Offset)
+	w.key("event_type")
+	w.str(e.EventType)
+	w.key("event")
+	w.str(e.EventType)
+	w.key("data")
+	w.raw(e.Data)
+	w.key("timestamp")
+	w.int(e.TimestampMs / 1000)
+}
+
+// stream.rooms {} -> {rooms, count}
+func streamRooms(c *call) error {
+	names, err := c.s.rooms.List(c.ctx)
+	if err != nil {
+		return asAPIError(err)
+	}
+	slices.Sort(names)
+	c.out.obj()
+	c.out.key("rooms")
+	c.out.strs(names)
+	c.out.key("count")
+	c.out.int(int64(len(names)))
+	c.out.endObj()
+	return nil
+}
+
+// stream.stats {room} -> the room's figures, under the names of Synap's
+// RoomStats (name, message_count, min_offset, max_offset,
+// subscriber_count, total_published) beside room and the times of its
+// first and last kept events (unix milliseconds).
+func streamStats(c *call) error {
+	_, room, err := c.roomArgs()
+	if err != nil {
+		return err
+	}
+	rep, err := c.doRoom(c.ctx, &messages.RoomRequest{Op: messages.RoomOp_ROOM_STATS, Room: room})
+	if err != nil {
+		return err
+	}
+	st := rep.GetStats()
+	w := c.out
+	w.obj()
+	w.key("room")
+	w.str(room)
+	w.key("name")
+	w.str(room)
+	for _, f := range []struct {
+		key string
+		n   int64
+	}{
+		{"message_count", st.GetEventCount()},
+		{"min_offset", st.GetOldestOffset()},
+		{"max_offset", st.GetNewestOffset()},
+		{"subscriber_count", st.GetSubscribers()},
+		{"total_published", st.GetPublishedTotal()},
+		{"first_timestamp_ms", st.GetFirstTimestampMs()},
+		{"last_timestamp_ms", st.GetLastTimestampMs()},
+	} {
+		w.key(f.key)
+		w.int(f.n)
+	}
+	w.endObj()
+	return nil
+}
+
+// stream.subscribe {room, from_offset?, replay?} -> {success, room,
+// replayed, oldest_offset, newest_offset}; then the events from from_offset
+// on (from the oldest kept one with replay and no from_offset; only new ones
+// with neither) as event frames, with no gap and no duplicate. WebSocket
+// only.
+func streamSubscribe(c *call) error {
+	a, room, err := c.roomArgs()
+	if err != nil {
+		return err
+	}
+	if err := c.needSession(); err != nil {
+		return err
+	}
+	req := &messages.RoomRequest{Op: messages.RoomOp_ROOM_SUBSCRIBE, Room: room, Subscriber: c.sess.self, FromOffset: -1}
+	switch {
+	case !absent(a.FromOffset):
+		if req.FromOffset, err = intArg("from_offset", a.FromOffset, 0); err != nil {
+			return err
+		}
+		if req.FromOffset < 0 {
+			return invalid("from_offset must not be negative, not %d", req.FromOffset)
+		}
+	case a.Replay:
+		req.FromOffset = 0
+	}
+	req.Replay = req.FromOffset >= 0
+	rep, err := c.sess.subscribeRoom(c, req)
+	var ae *apiError
+	if absent(a.FromOffset) && a.Replay && errors.As(err, &ae) && ae.code == messages.CodeOffsetTrimmed {
+		// Retention has passed offset 0: replay from the oldest kept event.
+		req = proto.CloneOf(req)
+		req.FromOffset = ae.details[0].n
+		rep, err = c.sess.subscribeRoom(c, req)
+	}
+	if err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("success")
+	w.bool(true)
+	w.key("room")
+	w.str(room)
+	w.key("replayed")
+	w.int(int64(len(rep.Events)))
+	w.key("oldest_offset")
+	w.int(rep.OldestOffset)
+	w.key("newest_offset")
+	w.int(rep.NewestOffset)
+	w.endObj()
+	return nil
+}
+
+// stream.unsubscribe {room} -> {success, room}. WebSocket only.
+func streamUnsubscribe(c *call) error {
+	_, room, err := c.roomArgs()
+	if err != nil {
+		return err
+	}
+	if err := c.needSession(); err != nil {
+		return err
+	}
+	if err := c.sess.unsubscribeRoom(c, room); err != nil {
+		return err
+	}
+	w := c.out
+	w.obj()
+	w.key("success")
+	w.bool(true)
+	w.key("room")
+	w.str(room)
+	w.endObj()
+	return nil
+}
