@@ -29,6 +29,7 @@ type Consumer struct {
 	mu     sync.Mutex
 	chunks [][]byte
 	size   int
+	extra  int           // bytes of the backlog handed over, not yet read: not held against limit
 	err    error         // set when the stream has ended
 	wake   chan struct{} // signalled when chunks or err change
 }
@@ -46,7 +47,7 @@ func (c *Consumer) offer(b []byte) bool {
 	if c.err != nil {
 		return true
 	}
-	if c.size > 0 && c.size+len(b) > c.limit {
+	if own := c.size - c.extra; own > 0 && own+len(b) > c.limit {
 		return false
 	}
 	c.chunks = append(c.chunks, b)
@@ -55,14 +56,17 @@ func (c *Consumer) offer(b []byte) bool {
 	return true
 }
 
-// take queues a chunk whatever the buffer holds: the hand-over of a
-// topic's backlog to its first consumer, bounded by the backlog's bound.
+// take queues a chunk of a topic's backlog, handed over to its first
+// consumer: it is not held against the consumer's buffer (a consumer that
+// joins a full backlog must have room for what comes next), and it is
+// bounded by the backlog's own bound.
 func (c *Consumer) take(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
 		c.chunks = append(c.chunks, b)
 		c.size += len(b)
+		c.extra += len(b)
 		c.signal()
 	}
 }
@@ -95,6 +99,7 @@ func (c *Consumer) Next(ctx context.Context) ([]byte, error) {
 			c.chunks[0] = nil
 			c.chunks = c.chunks[1:]
 			c.size -= len(b)
+			c.extra -= min(c.extra, len(b))
 			c.mu.Unlock()
 			return b, nil
 		}

@@ -387,10 +387,13 @@ func (w *world) subqueryQuery() string {
 }
 
 func (w *world) groupQuery() string {
-	switch w.rng.IntN(3) {
+	switch w.rng.IntN(4) {
 	case 0:
 		return "SELECT count() AS c, math::sum(n) AS total FROM item" + w.where("item", 1) + " GROUP ALL"
 	case 1:
+		return "SELECT o.x AS ox, tags, math::sum(o.x) FROM item" + w.where("item", 1) + " GROUP BY ox, tags" +
+			w.orderBy([]string{"ox", "tags", "`math::sum`"}) + w.window()
+	case 2:
 		return "SELECT s, b, count() AS c FROM item" + w.where("item", 1) + " GROUP BY s, b" +
 			w.orderBy([]string{"s", "b", "c"}) + w.window()
 	}

@@ -95,7 +95,9 @@ func (p *plan) groupEntry(g *group) *entry {
 			rec[a.out] = g.sums[i].value()
 		}
 	}
-	return &entry{id: g.id, version: g.versions, base: rec, key: p.sortKey(rec, g.values)}
+	e := &entry{id: g.id, version: g.versions, base: rec}
+	e.key = p.sortKey(e.keyBuf[:0], rec, g.values)
+	return e
 }
 
 // regroup applies an event to the groups of a grouped view and returns the

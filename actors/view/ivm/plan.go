@@ -253,8 +253,9 @@ func (p *plan) matches(rec, parent map[string]any) bool {
 
 // entry returns the entry of a record that matches the plan's WHERE.
 func (p *plan) entry(id string, rec map[string]any) *entry {
-	base := p.project(rec)
-	return &entry{id: id, version: Version(rec), src: rec, base: base, key: p.sortKey(base, id)}
+	e := &entry{id: id, version: Version(rec), src: rec, base: p.project(rec)}
+	e.key = p.sortKey(e.keyBuf[:0], e.base, id)
+	return e
 }
 
 // project applies the projection but for subqueries. * contributes every
@@ -273,16 +274,14 @@ func (p *plan) project(rec map[string]any) map[string]any {
 	return out
 }
 
-// sortKey returns the key that orders a row: the ORDER BY values of its
-// projected record, then tie, which makes the order total: the record id,
-// or for a group its GROUP BY values.
-func (p *plan) sortKey(rec map[string]any, tie surql.Value) []any {
-	key := make([]any, len(p.order)+1)
-	for i, o := range p.order {
-		key[i] = lookup(rec, o.path)
+// sortKey appends to key the key that orders a row: the ORDER BY values of
+// its projected record, then tie, which makes the order total: the record
+// id, or for a group its GROUP BY values.
+func (p *plan) sortKey(key []any, rec map[string]any, tie surql.Value) []any {
+	for _, o := range p.order {
+		key = append(key, lookup(rec, o.path))
 	}
-	key[len(p.order)] = tie
-	return key
+	return append(key, tie)
 }
 
 func (p *plan) compare(a, b *entry) int {

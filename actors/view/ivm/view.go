@@ -77,6 +77,7 @@ type entry struct {
 	src     map[string]any // the source record; nil for a group row
 	base    map[string]any // the projected record without subqueries
 	key     []any          // see plan.sortKey
+	keyBuf  [2]any         // holds key when it is short, saving an allocation and a pointer chase
 
 	in   bool
 	subs []*View
