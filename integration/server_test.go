@@ -46,6 +46,8 @@ type server struct {
 	dataDir string
 	args    []string
 	data    string // base URL of the data door
+	views   string // base URL of the views door
+	hub     string // base URL of the hub door, with /api/v1
 	log     *bytes.Buffer
 	exited  chan error
 }
@@ -63,11 +65,13 @@ func startServer(t *testing.T, args ...string) *server {
 func (s *server) start() {
 	t := s.t
 	t.Helper()
-	port := freePort(t)
+	port, viewsPort, hubPort := freePort(t), freePort(t), freePort(t)
 	args := append([]string{
 		"--data-dir=" + s.dataDir,
 		"--data-addr=127.0.0.1:" + port,
-		"--ssp-addr=off", "--hub-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off",
+		"--ssp-addr=127.0.0.1:" + viewsPort,
+		"--hub-addr=127.0.0.1:" + hubPort,
+		"--skip-control-addr=off", "--skip-streaming-addr=off",
 		"--log-format=json", "--log-level=debug",
 	}, s.args...)
 	s.log = &bytes.Buffer{}
@@ -81,6 +85,8 @@ func (s *server) start() {
 	s.exited = make(chan error, 1)
 	go func() { s.exited <- s.cmd.Wait() }()
 	s.data = "http://127.0.0.1:" + port
+	s.views = "http://127.0.0.1:" + viewsPort
+	s.hub = "http://127.0.0.1:" + hubPort + "/api/v1"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.data + "/health")

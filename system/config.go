@@ -65,6 +65,23 @@ type Config struct {
 	MaxViews           int
 	TTLCleanupInterval time.Duration
 
+	HubMaxPackage     int64
+	HubMaxUnpacked    int64
+	HubMaxFiles       int
+	HubMaxFile        int64
+	HubMaxInstances   int
+	HubRetention      time.Duration
+	HubStreamBuffer   int64
+	HubEventBuffer    int
+	HubUnhealthyAfter time.Duration
+	HubKillAfter      time.Duration
+	HubKillGrace      time.Duration
+	HubTopicBuffer    int64
+	HubMaxTopics      int
+	HubLogBuffer      int
+	Node              string
+	Python            string
+
 	RestartMax        int
 	RestartWindow     time.Duration
 	RestartBackoff    time.Duration
@@ -136,6 +153,25 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 
 	fs.IntVar(&c.MaxViews, "max-views", 10_000, "views that may be registered on the views door")
 	fs.DurationVar(&c.TTLCleanupInterval, "ttl-cleanup-interval", time.Minute, "how often views past their ttl are removed (also TTL_CLEANUP_INTERVAL_SECS, in seconds)")
+
+	c.HubMaxPackage, c.HubMaxUnpacked, c.HubMaxFile = 256<<20, 1<<30, 256<<20
+	fs.Var((*byteSize)(&c.HubMaxPackage), "hub-max-package", "largest uploaded sequence package, compressed")
+	fs.Var((*byteSize)(&c.HubMaxUnpacked), "hub-max-unpacked", "largest sequence package, unpacked")
+	fs.IntVar(&c.HubMaxFiles, "hub-max-files", 50_000, "most files in a sequence package")
+	fs.Var((*byteSize)(&c.HubMaxFile), "hub-max-file", "largest file in a sequence package")
+	fs.IntVar(&c.HubMaxInstances, "hub-max-instances", 100, "sequence instances running at once")
+	fs.DurationVar(&c.HubRetention, "hub-retention", 3*time.Minute, "how long an ended instance stays readable, with its output")
+	c.HubStreamBuffer, c.HubTopicBuffer = 1<<20, 1<<20
+	fs.Var((*byteSize)(&c.HubStreamBuffer), "hub-stream-buffer", "bytes kept per instance stream (output, stdout, stderr, log) until read")
+	fs.IntVar(&c.HubEventBuffer, "hub-event-buffer", 256, "events buffered per event-stream reader before it is dropped")
+	fs.DurationVar(&c.HubUnhealthyAfter, "hub-unhealthy-after", 5*time.Second, "an instance silent this long is unhealthy")
+	fs.DurationVar(&c.HubKillAfter, "hub-kill-after", 30*time.Second, "an instance silent this long is killed")
+	fs.DurationVar(&c.HubKillGrace, "hub-kill-grace", 5*time.Second, "time from a kill request to SIGKILL of the process group")
+	fs.Var((*byteSize)(&c.HubTopicBuffer), "hub-topic-buffer", "bytes buffered per topic consumer before it is dropped")
+	fs.IntVar(&c.HubMaxTopics, "hub-max-topics", 1000, "topics that may exist")
+	fs.IntVar(&c.HubLogBuffer, "hub-log-buffer", 1024, "log lines kept for GET /api/v1/log")
+	fs.StringVar(&c.Node, "node", "node", "Node.js interpreter for sequences")
+	fs.StringVar(&c.Python, "python", "python3", "Python interpreter for sequences")
 
 	fs.IntVar(&c.RestartMax, "restart-max", 10, "restarts a supervisor allows a child within --restart-window before escalating")
 	fs.DurationVar(&c.RestartWindow, "restart-window", 10*time.Second, "window of the restart budget")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -53,7 +54,7 @@ func Boot(cfg Config, log *slog.Logger) (*System, error) {
 		fatal:   make(chan error, 1),
 	}
 	s.Store, err = store.Open(store.Options{
-		Dir:           cfg.DataDir,
+		Dir:           s.Path("store"),
 		Policy:        policy,
 		SyncInterval:  cfg.FsyncInterval,
 		Logger:        log.With("component", "store"),
@@ -68,6 +69,14 @@ func Boot(cfg Config, log *slog.Logger) (*System, error) {
 	s.Root = s.Actors.Root
 	s.Registry = newRegistry(s)
 	return s, nil
+}
+
+// Path is the folder name under the data dir, or "" when memory only.
+func (s *System) Path(name string) string {
+	if s.Config.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(s.Config.DataDir, name)
 }
 
 // Fatal is told when a domain supervisor spent its own restart budget: the

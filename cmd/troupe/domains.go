@@ -7,11 +7,15 @@ import (
 
 	"github.com/oklog/run"
 
+	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/kv"
 	"github.com/troupe-run/troupe/actors/pubsub"
 	"github.com/troupe-run/troupe/actors/queue"
 	"github.com/troupe-run/troupe/actors/room"
+	"github.com/troupe-run/troupe/actors/sequence"
+	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/actors/view"
+	"github.com/troupe-run/troupe/gateway/hub"
 	"github.com/troupe-run/troupe/gateway/ssp"
 	"github.com/troupe-run/troupe/gateway/synap"
 	"github.com/troupe-run/troupe/system"
@@ -25,12 +29,16 @@ type domains struct {
 	rooms    *room.Service
 	pubsub   *pubsub.Service
 	views    *view.Service
+	seqs     *sequence.Service
+	topics   *topic.Service
+	insts    *instance.Service
+	logs     *hub.LogTap
 }
 
 // startDomains starts every domain; each rebuilds its state from the store.
-func startDomains(sys *system.System) (*domains, error) {
+func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 	c := sys.Config
-	d := &domains{sys: sys}
+	d := &domains{sys: sys, logs: logs}
 	var err error
 	if d.keyspace, err = kv.Start(sys, kv.NewMemory(c.MaxMemory)); err != nil {
 		return nil, err
@@ -52,12 +60,36 @@ func startDomains(sys *system.System) (*domains, error) {
 		TTLInterval: c.TTLCleanupInterval, SubsPerView: c.MaxSubscriptions}); err != nil {
 		return nil, d.fail(err)
 	}
+	if d.seqs, err = sequence.Start(sys, sequence.Options{Dir: sys.Path("sequences"), Limits: sequence.Limits{
+		MaxBytes: c.HubMaxUnpacked, MaxFiles: c.HubMaxFiles, MaxFileBytes: c.HubMaxFile}}); err != nil {
+		return nil, d.fail(err)
+	}
+	if d.topics, err = topic.Start(sys, topic.Options{ConsumerBuffer: int(c.HubTopicBuffer), MaxTopics: c.HubMaxTopics}); err != nil {
+		return nil, d.fail(err)
+	}
+	if d.insts, err = instance.StartService(sys, d.seqs, d.topics, instance.Options{MaxInstances: c.HubMaxInstances,
+		Retention: c.HubRetention, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
+		UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
+		Node: c.Node, Python: c.Python}); err != nil {
+		return nil, d.fail(err)
+	}
 	return d, nil
 }
 
 func (d *domains) fail(err error) error {
-	d.keyspace.Close()
+	d.close()
 	return err
+}
+
+// close stops what the actors do not own; call it after the system closed
+// (the instance actors kill their processes when they stop).
+func (d *domains) close() {
+	if d.keyspace != nil {
+		d.keyspace.Close()
+	}
+	if d.seqs != nil {
+		d.seqs.Close()
+	}
 }
 
 // listen starts every front door that is switched on.
@@ -116,6 +148,14 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			RefMode:        "dedicated",
 		}, d.views, sessions, sys.Metrics, log.With("door", "ssp"))
 		if err := listen(g, servers, "ssp", c.SSPAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
+			return err
+		}
+	}
+	if system.Enabled(c.HubAddr) {
+		door := hub.New(hub.Config{APIKeys: c.APIKeys, Insecure: c.Insecure, MaxPackage: c.HubMaxPackage,
+			RequestTimeout: c.RequestTimeout, DataDir: c.DataDir, Version: system.Version},
+			d.seqs, d.insts, d.topics, d.logs, sys.Metrics, log.With("door", "hub"))
+		if err := listen(g, servers, "hub", c.HubAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/lmittmann/tint"
 	"github.com/oklog/run"
 
+	"github.com/troupe-run/troupe/gateway/hub"
 	"github.com/troupe-run/troupe/system"
 )
 
@@ -35,8 +36,11 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "troupe:", err)
 		return 2
 	}
-	log := newLogger(cfg)
-	if err := runServer(cfg, log); err != nil {
+	// The hub door streams the server's log (GET /api/v1/log): every record
+	// also goes to its bounded ring.
+	logs := hub.NewLogTap(cfg.HubLogBuffer)
+	log := slog.New(logs.Wrap(newHandler(cfg)))
+	if err := runServer(cfg, log, logs); err != nil {
 		log.Error("troupe stopped", "err", err)
 		return 1
 	}
@@ -44,13 +48,13 @@ func serve(args []string) int {
 	return 0
 }
 
-func runServer(cfg system.Config, log *slog.Logger) error {
+func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
 	sys, err := system.Boot(cfg, log)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	d, err := startDomains(sys)
+	d, err := startDomains(sys, logs)
 	if err != nil {
 		return errors.Join(err, sys.Close())
 	}
@@ -65,8 +69,9 @@ func runServer(cfg system.Config, log *slog.Logger) error {
 	)
 	shutdown := func() { stopOnce.Do(func() { close(stop) }) }
 	if err := d.listen(&g, &servers, shutdown); err != nil {
-		d.keyspace.Close()
-		return errors.Join(err, sys.Close())
+		err = errors.Join(err, sys.Close())
+		d.close()
+		return err
 	}
 
 	// The system runs until a signal, admin.shutdown or a fatal failure;
@@ -79,8 +84,9 @@ func runServer(cfg system.Config, log *slog.Logger) error {
 		case <-stop:
 		}
 		servers.Wait()
-		d.keyspace.Close()
-		return errors.Join(err, sys.Close())
+		err = errors.Join(err, sys.Close())
+		d.close()
+		return err
 	}, func(error) { shutdown() })
 	g.Add(func() error {
 		<-stop
@@ -135,7 +141,7 @@ func listen(g *run.Group, servers *sync.WaitGroup, door, addr string, h http.Han
 	return nil
 }
 
-func newLogger(cfg system.Config) *slog.Logger {
+func newHandler(cfg system.Config) slog.Handler {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by LoadConfig
 	format := cfg.LogFormat
@@ -146,7 +152,7 @@ func newLogger(cfg system.Config) *slog.Logger {
 		}
 	}
 	if format == "text" {
-		return slog.New(tint.NewHandler(os.Stderr, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
+		return tint.NewHandler(os.Stderr, &tint.Options{Level: level, TimeFormat: time.TimeOnly})
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 }
