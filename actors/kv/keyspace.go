@@ -143,12 +143,12 @@ func (k *Keyspace) Do(ctx context.Context, req *messages.DataRequest) (*messages
 		timeout = min(timeout, time.Until(d))
 	}
 	switch req.Op {
-	case messages.DataOp_KV_DEL, messages.DataOp_KV_EXISTS, messages.DataOp_KV_MGET, messages.DataOp_KV_MSET:
-		if len(req.Keys) > 0 || len(req.Pairs) > 0 {
+	case messages.DataOp_KV_DEL, messages.DataOp_KV_EXISTS, messages.DataOp_KV_MGET:
+		if len(req.Keys) > 0 {
 			return k.fanOut(req, timeout)
 		}
-	case messages.DataOp_KV_MSETNX:
-		return k.msetnx(req, timeout)
+	case messages.DataOp_KV_MSET, messages.DataOp_KV_MSETNX:
+		return k.multiSet(req, timeout)
 	case messages.DataOp_KV_SCAN:
 		return k.scan(req, timeout)
 	case messages.DataOp_KV_COUNT:
@@ -191,9 +191,8 @@ func (k *Keyspace) askAll(parts map[int]*messages.DataRequest, timeout time.Dura
 	return replies, firstErr
 }
 
-// fanOut splits a multi-key command by shard. KV_DEL and KV_EXISTS sum the
-// counts; KV_MGET puts the values back in request order; KV_MSET is atomic
-// per shard, not across shards.
+// fanOut splits a multi-key read or delete by shard. KV_DEL and KV_EXISTS
+// sum the counts; KV_MGET puts the values back in request order.
 func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
 	parts := map[int]*messages.DataRequest{}
 	where := make([]int, 0, len(req.Keys)) // shard of each requested key, for KV_MGET
@@ -210,10 +209,6 @@ func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*me
 		p := part(i)
 		p.Keys = append(p.Keys, key)
 		where = append(where, i)
-	}
-	for _, pair := range req.Pairs {
-		p := part(k.shardOf(pair.Key))
-		p.Pairs = append(p.Pairs, pair)
 	}
 	if len(parts) == 1 {
 		for i, p := range parts {
@@ -244,11 +239,12 @@ func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*me
 	return out, nil
 }
 
-// msetnx sets every pair only if none of the keys exists. Within one shard
-// that is one command; across shards it is two-phase: reserve the keys on
-// each shard in shard order (a reserved key makes other commands on it
-// wait), then commit everywhere or abort everywhere.
-func (k *Keyspace) msetnx(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+// multiSet runs kv.mset and kv.msetnx all or nothing. Within one shard
+// that is one command; across shards it is two-phase: each shard reserves
+// its pairs in shard order (checking them and charging their memory; a
+// reserved key makes other commands on it wait), then every shard commits,
+// or every shard that reserved aborts.
+func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
 	parts := map[int][]*messages.Pair{}
 	for _, p := range req.Pairs {
 		i := k.shardOf(p.Key)
@@ -260,6 +256,7 @@ func (k *Keyspace) msetnx(req *messages.DataRequest, timeout time.Duration) (*me
 		}
 		return &messages.DataReply{Ok: true}, nil
 	}
+	nx := req.Op == messages.DataOp_KV_MSETNX
 	order := make([]int, 0, len(parts))
 	for i := range parts {
 		order = append(order, i)
@@ -274,37 +271,36 @@ func (k *Keyspace) msetnx(req *messages.DataRequest, timeout time.Duration) (*me
 		}
 	}
 	for _, i := range order {
-		keys := make([]string, len(parts[i]))
-		for j, p := range parts[i] {
-			keys[j] = p.Key
-		}
-		r, err := k.ask(k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: txn, Keys: keys}, time.Until(deadline))
+		r, err := k.ask(k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: txn, Nx: nx,
+			Pairs: parts[i]}, time.Until(deadline))
 		if err != nil || r.ErrorCode != "" || !r.Ok {
-			if err == nil {
-				reserved = append(reserved, i) // a refused reserve holds nothing, but abort is harmless
+			// A shard that timed out may still reserve later: abort it
+			// too (an abort of nothing is harmless; abandoned
+			// reservations also expire).
+			if err != nil {
+				reserved = append(reserved, i)
 			}
 			abort()
-			if err != nil {
-				return nil, err
-			}
-			return r, nil
+			return r, err
 		}
 		reserved = append(reserved, i)
 	}
 	commits := make(map[int]*messages.DataRequest, len(parts))
 	for i, pairs := range parts {
-		commits[i] = &messages.DataRequest{Op: messages.DataOp_TXN_COMMIT, Txn: txn, Pairs: pairs}
+		commits[i] = &messages.DataRequest{Op: messages.DataOp_TXN_COMMIT, Txn: txn, Nx: nx, Pairs: pairs}
 	}
 	replies, err := k.askAll(commits, time.Until(deadline))
 	if err != nil {
 		return nil, err
 	}
+	out := &messages.DataReply{Ok: true}
 	for _, r := range replies {
-		if r.ErrorCode != "" {
+		if r.ErrorCode != "" || !r.Ok {
 			return r, nil
 		}
+		out.Integer += r.Integer
 	}
-	return &messages.DataReply{Ok: true}, nil
+	return out, nil
 }
 
 // scan merges the shards' pages: each returns its first count keys after

@@ -144,7 +144,7 @@ func exercise(t *testing.T, data []byte) {
 			}
 		}
 		checkInvariants(t, s)
-		if mem.Used() != s.Bytes() {
+		if mem.Used() != s.Bytes()+s.held {
 			t.Fatalf("op %d: memory counts %d, the shard %d", i, mem.Used(), s.Bytes())
 		}
 		if limit > 0 && mem.Used() > limit+200 {

@@ -77,10 +77,12 @@ type Shard struct {
 	order  btree.Map[string, *entry] // the same entries in key order, for scans
 	expiry expiryHeap
 
-	// Keys held for a cross-shard msetnx between TXN_RESERVE and its
-	// commit or abort; memory only, a restart drops them.
+	// Keys held for a cross-shard mset or msetnx between TXN_RESERVE and
+	// its commit or abort, with the bytes charged for it; memory only, a
+	// restart drops them.
 	reserved map[string]uint64
-	txns     map[uint64][]string
+	txns     map[uint64]*txn
+	held     int64 // bytes charged to mem for reservations, not yet in bytes
 
 	rng *rand.Rand // set.pop and set.randmember
 }
@@ -96,7 +98,7 @@ func NewShard(prefix []byte, mem *Memory) *Shard {
 		mem:      mem,
 		keys:     make(map[string]*entry),
 		reserved: make(map[string]uint64),
-		txns:     make(map[uint64][]string),
+		txns:     make(map[uint64]*txn),
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 }
@@ -116,8 +118,8 @@ func (s *Shard) Reserved() bool { return len(s.reserved) > 0 }
 // actor calls it before replacing a shard (after a crash) with one restored
 // from the store. The shard must not be used afterwards.
 func (s *Shard) Release() {
-	s.mem.add(-s.bytes)
-	s.bytes = 0
+	s.mem.add(-s.bytes - s.held)
+	s.bytes, s.held = 0, 0
 }
 
 // Apply executes one command at time now: it changes the shard, writes to j
@@ -129,7 +131,7 @@ func (s *Shard) Apply(now time.Time, req *messages.DataRequest, j Journal) *mess
 	op := req.GetOp()
 	if len(s.reserved) > 0 && op != messages.DataOp_TXN_RESERVE && op != messages.DataOp_TXN_COMMIT && op != messages.DataOp_TXN_ABORT {
 		if key, busy := s.busy(req); busy {
-			return fail(messages.CodeKeyReserved, "key %q is held by a kv.msetnx in progress", key)
+			return fail(messages.CodeKeyReserved, "key %q is held by a kv.mset or kv.msetnx in progress", key)
 		}
 	}
 	ms := now.UnixMilli()

@@ -188,7 +188,7 @@ func runScenarios(t *testing.T, cases []scenario) {
 				checkInvariants(t, s)
 			}
 			checkRestore(t, s, j)
-			if mem.Used() != s.Bytes() {
+			if mem.Used() != s.Bytes()+s.held {
 				t.Fatalf("memory counts %d, the shard %d", mem.Used(), s.Bytes())
 			}
 		})

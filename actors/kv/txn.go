@@ -2,58 +2,97 @@ package kv
 
 import "github.com/troupe-run/troupe/messages"
 
-// A kv.msetnx whose keys live on several shards runs in two phases. Each
-// shard first reserves its keys (TXN_RESERVE), which succeeds only if none
-// of them exists or is reserved; the router then commits on every shard if
-// all reserved, else aborts. Between the phases any other command on a
-// reserved key is answered KEY_BUSY, so no write can slip in between the
-// existence check and the commit; the actor stashes such commands and
-// replays them when the shard holds no reservation any more.
+// A kv.mset or kv.msetnx whose keys live on several shards runs in two
+// phases. Each shard first reserves its pairs (TXN_RESERVE): it checks them
+// (msetnx: no key exists; mset: every key is absent or a string) and
+// charges the memory they need, so that nothing can refuse the commit; the
+// router then commits on every shard if all reserved, else aborts. Between
+// the phases any other command on a reserved key is answered KEY_BUSY, so
+// no write slips in between the check and the commit; the actor stashes
+// such commands (a reserve of another transaction among them) and replays
+// them when the reservation ends. Routers reserve shards in shard order,
+// so two transactions never wait on each other in a cycle.
 
-func (s *Shard) txnReserve(now int64, req *messages.DataRequest) *messages.DataReply {
-	keys := req.GetKeys()
-	for _, key := range keys {
-		if txn, ok := s.reserved[key]; (ok && txn != req.GetTxn()) || s.lookup(key, now) != nil {
-			return &messages.DataReply{}
-		}
-	}
-	for _, key := range keys {
-		if _, ok := s.reserved[key]; !ok {
-			s.reserved[key] = req.GetTxn()
-			s.txns[req.GetTxn()] = append(s.txns[req.GetTxn()], key)
-		}
-	}
-	return &messages.DataReply{Ok: true}
+// txn is one transaction's hold on this shard.
+type txn struct {
+	keys  []string
+	bytes int64 // charged at reserve, given back at commit or abort
 }
 
-// txnCommit writes the pairs and releases the reservation. The decision was
-// taken when the keys were reserved, so the memory limit does not refuse a
-// commit: a half-committed msetnx would be worse than a budget passed by
-// one command. A commit whose reservation is gone (the shard restarted in
-// between) still writes only if no key exists.
-func (s *Shard) txnCommit(now int64, req *messages.DataRequest, j Journal) *messages.DataReply {
-	txn := req.GetTxn()
+func (s *Shard) txnReserve(now int64, req *messages.DataRequest) *messages.DataReply {
 	pairs, bad := lastWins(req.GetPairs(), "key")
 	if bad != nil {
 		return bad
 	}
-	for _, p := range pairs {
-		owner, reserved := s.reserved[p.GetKey()]
-		if reserved && owner != txn {
-			return fail(messages.CodeKeyReserved, "key %q is held by another kv.msetnx in progress", p.GetKey())
-		}
-		if s.lookup(p.GetKey(), now) != nil {
-			s.release(txn)
-			return &messages.DataReply{}
-		}
+	id := req.GetTxn()
+	if _, held := s.txns[id]; held {
+		return &messages.DataReply{Ok: true}
 	}
 	for _, p := range pairs {
-		e := s.lookupForWrite(p.GetKey(), now, j) // nil; drops an expired entry
+		if owner, ok := s.reserved[p.GetKey()]; ok && owner != id {
+			return fail(messages.CodeKeyReserved, "key %q is held by another kv.mset or kv.msetnx in progress", p.GetKey())
+		}
+	}
+	var n int64
+	for _, p := range pairs {
+		e := s.lookup(p.GetKey(), now)
+		switch {
+		case e != nil && req.GetNx():
+			return &messages.DataReply{}
+		case e != nil && e.kind != kindString:
+			return wrongType(e, kindString)
+		}
+		n += stringGrowth(e, p.GetKey(), p.GetValue())
+	}
+	if !s.mem.add(n) {
+		return memoryFull(s, n)
+	}
+	s.held += n
+	t := &txn{bytes: n}
+	for _, p := range pairs {
+		s.reserved[p.GetKey()] = id
+		t.keys = append(t.keys, p.GetKey())
+	}
+	s.txns[id] = t
+	return &messages.DataReply{Ok: true}
+}
+
+// txnCommit writes the pairs reserved. A commit whose reservation is gone
+// (the shard restarted in between) checks and admits them anew, so it can
+// still be refused.
+func (s *Shard) txnCommit(now int64, req *messages.DataRequest, j Journal) *messages.DataReply {
+	id := req.GetTxn()
+	for _, p := range req.GetPairs() {
+		if owner, ok := s.reserved[p.GetKey()]; ok && owner != id {
+			return fail(messages.CodeKeyReserved, "key %q is held by another kv.mset or kv.msetnx in progress", p.GetKey())
+		}
+	}
+	t, held := s.txns[id]
+	if !held {
+		if req.GetNx() {
+			return s.kvMSetNX(now, req, j)
+		}
+		return s.kvMSet(now, req, j)
+	}
+	pairs, bad := lastWins(req.GetPairs(), "key")
+	if bad != nil {
+		s.release(id)
+		return bad
+	}
+	for _, p := range pairs {
+		if s.reserved[p.GetKey()] != id {
+			s.release(id)
+			return fail(messages.CodeInvalid, "key %q was not reserved by transaction %d", p.GetKey(), id)
+		}
+	}
+	s.unhold(t)
+	for _, p := range pairs {
+		e := s.lookupForWrite(p.GetKey(), now, j) // a string or nil: checked at reserve
 		n := stringGrowth(e, p.GetKey(), p.GetValue())
 		s.admitAlways(n)
 		s.putString(e, p.GetKey(), p.GetValue(), 0, n, j)
 	}
-	s.release(txn)
+	s.release(id)
 	return &messages.DataReply{Ok: true, Integer: int64(len(pairs))}
 }
 
@@ -63,9 +102,22 @@ func (s *Shard) txnAbort(req *messages.DataRequest) *messages.DataReply {
 	return &messages.DataReply{Ok: held}
 }
 
-func (s *Shard) release(txn uint64) {
-	for _, key := range s.txns[txn] {
+// release frees a transaction's keys and gives back the bytes it still holds.
+func (s *Shard) release(id uint64) {
+	t := s.txns[id]
+	if t == nil {
+		return
+	}
+	for _, key := range t.keys {
 		delete(s.reserved, key)
 	}
-	delete(s.txns, txn)
+	s.unhold(t)
+	delete(s.txns, id)
+}
+
+// unhold gives back the memory a transaction reserved.
+func (s *Shard) unhold(t *txn) {
+	s.mem.add(-t.bytes)
+	s.held -= t.bytes
+	t.bytes = 0
 }

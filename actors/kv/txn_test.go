@@ -7,12 +7,17 @@ import (
 	pb "github.com/troupe-run/troupe/messages"
 )
 
+// reserve holds keys for an msetnx (each with the value 0).
 func reserve(txn uint64, keys ...string) *pb.DataRequest {
-	return &pb.DataRequest{Op: pb.DataOp_TXN_RESERVE, Txn: txn, Keys: keys}
+	var kv []string
+	for _, k := range keys {
+		kv = append(kv, k, `0`)
+	}
+	return &pb.DataRequest{Op: pb.DataOp_TXN_RESERVE, Txn: txn, Nx: true, Pairs: pairs(kv...)}
 }
 
 func commit(txn uint64, kv ...string) *pb.DataRequest {
-	return &pb.DataRequest{Op: pb.DataOp_TXN_COMMIT, Txn: txn, Pairs: pairs(kv...)}
+	return &pb.DataRequest{Op: pb.DataOp_TXN_COMMIT, Txn: txn, Nx: true, Pairs: pairs(kv...)}
 }
 
 func abort(txn uint64) *pb.DataRequest { return &pb.DataRequest{Op: pb.DataOp_TXN_ABORT, Txn: txn} }
@@ -36,8 +41,9 @@ func TestTxn(t *testing.T) {
 			{req: set("c", `1`), want: &pb.DataReply{Ok: true, Previous: js(`0`)}},
 			{req: scan("", "", 10), want: &pb.DataReply{Keys: []string{"c"}}},
 			{req: &pb.DataRequest{Op: pb.DataOp_KV_COUNT}, want: &pb.DataReply{Integer: 1}},
-			// Another transaction cannot take a reserved or existing key.
-			{req: reserve(2, "a"), want: &pb.DataReply{}},
+			// Another transaction waits for a reserved key (the actor
+			// stashes it) and cannot take an existing one.
+			{req: reserve(2, "a"), want: busy},
 			{req: reserve(2, "c", "d"), want: &pb.DataReply{}},
 			{req: reserve(2, "d"), want: &pb.DataReply{Ok: true}},
 			// Reserving again for the same transaction is harmless.

@@ -138,8 +138,8 @@ func (s *Shard) zsetAdd(now int64, req *messages.DataRequest, j Journal) *messag
 		score := m.GetScore()
 		if req.GetIncr() {
 			score += old
-			if math.IsNaN(score) {
-				return fail(messages.CodeNotFloat, "incrementing member %q by %v gives a score that is not a number", m.GetMember(), m.GetScore())
+			if math.IsNaN(score) || math.IsInf(score, 0) {
+				return fail(messages.CodeNotFloat, "incrementing member %q by %v gives a score that is not a finite number", m.GetMember(), m.GetScore())
 			}
 		}
 		if !exists {
@@ -203,8 +203,8 @@ func (s *Shard) zsetIncrBy(now int64, req *messages.DataRequest, j Journal) *mes
 		n = zmemberSize(req.GetMember())
 	}
 	score += inc
-	if math.IsNaN(score) {
-		return fail(messages.CodeNotFloat, "incrementing member %q by %v gives a score that is not a number", req.GetMember(), inc)
+	if math.IsNaN(score) || math.IsInf(score, 0) {
+		return fail(messages.CodeNotFloat, "incrementing member %q by %v gives a score that is not a finite number", req.GetMember(), inc)
 	}
 	if _, _, bad := s.zput(e, req.GetKey(), []zchange{{req.GetMember(), score}}, n, j); bad != nil {
 		return bad
