@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,7 +37,9 @@ func main() {
 		duration  = flag.Duration("duration", 5*time.Second, "length of each measurement")
 		keys      = flag.Int("keys", 10000, "distinct keys")
 		views     = flag.Int("views", 0, "instead: measure the views service with this many ingests per run")
+		viewSets  = flag.String("view-counts", "10,100,1000,5000", "registered views of each --views run")
 		startup   = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
+		profile   = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
 		bare      = flag.String("bare", "", "internal: serve the bare handler on this address with a body of --bare-size bytes")
 		bareSize  = flag.Int("bare-size", 0, "internal: body size of the bare handler")
 	)
@@ -50,7 +53,18 @@ func main() {
 		run = func() error { return startupTime(*troupeBin, *startup) }
 	}
 	if *views > 0 {
-		run = func() error { return benchViews(*views) }
+		run = func() error { return benchViews(*views, *viewSets) }
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "troupe-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "troupe-bench:", err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/troupe-run/troupe/actors/view"
@@ -28,10 +29,14 @@ var viewQueries = []string{
 // the latency of one ingest with m views registered over 20,000 records,
 // against, in the same run, recomputing from scratch the views that ingest
 // can change.
-func benchViews(ingests int) error {
+func benchViews(ingests int, counts string) error {
 	const records = 20000
 	fmt.Printf("views: %d records, %d ingests per run; incremental through the actors vs from-scratch evaluation of the affected views\n", records, ingests)
-	for _, m := range []int{10, 100, 1000, 5000} {
+	for _, field := range strings.Split(counts, ",") {
+		m, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			return fmt.Errorf("--view-counts: %q is not a number", field)
+		}
 		inc, scratch, err := benchViewsOnce(m, records, ingests)
 		if err != nil {
 			return err
