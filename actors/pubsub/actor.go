@@ -29,15 +29,18 @@ type Service struct {
 	sys    *system.System
 	opts   Options
 	router *actor.PID
+	// routes outlive the router's incarnations, so that a restarted router
+	// goes on delivering to its subscribers; only the router touches them.
+	routes *routes
 
 	topics, subscribers atomic.Int64 // for admin.stats, updated by the router
 }
 
 // Start spawns the router.
 func Start(sys *system.System, opts Options) (*Service, error) {
-	s := &Service{sys: sys, opts: opts}
+	s := &Service{sys: sys, opts: opts, routes: &routes{subs: map[string]*subscription{}}}
 	err := sys.Registry.Domain("pubsub", func(string) actor.Producer {
-		return func() actor.Actor { return &router{svc: s, subs: map[string]*subscription{}} }
+		return func() actor.Actor { return &router{svc: s, routes: s.routes} }
 	})
 	if err != nil {
 		return nil, err
@@ -68,7 +71,11 @@ func (s *Service) Counts() (topics, subscribers int64) { return s.topics.Load(),
 // router owns the trie. Subscribers are actors (WebSocket sessions),
 // watched so that their subscriptions go when they stop.
 type router struct {
-	svc       *Service
+	svc *Service
+	*routes
+}
+
+type routes struct {
 	trie      trie.Trie[string]        // pattern -> subscriber ids
 	subs      map[string]*subscription // by subscriber id
 	published int64
@@ -94,7 +101,7 @@ func (r *router) handle(ctx actor.Context, req *messages.PubSubRequest) *message
 	switch req.Op {
 	case messages.PubSubOp_PUBSUB_PUBLISH:
 		if err := trie.ValidateTopic(req.Topic); err != nil {
-			return fail(messages.CodeInvalid, "topic %q: %v", req.Topic, err)
+			return fail(messages.CodeInvalid, "%v", err)
 		}
 		r.published++
 		ids := r.trie.Match(req.Topic)
@@ -112,7 +119,7 @@ func (r *router) handle(ctx actor.Context, req *messages.PubSubRequest) *message
 		}
 		for _, p := range req.Patterns {
 			if err := trie.ValidatePattern(p); err != nil {
-				return fail(messages.CodeInvalid, "pattern %q: %v", p, err)
+				return fail(messages.CodeInvalid, "%v", err)
 			}
 		}
 		sub := r.subs[req.Subscriber.Id]
@@ -142,6 +149,11 @@ func (r *router) handle(ctx actor.Context, req *messages.PubSubRequest) *message
 		}
 		return &messages.PubSubReply{Subscriptions: int64(left)}
 	case messages.PubSubOp_PUBSUB_TOPICS:
+		if req.Pattern != "" {
+			if err := trie.ValidatePattern(req.Pattern); err != nil {
+				return fail(messages.CodeInvalid, "%v", err)
+			}
+		}
 		var topics []string
 		for _, p := range r.trie.Patterns() {
 			if req.Pattern == "" || p == req.Pattern || trie.Matches(req.Pattern, p) {

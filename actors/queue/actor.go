@@ -28,11 +28,10 @@ type queueActor struct {
 	state   *State
 	journal system.Journal
 
-	waiters []waiter      // consumers blocked in queue.consume, oldest first
-	subs    []*subscriber // pushed-to consumers, served round robin
-	next    int           // the subscriber served next
-	timer   *time.Timer   // wakes the actor at the next deadline
-	wakeAt  time.Time     // when timer fires
+	waiters []waiter    // consumers blocked in queue.consume, oldest first
+	pushed  *pushed     // pushed-to consumers; they outlive this incarnation
+	timer   *time.Timer // wakes the actor at the next deadline
+	wakeAt  time.Time   // when timer fires
 }
 
 type waiter struct {
@@ -40,6 +39,14 @@ type waiter struct {
 	consumer    string
 	ackDeadline time.Duration
 	until       time.Time
+}
+
+// pushed are a queue's subscribers (queue.subscribe), served round robin.
+// They outlive the queue actor's incarnations, so that a restarted queue
+// goes on pushing to them; only the queue's actor touches them.
+type pushed struct {
+	subs []*subscriber
+	next int // the subscriber served next
 }
 
 type subscriber struct {
@@ -191,7 +198,7 @@ func (a *queueActor) handle(ctx actor.Context, req *messages.QueueRequest) {
 		a.journal.Batch.Delete(a.configKey())
 		a.state = nil
 		a.failWaiters(messages.CodeQueueNotFound, "the queue was deleted")
-		a.subs = nil
+		a.pushed.subs, a.pushed.next = nil, 0
 		a.reply(sender, &messages.QueueReply{Ok: true})
 	case messages.QueueOp_QUEUE_SUBSCRIBE:
 		if req.Subscriber == nil {
@@ -199,7 +206,7 @@ func (a *queueActor) handle(ctx actor.Context, req *messages.QueueRequest) {
 			return
 		}
 		if a.find(req.Subscriber) < 0 {
-			a.subs = append(a.subs, &subscriber{pid: req.Subscriber, consumer: "subscriber:" + req.Subscriber.Id,
+			a.pushed.subs = append(a.pushed.subs, &subscriber{pid: req.Subscriber, consumer: "subscriber:" + req.Subscriber.Id,
 				ackDeadline: time.Duration(req.AckDeadlineMs) * time.Millisecond})
 			ctx.Watch(req.Subscriber)
 		}
@@ -247,9 +254,9 @@ func (a *queueActor) dispatch() {
 		a.waiters = a.waiters[1:]
 		a.reply(w.sender, &messages.QueueReply{Ok: true, Message: a.wire(m)})
 	}
-	for served := 0; len(a.subs) > 0 && served < len(a.subs); {
-		s := a.subs[a.next%len(a.subs)]
-		a.next++
+	for served := 0; len(a.pushed.subs) > 0 && served < len(a.pushed.subs); {
+		s := a.pushed.subs[a.pushed.next%len(a.pushed.subs)]
+		a.pushed.next++
 		if a.state.InFlightOf(s.consumer) >= prefetch {
 			served++
 			continue
@@ -324,14 +331,14 @@ func (a *queueActor) failWaiters(code, why string) {
 }
 
 func (a *queueActor) find(pid *actor.PID) int {
-	return slices.IndexFunc(a.subs, func(s *subscriber) bool { return s.pid.Equal(pid) })
+	return slices.IndexFunc(a.pushed.subs, func(s *subscriber) bool { return s.pid.Equal(pid) })
 }
 
 // unsubscribe forgets a subscriber; what it holds in flight comes back at
 // its ack deadline.
 func (a *queueActor) unsubscribe(pid *actor.PID) {
 	if i := a.find(pid); i >= 0 {
-		a.subs = slices.Delete(a.subs, i, i+1)
+		a.pushed.subs = slices.Delete(a.pushed.subs, i, i+1)
 	}
 }
 
@@ -345,7 +352,7 @@ func (a *queueActor) stats(now time.Time) *messages.QueueStats {
 			consumers++
 		}
 	}
-	for _, s := range a.subs {
+	for _, s := range a.pushed.subs {
 		if a.state.InFlightOf(s.consumer) == 0 {
 			consumers++
 		}

@@ -35,8 +35,20 @@ type Service struct {
 	defaults Config
 	opts     Options
 
-	mu    sync.Mutex
-	names map[string]bool // queues that exist
+	mu     sync.Mutex
+	names  map[string]bool    // queues that exist
+	pushed map[string]*pushed // each queue's subscribers, kept across its actor's restarts
+}
+
+func (s *Service) pushedTo(queue string) *pushed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pushed[queue]
+	if p == nil {
+		p = &pushed{}
+		s.pushed[queue] = p
+	}
+	return p
 }
 
 // Start registers the queues domain and learns which queues exist.
@@ -44,7 +56,7 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 	if err := opts.Defaults.Validate(); err != nil {
 		return nil, fmt.Errorf("queue defaults: %w", err)
 	}
-	s := &Service{sys: sys, defaults: opts.Defaults, opts: opts, names: map[string]bool{}}
+	s := &Service{sys: sys, defaults: opts.Defaults, opts: opts, names: map[string]bool{}, pushed: map[string]*pushed{}}
 	err := sys.Store.Scan([]byte(configPrefix), func(key, _ []byte) error {
 		s.names[string(key[len(configPrefix):])] = true
 		return nil
@@ -53,7 +65,8 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 		return nil, err
 	}
 	err = sys.Registry.Domain("queues", func(name string) actor.Producer {
-		return func() actor.Actor { return &queueActor{svc: s, name: name} }
+		p := s.pushedTo(name)
+		return func() actor.Actor { return &queueActor{svc: s, name: name, pushed: p} }
 	})
 	return s, err
 }
@@ -106,6 +119,7 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 		case req.Op == messages.QueueOp_QUEUE_DELETE:
 			s.mu.Lock()
 			delete(s.names, req.Queue)
+			delete(s.pushed, req.Queue)
 			s.mu.Unlock()
 			if err := s.sys.Registry.Forget("queues/" + req.Queue); err != nil {
 				s.sys.Log.Warn("stopping a deleted queue's actor", "queue", req.Queue, "err", err)

@@ -38,12 +38,29 @@ type Service struct {
 
 	mu          sync.Mutex
 	names       map[string]bool
-	subscribers atomic.Int64 // over every room
+	members     map[string]*members // each room's subscribers, kept across its actor's restarts
+	subscribers atomic.Int64        // over every room
+}
+
+// members are a room's subscribers. They outlive the room actor's
+// incarnations, so that a restarted room goes on delivering to them; only
+// the room's actor touches them.
+type members struct{ pids []*actor.PID }
+
+func (s *Service) membersOf(room string) *members {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.members[room]
+	if m == nil {
+		m = &members{}
+		s.members[room] = m
+	}
+	return m
 }
 
 // Start registers the rooms domain and learns which rooms exist.
 func Start(sys *system.System, opts Options) (*Service, error) {
-	s := &Service{sys: sys, opts: opts, names: map[string]bool{}}
+	s := &Service{sys: sys, opts: opts, names: map[string]bool{}, members: map[string]*members{}}
 	err := sys.Store.Scan([]byte(markerPrefix), func(key, _ []byte) error {
 		s.names[string(key[len(markerPrefix):])] = true
 		return nil
@@ -52,7 +69,8 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 		return nil, err
 	}
 	err = sys.Registry.Domain("rooms", func(name string) actor.Producer {
-		return func() actor.Actor { return &roomActor{svc: s, name: name} }
+		m := s.membersOf(name)
+		return func() actor.Actor { return &roomActor{svc: s, name: name, m: m} }
 	})
 	return s, err
 }
@@ -118,7 +136,7 @@ type roomActor struct {
 	self    *actor.PID
 	state   *State
 	journal system.Journal
-	subs    []*actor.PID
+	m       *members
 	timer   *time.Timer
 }
 
@@ -129,11 +147,16 @@ func (a *roomActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.self = ctx.Self()
 		a.rebuild()
-	case *actor.Restarting, *actor.Stopping:
+	case *actor.Restarting:
 		if a.timer != nil {
 			a.timer.Stop()
 		}
-		a.svc.subscribers.Add(-int64(len(a.subs)))
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.svc.subscribers.Add(-int64(len(a.m.pids)))
+		a.m.pids = nil
 	case *actor.Terminated:
 		a.unsubscribe(msg.Who)
 	case *messages.RoomRequest:
@@ -158,9 +181,6 @@ func (a *roomActor) rebuild() {
 	if err := s.Scan(a.prefix(), a.state.Restore); err != nil {
 		panic(fmt.Sprintf("rebuild room %s: %v", a.name, err))
 	}
-	// Subscribers of an earlier incarnation are gone: their sessions see
-	// no more events and resubscribe (the stream is resumable by offset).
-	a.subs = nil
 	a.schedule()
 }
 
@@ -176,7 +196,7 @@ func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
 		ev := a.wire(a.state.Publish(now, req.EventType, req.Data))
 		// Subscribers get the event once it is durable; the commit pipeline
 		// keeps events in offset order.
-		subs, root := slices.Clone(a.subs), a.svc.sys.Root
+		subs, root := slices.Clone(a.m.pids), a.svc.sys.Root
 		a.svc.sys.AfterCommit(a.self, a.journal.Batch, func(err error) {
 			var reply any = &messages.RoomReply{Event: ev, SubscribersNotified: int64(len(subs))}
 			if err != nil {
@@ -204,7 +224,7 @@ func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
 		st := a.state.Stats()
 		a.reply(sender, &messages.RoomReply{Stats: &messages.RoomStats{
 			Room: a.name, EventCount: int64(st.Events), OldestOffset: st.OldestOffset, NewestOffset: st.NewestOffset,
-			Subscribers: int64(len(a.subs)), PublishedTotal: st.Published,
+			Subscribers: int64(len(a.m.pids)), PublishedTotal: st.Published,
 			FirstTimestampMs: millis(st.FirstTimestamp), LastTimestampMs: millis(st.LastTimestamp),
 		}, OldestOffset: st.OldestOffset, NewestOffset: st.NewestOffset})
 	case messages.RoomOp_ROOM_SUBSCRIBE:
@@ -237,12 +257,12 @@ func (a *roomActor) subscribe(ctx actor.Context, sender *actor.PID, req *message
 			return
 		}
 	}
-	if !slices.ContainsFunc(a.subs, req.Subscriber.Equal) {
-		if max := a.svc.opts.MaxSubscribers; max > 0 && len(a.subs) >= max {
-			a.reply(sender, fail(messages.CodeLimit, "room %q has %d subscribers, the limit", a.name, len(a.subs)))
+	if !slices.ContainsFunc(a.m.pids, req.Subscriber.Equal) {
+		if max := a.svc.opts.MaxSubscribers; max > 0 && len(a.m.pids) >= max {
+			a.reply(sender, fail(messages.CodeLimit, "room %q has %d subscribers, the limit", a.name, len(a.m.pids)))
 			return
 		}
-		a.subs = append(a.subs, req.Subscriber)
+		a.m.pids = append(a.m.pids, req.Subscriber)
 		a.svc.subscribers.Add(1)
 		ctx.Watch(req.Subscriber)
 	}
@@ -254,8 +274,8 @@ func (a *roomActor) subscribe(ctx actor.Context, sender *actor.PID, req *message
 }
 
 func (a *roomActor) unsubscribe(pid *actor.PID) {
-	if i := slices.IndexFunc(a.subs, pid.Equal); i >= 0 {
-		a.subs = slices.Delete(a.subs, i, i+1)
+	if i := slices.IndexFunc(a.m.pids, pid.Equal); i >= 0 {
+		a.m.pids = slices.Delete(a.m.pids, i, i+1)
 		a.svc.subscribers.Add(-1)
 	}
 }

@@ -42,6 +42,7 @@ type Service struct {
 	opts   Options
 	engine *actor.PID
 	ready  atomic.Bool
+	epoch  atomic.Uint64 // incarnations of the engine
 
 	mu    sync.Mutex
 	cells map[string]*cell // what a view actor keeps across its restarts

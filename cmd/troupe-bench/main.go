@@ -37,8 +37,11 @@ func main() {
 		duration  = flag.Duration("duration", 5*time.Second, "length of each measurement")
 		keys      = flag.Int("keys", 10000, "distinct keys")
 		views     = flag.Int("views", 0, "instead: measure the views service with this many ingests per run")
+		hub       = flag.Bool("hub", false, "instead: measure the sequence hub (start latency, hello throughput) against bare node")
 		viewSets  = flag.String("view-counts", "10,100,1000,5000", "registered views of each --views run")
 		startup   = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
+		messaging = flag.Bool("messaging", false, "instead: measure queues (publish -> consume -> ack) and pub/sub fan-out over WebSocket against a bare coder/websocket server")
+		bareWS    = flag.String("bare-ws", "", "internal: serve the bare WebSocket broadcast server on this address")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
 		bare      = flag.String("bare", "", "internal: serve the bare handler on this address with a body of --bare-size bytes")
 		bareSize  = flag.Int("bare-size", 0, "internal: body size of the bare handler")
@@ -48,12 +51,22 @@ func main() {
 		serveBare(*bare, *bareSize)
 		return
 	}
+	if *bareWS != "" {
+		serveBareWS(*bareWS)
+		return
+	}
 	run := func() error { return bench(*troupeBin, *target, *fsync, *conns, *duration, *keys) }
 	if *startup > 0 {
 		run = func() error { return startupTime(*troupeBin, *startup) }
 	}
 	if *views > 0 {
 		run = func() error { return benchViews(*views, *viewSets) }
+	}
+	if *messaging {
+		run = func() error { return benchMessaging(*troupeBin, *conns, *duration) }
+	}
+	if *hub {
+		run = func() error { return benchHub(*troupeBin) }
 	}
 	if *profile != "" {
 		f, err := os.Create(*profile)

@@ -92,19 +92,13 @@ func validIDs(ids []string) ([]string, string) {
 // initial result, so that the client sees the answer, then each initial
 // result, then the changes.
 //
-// A view already subscribed to is not asked again: it would send no second
-// initial result, and the session would wait for one.
+// A view already subscribed to is asked again: it may have been
+// unregistered meanwhile (it is then reported unknown), and if it is there it
+// sends its current result again.
 func (rd *wsReader) subscribe(ids []string) {
-	var fresh []string
+	fresh := ids
 	for _, id := range ids {
-		if _, ok := rd.subscribed[id]; !ok {
-			fresh = append(fresh, id)
-			rd.subscribed[id] = struct{}{}
-		}
-	}
-	if len(fresh) == 0 {
-		rd.answer(subscribedFrame(ids, nil), nil, false)
-		return
+		rd.subscribed[id] = struct{}{}
 	}
 	rd.s.sessions.Send(rd.pid, subscribing{ids: fresh})
 	ctx, cancel := context.WithTimeout(context.Background(), rd.s.cfg.RequestTimeout)

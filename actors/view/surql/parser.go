@@ -604,7 +604,13 @@ func (p *parser) name() Expr {
 		return &Literal{Value: v}
 	}
 	if next := p.peek(); next.kind == tokOp && (next.text == "(" || next.text == "::") {
-		p.errorf(p.tok.pos, "functions are not supported in conditions (found %s)", p.found())
+		// Name the whole function, string::len and not just string.
+		pos, name := p.tok.pos, p.tok.text
+		for p.next(); p.tok.kind == tokOp && p.tok.text == "::"; p.next() {
+			p.next()
+			name += "::" + p.tok.text
+		}
+		p.errorf(pos, "functions are not supported in conditions (found %s)", strconv.Quote(name))
 	}
 	return p.path("a field")
 }
