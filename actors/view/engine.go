@@ -35,6 +35,7 @@ type engine struct {
 	index   *ivm.Index
 	views   map[string]*registered
 	batch   *store.Batch
+	epoch   uint64 // this incarnation's number: the high half of every seq
 	ttlTick *time.Ticker
 	stop    chan struct{}
 }
@@ -52,6 +53,7 @@ func (e *engine) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		e.self = ctx.Self()
+		e.epoch = e.svc.epoch.Add(1)
 		e.rebuild()
 		e.startTTL()
 		e.svc.ready.Store(true)
@@ -154,7 +156,9 @@ func (e *engine) rebuild() {
 
 // add indexes a loaded view, spawns its actor and seeds it.
 func (e *engine) add(spec *messages.RegisterView, v *ivm.View, gen uint64) {
-	r := &registered{spec: spec, view: v, gen: gen}
+	// A restarted engine numbers deltas above every number of its previous
+	// incarnation, so that the view actors take its seeds as news.
+	r := &registered{spec: spec, view: v, gen: gen, seq: e.epoch << 32}
 	if old, ok := e.views[spec.Id]; ok {
 		r.pid, r.seq = old.pid, old.seq
 	}
@@ -250,6 +254,14 @@ func (e *engine) ingest(ctx actor.Context, req *messages.IngestRequest) {
 func (e *engine) register(req *messages.RegisterView, now time.Time) *messages.ViewResult {
 	if req.LastActiveMs == 0 {
 		req.LastActiveMs = now.UnixMilli()
+	}
+	// Equal params are the same view whatever their key order or spacing.
+	if len(req.Params) > 0 {
+		params, err := decodeRecord(req.Params)
+		if err != nil {
+			return &messages.ViewResult{ErrorCode: messages.CodeInvalid, ErrorMessage: "params: " + err.Error()}
+		}
+		req.Params, _ = json.Marshal(params) // map keys come out sorted
 	}
 	if r, ok := e.views[req.Id]; ok && r.spec.Surql == req.Surql && bytes.Equal(r.spec.Params, req.Params) {
 		r.spec.LastActiveMs, r.spec.TtlMs, r.spec.ClientId = req.LastActiveMs, req.TtlMs, req.ClientId

@@ -95,17 +95,21 @@ func (a *viewActor) push(ctx actor.Context, d *messages.ViewDelta) {
 	}
 }
 
+// subscribe adds a subscriber and sends it the current result; a subscriber
+// that asks again gets the current result again.
 func (a *viewActor) subscribe(ctx actor.Context, pid *actor.PID) {
 	c := a.cell
-	if pid == nil || slices.ContainsFunc(c.subs, pid.Equal) {
+	if pid == nil {
 		return
 	}
-	if max := a.svc.opts.SubsPerView; max > 0 && len(c.subs) >= max {
-		a.svc.sys.Log.Warn("view subscriber refused: limit reached", "view", a.id, "limit", max)
-		return
+	if !slices.ContainsFunc(c.subs, pid.Equal) {
+		if max := a.svc.opts.SubsPerView; max > 0 && len(c.subs) >= max {
+			a.svc.sys.Log.Warn("view subscriber refused: limit reached", "view", a.id, "limit", max)
+			return
+		}
+		c.subs = append(c.subs, pid)
+		ctx.Watch(pid)
 	}
-	c.subs = append(c.subs, pid)
-	ctx.Watch(pid)
 	ctx.Send(pid, &messages.ViewDelta{ViewId: a.id, Hash: c.hash, Generation: c.gen, Additions: c.records,
 		Initial: true, Seq: c.seq})
 }

@@ -110,26 +110,46 @@ func pathKey(path []string) string { return strings.Join(path, "\x00") }
 
 // Match returns the ids of the views that ev can change, sorted. Apply ev
 // to each of them; it changes no other view.
-func (x *Index) Match(ev Event) []string {
+func (x *Index) Match(ev Event) []string { return x.AppendMatch(nil, ev) }
+
+// AppendMatch appends to dst the ids Match returns and returns the
+// extended slice, so that a caller can reuse one slice for every event.
+func (x *Index) AppendMatch(dst []string, ev Event) []string {
 	ti := x.tables[ev.Table]
 	if ti == nil {
-		return nil
+		return dst
 	}
-	var ids []string
+	n := len(dst)
 	for id := range ti.every {
-		ids = append(ids, id)
+		dst = append(dst, id)
 	}
 	for _, fi := range ti.fields {
-		for _, rec := range [2]map[string]any{ev.Old, ev.New} {
-			if rec != nil {
-				for id := range fi.ids[valueKey(lookup(rec, fi.path))] {
-					ids = append(ids, id)
+		var oldKey any
+		if ev.Old != nil {
+			oldKey = valueKey(lookup(ev.Old, fi.path))
+			for id := range fi.ids[oldKey] {
+				dst = append(dst, id)
+			}
+		}
+		if ev.New != nil {
+			if k := valueKey(lookup(ev.New, fi.path)); ev.Old == nil || !sameKey(k, oldKey) {
+				for id := range fi.ids[k] {
+					dst = append(dst, id)
 				}
 			}
 		}
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
+	slices.Sort(dst[n:])
+	return append(dst[:n], slices.Compact(dst[n:])...)
+}
+
+// sameKey reports whether two valueKeys are the same key.
+func sameKey(a, b any) bool {
+	switch a.(type) {
+	case []any, map[string]any: // not comparable; valueKey never returns them
+		return false
+	}
+	return a == b
 }
 
 // View returns the view indexed under id.

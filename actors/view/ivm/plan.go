@@ -28,6 +28,7 @@ type plan struct {
 
 	tables    []string        // every table read: its own and its subqueries', sorted
 	subTables map[string]bool // the tables its subqueries read
+	paramsKey string          // see View.ParamsKey; set for a top-level query
 }
 
 // A field projects the value at a source path to an output path.

@@ -46,6 +46,11 @@ type Change struct {
 	Table  string
 	ID     string         // the record id, such as "user:1"
 	Record map[string]any // the record as decoded from JSON; ignored by Delete
+
+	// Normalized tells that Record is made of Values already, as
+	// DecodeRecord returns it: Apply then stores that map itself (adding
+	// its id) instead of a normalized copy.
+	Normalized bool
 }
 
 // An Event is a Change as the tables applied it: the record before and
@@ -98,11 +103,14 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 	ev.Old = rows[ch.ID]
 	switch ch.Op {
 	case Create, Update:
-		v, err := surql.Normalize(ch.Record)
-		if err != nil {
-			return Event{}, fmt.Errorf("record %s: %w", ch.ID, err)
+		rec := ch.Record
+		if !ch.Normalized {
+			v, err := surql.Normalize(ch.Record)
+			if err != nil {
+				return Event{}, fmt.Errorf("record %s: %w", ch.ID, err)
+			}
+			rec, _ = v.(map[string]any)
 		}
-		rec, _ := v.(map[string]any)
 		if rec == nil {
 			rec = make(map[string]any, 1)
 		}

@@ -111,7 +111,12 @@ func compileQuery(sel *surql.Select, params map[string]any) (*plan, error) {
 		return nil, fmt.Errorf("params: %w", err)
 	}
 	np, _ := v.(map[string]any)
-	return compile(sel, np, false)
+	p, err := compile(sel, np, false)
+	if err != nil {
+		return nil, err
+	}
+	p.paramsKey = paramsKey(sel, np)
+	return p, nil
 }
 
 func newView(p *plan, parent map[string]any) *View {

@@ -1,0 +1,93 @@
+package view
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/systemtest"
+)
+
+// BenchmarkIngest is the latency of one ingest through the service and its
+// actors with M views over 20,000 records, as cmd/troupe-bench --views
+// measures it, without the from-scratch baseline:
+//
+//	go test -run '^$' -bench Ingest ./actors/view
+func BenchmarkIngest(b *testing.B) {
+	queries := []string{
+		"SELECT * FROM product WHERE owner = $owner",
+		"SELECT * FROM product WHERE category = $category AND status = 'open' ORDER BY price DESC LIMIT 10",
+		"SELECT * FROM product WHERE owner IN $owners ORDER BY price DESC, id LIMIT 5",
+	}
+	for _, m := range []int{10, 100, 1000, 5000} {
+		b.Run(fmt.Sprintf("views=%d", m), func(b *testing.B) {
+			const records = 20000
+			sys := systemtest.Boot(b)
+			svc, err := Start(sys, Options{TTLInterval: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for !svc.Ready() {
+				time.Sleep(time.Millisecond)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			record := func() []byte {
+				return fmt.Appendf(nil, `{"owner":"user:%d","category":"c%d","status":%q,"price":%d}`,
+					rng.IntN(1000), rng.IntN(20), []string{"open", "closed"}[rng.IntN(2)], rng.IntN(100000))
+			}
+			ingest := func(id string, rec []byte) {
+				r, err := svc.Ingest(bg, &messages.IngestRequest{Table: "product", Op: "UPDATE", Id: id, Record: rec})
+				if err != nil || r.ErrorCode != "" {
+					b.Fatal(err, r)
+				}
+			}
+			for i := range records {
+				ingest(fmt.Sprint("product:", i), record())
+			}
+			for i := range m {
+				params := fmt.Appendf(nil, `{"owner":"user:%d","category":"c%d","owners":["user:%d","user:%d"]}`,
+					i%1000, i%20, i%1000, (i+1)%1000)
+				r, err := svc.Register(bg, &messages.RegisterView{Id: strconv.Itoa(i), Surql: queries[i%len(queries)], Params: params})
+				if err != nil || r.ErrorCode != "" {
+					b.Fatal(err, r)
+				}
+			}
+			type change struct {
+				id  string
+				rec []byte
+			}
+			changes := make([]change, 4096)
+			for i := range changes {
+				changes[i] = change{fmt.Sprint("product:", rng.IntN(records)), record()}
+			}
+			n := 0
+			for b.Loop() {
+				c := changes[n%len(changes)]
+				ingest(c.id, c.rec)
+				n++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/ingest")
+		})
+	}
+}
+
+// BenchmarkRoundTrip is the floor of an ingest: a request to an actor that
+// answers at once.
+func BenchmarkRoundTrip(b *testing.B) {
+	sys := systemtest.Boot(b)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*messages.IngestRequest); ok {
+			ctx.Respond(&messages.IngestReply{})
+		}
+	}))
+	for b.Loop() {
+		if _, err := sys.Request(pid, &messages.IngestRequest{}, time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
