@@ -154,7 +154,9 @@ func (f *fakeViews) Subscribe(_ context.Context, ids []string, sub *actor.PID) (
 			rep.Unknown = append(rep.Unknown, id)
 			continue
 		}
-		f.subs[id] = append(f.subs[id], sub)
+		if !slices.ContainsFunc(f.subs[id], sub.Equal) { // as a view actor keeps each subscriber once
+			f.subs[id] = append(f.subs[id], sub)
+		}
 		f.send(sub, &messages.ViewDelta{ViewId: id, Hash: "h0", Additions: recs, Initial: true})
 	}
 	return rep, nil

@@ -158,19 +158,26 @@ func TestWSDropsDeltasBeforeTheInitialResult(t *testing.T) {
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""), pong)
 }
 
-func TestWSResubscribeChangesNothing(t *testing.T) {
+// Subscribing again asks the views again: the view sends its result again,
+// and a view unregistered meanwhile is reported unknown.
+func TestWSResubscribeAsksAgain(t *testing.T) {
 	ts := newTestServer(t, withSecret())
 	ts.views.results["v1"] = nil
 	c := dial(t, startWS(t, ts))
 	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""))
 	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
-	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`)
+	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""))
 	ts.views.emit(&messages.ViewDelta{ViewId: "v1", Hash: "h1", Generation: 1})
 	expect(t, c, `{"type":"delta","view_id":"v1","hash":"h1","generation":1,"initial":false,"additions":[],"removals":[],"updates":[],"order":[]}`)
-	if n := len(ts.views.callList()); n != 1 {
-		t.Errorf("the views were asked %d times, want once", n)
+	if n := len(ts.views.callList()); n != 2 {
+		t.Errorf("the views were asked %d times, want twice", n)
 	}
+	ts.views.mu.Lock()
+	delete(ts.views.results, "v1")
+	ts.views.mu.Unlock()
+	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	expect(t, c, `{"type":"subscribed","ids":[],"unknown":["v1"]}`)
 }
 
 func TestWSUnsubscribe(t *testing.T) {
