@@ -30,7 +30,9 @@ type (
 // that actor are the slot's, but what the actor was doing with them is
 // lost), so it kills the process group and the instance ends errored,
 // with a reason saying so. The process is never left running unowned nor
-// started twice: launching happens once per slot.
+// started twice: launching happens once per slot. If the process had
+// already exited, the message lost to the failure may have been the news
+// of it: the restarted actor records the end itself.
 type instanceActor struct {
 	svc  *Service
 	s    *slot
@@ -44,9 +46,12 @@ func (a *instanceActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.self = ctx.Self()
 		a.log = a.svc.log.With("instance", s.id)
-		if !s.launched {
+		switch {
+		case !s.launched:
 			a.launch()
-		} else {
+		case s.restored && s.retention == nil:
+			a.keepForRetention()
+		default:
 			a.adoptAfterCrash()
 		}
 	case *actor.Stopping:
@@ -70,6 +75,9 @@ func (a *instanceActor) Receive(ctx actor.Context) {
 		a.checkHealth()
 	case *waitEvent:
 		s.ev.wait(msg.w, msg.next)
+		if s.isEnded() {
+			s.ev.end() // what was not answered now never will be
+		}
 		return
 	case *cancelWait:
 		s.ev.cancel(msg.ch)
@@ -136,6 +144,8 @@ func (a *instanceActor) launch() {
 		return
 	}
 	s.proc, s.status, s.healthy, s.lastReport = proc, StatusStarting, true, time.Now()
+	a.svc.remember(runRecord{ID: s.id, Sequence: s.seq.Id, PID: proc.PID(), CreatedMs: s.created.UnixMilli(),
+		AppConfig: s.opts.AppConfig, Args: s.opts.Args})
 	s.input, s.stdin = newPort(proc.Input()), newPort(proc.Stdin())
 	go s.streams[Output].pump(proc.Output())
 	go s.streams[Stdout].pump(proc.Stdout())
@@ -167,6 +177,15 @@ func (a *instanceActor) adoptAfterCrash() {
 	if s.isEnded() || s.proc == nil {
 		return
 	}
+	select {
+	case <-s.proc.Done():
+		// The message the failure lost may have been the news of the end:
+		// record it now (onExit ignores the news if it comes after all).
+		code, err := s.proc.Wait()
+		a.onExit(code, err)
+		return
+	default:
+	}
 	a.log.Error("instance actor restarted after a failure: killing the process it cannot adopt", "pid", s.proc.PID())
 	s.failure = "the instance's actor failed; its process was killed"
 	s.status = StatusKilling
@@ -182,6 +201,7 @@ func (a *instanceActor) shutdown() {
 	if s.proc != nil && !s.isEnded() {
 		a.log.Info("killing the instance: the hub is stopping")
 		s.proc.Kill()
+		a.svc.release(s.id)
 	}
 	if s.cancel != nil {
 		s.cancel()
@@ -245,6 +265,9 @@ func (a *instanceActor) onRunner(m Message) {
 // period.
 func (a *instanceActor) onExit(code int, err error) {
 	s := a.s
+	if s.terminated {
+		return // recorded already, by a restarted actor
+	}
 	if err != nil {
 		a.log.Error("waiting for the instance's process", "err", err)
 	}
@@ -259,10 +282,19 @@ func (a *instanceActor) onExit(code int, err error) {
 	}
 	s.terminated, s.exitCode, s.endedAt = true, code, time.Now()
 	s.ended.Store(true)
+	s.ev.end() // no event will come: waits and streams end now, not with the retention
+	if s.proc != nil {
+		a.svc.release(s.id)
+	}
 	a.svc.seqs.Ended(s.seq.Id, s.id)
 	a.log.Info("instance ended", "status", s.status, "exitcode", code, "reason", s.reason)
-	id, seqID, svc := s.id, s.seq.Id, a.svc
-	s.retention = time.AfterFunc(svc.opts.Retention, func() { svc.forget(id, seqID) })
+	a.keepForRetention()
+}
+
+// keepForRetention forgets the ended instance once the retention is over.
+func (a *instanceActor) keepForRetention() {
+	id, seqID, svc := a.s.id, a.s.seq.Id, a.svc
+	a.s.retention = time.AfterFunc(svc.opts.Retention, func() { svc.forget(id, seqID) })
 }
 
 func (a *instanceActor) stop(msg *messages.InstanceStop) *Error {
@@ -314,7 +346,7 @@ func (a *instanceActor) watch(name string) *EventStream {
 	c := make(chan Event, a.svc.opts.EventBuffer)
 	self, root := a.self, a.svc.sys.Root
 	st := &EventStream{C: c, c: c, name: name, release: func(st *EventStream) { root.Send(self, &unwatchEvents{st}) }}
-	if a.s.isEnded() && a.s.proc != nil {
+	if a.s.isEnded() {
 		close(c) // no event will come
 		return st
 	}

@@ -24,7 +24,9 @@
 // A program the sequence starts in a group or session of its own escapes
 // that, and keeps the pipes it inherited (and so Output and the others)
 // open while it lives. When the hub dies, its pipes close: the runner
-// takes the end of the control pipe for KILL.
+// takes the end of the control pipe for KILL. A runner too busy to read it
+// is killed by the next hub to start on the same store (orphans.go); the
+// process carries MarkerEnv=<instance id> in its environment for that.
 //
 // A Process owns three goroutines (the waiter, the monitoring reader, the
 // control writer) and a few timers; all of them end when the process has
@@ -45,6 +47,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -63,7 +66,7 @@ type Spec struct {
 	Node      string        // the node executable; "node" from PATH when empty
 	Python    string        // the python3 executable; "python3" from PATH when empty
 	RunnerDir string        // where runners are written; a private temporary folder when empty
-	Env       []string      // the environment; when nil, PATH, HOME, LANG, LC_ALL, TZ and TMPDIR of the hub's
+	Env       []string      // the environment; when nil, PATH, HOME, LANG, LC_ALL, TZ and TMPDIR of the hub's; MarkerEnv=ID is added
 	KillGrace time.Duration // from KILL to SIGKILL in Terminate; 5 s when zero
 	Logger    *slog.Logger  // for faults of the runner's messages; slog.Default() when nil
 }
@@ -123,6 +126,10 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	env := spec.Env
 	if env == nil {
 		env = defaultEnv()
+	}
+	if spec.ID != "" {
+		// The mark by which a later hub knows the process as the instance's.
+		env = append(slices.Clip(env), MarkerEnv+"="+spec.ID)
 	}
 
 	child, pipes, err := openPipes()

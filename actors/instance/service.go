@@ -97,7 +97,13 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 		sl := s.slot(name)
 		return func() actor.Actor { return &instanceActor{svc: s, s: sl} }
 	})
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recoverOrphans(); err != nil {
+		return nil, fmt.Errorf("instances: recovering from the last run: %w", err)
+	}
+	return s, nil
 }
 
 func actorName(id string) string { return "instances/" + id }

@@ -41,6 +41,7 @@ type slot struct {
 	lastReport time.Time
 
 	launched  bool
+	restored  bool // ended before this run of the hub: see recoverOrphans
 	proc      *Process
 	feeds     context.Context    // the process's life and the topic feeds'
 	cancel    context.CancelFunc // kills the process and ends the topic feeds

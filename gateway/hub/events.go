@@ -12,25 +12,34 @@ type eventBody struct {
 	Message   json.RawMessage `json:"message"`
 }
 
-// postEvent is POST /_event with {eventName, message}, or with the
-// original client's [5001, {eventName, message}].
-func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
+// readMessage reads a JSON object body, also in the original client's
+// message form [code, {...}]; bad is the 400 message for anything else.
+func readMessage(w http.ResponseWriter, r *http.Request, v any, bad string) bool {
 	var raw json.RawMessage
 	if !readJSON(w, r, &raw) {
-		return
+		return false
 	}
-	var b eventBody
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '[' {
 		var pair []json.RawMessage
 		if json.Unmarshal(raw, &pair) != nil || len(pair) != 2 {
-			writeError(w, http.StatusBadRequest, "Invalid format: want {eventName, message} or [5001, {eventName, message}]")
-			return
+			writeError(w, http.StatusBadRequest, bad)
+			return false
 		}
 		raw = pair[1]
 	}
-	if len(raw) > 0 && json.Unmarshal(raw, &b) != nil {
-		writeError(w, http.StatusBadRequest, "Invalid format, eventName missing.")
+	if len(raw) > 0 && json.Unmarshal(raw, v) != nil {
+		writeError(w, http.StatusBadRequest, bad)
+		return false
+	}
+	return true
+}
+
+// postEvent is POST /_event with {eventName, message}, or with the
+// original client's [5001, {eventName, message}].
+func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
+	var b eventBody
+	if !readMessage(w, r, &b, "Invalid format: want {eventName, message} or [5001, {eventName, message}]") {
 		return
 	}
 	if b.EventName == nil || *b.EventName == "" {

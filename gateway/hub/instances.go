@@ -77,7 +77,7 @@ func (s *Server) postStop(w http.ResponseWriter, r *http.Request) {
 		Timeout          any `json:"timeout"`
 		CanCallKeepalive any `json:"canCallKeepalive"`
 	}
-	if !readJSON(w, r, &b) {
+	if !readMessage(w, r, &b, "Invalid format: want {timeout, canCallKeepalive} or [4001, {timeout, canCallKeepalive}]") {
 		return
 	}
 	timeout := DefaultStopTimeout

@@ -71,6 +71,7 @@ module.exports = function () {
 	}
 	h.json("POST", "/instance/"+id+"/_stop", `{}`, http.StatusBadRequest, nil)
 	h.json("POST", "/instance/"+id+"/_stop", `{"timeout":"soon"}`, http.StatusBadRequest, nil)
+	h.json("POST", "/instance/"+id+"/_stop", `[4001]`, http.StatusBadRequest, nil)
 }
 
 func TestKeepAliveOutlivesTheStop(t *testing.T) {
@@ -85,7 +86,8 @@ module.exports = function () {
 `))
 	id := h.start(seq, "")
 	h.running(id)
-	h.json("POST", "/instance/"+id+"/_stop", `{"timeout":50,"canCallKeepalive":true}`, http.StatusOK, nil)
+	// The original client sends the stop as [4001, {...}].
+	h.json("POST", "/instance/"+id+"/_stop", `[4001,{"timeout":50,"canCallKeepalive":true}]`, http.StatusOK, nil)
 	h.until(id, "kept itself alive", func(i info) bool { return i.Status == "running" })
 	// Past the stop's timeout the sequence still answers events.
 	h.json("POST", "/instance/"+id+"/_event", `{"eventName":"still-there"}`, http.StatusOK, nil)
