@@ -24,12 +24,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
 	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/topic"
+	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/gateway/recovery"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -117,7 +118,7 @@ type Server struct {
 	logs      LogStream
 	metrics   Metrics
 	log       *slog.Logger
-	auth      authorizer
+	gate      access.Gate
 	mux       *http.ServeMux
 	load      *loadMeter
 	started   time.Time
@@ -140,7 +141,7 @@ func New(cfg Config, seqs Sequences, instances Instances, topics Topics, logs Lo
 		cfg.Build = "source"
 	}
 	s := &Server{cfg: cfg, seqs: seqs, instances: instances, topics: topics, logs: logs, metrics: metrics,
-		log: log, auth: newAuthorizer(cfg.APIKeys, cfg.Insecure), mux: http.NewServeMux(),
+		log: log, gate: access.NewGate(cfg.APIKeys, cfg.Insecure), mux: http.NewServeMux(),
 		load: newLoadMeter(), started: time.Now()}
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.routes()
@@ -169,7 +170,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
 		return
 	}
-	if err := s.auth.check(r); err != "" {
+	if err := s.refusal(r); err != "" {
 		writeJSON(w, http.StatusForbidden, map[string]string{"message": "Forbidden", "error": err})
 		return
 	}
@@ -182,21 +183,14 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("hub: panic serving request", "method", r.Method, "path", r.URL.Path,
-					"panic", v, "stack", string(debug.Stack()))
-				if !rec.wrote {
-					writeError(rec, http.StatusInternalServerError, "internal error; the server log has the details")
-				}
+		if s.metrics != nil {
+			defer func() { s.metrics.ObserveRequest(door, pattern, rec.status, time.Since(start)) }()
+		}
+		defer recovery.Recover(s.log, "hub", r, func() {
+			if !rec.wrote {
+				writeError(rec, http.StatusInternalServerError, "internal error; the server log has the details")
 			}
-			if s.metrics != nil {
-				s.metrics.ObserveRequest(door, pattern, rec.status, time.Since(start))
-			}
-		}()
+		})
 		h(rec, r)
 	})
 }

@@ -1,12 +1,10 @@
 package ssp
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
+
+	"github.com/troupe-run/troupe/gateway/access"
 )
 
 // authorizer decides whether a request may be served.
@@ -17,25 +15,22 @@ import (
 // token, and so does this door, but then it serves loopback clients only
 // (protected mode) unless Insecure is set.
 type authorizer struct {
-	// want is the SHA-256 of the one accepted header: comparing digests of
-	// equal length keeps the comparison's time independent of the secret.
-	want     [sha256.Size]byte
-	secret   bool
-	insecure bool
+	// gate's one key, when a secret is set, is the whole accepted header.
+	gate access.Gate
 }
 
 func newAuthorizer(secret string, insecure bool) authorizer {
-	a := authorizer{secret: secret != "", insecure: insecure}
-	if a.secret {
-		a.want = sha256.Sum256([]byte("Bearer " + secret))
+	var header []string
+	if secret != "" {
+		header = []string{"Bearer " + secret}
 	}
-	return a
+	return authorizer{gate: access.NewGate(header, insecure)}
 }
 
 // local applies protected mode: without a secret and without Insecure,
 // only loopback clients are served.
 func (a *authorizer) local(r *http.Request) *apiError {
-	if a.secret || a.insecure || isLoopback(r.RemoteAddr) {
+	if !a.gate.Protects(r.RemoteAddr) {
 		return nil
 	}
 	return errorf(http.StatusForbidden, "protected mode: no SPKY_AUTH_SECRET is set, so only loopback clients are served; "+
@@ -48,14 +43,13 @@ func (a *authorizer) bearer(r *http.Request) *apiError {
 	if header == "" {
 		return errorf(http.StatusUnauthorized, "an Authorization: Bearer <token> header is required")
 	}
-	if !a.secret {
+	if !a.gate.Keyed() {
 		if len(header) < 6 || !strings.EqualFold(header[:6], "Bearer") || len(header) > 6 && header[6] != ' ' {
 			return errorf(http.StatusUnauthorized, "the Authorization header must be Bearer <token>")
 		}
 		return nil
 	}
-	sum := sha256.Sum256([]byte(header))
-	if subtle.ConstantTimeCompare(sum[:], a.want[:]) != 1 {
+	if a.gate.Match(header) < 0 {
 		return errorf(http.StatusUnauthorized, "the Authorization header is not Bearer <SPKY_AUTH_SECRET>")
 	}
 	return nil
@@ -75,13 +69,4 @@ func presentedHeader(r *http.Request) string {
 		}
 	}
 	return ""
-}
-
-func isLoopback(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -4,6 +4,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/troupe-run/troupe/gateway/doortest"
 )
 
 func TestAuthWithSecret(t *testing.T) {
@@ -42,7 +44,7 @@ func TestAuthWithSecret(t *testing.T) {
 			if n := len(ts.views.callList()); n != 0 {
 				t.Error("an unauthenticated request reached the views")
 			}
-			if obs := ts.metrics.last(); obs != (observation{"views", "unauthorized", 401}) {
+			if obs := ts.metrics.Last(); obs != (doortest.Observation{Door: "views", Command: "unauthorized", Status: 401}) {
 				t.Errorf("metrics observed %+v", obs)
 			}
 		})

@@ -1,7 +1,6 @@
 package ssp
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,10 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/troupe-run/troupe/gateway/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -210,74 +209,18 @@ func (f *fakeSessions) Spawn(name string, producer actor.Producer) (*actor.PID, 
 func (f *fakeSessions) Stop(pid *actor.PID)          { f.sys.Root.Poison(pid) }
 func (f *fakeSessions) Send(pid *actor.PID, msg any) { f.sys.Root.Send(pid, msg) }
 
-type observation struct {
-	door, command string
-	status        int
-}
-
-type fakeMetrics struct {
-	mu      sync.Mutex
-	obs     []observation
-	dropped int
-}
-
-func (m *fakeMetrics) ObserveRequest(door, command string, status int, _ time.Duration) {
-	m.mu.Lock()
-	m.obs = append(m.obs, observation{door, command, status})
-	m.mu.Unlock()
-}
-
-func (m *fakeMetrics) SubscriberDropped(door string) {
-	m.mu.Lock()
-	m.dropped++
-	m.mu.Unlock()
-}
-
-func (m *fakeMetrics) last() observation {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.obs) == 0 {
-		return observation{}
-	}
-	return m.obs[len(m.obs)-1]
-}
-
-func (m *fakeMetrics) droppedCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.dropped
-}
-
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type testServer struct {
 	*Server
 	views    *fakeViews
 	sessions *fakeSessions
-	metrics  *fakeMetrics
-	logs     *syncBuffer // JSON lines, from debug up
+	metrics  *doortest.Metrics
+	logs     *doortest.LogBuffer // JSON lines, from debug up
 }
 
 // newTestServer returns a server with the secret set, unless cfg says
 // otherwise.
 func newTestServer(t testing.TB, cfg Config) *testServer {
-	ts := &testServer{views: newFakeViews(), sessions: newFakeSessions(t), metrics: &fakeMetrics{}, logs: &syncBuffer{}}
+	ts := &testServer{views: newFakeViews(), sessions: newFakeSessions(t), metrics: &doortest.Metrics{}, logs: &doortest.LogBuffer{}}
 	ts.views.send = ts.sessions.Send
 	log := slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts.Server = New(cfg, ts.views, ts.sessions, ts.metrics, log)

@@ -3,6 +3,7 @@ package ssp
 import (
 	"slices"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -10,86 +11,86 @@ import (
 
 // openFrame starts a frame, {"type": typ; the caller writes the rest of
 // its members and closes it.
-func openFrame(typ string) *jsonw {
-	w := getJSONW()
-	w.obj()
-	w.key("type")
-	w.str(typ)
+func openFrame(typ string) *jsonw.Writer {
+	w := jsonw.Get()
+	w.Obj()
+	w.Key("type")
+	w.Str(typ)
 	return w
 }
 
 // deltaFrame encodes a view's change: {"type":"delta", "view_id", "hash",
 // "generation", "initial", "additions", "removals", "updates", "order"}.
-func deltaFrame(d *messages.ViewDelta) *jsonw {
+func deltaFrame(d *messages.ViewDelta) *jsonw.Writer {
 	w := openFrame("delta")
-	w.key("view_id")
-	w.str(d.ViewId)
-	w.key("hash")
-	w.str(d.Hash)
-	w.key("generation")
-	w.uint(d.Generation)
-	w.key("initial")
-	w.bool(d.Initial)
-	w.key("additions")
+	w.Key("view_id")
+	w.Str(d.ViewId)
+	w.Key("hash")
+	w.Str(d.Hash)
+	w.Key("generation")
+	w.Uint(d.Generation)
+	w.Key("initial")
+	w.Bool(d.Initial)
+	w.Key("additions")
 	writeRecords(w, d.Additions)
-	w.key("removals")
+	w.Key("removals")
 	writeRecords(w, d.Removals)
-	w.key("updates")
+	w.Key("updates")
 	writeRecords(w, d.Updates)
-	w.key("order")
-	w.arr()
+	w.Key("order")
+	w.Arr()
 	for _, p := range d.Order {
-		w.obj()
-		w.key("id")
-		w.str(p.Id)
-		w.key("index")
-		w.int(p.Index)
-		w.endObj()
+		w.Obj()
+		w.Key("id")
+		w.Str(p.Id)
+		w.Key("index")
+		w.Int(p.Index)
+		w.EndObj()
 	}
-	w.endArr()
-	w.endObj()
+	w.EndArr()
+	w.EndObj()
 	return w
 }
 
 // subscribedFrame answers a subscribe to ids: {"type":"subscribed", "ids":
 // the views subscribed to, "unknown": the ids that are no view}.
-func subscribedFrame(ids, unknown []string) *jsonw {
+func subscribedFrame(ids, unknown []string) *jsonw.Writer {
 	w := openFrame("subscribed")
-	w.key("ids")
-	w.arr()
+	w.Key("ids")
+	w.Arr()
 	for _, id := range ids {
 		if !slices.Contains(unknown, id) {
-			w.str(id)
+			w.Str(id)
 		}
 	}
-	w.endArr()
-	w.key("unknown")
-	w.strs(unknown)
-	w.endObj()
+	w.EndArr()
+	w.Key("unknown")
+	w.Strs(unknown)
+	w.EndObj()
 	return w
 }
 
 // idsFrame encodes {"type": typ, "ids": ids}.
-func idsFrame(typ string, ids []string) *jsonw {
+func idsFrame(typ string, ids []string) *jsonw.Writer {
 	w := openFrame(typ)
-	w.key("ids")
-	w.strs(ids)
-	w.endObj()
+	w.Key("ids")
+	w.Strs(ids)
+	w.EndObj()
 	return w
 }
 
 // typeFrame encodes {"type": typ}.
-func typeFrame(typ string) *jsonw {
+func typeFrame(typ string) *jsonw.Writer {
 	w := openFrame(typ)
-	w.endObj()
+	w.EndObj()
 	return w
 }
 
 // errorFrame encodes {"type":"error", "message": msg}.
-func errorFrame(msg string) *jsonw {
+func errorFrame(msg string) *jsonw.Writer {
 	w := openFrame("error")
-	w.key("message")
-	w.str(msg)
-	w.endObj()
+	w.Key("message")
+	w.Str(msg)
+	w.EndObj()
 	return w
 }

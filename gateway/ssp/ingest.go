@@ -59,11 +59,11 @@ func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) int {
 		return s.writeError(w, notReady())
 	}
 	body, ae := s.readBody(w, r)
-	defer body.release()
+	defer body.Release()
 	if ae != nil {
 		return s.writeError(w, ae)
 	}
-	req, ae := decodeIngest(body.b)
+	req, ae := decodeIngest(body.Bytes())
 	if ae != nil {
 		return s.writeError(w, ae)
 	}

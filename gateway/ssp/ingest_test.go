@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-run/troupe/gateway/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -39,7 +40,7 @@ func TestIngest(t *testing.T) {
 			if len(calls) != 1 || !proto.Equal(calls[0].arg.(*messages.IngestRequest), tc.want) {
 				t.Errorf("the views got %v, want %v", calls, tc.want)
 			}
-			if obs := ts.metrics.last(); obs != (observation{"views", "ingest", 200}) {
+			if obs := ts.metrics.Last(); obs != (doortest.Observation{Door: "views", Command: "ingest", Status: 200}) {
 				t.Errorf("metrics observed %+v", obs)
 			}
 		})

@@ -34,12 +34,12 @@ var logLevels = map[string]slog.Level{
 // attribute, "data").
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) int {
 	body, ae := s.readBody(w, r)
-	defer body.release()
+	defer body.Release()
 	if ae != nil {
 		return s.writeError(w, ae)
 	}
 	var b logBody
-	if ae := decodeObject("the body", body.b, &b); ae != nil {
+	if ae := decodeObject("the body", body.Bytes(), &b); ae != nil {
 		return s.writeError(w, ae)
 	}
 	if b.Message == nil {

@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/wsconn"
 )
 
 // wsReader reads a connection's frames and runs them on the views, one at
@@ -14,7 +17,7 @@ import (
 // them when the connection ends.
 type wsReader struct {
 	s    *Server
-	conn *wsConn
+	conn *wsconn.Conn
 	pid  *actor.PID // the session actor: the subscriber
 	// subscribed holds every view asked for and not unsubscribed.
 	subscribed map[string]struct{}
@@ -30,7 +33,7 @@ type clientFrame struct {
 // loop reads frames until the connection ends.
 func (rd *wsReader) loop() {
 	for {
-		_, data, err := rd.conn.conn.Read(context.Background())
+		data, err := rd.conn.Read()
 		if err != nil {
 			return
 		}
@@ -151,6 +154,6 @@ func (rd *wsReader) unsubscribeAll() {
 }
 
 // answer hands the session a frame to queue.
-func (rd *wsReader) answer(frame *jsonw, drop []string, endsHold bool) {
+func (rd *wsReader) answer(frame *jsonw.Writer, drop []string, endsHold bool) {
 	rd.s.sessions.Send(rd.pid, answered{frame: frame, drop: drop, endsHold: endsHold})
 }

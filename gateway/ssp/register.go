@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -138,11 +139,11 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) int {
 		return s.writeError(w, notReady())
 	}
 	body, ae := s.readBody(w, r)
-	defer body.release()
+	defer body.Release()
 	if ae != nil {
 		return s.writeError(w, ae)
 	}
-	req, ae := decodeRegister(body.b)
+	req, ae := decodeRegister(body.Bytes())
 	if ae != nil {
 		return s.writeError(w, ae)
 	}
@@ -155,38 +156,38 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) int {
 	case res.GetErrorCode() != "":
 		return s.writeError(w, replyError(res.ErrorCode, res.ErrorMessage))
 	}
-	out := getJSONW()
-	defer putJSONW(out)
-	out.obj()
-	out.key("id")
-	out.str(res.Id)
-	out.key("hash")
-	out.str(res.Hash)
-	out.key("generation")
-	out.uint(res.Generation)
-	out.key("records")
+	out := jsonw.Get()
+	defer jsonw.Put(out)
+	out.Obj()
+	out.Key("id")
+	out.Str(res.Id)
+	out.Key("hash")
+	out.Str(res.Hash)
+	out.Key("generation")
+	out.Uint(res.Generation)
+	out.Key("records")
 	writeRecords(out, res.Records)
-	out.endObj()
-	return s.send(w, http.StatusOK, out)
+	out.EndObj()
+	return out.Respond(w, http.StatusOK)
 }
 
 // writeRecords writes a list of view records: {"id", "version", "record"},
 // "record" left out when the views sent none (format "ids", removals).
-func writeRecords(out *jsonw, recs []*messages.ViewRecord) {
-	out.arr()
+func writeRecords(out *jsonw.Writer, recs []*messages.ViewRecord) {
+	out.Arr()
 	for _, rec := range recs {
-		out.obj()
-		out.key("id")
-		out.str(rec.Id)
-		out.key("version")
-		out.int(rec.Version)
+		out.Obj()
+		out.Key("id")
+		out.Str(rec.Id)
+		out.Key("version")
+		out.Int(rec.Version)
 		if len(rec.Record) > 0 {
-			out.key("record")
-			out.raw(rec.Record)
+			out.Key("record")
+			out.Raw(rec.Record)
 		}
-		out.endObj()
+		out.EndObj()
 	}
-	out.endArr()
+	out.EndArr()
 }
 
 // unregisterBody is the body of POST /view/unregister.
@@ -202,12 +203,12 @@ func (s *Server) serveUnregister(w http.ResponseWriter, r *http.Request) int {
 		return s.writeError(w, notReady())
 	}
 	body, ae := s.readBody(w, r)
-	defer body.release()
+	defer body.Release()
 	if ae != nil {
 		return s.writeError(w, ae)
 	}
 	var b unregisterBody
-	if ae := decodeObject("the body", body.b, &b); ae != nil {
+	if ae := decodeObject("the body", body.Bytes(), &b); ae != nil {
 		return s.writeError(w, ae)
 	}
 	if b.ID == "" {

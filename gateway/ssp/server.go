@@ -18,18 +18,17 @@
 package ssp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/recovery"
+	"github.com/troupe-run/troupe/gateway/reqbody"
+	"github.com/troupe-run/troupe/gateway/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -95,7 +94,7 @@ type Server struct {
 	mux      *http.ServeMux
 	started  time.Time // for uptime_seconds
 	draining atomic.Bool
-	conns    wsRegistry
+	conns    *wsconn.Registry
 	wsSeq    atomic.Uint64 // names sessions
 }
 
@@ -140,6 +139,10 @@ func New(cfg Config, views Views, sessions Sessions, metrics Metrics, log *slog.
 		auth:     newAuthorizer(cfg.Secret, cfg.Insecure),
 		mux:      http.NewServeMux(),
 		started:  time.Now(),
+		conns: wsconn.NewRegistry(wsconn.Options{Max: cfg.MaxSessions, Buffer: cfg.WSBuffer,
+			ReadLimit: cfg.WSReadLimit, PingInterval: cfg.WSPingInterval,
+			DeadPeerReason: "no pong within two ping intervals", AnyOrigin: cfg.Secret != "",
+			Dropped: func() { metrics.SubscriberDropped(door) }}),
 	}
 	s.routes()
 
@@ -154,12 +157,12 @@ func New(cfg Config, views Views, sessions Sessions, metrics Metrics, log *slog.
 	return s
 }
 
-// access is what a route asks of a client.
-type access int
+// routeAccess is what a route asks of a client.
+type routeAccess int
 
 const (
 	// always: served to anyone, even while draining (/health).
-	always access = iota
+	always routeAccess = iota
 	// public: served to anyone (/version).
 	public
 	// local: no token, but protected mode applies (/info: public in the
@@ -191,7 +194,7 @@ func (s *Server) routes() {
 // which have no end of their own, are closed with status 1001.
 func (s *Server) Drain() {
 	s.draining.Store(true)
-	s.conns.closeAll(websocket.StatusGoingAway, "the server is shutting down")
+	s.conns.Drain()
 }
 
 // ServeHTTP implements http.Handler.
@@ -204,13 +207,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type handlerFunc func(w http.ResponseWriter, r *http.Request) int
 
 // route registers h at pattern, guarded by acc and observed as name.
-func (s *Server) route(pattern, name string, acc access, h handlerFunc) {
+func (s *Server) route(pattern, name string, acc routeAccess, h handlerFunc) {
 	s.mux.Handle(pattern, s.guard(acc, s.observe(name, h)))
 }
 
 // guard refuses a request the server is draining for, or that acc does not
 // allow.
-func (s *Server) guard(acc access, next http.Handler) http.Handler {
+func (s *Server) guard(acc routeAccess, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if acc != always && s.draining.Load() {
 			w.Header().Set("Connection", "close")
@@ -241,17 +244,10 @@ func (s *Server) observe(name string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		label, status := "panic", http.StatusInternalServerError
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("views service: panic serving request", "method", r.Method, "path", r.URL.Path,
-					"panic", v, "stack", string(debug.Stack()))
-				s.writeError(w, errorf(http.StatusInternalServerError, "internal error; the server log has the details"))
-			}
-			s.metrics.ObserveRequest(door, label, status, time.Since(start))
-		}()
+		defer func() { s.metrics.ObserveRequest(door, label, status, time.Since(start)) }()
+		defer recovery.Recover(s.log, "views service", r, func() {
+			s.writeError(w, errorf(http.StatusInternalServerError, "internal error; the server log has the details"))
+		})
 		status = h(w, r)
 		label = name
 	})
@@ -275,15 +271,15 @@ func (s *Server) writeError(w http.ResponseWriter, ae *apiError) int {
 		w.Write([]byte(ae.msg + "\n"))
 		return ae.status
 	}
-	out := getJSONW()
-	defer putJSONW(out)
-	out.obj()
-	out.key("code")
-	out.str(ae.code)
-	out.key("message")
-	out.str(ae.msg)
-	out.endObj()
-	return s.send(w, ae.status, out)
+	out := jsonw.Get()
+	defer jsonw.Put(out)
+	out.Obj()
+	out.Key("code")
+	out.Str(ae.code)
+	out.Key("message")
+	out.Str(ae.msg)
+	out.EndObj()
+	return out.Respond(w, ae.status)
 }
 
 // answer writes err as an error when it is one, else 200 with an empty
@@ -300,58 +296,19 @@ func (s *Server) answer(w http.ResponseWriter, err error) int {
 	return http.StatusOK
 }
 
-// jsonContentType is shared by every response, saving an allocation each;
-// net/http only reads header values.
-var jsonContentType = []string{"application/json"}
-
-// send writes out as the response body and returns status.
-func (s *Server) send(w http.ResponseWriter, status int, out *jsonw) int {
-	w.Header()["Content-Type"] = jsonContentType
-	w.WriteHeader(status)
-	w.Write(out.b)
-	return status
-}
-
 // requestContext bounds the work on one request.
 func (s *Server) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// reqBody is a request body read into a pooled buffer.
-type reqBody struct {
-	buf *bytes.Buffer
-	b   []byte
-}
-
-// release returns the buffer to the pool. Nothing decoded from the body
-// aliases it: encoding/json copies what it keeps, json.RawMessage included.
-func (b reqBody) release() {
-	if b.buf != nil && b.buf.Cap() <= 1<<20 {
-		b.buf.Reset()
-		bodyPool.Put(b.buf)
-	}
-}
-
 // readBody reads the request body, up to the configured limit.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (reqBody, *apiError) {
-	if r.ContentLength > s.cfg.MaxBody {
-		return reqBody{}, s.tooLarge()
-	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
-	body := reqBody{buf: buf, b: buf.Bytes()}
-	var mbe *http.MaxBytesError
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (reqbody.Body, *apiError) {
+	body, err := reqbody.Read(w, r, s.cfg.MaxBody)
 	switch {
-	case errors.As(err, &mbe):
-		return body, s.tooLarge()
+	case errors.Is(err, reqbody.ErrTooLarge):
+		return body, errorf(http.StatusRequestEntityTooLarge, "the request body is larger than the limit of %d bytes", s.cfg.MaxBody)
 	case err != nil:
 		return body, badRequest("reading the request body: %v", err)
 	}
 	return body, nil
-}
-
-func (s *Server) tooLarge() *apiError {
-	return errorf(http.StatusRequestEntityTooLarge, "the request body is larger than the limit of %d bytes", s.cfg.MaxBody)
 }

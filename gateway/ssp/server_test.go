@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/troupe-run/troupe/gateway/doortest"
 )
 
 func TestBodyLimit(t *testing.T) {
@@ -65,7 +67,7 @@ func TestPanicRecovery(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "the views exploded") {
 		t.Errorf("the panic was not logged: %s", ts.logs)
 	}
-	if obs := ts.metrics.last(); obs != (observation{"views", "panic", 500}) {
+	if obs := ts.metrics.Last(); obs != (doortest.Observation{Door: "views", Command: "panic", Status: 500}) {
 		t.Errorf("metrics observed %+v", obs)
 	}
 	want(t, ts.call("POST", "/ingest", `{"table":"t","op":"DELETE","id":"t:1"}`), 200, "")
@@ -74,19 +76,19 @@ func TestPanicRecovery(t *testing.T) {
 func TestMetricsNameTheRoute(t *testing.T) {
 	tests := []struct {
 		method, path, body string
-		obs                observation
+		obs                doortest.Observation
 	}{
-		{"GET", "/health", "", observation{"views", "health", 200}},
-		{"POST", "/ingest", `{}`, observation{"views", "ingest", 400}},
-		{"POST", "/view/register", `{}`, observation{"views", "view.register", 400}},
-		{"POST", "/view/unregister", `{"id":"q"}`, observation{"views", "view.unregister", 200}},
-		{"GET", "/debug/deps", ``, observation{"views", "debug.deps", 200}},
-		{"POST", "/log", `{"message":"m"}`, observation{"views", "log", 200}},
+		{"GET", "/health", "", doortest.Observation{Door: "views", Command: "health", Status: 200}},
+		{"POST", "/ingest", `{}`, doortest.Observation{Door: "views", Command: "ingest", Status: 400}},
+		{"POST", "/view/register", `{}`, doortest.Observation{Door: "views", Command: "view.register", Status: 400}},
+		{"POST", "/view/unregister", `{"id":"q"}`, doortest.Observation{Door: "views", Command: "view.unregister", Status: 200}},
+		{"GET", "/debug/deps", ``, doortest.Observation{Door: "views", Command: "debug.deps", Status: 200}},
+		{"POST", "/log", `{"message":"m"}`, doortest.Observation{Door: "views", Command: "log", Status: 200}},
 	}
 	for _, tc := range tests {
 		ts := newTestServer(t, withSecret())
 		ts.call(tc.method, tc.path, tc.body)
-		if got := ts.metrics.last(); got != tc.obs {
+		if got := ts.metrics.Last(); got != tc.obs {
 			t.Errorf("%s %s: observed %+v, want %+v", tc.method, tc.path, got, tc.obs)
 		}
 	}

@@ -1,11 +1,11 @@
 package ssp
 
 import (
-	"fmt"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -14,19 +14,16 @@ import (
 // reader's answers. It never waits: a client that lets its queue fill is
 // closed with status 1008, and the views go on.
 //
-// Order: while a subscribe runs, the session holds every delta (up to
+// Order: while a subscribe runs, the connection holds every delta (up to
 // WSBuffer of them) and queues them after the subscribe's answer. A view
 // subscribed to is silent until its initial result: a delta sent before it
 // (by an earlier subscription of the same view, say) would be stale.
 type session struct {
 	s    *Server
-	conn *wsConn
+	conn *wsconn.Conn
 	// subs are the views subscribed to: false until the initial result is
 	// queued. A delta of another view is dropped.
-	subs    map[string]bool
-	holding bool     // a subscribe is running
-	held    []*jsonw // the deltas that wait for its answer
-	slow    bool     // closed for falling behind: frames are dropped
+	subs map[string]bool
 }
 
 // subscribing tells the session that the reader is about to subscribe it
@@ -36,7 +33,7 @@ type subscribing struct{ ids []string }
 // answered carries the answer to a client frame. drop lists the views no
 // longer subscribed to; endsHold ends a subscribe.
 type answered struct {
-	frame    *jsonw
+	frame    *jsonw.Writer
 	drop     []string
 	endsHold bool
 }
@@ -44,70 +41,28 @@ type answered struct {
 func (a *session) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case subscribing:
-		a.holding = true
+		a.conn.Hold()
 		for _, id := range m.ids {
 			a.subs[id] = false
 		}
 	case answered:
-		a.queue(m.frame)
+		a.conn.Post(m.frame)
 		for _, id := range m.drop {
 			delete(a.subs, id)
 		}
 		if m.endsHold {
-			a.holding = false
-			held := a.held
-			a.held = nil
-			for _, w := range held {
-				a.queue(w)
-			}
+			a.conn.Unhold()
 		}
 	case *messages.ViewDelta:
 		streaming, ok := a.subs[m.ViewId]
-		if a.slow || !ok || !streaming && !m.Initial {
+		if !ok || !streaming && !m.Initial {
 			return
 		}
 		a.subs[m.ViewId] = true
-		a.push(deltaFrame(m))
+		a.conn.Push(deltaFrame(m))
 	case *actor.Stopping:
 		// Stopped by the reader, the connection is closed already; crashed,
 		// it is closed here, which ends the reader.
-		a.conn.close(websocket.StatusInternalError, "the session ended")
+		a.conn.Close(websocket.StatusInternalError, "the session ended")
 	}
-}
-
-// push queues a delta, or holds it while a subscribe runs.
-func (a *session) push(w *jsonw) {
-	if !a.holding {
-		a.queue(w)
-		return
-	}
-	if len(a.held) >= a.s.cfg.WSBuffer {
-		putJSONW(w)
-		a.tooSlow()
-		return
-	}
-	a.held = append(a.held, w)
-}
-
-// queue queues a frame for the client.
-func (a *session) queue(w *jsonw) {
-	switch {
-	case a.slow:
-		putJSONW(w)
-	case !a.conn.offer(w):
-		putJSONW(w)
-		a.tooSlow()
-	}
-}
-
-// tooSlow closes the connection of a client that does not keep up.
-func (a *session) tooSlow() {
-	a.slow = true
-	for _, w := range a.held {
-		putJSONW(w)
-	}
-	a.held = nil
-	a.s.metrics.SubscriberDropped(door)
-	a.conn.close(websocket.StatusPolicyViolation,
-		fmt.Sprintf("subscriber too slow: %d messages buffered", a.s.cfg.WSBuffer))
 }

@@ -14,12 +14,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
+	"github.com/troupe-run/troupe/gateway/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
-
-// wait bounds every wait of these tests; it is no timing assertion: a
-// test that reaches it has failed for another reason.
-const wait = 10 * time.Second
 
 // startWS serves ts on a real listener and returns its WebSocket URL.
 func startWS(t *testing.T, ts *testServer) string {
@@ -31,7 +28,7 @@ func startWS(t *testing.T, ts *testServer) string {
 // dial connects with the secret.
 func dial(t *testing.T, url string) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), doortest.Wait)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + secret}}})
@@ -43,50 +40,12 @@ func dial(t *testing.T, url string) *websocket.Conn {
 	return c
 }
 
-func send(t *testing.T, c *websocket.Conn, frame string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if err := c.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
-		t.Fatalf("write %s: %v", frame, err)
-	}
-}
-
-func recv(t *testing.T, c *websocket.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	_, data, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return string(data)
-}
-
 // expect reads the next frames and checks them, exactly.
 func expect(t *testing.T, c *websocket.Conn, frames ...string) {
 	t.Helper()
 	for _, want := range frames {
-		if got := recv(t, c); got != want {
+		if got := doortest.Recv(t, c); got != want {
 			t.Fatalf("got frame\n  %s\nwant\n  %s", got, want)
-		}
-	}
-}
-
-// closeStatus reads until the connection ends and returns how it was
-// closed.
-func closeStatus(t *testing.T, c *websocket.Conn) websocket.CloseError {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		_, _, err := c.Read(ctx)
-		if err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) {
-				t.Fatalf("the connection ended without a close frame: %v", err)
-			}
-			return ce
 		}
 	}
 }
@@ -104,7 +63,7 @@ func TestWSSubscribeInitialThenDeltasInOrder(t *testing.T) {
 	ts.views.results["v1"] = []*messages.ViewRecord{{Id: "user:1", Version: 1, Record: []byte(`{"n":1}`)}}
 	c := dial(t, startWS(t, ts))
 
-	send(t, c, `{"type":"subscribe","ids":["v1","nope","v1"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1","nope","v1"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":["nope"]}`,
 		initial("v1", `{"id":"user:1","version":1,"record":{"n":1}}`))
 	for i := 1; i <= 50; i++ {
@@ -134,11 +93,11 @@ func TestWSHoldsDeltasDuringSubscribe(t *testing.T) {
 	ts.views.results["v1"] = nil
 	ts.views.results["v2"] = nil
 	c := dial(t, startWS(t, ts))
-	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""))
 
 	ts.views.onSubcall = func(*actor.PID) { ts.views.emit(&messages.ViewDelta{ViewId: "v1", Hash: "during"}) }
-	send(t, c, `{"type":"subscribe","ids":["v2"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v2"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v2"],"unknown":[]}`,
 		`{"type":"delta","view_id":"v1","hash":"during","generation":0,"initial":false,"additions":[],"removals":[],"updates":[],"order":[]}`,
 		initial("v2", ""))
@@ -153,8 +112,8 @@ func TestWSDropsDeltasBeforeTheInitialResult(t *testing.T) {
 		ts.sessions.Send(sub, &messages.ViewDelta{ViewId: "v1", Hash: "stale"})
 	}
 	c := dial(t, startWS(t, ts))
-	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
-	send(t, c, `{"type":"ping"}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"type":"ping"}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""), pong)
 }
 
@@ -164,9 +123,9 @@ func TestWSResubscribeAsksAgain(t *testing.T) {
 	ts := newTestServer(t, withSecret())
 	ts.views.results["v1"] = nil
 	c := dial(t, startWS(t, ts))
-	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""))
-	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""))
 	ts.views.emit(&messages.ViewDelta{ViewId: "v1", Hash: "h1", Generation: 1})
 	expect(t, c, `{"type":"delta","view_id":"v1","hash":"h1","generation":1,"initial":false,"additions":[],"removals":[],"updates":[],"order":[]}`)
@@ -176,7 +135,7 @@ func TestWSResubscribeAsksAgain(t *testing.T) {
 	ts.views.mu.Lock()
 	delete(ts.views.results, "v1")
 	ts.views.mu.Unlock()
-	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"subscribed","ids":[],"unknown":["v1"]}`)
 }
 
@@ -185,17 +144,17 @@ func TestWSUnsubscribe(t *testing.T) {
 	ts.views.results["v1"] = nil
 	ts.views.results["v2"] = nil
 	c := dial(t, startWS(t, ts))
-	send(t, c, `{"type":"subscribe","ids":["v1","v2"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1","v2"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1","v2"],"unknown":[]}`, initial("v1", ""), initial("v2", ""))
 
-	send(t, c, `{"action":"unsubscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"action":"unsubscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"unsubscribed","ids":["v1"]}`)
 	if got := <-ts.views.unsubs; fmt.Sprint(got) != "[v1]" {
 		t.Errorf("unsubscribed from %v", got)
 	}
 	// A delta of v1 still on its way is dropped: the pong comes next.
 	ts.sessions.Send(ts.views.subscriber(), &messages.ViewDelta{ViewId: "v1", Hash: "late"})
-	send(t, c, `{"type":"ping"}`)
+	doortest.Send(t, c, `{"type":"ping"}`)
 	expect(t, c, pong)
 	// v2 still streams.
 	ts.views.emit(&messages.ViewDelta{ViewId: "v2", Hash: "h1"})
@@ -207,7 +166,7 @@ func TestWSCloseUnsubscribes(t *testing.T) {
 	ts.views.results["v1"] = nil
 	ts.views.results["v2"] = nil
 	c := dial(t, startWS(t, ts))
-	send(t, c, `{"type":"subscribe","ids":["v2","v1","nope"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v2","v1","nope"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v2","v1"],"unknown":["nope"]}`, initial("v2", ""), initial("v1", ""))
 	c.Close(websocket.StatusNormalClosure, "bye")
 	select {
@@ -215,7 +174,7 @@ func TestWSCloseUnsubscribes(t *testing.T) {
 		if fmt.Sprint(got) != "[v1 v2]" {
 			t.Errorf("unsubscribed from %v, want [v1 v2]", got)
 		}
-	case <-time.After(wait):
+	case <-time.After(doortest.Wait):
 		t.Fatal("closing the connection did not unsubscribe")
 	}
 }
@@ -235,7 +194,7 @@ func TestWSFrameErrors(t *testing.T) {
 		{`{"type":"subscribe","ids":"v1"}`, `{"type":"error","message":"'ids' must be an array, not string"}`},
 	}
 	for _, tc := range tests {
-		send(t, c, tc.frame)
+		doortest.Send(t, c, tc.frame)
 		expect(t, c, tc.reply)
 	}
 	if calls := ts.views.callList(); len(calls) != 0 {
@@ -249,13 +208,13 @@ func TestWSSubscribeFails(t *testing.T) {
 	ts.views.results["v1"] = nil
 	c := dial(t, startWS(t, ts))
 	ts.views.fail(errors.New("engine stopped"))
-	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"error","message":"subscribe: the views service cannot answer: engine stopped"}`)
 	if got := <-ts.views.unsubs; fmt.Sprint(got) != "[v1]" {
 		t.Errorf("undid %v", got)
 	}
 	ts.views.fail(nil)
-	send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+	doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 	expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""))
 }
 
@@ -282,7 +241,7 @@ func TestWSHandshake(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(ts.views)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			ctx, cancel := context.WithTimeout(context.Background(), doortest.Wait)
 			defer cancel()
 			c, resp, err := websocket.Dial(ctx, startWS(t, ts)+tc.query, &websocket.DialOptions{HTTPHeader: tc.header})
 			if c != nil {
@@ -299,7 +258,7 @@ func TestWSMaxSessions(t *testing.T) {
 	ts := newTestServer(t, Config{Secret: secret, MaxSessions: 1})
 	url := startWS(t, ts)
 	dial(t, url)
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), doortest.Wait)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + secret}}})
@@ -311,10 +270,10 @@ func TestWSMaxSessions(t *testing.T) {
 func TestWSDrainCloses(t *testing.T) {
 	ts := newTestServer(t, withSecret())
 	c := dial(t, startWS(t, ts))
-	send(t, c, `{"type":"ping"}`)
+	doortest.Send(t, c, `{"type":"ping"}`)
 	expect(t, c, pong)
 	ts.Drain()
-	if ce := closeStatus(t, c); ce.Code != websocket.StatusGoingAway || ce.Reason != "the server is shutting down" {
+	if ce := doortest.CloseStatus(t, c); ce.Code != websocket.StatusGoingAway || ce.Reason != "the server is shutting down" {
 		t.Errorf("closed with %v", ce)
 	}
 }
@@ -329,7 +288,7 @@ func TestWSSlowClientClosed(t *testing.T) {
 	url := startWS(t, ts)
 	fast, slow := dial(t, url), dial(t, url)
 	for _, c := range []*websocket.Conn{fast, slow} {
-		send(t, c, `{"type":"subscribe","ids":["v1"]}`)
+		doortest.Send(t, c, `{"type":"subscribe","ids":["v1"]}`)
 		expect(t, c, `{"type":"subscribed","ids":["v1"],"unknown":[]}`, initial("v1", ""))
 	}
 	big := []byte(`{"x":"` + strings.Repeat("x", 64<<10) + `"}`)
@@ -339,19 +298,19 @@ func TestWSSlowClientClosed(t *testing.T) {
 		ts.views.emit(&messages.ViewDelta{ViewId: "v1", Generation: gen,
 			Updates: []*messages.ViewRecord{{Id: "t:1", Version: int64(gen), Record: big}}})
 		var d struct{ Generation uint64 }
-		if err := json.Unmarshal([]byte(recv(t, fast)), &d); err != nil || d.Generation != gen {
+		if err := json.Unmarshal([]byte(doortest.Recv(t, fast)), &d); err != nil || d.Generation != gen {
 			t.Fatalf("the fast client got generation %d (%v), want %d", d.Generation, err, gen)
 		}
 	}
 	// 64 KiB a delta: 4096 of them are 256 MiB, far past any socket buffer.
-	for ts.metrics.droppedCount() == 0 && gen < 4096 {
+	for ts.metrics.Dropped() == 0 && gen < 4096 {
 		next()
 	}
-	if ts.metrics.droppedCount() != 1 {
-		t.Fatalf("after %d deltas, %d clients dropped; want the slow one", gen, ts.metrics.droppedCount())
+	if ts.metrics.Dropped() != 1 {
+		t.Fatalf("after %d deltas, %d clients dropped; want the slow one", gen, ts.metrics.Dropped())
 	}
 	next()
-	ce := closeStatus(t, slow)
+	ce := doortest.CloseStatus(t, slow)
 	if ce.Code != websocket.StatusPolicyViolation || ce.Reason != "subscriber too slow: 4 messages buffered" {
 		t.Errorf("the slow client was closed with %v", ce)
 	}

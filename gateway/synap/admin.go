@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/troupe-run/troupe/gateway/jsonw"
 )
 
 var adminCommands = []commandSpec{
@@ -22,52 +24,52 @@ func adminStats(c *call) error {
 		return asAPIError(err)
 	}
 	w := c.out
-	w.obj()
-	w.key("server")
-	w.obj()
-	w.key("version")
-	w.str(c.s.cfg.Version)
-	w.key("uptime_secs")
-	w.int(int64(st.Uptime / time.Second))
-	w.key("role")
-	w.str(st.Role)
-	w.endObj()
-	w.key("memory")
-	w.obj()
-	w.key("used_bytes")
-	w.int(st.MemoryUsed)
-	w.key("limit_bytes")
-	w.int(st.MemoryLimit)
-	w.endObj()
-	w.key("kv")
-	w.obj()
-	w.key("total_keys")
-	w.int(st.TotalKeys)
-	w.key("operations_per_sec")
-	w.float(st.OpsPerSec)
-	w.endObj()
-	w.key("queues")
-	w.obj()
-	w.key("total_queues")
-	w.int(st.Queues)
-	w.key("total_messages")
-	w.int(st.QueueMessages)
-	w.endObj()
-	w.key("streams")
-	w.obj()
-	w.key("total_rooms")
-	w.int(st.Rooms)
-	w.key("total_subscribers")
-	w.int(st.RoomSubs)
-	w.endObj()
-	w.key("pubsub")
-	w.obj()
-	w.key("total_topics")
-	w.int(st.Topics)
-	w.key("total_subscribers")
-	w.int(st.TopicSubs)
-	w.endObj()
-	w.endObj()
+	w.Obj()
+	w.Key("server")
+	w.Obj()
+	w.Key("version")
+	w.Str(c.s.cfg.Version)
+	w.Key("uptime_secs")
+	w.Int(int64(st.Uptime / time.Second))
+	w.Key("role")
+	w.Str(st.Role)
+	w.EndObj()
+	w.Key("memory")
+	w.Obj()
+	w.Key("used_bytes")
+	w.Int(st.MemoryUsed)
+	w.Key("limit_bytes")
+	w.Int(st.MemoryLimit)
+	w.EndObj()
+	w.Key("kv")
+	w.Obj()
+	w.Key("total_keys")
+	w.Int(st.TotalKeys)
+	w.Key("operations_per_sec")
+	w.Float(st.OpsPerSec)
+	w.EndObj()
+	w.Key("queues")
+	w.Obj()
+	w.Key("total_queues")
+	w.Int(st.Queues)
+	w.Key("total_messages")
+	w.Int(st.QueueMessages)
+	w.EndObj()
+	w.Key("streams")
+	w.Obj()
+	w.Key("total_rooms")
+	w.Int(st.Rooms)
+	w.Key("total_subscribers")
+	w.Int(st.RoomSubs)
+	w.EndObj()
+	w.Key("pubsub")
+	w.Obj()
+	w.Key("total_topics")
+	w.Int(st.Topics)
+	w.Key("total_subscribers")
+	w.Int(st.TopicSubs)
+	w.EndObj()
+	w.EndObj()
 	return nil
 }
 
@@ -78,12 +80,12 @@ func kvStats(c *call) error {
 	if err != nil {
 		return asAPIError(err)
 	}
-	c.out.obj()
-	c.out.key("total_keys")
-	c.out.int(st.TotalKeys)
-	c.out.key("total_memory_bytes")
-	c.out.int(st.MemoryUsed)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("total_keys")
+	c.out.Int(st.TotalKeys)
+	c.out.Key("total_memory_bytes")
+	c.out.Int(st.MemoryUsed)
+	c.out.EndObj()
 	return nil
 }
 
@@ -93,7 +95,7 @@ func adminConfig(c *call) error {
 	if err != nil {
 		return errorf(http.StatusInternalServerError, codeInternal, "encoding the configuration: %v", err)
 	}
-	c.out.raw(b)
+	c.out.Raw(b)
 	return nil
 }
 
@@ -108,12 +110,12 @@ func adminHealth(c *call) error {
 func adminShutdown(c *call) error {
 	c.s.log.Warn("data service: shutdown requested by admin.shutdown")
 	c.s.admin.Shutdown()
-	c.out.obj()
-	c.out.key("success")
-	c.out.bool(true)
-	c.out.key("message")
-	c.out.str("shutting down")
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("success")
+	c.out.Bool(true)
+	c.out.Key("message")
+	c.out.Str("shutting down")
+	c.out.EndObj()
 	return nil
 }
 
@@ -124,54 +126,54 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) (string, in
 	if s.draining.Load() {
 		h.Status = "draining"
 	}
-	out := getJSONW()
-	defer putJSONW(out)
+	out := jsonw.Get()
+	defer jsonw.Put(out)
 	s.writeHealth(out, h)
 	status := http.StatusOK
 	if h.Status != Healthy {
 		status = http.StatusServiceUnavailable
 	}
-	return "health", s.send(w, status, out)
+	return "health", out.Respond(w, status)
 }
 
 // writeHealth writes the spec's health document.
-func (s *Server) writeHealth(w *jsonw, h Health) {
-	w.obj()
-	w.key("status")
-	w.str(h.Status)
-	w.key("version")
-	w.str(s.cfg.Version)
-	w.key("role")
-	w.str(h.Role)
-	w.key("uptime_secs")
-	w.int(int64(h.Uptime / time.Second))
-	w.key("components")
-	w.obj()
+func (s *Server) writeHealth(w *jsonw.Writer, h Health) {
+	w.Obj()
+	w.Key("status")
+	w.Str(h.Status)
+	w.Key("version")
+	w.Str(s.cfg.Version)
+	w.Key("role")
+	w.Str(h.Role)
+	w.Key("uptime_secs")
+	w.Int(int64(h.Uptime / time.Second))
+	w.Key("components")
+	w.Obj()
 	names := make([]string, 0, len(h.Components))
 	for name := range h.Components {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		w.strKey(name)
-		w.str(h.Components[name])
+		w.StrKey(name)
+		w.Str(h.Components[name])
 	}
-	w.endObj()
-	w.endObj()
+	w.EndObj()
+	w.EndObj()
 }
 
 // serveChaos answers POST /admin/chaos {"target", "fault"}: it arms the
 // target actors to fail while handling their next message.
 func (s *Server) serveChaos(w http.ResponseWriter, r *http.Request) (string, int) {
 	body, err := s.readBody(w, r)
-	defer body.release()
+	defer body.Release()
 	var req struct {
 		Target string `json:"target"`
 		Fault  string `json:"fault"`
 	}
 	switch {
 	case err != nil:
-	case json.Unmarshal(body.b, &req) != nil:
+	case json.Unmarshal(body.Bytes(), &req) != nil:
 		err = malformed(`the body must be {"target": "data/shard-3" | "data/*", "fault": "panic"}`)
 	case req.Target == "":
 		err = invalid("target is required")
@@ -189,15 +191,15 @@ func (s *Server) serveChaos(w http.ResponseWriter, r *http.Request) (string, int
 		return "admin.chaos", s.writeError(w, errorf(http.StatusNotFound, codeNotFound, "no actor matches %q", req.Target))
 	}
 	s.log.Warn("data service: fault injected", "target", req.Target, "fault", req.Fault, "actors", n)
-	out := getJSONW()
-	defer putJSONW(out)
-	out.obj()
-	out.key("target")
-	out.str(req.Target)
-	out.key("fault")
-	out.str(req.Fault)
-	out.key("affected")
-	out.int(int64(n))
-	out.endObj()
-	return "admin.chaos", s.send(w, http.StatusOK, out)
+	out := jsonw.Get()
+	defer jsonw.Put(out)
+	out.Obj()
+	out.Key("target")
+	out.Str(req.Target)
+	out.Key("fault")
+	out.Str(req.Fault)
+	out.Key("affected")
+	out.Int(int64(n))
+	out.EndObj()
+	return "admin.chaos", out.Respond(w, http.StatusOK)
 }

@@ -148,6 +148,20 @@ func (a *args) key() (string, error) {
 	return a.Key, nil
 }
 
+// keyArgs decodes the arguments of a command on one key, and the key, which
+// it requires.
+func keyArgs(c *call) (*args, string, error) {
+	a, err := c.args()
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := a.key()
+	if err != nil {
+		return nil, "", err
+	}
+	return a, key, nil
+}
+
 func (a *args) field() (string, error) {
 	if a.Field == "" {
 		return "", invalid("field is required")

@@ -3,10 +3,12 @@ package synap
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -33,7 +35,7 @@ type call struct {
 	payload []byte   // the raw JSON payload, when a or m is nil
 	a       *args    // set directly by REST routes
 	m       *msgArgs // set directly by REST routes
-	out     *jsonw
+	out     *jsonw.Writer
 	// sess is the WebSocket session running the command; nil over HTTP,
 	// where the subscription commands cannot run.
 	sess *wsRunner
@@ -66,11 +68,8 @@ func (c *call) margs() (*msgArgs, error) {
 // do sends req to the keyspace and turns a failure into an apiError.
 func (c *call) do(req *messages.DataRequest) (*messages.DataReply, error) {
 	rep, err := c.s.ks.Do(c.ctx, req)
-	if err != nil {
-		return nil, asAPIError(err)
-	}
-	if rep.GetErrorCode() != "" {
-		return nil, replyError(rep.ErrorCode, rep.ErrorMessage)
+	if ae := failure(rep, err); ae != nil {
+		return nil, ae
 	}
 	return rep, nil
 }
@@ -101,27 +100,27 @@ const commandPath = "/api/v1/command"
 
 // serveCommand answers POST /api/v1/command.
 func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) (string, int) {
-	out := getJSONW()
-	defer putJSONW(out)
+	out := jsonw.Get()
+	defer jsonw.Put(out)
 
 	body, err := s.readBody(w, r)
-	defer body.release()
+	defer body.Release()
 	var env envelope
 	if err == nil {
-		err = decodeEnvelope(body.b, &env)
+		err = decodeEnvelope(body.Bytes(), &env)
 	}
 	id := requestID(env.RequestID)
 	if err != nil {
 		ae := asAPIError(err)
 		writeErrorEnvelope(out, "response", id, ae)
-		return "invalid", s.send(w, ae.status, out)
+		return "invalid", out.Respond(w, ae.status)
 	}
 
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	c := call{ctx: ctx, base: r.Context(), s: s, out: out}
 	name, status := s.execute(&c, &env, id)
-	return name, s.send(w, status, out)
+	return name, out.Respond(w, status)
 }
 
 // execute runs a decoded envelope, a command or a batch, and writes the
@@ -132,19 +131,19 @@ func (s *Server) execute(c *call, env *envelope, id []byte) (string, int) {
 		return "batch", s.runBatch(c, id, env)
 	}
 	out := c.out
-	out.b = append(out.b, `{"type":"response","request_id":`...)
-	out.raw(id)
-	mark := len(out.b)
-	out.b = append(out.b, `,"status":"success","success":true,"payload":`...)
+	out.Literal(`{"type":"response","request_id":`)
+	out.Raw(id)
+	mark := out.Len()
+	out.Literal(`,"status":"success","success":true,"payload":`)
 	name, err := s.run(c, env.Command, env.Payload)
 	if err != nil {
 		ae := asAPIError(err)
-		out.b = out.b[:mark]
+		out.Truncate(mark)
 		writeErrorBody(out, ae)
-		out.endObj()
+		out.EndObj()
 		return name, ae.status
 	}
-	out.endObj()
+	out.EndObj()
 	return name, http.StatusOK
 }
 
@@ -189,11 +188,11 @@ func requestID(raw rawJSON) []byte {
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
 	id := make([]byte, 0, 38)
 	id = append(id, '"')
-	for i, c := range u {
+	for i := range u {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
 			id = append(id, '-')
 		}
-		id = append(id, hex[c>>4], hex[c&0xf])
+		id = hex.AppendEncode(id, u[i:i+1])
 	}
 	return append(id, '"')
 }
@@ -222,14 +221,14 @@ func (s *Server) runBatch(c *call, id []byte, env *envelope) int {
 		writeErrorEnvelope(out, "batch_response", id, ae)
 		return ae.status
 	}
-	out.b = append(out.b, `{"type":"batch_response","request_id":`...)
-	out.raw(id)
-	out.key("results")
-	out.arr()
+	out.Literal(`{"type":"batch_response","request_id":`)
+	out.Raw(id)
+	out.Key("results")
+	out.Arr()
 	for _, sub := range env.Commands {
-		out.sep()
-		mark := len(out.b)
-		out.b = append(out.b, `{"status":"success","success":true,"payload":`...)
+		out.Sep()
+		mark := out.Len()
+		out.Literal(`{"status":"success","success":true,"payload":`)
 		var err error
 		if sub.Command == "" {
 			err = malformed("command is required")
@@ -239,48 +238,48 @@ func (s *Server) runBatch(c *call, id []byte, env *envelope) int {
 			_, err = s.run(c, sub.Command, sub.Payload)
 		}
 		if err != nil {
-			out.b = out.b[:mark]
-			out.b = append(out.b, '{')
+			out.Truncate(mark)
+			out.Literal("{")
 			writeErrorBody(out, asAPIError(err))
 		}
-		out.endObj()
+		out.EndObj()
 	}
-	out.endArr()
-	out.endObj()
+	out.EndArr()
+	out.EndObj()
 	return http.StatusOK
 }
 
 // writeErrorBody writes the members of an error result after an opening
 // brace: status, success and error.
-func writeErrorBody(out *jsonw, ae *apiError) {
-	out.key("status")
-	out.str("error")
-	out.key("success")
-	out.bool(false)
-	out.key("error")
-	out.obj()
-	out.key("code")
-	out.str(ae.code)
-	out.key("message")
-	out.str(ae.msg)
-	out.key("details")
-	out.obj()
+func writeErrorBody(out *jsonw.Writer, ae *apiError) {
+	out.Key("status")
+	out.Str("error")
+	out.Key("success")
+	out.Bool(false)
+	out.Key("error")
+	out.Obj()
+	out.Key("code")
+	out.Str(ae.code)
+	out.Key("message")
+	out.Str(ae.msg)
+	out.Key("details")
+	out.Obj()
 	for _, d := range ae.details {
-		out.key(d.key)
-		out.int(d.n)
+		out.Key(d.key)
+		out.Int(d.n)
 	}
-	out.endObj()
-	out.endObj()
+	out.EndObj()
+	out.EndObj()
 }
 
 // writeErrorEnvelope writes a complete error reply of the given type.
-func writeErrorEnvelope(out *jsonw, typ string, id []byte, ae *apiError) {
-	out.b = out.b[:0]
-	out.obj()
-	out.key("type")
-	out.str(typ)
-	out.key("request_id")
-	out.raw(id)
+func writeErrorEnvelope(out *jsonw.Writer, typ string, id []byte, ae *apiError) {
+	out.Truncate(0)
+	out.Obj()
+	out.Key("type")
+	out.Str(typ)
+	out.Key("request_id")
+	out.Raw(id)
 	writeErrorBody(out, ae)
-	out.endObj()
+	out.EndObj()
 }

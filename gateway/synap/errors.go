@@ -67,6 +67,25 @@ func asAPIError(err error) *apiError {
 	}
 }
 
+// errorReply is what every backend's reply carries when the backend
+// refused the request.
+type errorReply interface {
+	GetErrorCode() string
+	GetErrorMessage() string
+}
+
+// failure returns why a call on a backend failed: the call's own error, or
+// the error its reply carries; nil when it succeeded.
+func failure(rep errorReply, err error) *apiError {
+	switch {
+	case err != nil:
+		return asAPIError(err)
+	case rep.GetErrorCode() != "":
+		return replyError(rep.GetErrorCode(), rep.GetErrorMessage())
+	}
+	return nil
+}
+
 // replyError maps an actor's error code to its status code. WRONG_TYPE and
 // NOT_AN_INTEGER are 400, as in Synap: the request is well formed but cannot
 // apply to the value the key holds. A full queue is 507, as in Synap, and so

@@ -1,7 +1,6 @@
 package synap
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/troupe-run/troupe/gateway/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -210,44 +210,6 @@ func (f *fakeSessions) Send(pid *actor.PID, msg any) { f.system().Root.Send(pid,
 // push sends msg to a session, as a room, queue or the router would.
 func (f *fakeSessions) push(pid *actor.PID, msg any) { f.system().Root.Send(pid, msg) }
 
-type observation struct {
-	door, command string
-	status        int
-}
-
-type fakeMetrics struct {
-	mu      sync.Mutex
-	obs     []observation
-	dropped int
-}
-
-func (m *fakeMetrics) SubscriberDropped(door string) {
-	m.mu.Lock()
-	m.dropped++
-	m.mu.Unlock()
-}
-
-func (m *fakeMetrics) droppedCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.dropped
-}
-
-func (m *fakeMetrics) ObserveRequest(door, command string, status int, _ time.Duration) {
-	m.mu.Lock()
-	m.obs = append(m.obs, observation{door, command, status})
-	m.mu.Unlock()
-}
-
-func (m *fakeMetrics) last() observation {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.obs) == 0 {
-		return observation{}
-	}
-	return m.obs[len(m.obs)-1]
-}
-
 // testServer is a Server over fakes, serving every client (Insecure).
 type testServer struct {
 	*Server
@@ -257,26 +219,8 @@ type testServer struct {
 	pubsub   *fakePubSub
 	sessions *fakeSessions
 	admin    *fakeAdmin
-	metrics  *fakeMetrics
-	logs     *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	metrics  *doortest.Metrics
+	logs     *doortest.LogBuffer
 }
 
 func newTestServer(t testing.TB, cfg Config) *testServer {
@@ -293,8 +237,8 @@ func newTestServer(t testing.TB, cfg Config) *testServer {
 		rooms:    &fakeRooms{},
 		pubsub:   &fakePubSub{},
 		sessions: &fakeSessions{},
-		metrics:  &fakeMetrics{},
-		logs:     &syncBuffer{},
+		metrics:  &doortest.Metrics{},
+		logs:     &doortest.LogBuffer{},
 	}
 	t.Cleanup(ts.sessions.shutdown)
 	metricsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

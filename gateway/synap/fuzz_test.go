@@ -95,16 +95,16 @@ func FuzzWSFrame(f *testing.F) {
 		r := &wsRunner{s: s, self: self, ctx: context.Background(), rooms: map[string]bool{}, queues: map[string]bool{}}
 		out := r.execute(s.decodeFrame([]byte(frame), "ip:127.0.0.1"), r)
 		var rep reply
-		if err := json.Unmarshal(out.b, &rep); err != nil {
-			t.Fatalf("invalid JSON reply for %q: %v\n%s", frame, err, out.b)
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("invalid JSON reply for %q: %v\n%s", frame, err, out.Bytes())
 		}
 		if rep.RequestID == nil || rep.Type != "response" && rep.Type != "batch_response" {
-			t.Fatalf("bad reply for %q: %s", frame, out.b)
+			t.Fatalf("bad reply for %q: %s", frame, out.Bytes())
 		}
 		for _, w := range r.replay {
 			var ev struct{ Type string }
-			if err := json.Unmarshal(w.b, &ev); err != nil || ev.Type != "event" {
-				t.Fatalf("bad replay frame for %q: %s", frame, w.b)
+			if err := json.Unmarshal(w.Bytes(), &ev); err != nil || ev.Type != "event" {
+				t.Fatalf("bad replay frame for %q: %s", frame, w.Bytes())
 			}
 		}
 	})

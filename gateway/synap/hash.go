@@ -21,11 +21,8 @@ var hashCommands = []commandSpec{
 
 // keyField reads the key and field every single-field command needs.
 func keyField(c *call) (*args, error) {
-	a, err := c.args()
+	a, _, err := keyArgs(c)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := a.key(); err != nil {
 		return nil, err
 	}
 	if _, err := a.field(); err != nil {
@@ -50,16 +47,16 @@ func hashSet(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(a.Key)
-	w.key("field")
-	w.str(a.Field)
-	w.key("created")
-	w.bool(rep.Integer > 0)
-	w.key("success")
-	w.bool(true)
-	w.endObj()
+	w.Obj()
+	w.Key("key")
+	w.Str(a.Key)
+	w.Key("field")
+	w.Str(a.Field)
+	w.Key("created")
+	w.Bool(rep.Integer > 0)
+	w.Key("success")
+	w.Bool(true)
+	w.EndObj()
 	return nil
 }
 
@@ -73,12 +70,12 @@ func hashGet(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("found")
-	c.out.bool(rep.Found)
-	c.out.key("value")
-	c.out.raw(rep.Value)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("found")
+	c.out.Bool(rep.Found)
+	c.out.Key("value")
+	c.out.Raw(rep.Value)
+	c.out.EndObj()
 	return nil
 }
 
@@ -89,27 +86,23 @@ func hashGetAll(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("fields")
-	w.obj()
+	w.Obj()
+	w.Key("fields")
+	w.Obj()
 	for _, p := range rep.Pairs {
-		w.strKey(p.Key)
-		w.raw(p.Value)
+		w.StrKey(p.Key)
+		w.Raw(p.Value)
 	}
-	w.endObj()
-	w.key("count")
-	w.int(int64(len(rep.Pairs)))
-	w.endObj()
+	w.EndObj()
+	w.Key("count")
+	w.Int(int64(len(rep.Pairs)))
+	w.EndObj()
 	return nil
 }
 
 // hash.del {key, fields} or {key, field} -> {deleted}
 func hashDel(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -121,11 +114,7 @@ func hashDel(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("deleted")
-	c.out.int(rep.Integer)
-	c.out.endObj()
-	return nil
+	return intReply(c, "deleted", rep.Integer)
 }
 
 // fieldList gathers field and fields (an array of names).
@@ -148,11 +137,7 @@ func (a *args) fieldList() ([]string, error) {
 
 // hash.mset {key, fields: {field: value} | [{field, value}]} -> {key, success}
 func hashMset(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -163,23 +148,19 @@ func hashMset(c *call) error {
 	if _, err := c.do(&messages.DataRequest{Op: messages.DataOp_HASH_SET, Key: key, Pairs: pairs}); err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(key)
-	c.out.key("success")
-	c.out.bool(true)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(key)
+	c.out.Key("success")
+	c.out.Bool(true)
+	c.out.EndObj()
 	return nil
 }
 
 // hash.mget {key, fields} -> {values: {field: value or null}}, an object as
 // Synap's SDKs expect.
 func hashMget(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -192,19 +173,19 @@ func hashMget(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("values")
-	w.obj()
+	w.Obj()
+	w.Key("values")
+	w.Obj()
 	for i, f := range fields {
-		w.strKey(f)
+		w.StrKey(f)
 		if i < len(rep.Values) {
-			w.raw(rep.Values[i])
+			w.Raw(rep.Values[i])
 		} else {
-			w.null()
+			w.Null()
 		}
 	}
-	w.endObj()
-	w.endObj()
+	w.EndObj()
+	w.EndObj()
 	return nil
 }
 
@@ -218,11 +199,7 @@ func hashExists(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("exists")
-	c.out.bool(rep.Found)
-	c.out.endObj()
-	return nil
+	return boolReply(c, "exists", rep.Found)
 }
 
 // hash.len {key} -> {length}
@@ -235,12 +212,12 @@ func hashLen(c *call) error {
 }
 
 func lengthReply(c *call, n int64) error {
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(c.a.Key)
-	c.out.key("length")
-	c.out.int(n)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(c.a.Key)
+	c.out.Key("length")
+	c.out.Int(n)
+	c.out.EndObj()
 	return nil
 }
 
@@ -250,12 +227,12 @@ func hashKeys(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("fields")
-	c.out.strs(rep.Keys)
-	c.out.key("count")
-	c.out.int(int64(len(rep.Keys)))
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("fields")
+	c.out.Strs(rep.Keys)
+	c.out.Key("count")
+	c.out.Int(int64(len(rep.Keys)))
+	c.out.EndObj()
 	return nil
 }
 
@@ -265,12 +242,12 @@ func hashVals(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("values")
-	c.out.raws(rep.Values)
-	c.out.key("count")
-	c.out.int(int64(len(rep.Values)))
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("values")
+	c.out.Raws(rep.Values)
+	c.out.Key("count")
+	c.out.Int(int64(len(rep.Values)))
+	c.out.EndObj()
 	return nil
 }
 
@@ -295,9 +272,5 @@ func hashIncrBy(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("value")
-	c.out.int(rep.Integer)
-	c.out.endObj()
-	return nil
+	return intReply(c, "value", rep.Integer)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -55,52 +56,44 @@ func kvSet(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(req.Key)
-	w.key("success")
-	w.bool(rep.Ok)
-	w.key("previous")
-	w.raw(rep.Previous)
-	w.endObj()
+	w.Obj()
+	w.Key("key")
+	w.Str(req.Key)
+	w.Key("success")
+	w.Bool(rep.Ok)
+	w.Key("previous")
+	w.Raw(rep.Previous)
+	w.EndObj()
 	return nil
 }
 
 // kv.get {key} -> {found, value, ttl}; ttl is the remaining time in seconds,
 // null for a key without expiry.
 func kvGet(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
-	if err != nil {
-		return err
-	}
-	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_GET, Key: key})
+	rep, err := keyOnly(c, messages.DataOp_KV_GET)
 	if err != nil {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("found")
-	w.bool(rep.Found)
-	w.key("value")
-	w.raw(rep.Value)
-	w.key("ttl")
+	w.Obj()
+	w.Key("found")
+	w.Bool(rep.Found)
+	w.Key("value")
+	w.Raw(rep.Value)
+	w.Key("ttl")
 	writeTTL(w, rep.Found, rep.TtlMs)
-	w.endObj()
+	w.EndObj()
 	return nil
 }
 
 // writeTTL writes a remaining time to live in seconds, rounded as Redis
 // does; null when the key has none or does not exist.
-func writeTTL(w *jsonw, found bool, ms int64) {
+func writeTTL(w *jsonw.Writer, found bool, ms int64) {
 	if !found || ms < 0 {
-		w.null()
+		w.Null()
 		return
 	}
-	w.int((ms + 500) / 1000)
+	w.Int((ms + 500) / 1000)
 }
 
 // kv.del {keys} or {key} -> {deleted}
@@ -117,11 +110,7 @@ func kvDel(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("deleted")
-	c.out.int(rep.Integer)
-	c.out.endObj()
-	return nil
+	return intReply(c, "deleted", rep.Integer)
 }
 
 // kv.exists {key} or {keys} -> {exists, count}: exists when any does, count
@@ -146,23 +135,19 @@ func kvExists(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("exists")
-	w.bool(rep.Integer > 0)
-	w.key("count")
-	w.int(rep.Integer)
-	w.endObj()
+	w.Obj()
+	w.Key("exists")
+	w.Bool(rep.Integer > 0)
+	w.Key("count")
+	w.Int(rep.Integer)
+	w.EndObj()
 	return nil
 }
 
 // kv.incr / kv.decr {key, amount = 1} -> {value}
 func kvIncr(sign int64) command {
 	return func(c *call) error {
-		a, err := c.args()
-		if err != nil {
-			return err
-		}
-		key, err := a.key()
+		a, key, err := keyArgs(c)
 		if err != nil {
 			return err
 		}
@@ -180,21 +165,13 @@ func kvIncr(sign int64) command {
 		if err != nil {
 			return err
 		}
-		c.out.obj()
-		c.out.key("value")
-		c.out.int(rep.Integer)
-		c.out.endObj()
-		return nil
+		return intReply(c, "value", rep.Integer)
 	}
 }
 
 // kv.expire {key, ttl} -> {result}; ttl must be positive.
 func kvExpire(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -212,7 +189,7 @@ func kvExpire(c *call) error {
 	if err != nil {
 		return err
 	}
-	return resultReply(c, rep.Ok)
+	return boolReply(c, "result", rep.Ok)
 }
 
 // kv.persist {key} -> {result}
@@ -221,14 +198,24 @@ func kvPersist(c *call) error {
 	if err != nil {
 		return err
 	}
-	return resultReply(c, rep.Ok)
+	return boolReply(c, "result", rep.Ok)
 }
 
-func resultReply(c *call, ok bool) error {
-	c.out.obj()
-	c.out.key("result")
-	c.out.bool(ok)
-	c.out.endObj()
+// intReply writes the reply {name: n}.
+func intReply(c *call, name string, n int64) error {
+	c.out.Obj()
+	c.out.Key(name)
+	c.out.Int(n)
+	c.out.EndObj()
+	return nil
+}
+
+// boolReply writes the reply {name: v}.
+func boolReply(c *call, name string, v bool) error {
+	c.out.Obj()
+	c.out.Key(name)
+	c.out.Bool(v)
+	c.out.EndObj()
 	return nil
 }
 
@@ -238,20 +225,16 @@ func kvTTL(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("ttl")
+	c.out.Obj()
+	c.out.Key("ttl")
 	writeTTL(c.out, true, rep.TtlMs)
-	c.out.endObj()
+	c.out.EndObj()
 	return nil
 }
 
 // keyOnly runs an op whose only argument is the key.
 func keyOnly(c *call, op messages.DataOp) (*messages.DataReply, error) {
-	a, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	key, err := a.key()
+	_, key, err := keyArgs(c)
 	if err != nil {
 		return nil, err
 	}
@@ -287,20 +270,20 @@ func kvScan(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("keys")
-	w.strs(rep.Keys)
-	w.key("cursor")
+	w.Obj()
+	w.Key("keys")
+	w.Strs(rep.Keys)
+	w.Key("cursor")
 	if rep.HasMore && len(rep.Keys) > 0 {
-		w.str(rep.Keys[len(rep.Keys)-1])
+		w.Str(rep.Keys[len(rep.Keys)-1])
 	} else {
-		w.null()
+		w.Null()
 	}
-	w.key("has_more")
-	w.bool(rep.HasMore)
-	w.key("count")
-	w.int(int64(len(rep.Keys)))
-	w.endObj()
+	w.Key("has_more")
+	w.Bool(rep.HasMore)
+	w.Key("count")
+	w.Int(int64(len(rep.Keys)))
+	w.EndObj()
 	return nil
 }
 
@@ -317,7 +300,7 @@ func kvMset(c *call) error {
 	if _, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_MSET, Pairs: pairs}); err != nil {
 		return err
 	}
-	return successReply(c, true)
+	return boolReply(c, "success", true)
 }
 
 // kv.msetnx {pairs} or {key, value} -> {success}: whether every key was set
@@ -341,15 +324,7 @@ func kvMsetnx(c *call) error {
 	if err != nil {
 		return err
 	}
-	return successReply(c, rep.Ok)
-}
-
-func successReply(c *call, ok bool) error {
-	c.out.obj()
-	c.out.key("success")
-	c.out.bool(ok)
-	c.out.endObj()
-	return nil
+	return boolReply(c, "success", rep.Ok)
 }
 
 // kv.mget {keys} -> {values}: one per key, null for a missing one.
@@ -367,18 +342,18 @@ func kvMget(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("values")
-	w.arr()
+	w.Obj()
+	w.Key("values")
+	w.Arr()
 	for i := range keys {
 		if i < len(rep.Values) {
-			w.raw(rep.Values[i])
+			w.Raw(rep.Values[i])
 		} else {
-			w.null()
+			w.Null()
 		}
 	}
-	w.endArr()
-	w.endObj()
+	w.EndArr()
+	w.EndObj()
 	return nil
 }
 
@@ -388,12 +363,12 @@ func kvType(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(c.a.Key)
-	c.out.key("type")
-	c.out.str(rep.Type)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(c.a.Key)
+	c.out.Key("type")
+	c.out.Str(rep.Type)
+	c.out.EndObj()
 	return nil
 }
 
@@ -403,11 +378,7 @@ func kvDBSize(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("size")
-	c.out.int(rep.Integer)
-	c.out.endObj()
-	return nil
+	return intReply(c, "size", rep.Integer)
 }
 
 // memory.usage {key} -> {key, bytes, human}; a missing key uses 0 bytes.
@@ -416,14 +387,14 @@ func memoryUsage(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(c.a.Key)
-	c.out.key("bytes")
-	c.out.int(rep.Integer)
-	c.out.key("human")
-	c.out.str(humanBytes(rep.Integer))
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(c.a.Key)
+	c.out.Key("bytes")
+	c.out.Int(rep.Integer)
+	c.out.Key("human")
+	c.out.Str(humanBytes(rep.Integer))
+	c.out.EndObj()
 	return nil
 }
 

@@ -26,11 +26,7 @@ var listCommands = []commandSpec{
 // list.lpush / list.rpush {key, values} or {key, value} -> {key, length}
 func listPush(op messages.DataOp) command {
 	return func(c *call) error {
-		a, err := c.args()
-		if err != nil {
-			return err
-		}
-		key, err := a.key()
+		a, key, err := keyArgs(c)
 		if err != nil {
 			return err
 		}
@@ -55,11 +51,7 @@ func listPush(op messages.DataOp) command {
 // list.lpop / list.rpop {key, count = 1} -> {key, values}
 func listPop(op messages.DataOp) command {
 	return func(c *call) error {
-		a, err := c.args()
-		if err != nil {
-			return err
-		}
-		key, err := a.key()
+		a, key, err := keyArgs(c)
 		if err != nil {
 			return err
 		}
@@ -76,12 +68,12 @@ func listPop(op messages.DataOp) command {
 }
 
 func valuesReply(c *call, values [][]byte) error {
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(c.a.Key)
-	c.out.key("values")
-	c.out.raws(values)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(c.a.Key)
+	c.out.Key("values")
+	c.out.Raws(values)
+	c.out.EndObj()
 	return nil
 }
 
@@ -96,11 +88,7 @@ func rangeArgs(a *args) (start, stop int64, err error) {
 
 // list.range {key, start = 0, stop = -1} -> {key, values}
 func listRange(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -134,11 +122,7 @@ func indexArg(a *args) (int64, error) {
 
 // list.index {key, index} -> {key, index, value}; value is null past the end.
 func listIndex(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -151,28 +135,24 @@ func listIndex(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(key)
-	w.key("index")
-	w.int(index)
-	w.key("value")
+	w.Obj()
+	w.Key("key")
+	w.Str(key)
+	w.Key("index")
+	w.Int(index)
+	w.Key("value")
 	if rep.Found {
-		w.raw(rep.Value)
+		w.Raw(rep.Value)
 	} else {
-		w.null()
+		w.Null()
 	}
-	w.endObj()
+	w.EndObj()
 	return nil
 }
 
 // list.set {key, index, value} -> {key, index, success}
 func listSet(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -188,24 +168,20 @@ func listSet(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(key)
-	w.key("index")
-	w.int(index)
-	w.key("success")
-	w.bool(true)
-	w.endObj()
+	w.Obj()
+	w.Key("key")
+	w.Str(key)
+	w.Key("index")
+	w.Int(index)
+	w.Key("success")
+	w.Bool(true)
+	w.EndObj()
 	return nil
 }
 
 // list.trim {key, start = 0, stop = -1} -> {key, success}
 func listTrim(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -216,23 +192,19 @@ func listTrim(c *call) error {
 	if _, err := c.do(&messages.DataRequest{Op: messages.DataOp_LIST_TRIM, Key: key, Start: start, Stop: stop}); err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(key)
-	c.out.key("success")
-	c.out.bool(true)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(key)
+	c.out.Key("success")
+	c.out.Bool(true)
+	c.out.EndObj()
 	return nil
 }
 
 // list.rem {key, value, count = 0} -> {key, removed}. As in Redis, count > 0
 // removes from the head, < 0 from the tail, 0 every occurrence.
 func listRem(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -248,11 +220,11 @@ func listRem(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(key)
-	c.out.key("removed")
-	c.out.int(rep.Integer)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(key)
+	c.out.Key("removed")
+	c.out.Int(rep.Integer)
+	c.out.EndObj()
 	return nil
 }

@@ -22,12 +22,8 @@ var pubsubCommands = []commandSpec{
 // 422 of other invalid arguments: the topic is the request's address.
 func (c *call) doPubSub(ctx context.Context, req *messages.PubSubRequest) (*messages.PubSubReply, error) {
 	rep, err := c.s.pubsub.Do(ctx, req)
-	if err != nil {
-		return nil, asAPIError(err)
-	}
-	if rep.GetErrorCode() != "" {
-		ae := replyError(rep.ErrorCode, rep.ErrorMessage)
-		if rep.ErrorCode == messages.CodeInvalid {
+	if ae := failure(rep, err); ae != nil {
+		if rep.GetErrorCode() == messages.CodeInvalid {
 			ae.status = http.StatusBadRequest
 		}
 		return nil, ae
@@ -62,14 +58,14 @@ func pubsubPublish(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("subscribers_notified")
-	w.int(rep.SubscribersNotified)
-	w.key("subscribers_matched")
-	w.int(rep.SubscribersNotified)
-	w.key("topic")
-	w.str(a.Topic)
-	w.endObj()
+	w.Obj()
+	w.Key("subscribers_notified")
+	w.Int(rep.SubscribersNotified)
+	w.Key("subscribers_matched")
+	w.Int(rep.SubscribersNotified)
+	w.Key("topic")
+	w.Str(a.Topic)
+	w.EndObj()
 	return nil
 }
 
@@ -84,12 +80,12 @@ func pubsubTopics(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("topics")
-	c.out.strs(rep.Topics)
-	c.out.key("count")
-	c.out.int(int64(len(rep.Topics)))
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("topics")
+	c.out.Strs(rep.Topics)
+	c.out.Key("count")
+	c.out.Int(int64(len(rep.Topics)))
+	c.out.EndObj()
 	return nil
 }
 
@@ -101,16 +97,16 @@ func pubsubStats(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("total_topics")
-	w.int(rep.TotalTopics)
-	w.key("total_subscribers")
-	w.int(rep.TotalSubscribers)
-	w.key("total_subscriptions")
-	w.int(rep.Subscriptions)
-	w.key("messages_published")
-	w.int(rep.MessagesPublished)
-	w.endObj()
+	w.Obj()
+	w.Key("total_topics")
+	w.Int(rep.TotalTopics)
+	w.Key("total_subscribers")
+	w.Int(rep.TotalSubscribers)
+	w.Key("total_subscriptions")
+	w.Int(rep.Subscriptions)
+	w.Key("messages_published")
+	w.Int(rep.MessagesPublished)
+	w.EndObj()
 	return nil
 }
 
@@ -153,16 +149,16 @@ func pubsubSubscribe(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key("subscriber_id")
-	w.str(c.sess.self.Id)
-	w.key("topics")
-	w.strs(rep.Topics)
-	w.key("subscription_count")
-	w.int(rep.Subscriptions)
-	w.endObj()
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key("subscriber_id")
+	w.Str(c.sess.self.Id)
+	w.Key("topics")
+	w.Strs(rep.Topics)
+	w.Key("subscription_count")
+	w.Int(rep.Subscriptions)
+	w.EndObj()
 	return nil
 }
 
@@ -185,11 +181,11 @@ func pubsubUnsubscribe(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key("subscription_count")
-	w.int(rep.Subscriptions)
-	w.endObj()
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key("subscription_count")
+	w.Int(rep.Subscriptions)
+	w.EndObj()
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -45,11 +46,8 @@ const (
 // apiError.
 func (c *call) doQueue(ctx context.Context, req *messages.QueueRequest) (*messages.QueueReply, error) {
 	rep, err := c.s.queues.Do(ctx, req)
-	if err != nil {
-		return nil, asAPIError(err)
-	}
-	if rep.GetErrorCode() != "" {
-		return nil, replyError(rep.ErrorCode, rep.ErrorMessage)
+	if ae := failure(rep, err); ae != nil {
+		return nil, ae
 	}
 	return rep, nil
 }
@@ -162,13 +160,13 @@ func optSecondsArg(name string, raw json.RawMessage) (int64, error) {
 }
 
 // writeQueueDone writes the reply of a command that only succeeds.
-func writeQueueDone(w *jsonw, name string) {
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key("queue")
-	w.str(name)
-	w.endObj()
+func writeQueueDone(w *jsonw.Writer, name string) {
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key("queue")
+	w.Str(name)
+	w.EndObj()
 }
 
 // queue.delete {queue} -> {success, queue, deleted}
@@ -181,14 +179,14 @@ func queueDelete(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key("queue")
-	w.str(name)
-	w.key("deleted")
-	w.bool(true)
-	w.endObj()
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key("queue")
+	w.Str(name)
+	w.Key("deleted")
+	w.Bool(true)
+	w.EndObj()
 	return nil
 }
 
@@ -220,12 +218,12 @@ func queuePublish(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("message_id")
-	w.str(rep.MessageId)
-	w.key("position")
-	w.int(rep.Position)
-	w.endObj()
+	w.Obj()
+	w.Key("message_id")
+	w.Str(rep.MessageId)
+	w.Key("position")
+	w.Int(rep.Position)
+	w.EndObj()
 	return nil
 }
 
@@ -279,7 +277,7 @@ func queueConsume(c *call) error {
 		return err
 	}
 	if rep.Message == nil {
-		c.out.b = append(c.out.b, `{"message":null}`...)
+		c.out.Literal(`{"message":null}`)
 		return nil
 	}
 	writeQueueMessage(c.out, rep.Message)
@@ -287,29 +285,29 @@ func queueConsume(c *call) error {
 }
 
 // writeQueueMessage writes a message as queue.consume returns it.
-func writeQueueMessage(w *jsonw, m *messages.QueueMessage) {
-	w.obj()
+func writeQueueMessage(w *jsonw.Writer, m *messages.QueueMessage) {
+	w.Obj()
 	writeQueueMessageFields(w, m)
-	w.endObj()
+	w.EndObj()
 }
 
-func writeQueueMessageFields(w *jsonw, m *messages.QueueMessage) {
-	w.key("message_id")
-	w.str(m.GetMessageId())
-	w.key("message")
-	w.raw(m.GetMessage())
-	w.key("priority")
-	w.int(int64(m.GetPriority()))
-	w.key("retry_count")
-	w.int(int64(m.GetRetryCount()))
-	w.key("headers")
-	w.obj()
+func writeQueueMessageFields(w *jsonw.Writer, m *messages.QueueMessage) {
+	w.Key("message_id")
+	w.Str(m.GetMessageId())
+	w.Key("message")
+	w.Raw(m.GetMessage())
+	w.Key("priority")
+	w.Int(int64(m.GetPriority()))
+	w.Key("retry_count")
+	w.Int(int64(m.GetRetryCount()))
+	w.Key("headers")
+	w.Obj()
 	headers := m.GetHeaders()
 	for _, k := range slices.Sorted(maps.Keys(headers)) {
-		w.strKey(k)
-		w.str(headers[k])
+		w.StrKey(k)
+		w.Str(headers[k])
 	}
-	w.endObj()
+	w.EndObj()
 }
 
 // queue.ack {queue, message_id} -> {success}
@@ -324,7 +322,7 @@ func queueAck(c *call) error {
 	if _, err := c.doQueue(c.ctx, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_ACK, Queue: name, MessageId: a.MessageID}); err != nil {
 		return err
 	}
-	c.out.b = append(c.out.b, `{"success":true}`...)
+	c.out.Literal(`{"success":true}`)
 	return nil
 }
 
@@ -347,12 +345,12 @@ func queueNack(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key("action")
-	w.str(rep.Action)
-	w.endObj()
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key("action")
+	w.Str(rep.Action)
+	w.EndObj()
 	return nil
 }
 
@@ -371,13 +369,13 @@ func queuePurge(c *call) error {
 }
 
 // writeCount writes {success: true, <name>: n}.
-func writeCount(w *jsonw, name string, n int64) {
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key(name)
-	w.int(n)
-	w.endObj()
+func writeCount(w *jsonw.Writer, name string, n int64) {
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key(name)
+	w.Int(n)
+	w.EndObj()
 }
 
 // queue.stats {queue} -> the spec's figures, plus in_flight, nacked_total
@@ -394,13 +392,10 @@ func queueStats(c *call) error {
 	}
 	st := rep.GetStats()
 	w := c.out
-	w.obj()
-	w.key("queue")
-	w.str(name)
-	for _, f := range []struct {
-		key string
-		n   int64
-	}{
+	w.Obj()
+	w.Key("queue")
+	w.Str(name)
+	writeFigures(w, []figure{
 		{"depth", st.GetDepth()},
 		{"consumers", st.GetConsumers()},
 		{"published_total", st.GetPublishedTotal()},
@@ -414,12 +409,23 @@ func queueStats(c *call) error {
 		{"consumed", st.GetConsumedTotal()},
 		{"acked", st.GetAckedTotal()},
 		{"nacked", st.GetNackedTotal()},
-	} {
-		w.key(f.key)
-		w.int(f.n)
-	}
-	w.endObj()
+	})
+	w.EndObj()
 	return nil
+}
+
+// figure is one named count of a stats reply.
+type figure struct {
+	key string
+	n   int64
+}
+
+// writeFigures writes figures as members of the object being written.
+func writeFigures(w *jsonw.Writer, figures []figure) {
+	for _, f := range figures {
+		w.Key(f.key)
+		w.Int(f.n)
+	}
 }
 
 // queue.list {} -> {queues}
@@ -429,10 +435,10 @@ func queueList(c *call) error {
 		return asAPIError(err)
 	}
 	slices.Sort(names)
-	c.out.obj()
-	c.out.key("queues")
-	c.out.strs(names)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("queues")
+	c.out.Strs(names)
+	c.out.EndObj()
 	return nil
 }
 
@@ -470,18 +476,18 @@ func queueDLQList(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("queue")
-	w.str(name)
-	w.key("messages")
-	w.arr()
+	w.Obj()
+	w.Key("queue")
+	w.Str(name)
+	w.Key("messages")
+	w.Arr()
 	for _, m := range rep.Messages {
 		writeQueueMessage(w, m)
 	}
-	w.endArr()
-	w.key("total")
-	w.int(rep.Count)
-	w.endObj()
+	w.EndArr()
+	w.Key("total")
+	w.Int(rep.Count)
+	w.EndObj()
 	return nil
 }
 

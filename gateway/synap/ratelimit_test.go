@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/troupe-run/troupe/gateway/doortest"
 )
 
 var t0 = time.Unix(1_700_000_000, 0)
@@ -132,7 +134,7 @@ func TestRateLimitHTTP(t *testing.T) {
 	if n := len(ts.ks.requests()); n != 2 {
 		t.Errorf("%d requests reached the backend, want 2", n)
 	}
-	if obs := ts.metrics.last(); obs.command != "rate_limited" || obs.status != 429 {
+	if obs := ts.metrics.Last(); obs.Command != "rate_limited" || obs.Status != 429 {
 		t.Errorf("metrics observed %+v", obs)
 	}
 	if rec := serve(ts, "GET", "/health", ""); rec.Code != 200 || rec.Header().Get("X-RateLimit-Limit") != "" {
@@ -198,14 +200,14 @@ func TestRateLimitWebSocket(t *testing.T) {
 	w := startWS(t, cfg)
 	w.limiter.now = func() time.Time { return t0 }
 	c := w.dial(t, "", nil) // the handshake takes a token
-	send(t, c, `{"request_id":"1","command":"queue.list"}`)
-	if got := recv(t, c); got != `{"type":"response","request_id":"1","status":"success","success":true,"payload":{"queues":[]}}` {
+	doortest.Send(t, c, `{"request_id":"1","command":"queue.list"}`)
+	if got := doortest.Recv(t, c); got != `{"type":"response","request_id":"1","status":"success","success":true,"payload":{"queues":[]}}` {
 		t.Errorf("first command: %s", got)
 	}
-	send(t, c, `{"request_id":"2","command":"queue.list"}`)
+	doortest.Send(t, c, `{"request_id":"2","command":"queue.list"}`)
 	want := `{"type":"response","request_id":"2","status":"error","success":false,"error":{"code":"RATE_LIMIT_EXCEEDED",` +
 		`"message":"Rate limit exceeded. Try again in 1 seconds.","details":{"retry_after_secs":1}}}`
-	if got := recv(t, c); got != want {
+	if got := doortest.Recv(t, c); got != want {
 		t.Errorf("second command\n got %s\nwant %s", got, want)
 	}
 }

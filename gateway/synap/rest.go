@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/troupe-run/troupe/gateway/jsonw"
 )
 
 // A restRoute exposes a command at a REST path of Synap's. The command's
@@ -133,8 +135,8 @@ func (s *Server) routes(metricsHandler http.Handler) {
 func (s *Server) restHandler(rt restRoute, cmd command, messaging bool) handlerFunc {
 	wildcards := patternWildcards(rt.pattern)
 	return func(w http.ResponseWriter, r *http.Request) (string, int) {
-		out := getJSONW()
-		defer putJSONW(out)
+		out := jsonw.Get()
+		defer jsonw.Put(out)
 		c := call{base: r.Context(), s: s, out: out}
 		var a argSetter
 		if messaging {
@@ -153,7 +155,7 @@ func (s *Server) restHandler(rt restRoute, cmd command, messaging bool) handlerF
 		if err := cmd(&c); err != nil {
 			return rt.command, s.writeError(w, asAPIError(err))
 		}
-		return rt.command, s.send(w, http.StatusOK, out)
+		return rt.command, out.Respond(w, http.StatusOK)
 	}
 }
 
@@ -167,11 +169,11 @@ type argSetter interface {
 // and path into a.
 func (s *Server) restArgs(w http.ResponseWriter, r *http.Request, rt restRoute, wildcards []string, a argSetter) error {
 	body, err := s.readBody(w, r)
-	defer body.release()
+	defer body.Release()
 	if err != nil {
 		return err
 	}
-	if doc := bytes.TrimSpace(body.b); len(doc) > 0 {
+	if doc := bytes.TrimSpace(body.Bytes()); len(doc) > 0 {
 		if !json.Valid(doc) {
 			return malformed("the request body is not valid JSON")
 		}

@@ -205,8 +205,8 @@ func TestRESTRoutes(t *testing.T) {
 			if !proto.Equal(reqs[0], tc.want) {
 				t.Errorf("request\n got %v\nwant %v", prototext.Format(reqs[0]), prototext.Format(tc.want))
 			}
-			if obs := ts.metrics.last(); obs.door != "data" || obs.status != 200 ||
-				obs.command != ts.routeCommand(tc.method, tc.path) {
+			if obs := ts.metrics.Last(); obs.Door != "data" || obs.Status != 200 ||
+				obs.Command != ts.routeCommand(tc.method, tc.path) {
 				t.Errorf("metrics observed %+v", obs)
 			}
 		})

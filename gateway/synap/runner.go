@@ -8,6 +8,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -22,17 +24,20 @@ import (
 // drops those subscriptions when the session ends.
 type wsRunner struct {
 	s    *Server
-	conn *wsConn
+	conn *wsconn.Conn
 	self *actor.PID      // the session actor: the subscriber
 	ctx  context.Context // ends when the session stops
 	jobs chan *wsFrame
+	// slots holds one token per command read and not yet answered: the
+	// reader stops at wsMaxPending of them.
+	slots chan struct{}
 
 	// Only the loop's goroutine touches these. A subscription is noted
 	// before it is asked for: one that fails in transit may have happened.
 	rooms  map[string]bool
 	queues map[string]bool
-	topics bool     // the session may hold patterns at the router
-	replay []*jsonw // event frames due after the current command's reply
+	topics bool            // the session may hold patterns at the router
+	replay []*jsonw.Writer // event frames due after the current command's reply
 }
 
 // loop runs the jobs until the session closes the channel, then drops the
@@ -40,7 +45,7 @@ type wsRunner struct {
 func (r *wsRunner) loop() {
 	for f := range r.jobs {
 		switch {
-		case r.ctx.Err() != nil || r.conn.isClosing():
+		case r.ctx.Err() != nil || r.conn.Closing():
 			r.done(f)
 		case f.detach:
 			go r.runDetached(f)
@@ -54,13 +59,13 @@ func (r *wsRunner) loop() {
 // runJob runs a frame, writes its reply and the replay its subscriptions
 // brought, and lets the session's held pushes go.
 func (r *wsRunner) runJob(f *wsFrame) {
-	r.conn.send(r.execute(f, r))
+	r.conn.Send(r.execute(f, r))
 	for _, w := range r.replay {
-		r.conn.send(w)
+		r.conn.Send(w)
 	}
 	r.replay = nil
 	if f.holds {
-		r.conn.flush()
+		r.conn.Flush()
 	}
 	r.done(f)
 }
@@ -68,7 +73,7 @@ func (r *wsRunner) runJob(f *wsFrame) {
 // runDetached runs a queue.consume on its own goroutine. It has no access
 // to the session's subscriptions.
 func (r *wsRunner) runDetached(f *wsFrame) {
-	r.conn.send(r.execute(f, nil))
+	r.conn.Send(r.execute(f, nil))
 	r.done(f)
 }
 
@@ -77,13 +82,27 @@ func (r *wsRunner) done(f *wsFrame) {
 	if f.holds {
 		r.s.sessions.Send(r.self, holdDone{})
 	}
-	r.conn.release()
+	r.release()
 }
+
+// acquire takes a slot for a command, waiting while wsMaxPending are in
+// flight; false when the connection closes meanwhile.
+func (r *wsRunner) acquire() bool {
+	select {
+	case r.slots <- struct{}{}:
+		return true
+	case <-r.conn.Done():
+		return false
+	}
+}
+
+// release gives back a command's slot once it is answered.
+func (r *wsRunner) release() { <-r.slots }
 
 // execute runs a frame and returns its reply. A panic is answered 500 and
 // logged, as over HTTP: one bad command must not end the process.
-func (r *wsRunner) execute(f *wsFrame, sess *wsRunner) (out *jsonw) {
-	out = getJSONW()
+func (r *wsRunner) execute(f *wsFrame, sess *wsRunner) (out *jsonw.Writer) {
+	out = jsonw.Get()
 	start := time.Now()
 	name, status := "panic", http.StatusInternalServerError
 	defer func() {

@@ -23,18 +23,18 @@
 package synap
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/recovery"
+	"github.com/troupe-run/troupe/gateway/reqbody"
+	"github.com/troupe-run/troupe/gateway/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -114,13 +114,13 @@ type Server struct {
 	admin    Admin
 	metrics  Metrics
 	log      *slog.Logger
-	auth     authorizer
+	gate     access.Gate
 	limiter  *rateLimiter // nil: no rate limit
 	mux      *http.ServeMux
 	commands map[string]command
 	serveCmd http.HandlerFunc // serveCommand, observed
 	draining atomic.Bool
-	conns    wsRegistry
+	conns    *wsconn.Registry
 	wsSeq    atomic.Uint64 // names sessions
 }
 
@@ -161,10 +161,13 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 		admin:    b.Admin,
 		metrics:  m,
 		log:      log,
-		auth:     newAuthorizer(cfg.APIKeys, cfg.Insecure),
+		gate:     access.NewGate(cfg.APIKeys, cfg.Insecure),
 		limiter:  newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now),
 		mux:      http.NewServeMux(),
 		commands: make(map[string]command),
+		conns: wsconn.NewRegistry(wsconn.Options{Max: cfg.MaxSessions, Buffer: cfg.WSBuffer,
+			ReadLimit: cfg.WSReadLimit, PingInterval: cfg.WSPingInterval, AnyOrigin: len(cfg.APIKeys) > 0,
+			Dropped: func() { m.SubscriberDropped(door) }}),
 	}
 	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,
 		adminCommands, queueCommands, streamCommands, pubsubCommands} {
@@ -194,7 +197,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 // connections, which have no end of their own, are closed with status 1001.
 func (s *Server) Drain() {
 	s.draining.Store(true)
-	s.conns.closeAll(websocket.StatusGoingAway, "the server is shutting down")
+	s.conns.Drain()
 }
 
 // ServeHTTP implements http.Handler.
@@ -208,7 +211,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, errorf(http.StatusServiceUnavailable, messages.CodeUnavailable, "the server is shutting down"), "draining")
 		return
 	}
-	key, ae := s.auth.check(r)
+	key, ae := s.authorize(r)
 	if ae != nil {
 		label := "forbidden"
 		if ae.status == http.StatusUnauthorized {
@@ -245,17 +248,10 @@ func (s *Server) observe(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		cmd, status := "panic", http.StatusInternalServerError
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("data service: panic serving request", "method", r.Method, "path", r.URL.Path,
-					"panic", v, "stack", string(debug.Stack()))
-				s.writeError(w, errorf(http.StatusInternalServerError, codeInternal, "internal error; the server log has the details"))
-			}
-			s.metrics.ObserveRequest(door, cmd, status, time.Since(start))
-		}()
+		defer func() { s.metrics.ObserveRequest(door, cmd, status, time.Since(start)) }()
+		defer recovery.Recover(s.log, "data service", r, func() {
+			s.writeError(w, errorf(http.StatusInternalServerError, codeInternal, "internal error; the server log has the details"))
+		})
 		cmd, status = h(w, r)
 	}
 }
@@ -269,23 +265,10 @@ func (s *Server) reject(w http.ResponseWriter, ae *apiError, label string) {
 
 // writeError answers ae in the spec's error envelope.
 func (s *Server) writeError(w http.ResponseWriter, ae *apiError) int {
-	out := getJSONW()
-	defer putJSONW(out)
+	out := jsonw.Get()
+	defer jsonw.Put(out)
 	writeErrorEnvelope(out, "response", []byte("null"), ae)
-	return s.send(w, ae.status, out)
-}
-
-// jsonContentType is shared by every response, saving an allocation each;
-// net/http only reads header values.
-var jsonContentType = []string{"application/json"}
-
-// send writes out as the response body and returns status. net/http adds
-// Content-Length to bodies it can buffer whole, and chunks the others.
-func (s *Server) send(w http.ResponseWriter, status int, out *jsonw) int {
-	w.Header()["Content-Type"] = jsonContentType
-	w.WriteHeader(status)
-	w.Write(out.b)
-	return status
+	return out.Respond(w, ae.status)
 }
 
 // requestContext bounds the work on one request.
@@ -293,42 +276,15 @@ func (s *Server) requestContext(r *http.Request) (context.Context, context.Cance
 	return context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// reqBody is a request body read into a pooled buffer.
-type reqBody struct {
-	buf *bytes.Buffer
-	b   []byte
-}
-
-// release returns the buffer to the pool. Nothing decoded from the body
-// aliases it: encoding/json copies what it keeps.
-func (b reqBody) release() {
-	if b.buf != nil && b.buf.Cap() <= 1<<20 {
-		b.buf.Reset()
-		bodyPool.Put(b.buf)
-	}
-}
-
 // readBody reads the request body, up to the configured limit.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (reqBody, error) {
-	if r.ContentLength > s.cfg.MaxBody {
-		return reqBody{}, s.tooLarge()
-	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
-	body := reqBody{buf: buf, b: buf.Bytes()}
-	var mbe *http.MaxBytesError
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (reqbody.Body, error) {
+	body, err := reqbody.Read(w, r, s.cfg.MaxBody)
 	switch {
-	case errors.As(err, &mbe):
-		return body, s.tooLarge()
+	case errors.Is(err, reqbody.ErrTooLarge):
+		return body, errorf(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"the request body is larger than the limit of %d bytes (--max-body)", s.cfg.MaxBody)
 	case err != nil:
 		return body, malformed("reading the request body: %v", err)
 	}
 	return body, nil
-}
-
-func (s *Server) tooLarge() *apiError {
-	return errorf(http.StatusRequestEntityTooLarge, codeTooLarge,
-		"the request body is larger than the limit of %d bytes (--max-body)", s.cfg.MaxBody)
 }

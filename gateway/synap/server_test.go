@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/troupe-run/troupe/gateway/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -81,7 +82,7 @@ func TestPanicRecovery(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "shard exploded") {
 		t.Errorf("the panic was not logged: %s", ts.logs)
 	}
-	if obs := ts.metrics.last(); obs.command != "panic" || obs.status != 500 {
+	if obs := ts.metrics.Last(); obs.Command != "panic" || obs.Status != 500 {
 		t.Errorf("metrics observed %+v", obs)
 	}
 	if rec := postCommand(ts, getA); rec.Code != 200 {
@@ -104,8 +105,8 @@ func TestCommandMetrics(t *testing.T) {
 	for _, tc := range tests {
 		ts := newTestServer(t, insecure())
 		postCommand(ts, tc.body)
-		want := observation{door: "data", command: tc.command, status: tc.status}
-		if got := ts.metrics.last(); got != want {
+		want := doortest.Observation{Door: "data", Command: tc.command, Status: tc.status}
+		if got := ts.metrics.Last(); got != want {
 			t.Errorf("%s: observed %+v, want %+v", tc.body, got, want)
 		}
 	}

@@ -2,11 +2,12 @@ package synap
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -18,16 +19,13 @@ import (
 //
 // Order: the replies of a subscribing command, and the replay that follows
 // them, are written before any push that comes after it. While such a
-// command runs, the session holds its pushes (up to WSBuffer of them) and
-// queues them once the runner says the replies are written (holdDone).
+// command runs, the connection holds its pushes (up to WSBuffer of them)
+// and queues them once the runner says the replies are written (holdDone).
 type session struct {
 	s      *Server
-	conn   *wsConn
+	conn   *wsconn.Conn
 	run    *wsRunner
 	cancel context.CancelFunc // ends the runner's context
-	holds  int                // subscribing commands whose replies are not all written
-	held   []*jsonw           // the pushes that wait for them
-	slow   bool               // closed for falling behind: pushes are dropped
 	ended  bool               // stopping: frames are refused
 }
 
@@ -42,95 +40,62 @@ func (a *session) Receive(ctx actor.Context) {
 		go a.run.loop()
 	case *wsFrame:
 		if a.ended {
-			a.conn.release()
+			a.run.release()
 			return
 		}
 		if m.holds {
-			a.holds++
+			a.conn.Hold()
 		}
 		a.run.jobs <- m // never waits: the reader's slots bound the jobs
 	case holdDone:
-		a.holds--
-		if a.holds == 0 {
-			held := a.held
-			a.held = nil
-			for _, w := range held {
-				a.push(w)
-			}
-		}
+		a.conn.Unhold()
 	case *messages.RoomEvent:
-		a.push(eventFrame(m))
+		a.conn.Push(eventFrame(m))
 	case *messages.PubSubMessage:
-		a.push(messageFrame(m))
+		a.conn.Push(messageFrame(m))
 	case *messages.QueueDelivery:
-		a.push(deliveryFrame(m))
+		a.conn.Push(deliveryFrame(m))
 	case *actor.Stopping:
 		// The runner drops the session's subscriptions as it ends.
 		a.ended = true
 		a.cancel()
 		close(a.run.jobs)
-		a.conn.close(websocket.StatusGoingAway, "the session ended")
+		a.conn.Close(websocket.StatusGoingAway, "the session ended")
 	}
-}
-
-// push queues a frame for the client, or holds it while a subscribing
-// command runs.
-func (a *session) push(w *jsonw) {
-	switch {
-	case a.slow:
-		putJSONW(w)
-	case a.holds > 0:
-		if len(a.held) >= a.s.cfg.WSBuffer {
-			a.tooSlow()
-			return
-		}
-		a.held = append(a.held, w)
-	case !a.conn.offer(w):
-		a.tooSlow()
-	}
-}
-
-// tooSlow closes the connection of a client that does not keep up.
-func (a *session) tooSlow() {
-	a.slow = true
-	a.held = nil
-	a.s.metrics.SubscriberDropped(door)
-	a.conn.close(websocket.StatusPolicyViolation,
-		fmt.Sprintf("subscriber too slow: %d messages buffered", a.s.cfg.WSBuffer))
 }
 
 // eventFrame encodes a room's event: {"type": "event", "room", "event_id",
 // "offset", "event_type", "event", "data", "timestamp"}.
-func eventFrame(e *messages.RoomEvent) *jsonw {
-	w := getJSONW()
-	w.b = append(w.b, `{"type":"event","room":`...)
-	w.str(e.Room)
+func eventFrame(e *messages.RoomEvent) *jsonw.Writer {
+	w := jsonw.Get()
+	w.Literal(`{"type":"event","room":`)
+	w.Str(e.Room)
 	writeEventFields(w, e)
-	w.endObj()
+	w.EndObj()
 	return w
 }
 
 // messageFrame encodes a pub/sub message: {"type": "message", "topic",
 // "message", "metadata"}, metadata null when the publisher gave none.
-func messageFrame(m *messages.PubSubMessage) *jsonw {
-	w := getJSONW()
-	w.b = append(w.b, `{"type":"message","topic":`...)
-	w.str(m.Topic)
-	w.key("message")
-	w.raw(m.Message)
-	w.key("metadata")
-	w.raw(m.Metadata)
-	w.endObj()
+func messageFrame(m *messages.PubSubMessage) *jsonw.Writer {
+	w := jsonw.Get()
+	w.Literal(`{"type":"message","topic":`)
+	w.Str(m.Topic)
+	w.Key("message")
+	w.Raw(m.Message)
+	w.Key("metadata")
+	w.Raw(m.Metadata)
+	w.EndObj()
 	return w
 }
 
 // deliveryFrame encodes a message a queue pushes: {"type": "queue_message",
 // "queue", "message_id", "message", "priority", "retry_count", "headers"}.
-func deliveryFrame(d *messages.QueueDelivery) *jsonw {
-	w := getJSONW()
-	w.b = append(w.b, `{"type":"queue_message","queue":`...)
-	w.str(d.Queue)
+func deliveryFrame(d *messages.QueueDelivery) *jsonw.Writer {
+	w := jsonw.Get()
+	w.Literal(`{"type":"queue_message","queue":`)
+	w.Str(d.Queue)
 	writeQueueMessageFields(w, d.GetMessage())
-	w.endObj()
+	w.EndObj()
 	return w
 }

@@ -18,11 +18,7 @@ var setCommands = []commandSpec{
 // set.add / set.rem {key, members} or {key, member} -> {key, added|removed}
 func setAddRem(op messages.DataOp, counted string) command {
 	return func(c *call) error {
-		a, err := c.args()
-		if err != nil {
-			return err
-		}
-		key, err := a.key()
+		a, key, err := keyArgs(c)
 		if err != nil {
 			return err
 		}
@@ -34,12 +30,12 @@ func setAddRem(op messages.DataOp, counted string) command {
 		if err != nil {
 			return err
 		}
-		c.out.obj()
-		c.out.key("key")
-		c.out.str(key)
-		c.out.key(counted)
-		c.out.int(rep.Integer)
-		c.out.endObj()
+		c.out.Obj()
+		c.out.Key("key")
+		c.out.Str(key)
+		c.out.Key(counted)
+		c.out.Int(rep.Integer)
+		c.out.EndObj()
 		return nil
 	}
 }
@@ -54,22 +50,18 @@ func setMembers(c *call) error {
 }
 
 func membersReply(c *call, members []string) error {
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(c.a.Key)
-	c.out.key("members")
-	c.out.strs(members)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(c.a.Key)
+	c.out.Key("members")
+	c.out.Strs(members)
+	c.out.EndObj()
 	return nil
 }
 
 // set.ismember {key, member} -> {key, is_member}
 func setIsMember(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -81,12 +73,12 @@ func setIsMember(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(key)
-	c.out.key("is_member")
-	c.out.bool(rep.Found)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(key)
+	c.out.Key("is_member")
+	c.out.Bool(rep.Found)
+	c.out.EndObj()
 	return nil
 }
 
@@ -97,25 +89,21 @@ func setCard(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(c.a.Key)
-	c.out.key("cardinality")
-	c.out.int(rep.Integer)
-	c.out.key("size")
-	c.out.int(rep.Integer)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(c.a.Key)
+	c.out.Key("cardinality")
+	c.out.Int(rep.Integer)
+	c.out.Key("size")
+	c.out.Int(rep.Integer)
+	c.out.EndObj()
 	return nil
 }
 
 // set.pop / set.randmember {key, count = 1} -> {key, members}
 func setSample(op messages.DataOp) command {
 	return func(c *call) error {
-		a, err := c.args()
-		if err != nil {
-			return err
-		}
-		key, err := a.key()
+		a, key, err := keyArgs(c)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -29,12 +30,8 @@ var streamCommands = []commandSpec{
 // error's details.
 func (c *call) doRoom(ctx context.Context, req *messages.RoomRequest) (*messages.RoomReply, error) {
 	rep, err := c.s.rooms.Do(ctx, req)
-	if err != nil {
-		return nil, asAPIError(err)
-	}
-	if rep.GetErrorCode() != "" {
-		ae := replyError(rep.ErrorCode, rep.ErrorMessage)
-		if rep.ErrorCode == messages.CodeOffsetTrimmed {
+	if ae := failure(rep, err); ae != nil {
+		if rep.GetErrorCode() == messages.CodeOffsetTrimmed {
 			ae.details = []detail{{"oldest_offset", rep.OldestOffset}}
 		}
 		return nil, ae
@@ -77,16 +74,16 @@ func streamPublish(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("event_id")
-	w.str(rep.GetEvent().GetEventId())
-	w.key("offset")
-	w.int(rep.GetEvent().GetOffset())
-	w.key("subscribers_notified")
-	w.int(rep.SubscribersNotified)
-	w.key("room")
-	w.str(room)
-	w.endObj()
+	w.Obj()
+	w.Key("event_id")
+	w.Str(rep.GetEvent().GetEventId())
+	w.Key("offset")
+	w.Int(rep.GetEvent().GetOffset())
+	w.Key("subscribers_notified")
+	w.Int(rep.SubscribersNotified)
+	w.Key("room")
+	w.Str(room)
+	w.EndObj()
 	return nil
 }
 
@@ -112,41 +109,41 @@ func streamHistory(c *call) error {
 		next = rep.Events[n-1].Offset + 1
 	}
 	w := c.out
-	w.obj()
-	w.key("events")
-	w.arr()
+	w.Obj()
+	w.Key("events")
+	w.Arr()
 	for _, e := range rep.Events {
-		w.obj()
+		w.Obj()
 		writeEventFields(w, e)
-		w.endObj()
+		w.EndObj()
 	}
-	w.endArr()
-	w.key("oldest_offset")
-	w.int(rep.OldestOffset)
-	w.key("newest_offset")
-	w.int(rep.NewestOffset)
-	w.key("next_offset")
-	w.int(next)
-	w.endObj()
+	w.EndArr()
+	w.Key("oldest_offset")
+	w.Int(rep.OldestOffset)
+	w.Key("newest_offset")
+	w.Int(rep.NewestOffset)
+	w.Key("next_offset")
+	w.Int(next)
+	w.EndObj()
 	return nil
 }
 
 // writeEventFields writes the members of an event, in history and in event
 // frames alike. "event" repeats event_type under the name Synap's clients
 // read; timestamp is in seconds, as Synap has it.
-func writeEventFields(w *jsonw, e *messages.RoomEvent) {
-	w.key("event_id")
-	w.str(e.EventId)
-	w.key("offset")
-	w.int(e.Offset)
-	w.key("event_type")
-	w.str(e.EventType)
-	w.key("event")
-	w.str(e.EventType)
-	w.key("data")
-	w.raw(e.Data)
-	w.key("timestamp")
-	w.int(e.TimestampMs / 1000)
+func writeEventFields(w *jsonw.Writer, e *messages.RoomEvent) {
+	w.Key("event_id")
+	w.Str(e.EventId)
+	w.Key("offset")
+	w.Int(e.Offset)
+	w.Key("event_type")
+	w.Str(e.EventType)
+	w.Key("event")
+	w.Str(e.EventType)
+	w.Key("data")
+	w.Raw(e.Data)
+	w.Key("timestamp")
+	w.Int(e.TimestampMs / 1000)
 }
 
 // stream.rooms {} -> {rooms, count}
@@ -156,12 +153,12 @@ func streamRooms(c *call) error {
 		return asAPIError(err)
 	}
 	slices.Sort(names)
-	c.out.obj()
-	c.out.key("rooms")
-	c.out.strs(names)
-	c.out.key("count")
-	c.out.int(int64(len(names)))
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("rooms")
+	c.out.Strs(names)
+	c.out.Key("count")
+	c.out.Int(int64(len(names)))
+	c.out.EndObj()
 	return nil
 }
 
@@ -180,15 +177,12 @@ func streamStats(c *call) error {
 	}
 	st := rep.GetStats()
 	w := c.out
-	w.obj()
-	w.key("room")
-	w.str(room)
-	w.key("name")
-	w.str(room)
-	for _, f := range []struct {
-		key string
-		n   int64
-	}{
+	w.Obj()
+	w.Key("room")
+	w.Str(room)
+	w.Key("name")
+	w.Str(room)
+	writeFigures(w, []figure{
 		{"message_count", st.GetEventCount()},
 		{"min_offset", st.GetOldestOffset()},
 		{"max_offset", st.GetNewestOffset()},
@@ -196,11 +190,8 @@ func streamStats(c *call) error {
 		{"total_published", st.GetPublishedTotal()},
 		{"first_timestamp_ms", st.GetFirstTimestampMs()},
 		{"last_timestamp_ms", st.GetLastTimestampMs()},
-	} {
-		w.key(f.key)
-		w.int(f.n)
-	}
-	w.endObj()
+	})
+	w.EndObj()
 	return nil
 }
 
@@ -242,18 +233,18 @@ func streamSubscribe(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key("room")
-	w.str(room)
-	w.key("replayed")
-	w.int(int64(len(rep.Events)))
-	w.key("oldest_offset")
-	w.int(rep.OldestOffset)
-	w.key("newest_offset")
-	w.int(rep.NewestOffset)
-	w.endObj()
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key("room")
+	w.Str(room)
+	w.Key("replayed")
+	w.Int(int64(len(rep.Events)))
+	w.Key("oldest_offset")
+	w.Int(rep.OldestOffset)
+	w.Key("newest_offset")
+	w.Int(rep.NewestOffset)
+	w.EndObj()
 	return nil
 }
 
@@ -270,11 +261,11 @@ func streamUnsubscribe(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("success")
-	w.bool(true)
-	w.key("room")
-	w.str(room)
-	w.endObj()
+	w.Obj()
+	w.Key("success")
+	w.Bool(true)
+	w.Key("room")
+	w.Str(room)
+	w.EndObj()
 	return nil
 }

@@ -15,12 +15,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
+	"github.com/troupe-run/troupe/gateway/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
-
-// wait is how long a test waits for something that should happen at once:
-// generous, for slow machines; tests never assert on durations.
-const wait = 10 * time.Second
 
 // wsTest is a test server listening on a port, for WebSocket clients.
 type wsTest struct {
@@ -49,7 +46,7 @@ func (w *wsTest) dial(t *testing.T, query string, header http.Header) *websocket
 }
 
 func (w *wsTest) tryDial(query string, header http.Header) (*websocket.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), doortest.Wait)
 	defer cancel()
 	c, resp, err := websocket.Dial(ctx, w.url+query, &websocket.DialOptions{HTTPHeader: header})
 	if err != nil {
@@ -69,32 +66,12 @@ type dialError struct {
 
 func (e *dialError) Error() string { return e.err.Error() }
 
-func send(t *testing.T, c *websocket.Conn, frame string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if err := c.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
-		t.Fatalf("writing %s: %v", frame, err)
-	}
-}
-
-func recv(t *testing.T, c *websocket.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	_, b, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	return string(b)
-}
-
 // recvN reads n frames, sorted, for frames whose order is not defined.
 func recvN(t *testing.T, c *websocket.Conn, n int) []string {
 	t.Helper()
 	var out []string
 	for range n {
-		out = append(out, recv(t, c))
+		out = append(out, doortest.Recv(t, c))
 	}
 	slices.Sort(out)
 	return out
@@ -103,30 +80,12 @@ func recvN(t *testing.T, c *websocket.Conn, n int) []string {
 // eventually waits until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(doortest.Wait)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("still waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// closeStatus reads until the connection ends and returns its close error.
-func closeStatus(t *testing.T, c *websocket.Conn) websocket.CloseError {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		_, _, err := c.Read(ctx)
-		if err == nil {
-			continue
-		}
-		var ce websocket.CloseError
-		if !errors.As(err, &ce) {
-			t.Fatalf("the connection ended without a close frame: %v", err)
-		}
-		return ce
 	}
 }
 
@@ -167,8 +126,8 @@ func TestWSCommands(t *testing.T) {
 			`BAD_REQUEST`},
 	}
 	for _, tc := range tests {
-		send(t, c, tc.frame)
-		got := recv(t, c)
+		doortest.Send(t, c, tc.frame)
+		got := doortest.Recv(t, c)
 		if tc.want == codeBadRequest {
 			var r reply
 			if json.Unmarshal([]byte(got), &r) != nil || r.Error == nil || r.Error.Code != codeBadRequest || r.RequestID == nil {
@@ -180,7 +139,7 @@ func TestWSCommands(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
 		}
 	}
-	if obs := w.metrics.last(); obs != (observation{door, "invalid", http.StatusBadRequest}) {
+	if obs := w.metrics.Last(); obs != (doortest.Observation{Door: door, Command: "invalid", Status: http.StatusBadRequest}) {
 		t.Errorf("metrics observed %+v for the malformed frame", obs)
 	}
 }
@@ -198,20 +157,20 @@ func TestWSConsumeRunsBeside(t *testing.T) {
 		return &messages.QueueReply{}, nil
 	})
 	c := w.dial(t, "", nil)
-	send(t, c, `{"request_id":"c","command":"queue.consume","payload":{"queue":"q","timeout":30}}`)
-	send(t, c, `{"request_id":"s","command":"queue.subscribe","payload":{"queue":"q"}}`)
-	if got := recv(t, c); !strings.Contains(got, `"request_id":"s"`) {
+	doortest.Send(t, c, `{"request_id":"c","command":"queue.consume","payload":{"queue":"q","timeout":30}}`)
+	doortest.Send(t, c, `{"request_id":"s","command":"queue.subscribe","payload":{"queue":"q"}}`)
+	if got := doortest.Recv(t, c); !strings.Contains(got, `"request_id":"s"`) {
 		t.Fatalf("the reply after a waiting consume is %s, want the subscribe's", got)
 	}
 	sub := subscriberOf(t, w.queues.requests, func(r *messages.QueueRequest) bool { return r.Op == messages.QueueOp_QUEUE_SUBSCRIBE })
 	w.sessions.push(sub, &messages.QueueDelivery{Queue: "q", Message: &messages.QueueMessage{MessageId: "p", Message: []byte(`2`)}})
-	if got := recv(t, c); !strings.Contains(got, `"type":"queue_message"`) {
+	if got := doortest.Recv(t, c); !strings.Contains(got, `"type":"queue_message"`) {
 		t.Fatalf("a push during a waiting consume: got %s", got)
 	}
 	close(release)
 	want := `{"type":"response","request_id":"c","status":"success","success":true,"payload":` +
 		`{"message_id":"m","message":1,"priority":5,"retry_count":0,"headers":{}}}`
-	if got := recv(t, c); got != want {
+	if got := doortest.Recv(t, c); got != want {
 		t.Errorf("consume reply\n got %s\nwant %s", got, want)
 	}
 }
@@ -243,7 +202,7 @@ func TestWSStreamSubscribe(t *testing.T) {
 		return &messages.RoomReply{}, nil
 	})
 	c := w.dial(t, "", nil)
-	send(t, c, `{"request_id":"s","command":"stream.subscribe","payload":{"room":"chat","from_offset":2}}`)
+	doortest.Send(t, c, `{"request_id":"s","command":"stream.subscribe","payload":{"room":"chat","from_offset":2}}`)
 	frame := func(offset string) string {
 		return `{"type":"event","room":"chat","event_id":"e","offset":` + offset +
 			`,"event_type":"msg","event":"msg","data":{},"timestamp":5}`
@@ -253,11 +212,11 @@ func TestWSStreamSubscribe(t *testing.T) {
 			`{"success":true,"room":"chat","replayed":3,"oldest_offset":0,"newest_offset":5}}`,
 		frame("2"), frame("3"), frame("4"), frame("5"),
 	} {
-		if got := recv(t, c); got != want {
+		if got := doortest.Recv(t, c); got != want {
 			t.Fatalf("frame %d\n got %s\nwant %s", i, got, want)
 		}
 	}
-	send(t, c, `{"request_id":"p","command":"stream.publish","payload":{"room":"chat","event_type":"msg","data":{}}}`)
+	doortest.Send(t, c, `{"request_id":"p","command":"stream.publish","payload":{"room":"chat","event_type":"msg","data":{}}}`)
 	want := []string{
 		`{"type":"response","request_id":"p","status":"success","success":true,"payload":` +
 			`{"event_id":"e","offset":6,"subscribers_notified":1,"room":"chat"}}`,
@@ -290,8 +249,8 @@ func TestWSStreamSubscribeOffsets(t *testing.T) {
 				return &messages.RoomReply{}, nil
 			})
 			c := w.dial(t, "", nil)
-			send(t, c, `{"command":"stream.subscribe","payload":`+tc.payload+`}`)
-			if got := recv(t, c); !strings.Contains(got, `"status":"success"`) {
+			doortest.Send(t, c, `{"command":"stream.subscribe","payload":`+tc.payload+`}`)
+			if got := doortest.Recv(t, c); !strings.Contains(got, `"status":"success"`) {
 				t.Fatalf("reply %s", got)
 			}
 			var from []int64
@@ -314,16 +273,16 @@ func TestWSPubSubAndQueuePushes(t *testing.T) {
 		return &messages.PubSubReply{Topics: req.Patterns, Subscriptions: int64(len(req.Patterns))}, nil
 	})
 	c := w.dial(t, "", nil)
-	send(t, c, `{"request_id":"t","command":"pubsub.subscribe","payload":{"topics":["notifications.email.*","events.#"]}}`)
-	got := recv(t, c)
+	doortest.Send(t, c, `{"request_id":"t","command":"pubsub.subscribe","payload":{"topics":["notifications.email.*","events.#"]}}`)
+	got := doortest.Recv(t, c)
 	sub := subscriberOf(t, w.pubsub.requests, func(*messages.PubSubRequest) bool { return true })
 	want := `{"type":"response","request_id":"t","status":"success","success":true,"payload":{"success":true,"subscriber_id":"` +
 		sub.Id + `","topics":["notifications.email.*","events.#"],"subscription_count":2}}`
 	if got != want {
 		t.Errorf("subscribe reply\n got %s\nwant %s", got, want)
 	}
-	send(t, c, `{"command":"queue.subscribe","payload":{"queue":"jobs","ack_deadline":60}}`)
-	recv(t, c)
+	doortest.Send(t, c, `{"command":"queue.subscribe","payload":{"queue":"jobs","ack_deadline":60}}`)
+	doortest.Recv(t, c)
 	if r := w.queues.requests()[0]; r.Op != messages.QueueOp_QUEUE_SUBSCRIBE || r.Queue != "jobs" || r.AckDeadlineMs != 60000 || !r.Subscriber.Equal(sub) {
 		t.Errorf("queue subscribe request %v", r)
 	}
@@ -338,13 +297,13 @@ func TestWSPubSubAndQueuePushes(t *testing.T) {
 		`{"type":"message","topic":"events","message":1,"metadata":null}`,
 		`{"type":"queue_message","queue":"jobs","message_id":"m1","message":{"n":1},"priority":9,"retry_count":2,"headers":{"h":"v"}}`,
 	} {
-		if got := recv(t, c); got != want {
+		if got := doortest.Recv(t, c); got != want {
 			t.Errorf("push %d\n got %s\nwant %s", i, got, want)
 		}
 	}
 
-	send(t, c, `{"command":"pubsub.unsubscribe","payload":{"topics":["events.#"]}}`)
-	recv(t, c)
+	doortest.Send(t, c, `{"command":"pubsub.unsubscribe","payload":{"topics":["events.#"]}}`)
+	doortest.Recv(t, c)
 	reqs := w.pubsub.requests()
 	if r := reqs[len(reqs)-1]; r.Op != messages.PubSubOp_PUBSUB_UNSUBSCRIBE || !slices.Equal(r.Patterns, []string{"events.#"}) || !r.Subscriber.Equal(sub) {
 		t.Errorf("unsubscribe request %v", r)
@@ -362,7 +321,7 @@ func TestWSCloseUnsubscribes(t *testing.T) {
 		{"client vanishes", func(_ *wsTest, c *websocket.Conn, _ *actor.PID) { c.CloseNow() }},
 		{"session crashes", func(w *wsTest, c *websocket.Conn, sub *actor.PID) {
 			w.sessions.push(sub, (*messages.RoomEvent)(nil)) // panics in the actor
-			if ce := closeStatus(t, c); ce.Code != websocket.StatusGoingAway {
+			if ce := doortest.CloseStatus(t, c); ce.Code != websocket.StatusGoingAway {
 				t.Errorf("a crashed session closed with %v", ce)
 			}
 		}},
@@ -376,8 +335,8 @@ func TestWSCloseUnsubscribes(t *testing.T) {
 				`{"command":"pubsub.subscribe","payload":{"topics":["a.*"]}}`,
 				`{"command":"queue.subscribe","payload":{"queue":"q"}}`,
 			} {
-				send(t, c, frame)
-				recv(t, c)
+				doortest.Send(t, c, frame)
+				doortest.Recv(t, c)
 			}
 			sub := w.rooms.requests()[0].Subscriber
 			tc.end(w, c, sub)
@@ -398,9 +357,7 @@ func TestWSCloseUnsubscribes(t *testing.T) {
 
 // openConns returns the connections the server holds.
 func (ts *testServer) openConns() int {
-	ts.conns.mu.Lock()
-	defer ts.conns.mu.Unlock()
-	return ts.conns.n
+	return ts.conns.Len()
 }
 
 // TestWSSlowSubscriber checks that a subscriber that stops reading is
@@ -412,8 +369,8 @@ func TestWSSlowSubscriber(t *testing.T) {
 	w := startWS(t, cfg)
 	slow, fast := w.dial(t, "", nil), w.dial(t, "", nil)
 	for _, c := range []*websocket.Conn{slow, fast} {
-		send(t, c, `{"command":"pubsub.subscribe","payload":{"topics":["t"]}}`)
-		recv(t, c)
+		doortest.Send(t, c, `{"command":"pubsub.subscribe","payload":{"topics":["t"]}}`)
+		doortest.Recv(t, c)
 	}
 	var subs []*actor.PID
 	for _, r := range w.pubsub.requests() {
@@ -427,26 +384,26 @@ func TestWSSlowSubscriber(t *testing.T) {
 	}
 	// Publish until the slow subscriber's socket and buffer are full; the
 	// fast one reads every message before the next.
-	for n := 0; w.metrics.droppedCount() == 0; n++ {
+	for n := 0; w.metrics.Dropped() == 0; n++ {
 		if n == 1000 {
 			t.Fatal("1000 messages of 256 KiB and the slow subscriber was not dropped")
 		}
 		publish()
-		if got := recv(t, fast); len(got) < len(payload) {
+		if got := doortest.Recv(t, fast); len(got) < len(payload) {
 			t.Fatalf("the fast subscriber got %.100s", got)
 		}
 	}
-	ce := closeStatus(t, slow)
+	ce := doortest.CloseStatus(t, slow)
 	if ce.Code != websocket.StatusPolicyViolation || ce.Reason != "subscriber too slow: 4 messages buffered" {
 		t.Errorf("the slow subscriber was closed with %v", ce)
 	}
 	for range 3 {
 		publish()
-		if got := recv(t, fast); len(got) < len(payload) {
+		if got := doortest.Recv(t, fast); len(got) < len(payload) {
 			t.Fatalf("after the slow one's drop, the fast subscriber got %.100s", got)
 		}
 	}
-	if n := w.metrics.droppedCount(); n != 1 {
+	if n := w.metrics.Dropped(); n != 1 {
 		t.Errorf("%d subscribers counted as dropped, want 1", n)
 	}
 }
@@ -457,7 +414,7 @@ func TestWSDeadPeer(t *testing.T) {
 	cfg.WSPingInterval = 20 * time.Millisecond
 	w := startWS(t, cfg)
 	c := w.dial(t, "", nil)
-	send(t, c, `{"command":"stream.subscribe","payload":{"room":"r"}}`)
+	doortest.Send(t, c, `{"command":"stream.subscribe","payload":{"room":"r"}}`)
 	// The client never reads again, so it never answers a ping.
 	eventually(t, "the dead peer's session to end", func() bool {
 		return w.openConns() == 0 && slices.ContainsFunc(w.rooms.requests(), func(r *messages.RoomRequest) bool {
@@ -517,7 +474,7 @@ func TestWSDrain(t *testing.T) {
 	w := startWS(t, insecure())
 	c := w.dial(t, "", nil)
 	w.Drain()
-	if ce := closeStatus(t, c); ce.Code != websocket.StatusGoingAway {
+	if ce := doortest.CloseStatus(t, c); ce.Code != websocket.StatusGoingAway {
 		t.Errorf("draining closed the connection with %v, want 1001", ce)
 	}
 	if _, err := w.tryDial("", nil); err == nil {
@@ -530,8 +487,8 @@ func TestWSReadLimit(t *testing.T) {
 	cfg.WSReadLimit = 64
 	w := startWS(t, cfg)
 	c := w.dial(t, "", nil)
-	send(t, c, `{"command":"kv.set","payload":{"key":"a","value":"`+strings.Repeat("x", 64)+`"}}`)
-	if ce := closeStatus(t, c); ce.Code != websocket.StatusMessageTooBig {
+	doortest.Send(t, c, `{"command":"kv.set","payload":{"key":"a","value":"`+strings.Repeat("x", 64)+`"}}`)
+	if ce := doortest.CloseStatus(t, c); ce.Code != websocket.StatusMessageTooBig {
 		t.Errorf("an oversized frame closed the connection with %v, want 1009", ce)
 	}
 }

@@ -24,11 +24,7 @@ var zsetCommands = []commandSpec{
 // or {key, members: [...], scores: [...]}, with nx, xx, incr -> {key, added},
 // plus with incr the new score (null when nx or xx prevented the change).
 func zadd(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -63,30 +59,26 @@ func zadd(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(key)
-	w.key("added")
-	w.int(rep.Integer)
+	w.Obj()
+	w.Key("key")
+	w.Str(key)
+	w.Key("added")
+	w.Int(rep.Integer)
 	if a.Incr {
-		w.key("score")
+		w.Key("score")
 		if rep.Ok {
-			w.float(rep.Number)
+			w.Float(rep.Number)
 		} else {
-			w.null() // nx or xx left the member alone
+			w.Null() // nx or xx left the member alone
 		}
 	}
-	w.endObj()
+	w.EndObj()
 	return nil
 }
 
 // sortedset.zrem {key, members} or {key, member} -> {key, removed}
 func zrem(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -98,22 +90,18 @@ func zrem(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(key)
-	c.out.key("removed")
-	c.out.int(rep.Integer)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(key)
+	c.out.Key("removed")
+	c.out.Int(rep.Integer)
+	c.out.EndObj()
 	return nil
 }
 
 // keyMember runs an op whose arguments are a key and a member.
 func keyMember(c *call, op messages.DataOp) (*messages.DataReply, error) {
-	a, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return nil, err
 	}
@@ -132,18 +120,18 @@ func zscore(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(c.a.Key)
-	w.key("member")
-	w.str(c.a.Member)
-	w.key("score")
+	w.Obj()
+	w.Key("key")
+	w.Str(c.a.Key)
+	w.Key("member")
+	w.Str(c.a.Member)
+	w.Key("score")
 	if rep.Found {
-		w.float(rep.Number)
+		w.Float(rep.Number)
 	} else {
-		w.null()
+		w.Null()
 	}
-	w.endObj()
+	w.EndObj()
 	return nil
 }
 
@@ -156,18 +144,18 @@ func zrank(op messages.DataOp) command {
 			return err
 		}
 		w := c.out
-		w.obj()
-		w.key("key")
-		w.str(c.a.Key)
-		w.key("member")
-		w.str(c.a.Member)
-		w.key("rank")
+		w.Obj()
+		w.Key("key")
+		w.Str(c.a.Key)
+		w.Key("member")
+		w.Str(c.a.Member)
+		w.Key("rank")
 		if rep.Found {
-			w.int(rep.Integer)
+			w.Int(rep.Integer)
 		} else {
-			w.null()
+			w.Null()
 		}
-		w.endObj()
+		w.EndObj()
 		return nil
 	}
 }
@@ -176,32 +164,28 @@ func zrank(op messages.DataOp) command {
 // included, whatever withscores says, as Synap does.
 func scoredReply(c *call, scored []*messages.ScoredMember) error {
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(c.a.Key)
-	w.key("members")
-	w.arr()
+	w.Obj()
+	w.Key("key")
+	w.Str(c.a.Key)
+	w.Key("members")
+	w.Arr()
 	for _, m := range scored {
-		w.obj()
-		w.key("member")
-		w.str(m.GetMember())
-		w.key("score")
-		w.float(m.GetScore())
-		w.endObj()
+		w.Obj()
+		w.Key("member")
+		w.Str(m.GetMember())
+		w.Key("score")
+		w.Float(m.GetScore())
+		w.EndObj()
 	}
-	w.endArr()
-	w.endObj()
+	w.EndArr()
+	w.EndObj()
 	return nil
 }
 
 // sortedset.zrange / zrevrange {key, start = 0, stop = -1} -> {key, members}
 func zrange(op messages.DataOp) command {
 	return func(c *call) error {
-		a, err := c.args()
-		if err != nil {
-			return err
-		}
-		key, err := a.key()
+		a, key, err := keyArgs(c)
 		if err != nil {
 			return err
 		}
@@ -229,11 +213,7 @@ func scoreRange(a *args) (lo, hi float64, err error) {
 // sortedset.zrangebyscore {key, min = -inf, max = +inf, count (or limit) = all}
 // -> {key, members}
 func zrangeByScore(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -260,11 +240,7 @@ func zrangeByScore(c *call) error {
 
 // sortedset.zincrby {key, member, increment (or score)} -> {key, member, score}
 func zincrBy(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
@@ -288,14 +264,14 @@ func zincrBy(c *call) error {
 		return err
 	}
 	w := c.out
-	w.obj()
-	w.key("key")
-	w.str(key)
-	w.key("member")
-	w.str(member)
-	w.key("score")
-	w.float(rep.Number)
-	w.endObj()
+	w.Obj()
+	w.Key("key")
+	w.Str(key)
+	w.Key("member")
+	w.Str(member)
+	w.Key("score")
+	w.Float(rep.Number)
+	w.EndObj()
 	return nil
 }
 
@@ -309,22 +285,18 @@ func zcard(c *call) error {
 }
 
 func countReply(c *call, n int64) error {
-	c.out.obj()
-	c.out.key("key")
-	c.out.str(c.a.Key)
-	c.out.key("count")
-	c.out.int(n)
-	c.out.endObj()
+	c.out.Obj()
+	c.out.Key("key")
+	c.out.Str(c.a.Key)
+	c.out.Key("count")
+	c.out.Int(n)
+	c.out.EndObj()
 	return nil
 }
 
 // sortedset.zcount {key, min = -inf, max = +inf} -> {key, count}
 func zcount(c *call) error {
-	a, err := c.args()
-	if err != nil {
-		return err
-	}
-	key, err := a.key()
+	a, key, err := keyArgs(c)
 	if err != nil {
 		return err
 	}
