@@ -3,8 +3,6 @@ package queue
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"slices"
 	"sync"
 	"time"
 
@@ -17,8 +15,6 @@ import (
 // configPrefix holds one record per queue: its config. Its presence is what
 // makes a queue exist across restarts.
 const configPrefix = "qc/"
-
-var validName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,200}$`)
 
 // Options are the queue service's limits and the defaults of a queue
 // created without a config (by its first publish).
@@ -35,8 +31,8 @@ type Service struct {
 	defaults Config
 	opts     Options
 
+	names  *system.Names // queues that exist
 	mu     sync.Mutex
-	names  map[string]bool    // queues that exist
 	pushed map[string]*pushed // each queue's subscribers, kept across its actor's restarts
 }
 
@@ -56,14 +52,11 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 	if err := opts.Defaults.Validate(); err != nil {
 		return nil, fmt.Errorf("queue defaults: %w", err)
 	}
-	s := &Service{sys: sys, defaults: opts.Defaults, opts: opts, names: map[string]bool{}, pushed: map[string]*pushed{}}
-	err := sys.Store.Scan([]byte(configPrefix), func(key, _ []byte) error {
-		s.names[string(key[len(configPrefix):])] = true
-		return nil
-	})
+	names, err := system.LoadNames(sys.Store, configPrefix)
 	if err != nil {
 		return nil, err
 	}
+	s := &Service{sys: sys, defaults: opts.Defaults, opts: opts, names: names, pushed: map[string]*pushed{}}
 	err = sys.Registry.Domain("queues", func(name string) actor.Producer {
 		p := s.pushedTo(name)
 		return func() actor.Actor { return &queueActor{svc: s, name: name, pushed: p} }
@@ -73,16 +66,14 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 
 // Do runs one queue command on the queue's actor.
 func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages.QueueReply, error) {
-	if !validName.MatchString(req.Queue) {
-		return fail(messages.CodeInvalid, "queue name %q: want 1 to 200 of A-Z a-z 0-9 _ . : -", req.Queue), nil
+	if err := system.CheckName("queue", req.Queue); err != nil {
+		return fail(messages.CodeInvalid, "%v", err), nil
 	}
 	if s.opts.MaxMessage > 0 && len(req.Message) > s.opts.MaxMessage {
 		return fail(messages.CodeInvalid, "message of %d bytes: the limit is %d", len(req.Message), s.opts.MaxMessage), nil
 	}
 	creates := req.Op == messages.QueueOp_QUEUE_CREATE || (req.Op == messages.QueueOp_QUEUE_PUBLISH && req.Create)
-	s.mu.Lock()
-	exists, count := s.names[req.Queue], len(s.names)
-	s.mu.Unlock()
+	exists, count := s.names.Has(req.Queue)
 	switch {
 	case !exists && !creates:
 		return fail(messages.CodeQueueNotFound, "queue %q does not exist", req.Queue), nil
@@ -113,12 +104,10 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 	if reply.ErrorCode == "" {
 		switch {
 		case creates:
-			s.mu.Lock()
-			s.names[req.Queue] = true
-			s.mu.Unlock()
+			s.names.Add(req.Queue)
 		case req.Op == messages.QueueOp_QUEUE_DELETE:
+			s.names.Remove(req.Queue)
 			s.mu.Lock()
-			delete(s.names, req.Queue)
 			delete(s.pushed, req.Queue)
 			s.mu.Unlock()
 			if err := s.sys.Registry.Forget("queues/" + req.Queue); err != nil {
@@ -130,13 +119,4 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 }
 
 // List returns the names of the queues, sorted.
-func (s *Service) List(context.Context) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.names))
-	for name := range s.names {
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out, nil
-}
+func (s *Service) List(context.Context) ([]string, error) { return s.names.Sorted(), nil }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,8 +19,6 @@ import (
 // a room exist across restarts (its events may all have been trimmed).
 const markerPrefix = "rn/"
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,200}$`)
-
 // Options are the rooms' retention and limits.
 type Options struct {
 	Retention      Config
@@ -36,8 +33,8 @@ type Service struct {
 	sys  *system.System
 	opts Options
 
+	names       *system.Names
 	mu          sync.Mutex
-	names       map[string]bool
 	members     map[string]*members // each room's subscribers, kept across its actor's restarts
 	subscribers atomic.Int64        // over every room
 }
@@ -60,14 +57,11 @@ func (s *Service) membersOf(room string) *members {
 
 // Start registers the rooms domain and learns which rooms exist.
 func Start(sys *system.System, opts Options) (*Service, error) {
-	s := &Service{sys: sys, opts: opts, names: map[string]bool{}, members: map[string]*members{}}
-	err := sys.Store.Scan([]byte(markerPrefix), func(key, _ []byte) error {
-		s.names[string(key[len(markerPrefix):])] = true
-		return nil
-	})
+	names, err := system.LoadNames(sys.Store, markerPrefix)
 	if err != nil {
 		return nil, err
 	}
+	s := &Service{sys: sys, opts: opts, names: names, members: map[string]*members{}}
 	err = sys.Registry.Domain("rooms", func(name string) actor.Producer {
 		m := s.membersOf(name)
 		return func() actor.Actor { return &roomActor{svc: s, name: name, m: m} }
@@ -77,15 +71,13 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 
 // Do runs one room command on the room's actor.
 func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.RoomReply, error) {
-	if !validName.MatchString(req.Room) {
-		return fail(messages.CodeInvalid, "room name %q: want 1 to 200 of A-Z a-z 0-9 _ . : -", req.Room), nil
+	if err := system.CheckName("room", req.Room); err != nil {
+		return fail(messages.CodeInvalid, "%v", err), nil
 	}
 	if s.opts.MaxEvent > 0 && len(req.Data) > s.opts.MaxEvent {
 		return fail(messages.CodeInvalid, "event data of %d bytes: the limit is %d", len(req.Data), s.opts.MaxEvent), nil
 	}
-	s.mu.Lock()
-	exists, count := s.names[req.Room], len(s.names)
-	s.mu.Unlock()
+	exists, count := s.names.Has(req.Room)
 	creates := req.Op == messages.RoomOp_ROOM_PUBLISH || req.Op == messages.RoomOp_ROOM_SUBSCRIBE
 	switch {
 	case !exists && !creates:
@@ -107,24 +99,13 @@ func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.
 	}
 	reply := res.(*messages.RoomReply)
 	if creates && reply.ErrorCode == "" && !exists {
-		s.mu.Lock()
-		s.names[req.Room] = true
-		s.mu.Unlock()
+		s.names.Add(req.Room)
 	}
 	return reply, nil
 }
 
 // List returns the names of the rooms, sorted.
-func (s *Service) List(context.Context) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.names))
-	for name := range s.names {
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out, nil
-}
+func (s *Service) List(context.Context) ([]string, error) { return s.names.Sorted(), nil }
 
 // Subscribers counts the live subscriptions over all rooms (admin.stats).
 func (s *Service) Subscribers() int64 { return s.subscribers.Load() }
