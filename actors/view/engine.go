@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,32 +29,65 @@ func viewKey(id string) []byte          { return []byte(viewPrefix + id) }
 
 // engine owns the tables and the compiled views. It is the only actor that
 // touches them, so the views need no locks.
+//
+// Registered views with the same query, the same values of the parameters
+// it reads and the same generation share one ivm.View: an ingest applies
+// the change to it once, and each registered view gets the delta.
 type engine struct {
 	svc     *Service
 	self    *actor.PID
 	tables  *ivm.Tables
-	index   *ivm.Index
-	views   map[string]*registered
+	index   *ivm.Index             // the shared views, by name
+	views   map[string]*registered // by view id
+	shared  map[shareKey]*shared   // the shared view a new registration joins
+	byName  map[string]*shared
+	names   uint64   // shared views named so far
+	matched []string // the shared views an ingest matched; reused
+	dec     ivm.Decoder
 	batch   *store.Batch
-	epoch   uint64 // this incarnation's number: the high half of every seq
 	ttlTick *time.Ticker
 	stop    chan struct{}
 }
 
 // registered is one view as the engine knows it.
 type registered struct {
-	spec *messages.RegisterView // as registered; last_active_ms kept current
-	view *ivm.View
+	spec *messages.RegisterView // as registered; generation and last_active_ms kept current
+	sh   *shared
 	pid  *actor.PID
-	seq  uint64 // deltas sent to the view actor
-	gen  uint64 // generation last stored
+	out  *delivery
+}
+
+// A shareKey finds the shared view of a registration: its query, the
+// values of the parameters the query reads (ivm.View.ParamsKey) and its
+// generation, which the hash covers.
+type shareKey struct {
+	query, params string
+	gen           uint64
+}
+
+// A shared view is one ivm.View and the registered views it serves.
+type shared struct {
+	name    string
+	key     shareKey
+	view    *ivm.View
+	members []*registered
+	gen     uint64 // the generation its members have stored
+}
+
+// A delivery is what the engine keeps of a view actor across the engine's
+// own restarts: the number of the last message (seed or delta) it sent
+// the actor, so that a restarted engine numbers on from there, and whether
+// the actor is live. A view actor is live once a subscriber came: until
+// then nobody reads its result, and the engine sends it nothing.
+type delivery struct {
+	seq  uint64
+	live bool
 }
 
 func (e *engine) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		e.self = ctx.Self()
-		e.epoch = e.svc.epoch.Add(1)
 		e.rebuild()
 		e.startTTL()
 		e.svc.ready.Store(true)
@@ -111,17 +145,17 @@ func (e *engine) rebuild() {
 	if err := st.Barrier(); err != nil {
 		panic(fmt.Sprintf("store barrier: %v", err))
 	}
-	e.tables, e.index, e.views = ivm.NewTables(), ivm.NewIndex(), map[string]*registered{}
+	e.clear()
 	err := st.Scan([]byte(recordPrefix), func(key, value []byte) error {
 		table, id, ok := bytes.Cut(key[len(recordPrefix):], []byte{0})
 		if !ok {
 			return fmt.Errorf("corrupt record key %q", key)
 		}
-		rec, err := decodeRecord(value)
+		rec, err := e.dec.Decode(value)
 		if err != nil {
 			return fmt.Errorf("record %s: %w", id, err)
 		}
-		_, err = e.tables.Apply(ivm.Change{Op: ivm.Create, Table: string(table), ID: string(id), Record: rec})
+		_, err = e.tables.Apply(ivm.Change{Op: ivm.Create, Table: string(table), ID: string(id), Record: rec, Normalized: true})
 		return err
 	})
 	if err != nil {
@@ -145,25 +179,41 @@ func (e *engine) rebuild() {
 			e.svc.sys.Log.Error("a stored view no longer compiles; dropping it", "view", spec.Id, "err", err)
 			continue
 		}
-		v.SetGeneration(spec.Generation)
-		v.Load(e.tables)
-		e.add(spec, v, spec.Generation)
+		e.add(spec, v)
 	}
 	if len(specs) > 0 {
 		e.svc.sys.Log.Info("views rebuilt", "views", len(e.views), "tables", len(e.tables.Names()))
 	}
 }
 
-// add indexes a loaded view, spawns its actor and seeds it.
-func (e *engine) add(spec *messages.RegisterView, v *ivm.View, gen uint64) {
-	// A restarted engine numbers deltas above every number of its previous
-	// incarnation, so that the view actors take its seeds as news.
-	r := &registered{spec: spec, view: v, gen: gen, seq: e.epoch << 32}
-	if old, ok := e.views[spec.Id]; ok {
-		r.pid, r.seq = old.pid, old.seq
+// clear drops the tables and views (not the view actors).
+func (e *engine) clear() {
+	e.tables, e.index, e.views = ivm.NewTables(), ivm.NewIndex(), map[string]*registered{}
+	e.shared, e.byName = map[shareKey]*shared{}, map[string]*shared{}
+}
+
+// add registers spec, whose compiled (empty) view is v, at the generation
+// spec holds: it joins the shared view of its key, or loads v as a new
+// one. Its actor is spawned, and seeded if it is live. A registration that
+// replaces another of the same id has left its shared view already.
+func (e *engine) add(spec *messages.RegisterView, v *ivm.View) {
+	key := shareKey{query: spec.Surql, params: v.ParamsKey(), gen: spec.Generation}
+	sh := e.shared[key]
+	if sh == nil {
+		e.names++
+		sh = &shared{name: strconv.FormatUint(e.names, 36), key: key, view: v, gen: spec.Generation}
+		v.SetGeneration(spec.Generation)
+		v.Load(e.tables)
+		e.shared[key] = sh
+		e.byName[sh.name] = sh
+		e.index.Add(sh.name, v)
 	}
+	r := &registered{spec: spec, sh: sh, out: e.svc.delivery(spec.Id)}
+	if old, ok := e.views[spec.Id]; ok {
+		r.pid = old.pid
+	}
+	sh.members = append(sh.members, r)
 	e.views[spec.Id] = r
-	e.index.Add(spec.Id, v)
 	if r.pid == nil {
 		pid, err := e.svc.sys.Registry.Get("views/" + spec.Id)
 		if err != nil {
@@ -171,13 +221,51 @@ func (e *engine) add(spec *messages.RegisterView, v *ivm.View, gen uint64) {
 		}
 		r.pid = pid
 	}
-	r.seq++
-	e.svc.sys.Root.Send(r.pid, e.seed(spec.Id, r))
+	if r.out.live {
+		e.svc.sys.Root.Send(r.pid, e.seed(spec.Id, r))
+	}
 }
 
+// leave takes r out of its shared view, which goes when r was its last
+// member.
+func (e *engine) leave(r *registered) {
+	sh := r.sh
+	if i := slices.Index(sh.members, r); i >= 0 {
+		sh.members = slices.Delete(sh.members, i, i+1)
+	}
+	if len(sh.members) == 0 {
+		e.index.Remove(sh.name)
+		delete(e.byName, sh.name)
+		if e.shared[sh.key] == sh {
+			delete(e.shared, sh.key)
+		}
+	}
+}
+
+// regenerate records that a shared view's generation changed: each member
+// stores it, and new registrations of the old generation no longer join.
+func (e *engine) regenerate(sh *shared, gen uint64) {
+	sh.gen = gen
+	for _, r := range sh.members {
+		r.spec.Generation = gen
+		e.store(r)
+	}
+	if e.shared[sh.key] == sh {
+		delete(e.shared, sh.key)
+	}
+	sh.key.gen = gen
+	if _, taken := e.shared[sh.key]; !taken {
+		e.shared[sh.key] = sh
+	}
+}
+
+// seed numbers the next message to r's actor and returns the view's
+// current result as that message.
 func (e *engine) seed(id string, r *registered) *messages.ViewSeed {
-	return &messages.ViewSeed{ViewId: id, Hash: r.view.Hash(), Generation: r.view.Generation(),
-		Records: wireRows(r.view.Result(), r.spec.Format), Seq: r.seq}
+	r.out.seq++
+	v := r.sh.view
+	return &messages.ViewSeed{ViewId: id, Hash: v.Hash(), Generation: v.Generation(),
+		Records: wireRows(v.Result(), r.spec.Format), Seq: r.out.seq}
 }
 
 // ingest applies a change to the tables and to every view it can change.
@@ -185,67 +273,110 @@ func (e *engine) seed(id string, r *registered) *messages.ViewSeed {
 // subscriber sees a change that a crash could take back.
 func (e *engine) ingest(ctx actor.Context, req *messages.IngestRequest) {
 	sender := ctx.Sender()
-	fail := func(msg string) {
-		e.svc.sys.Root.Send(sender, &messages.IngestReply{ErrorCode: messages.CodeInvalid, ErrorMessage: msg})
+	ev, err := e.record(req)
+	if err != nil {
+		e.svc.sys.Root.Send(sender, &messages.IngestReply{ErrorCode: messages.CodeInvalid, ErrorMessage: err.Error()})
+		return
 	}
+	var sends []send
+	changed := 0
+	e.matched = e.index.AppendMatch(e.matched[:0], ev)
+	for _, name := range e.matched {
+		sh := e.byName[name]
+		if n := e.apply(sh, ev, &sends); n > 0 {
+			changed += n
+		}
+	}
+	reply := &messages.IngestReply{ViewsChanged: int64(changed)}
+	if e.batch.Empty() {
+		e.deliver(sender, sends, reply, nil)
+		return
+	}
+	e.svc.sys.AfterCommit(e.self, e.batch, func(err error) { e.deliver(sender, sends, reply, err) })
+}
+
+// record applies an ingested change to the tables and the batch.
+func (e *engine) record(req *messages.IngestRequest) (ivm.Event, error) {
 	op, err := ivm.ParseOp(req.Op)
 	if err != nil {
-		fail(err.Error())
-		return
+		return ivm.Event{}, err
 	}
 	var rec map[string]any
 	if op != ivm.Delete {
-		if rec, err = decodeRecord(req.Record); err != nil {
-			fail("record: " + err.Error())
-			return
+		if rec, err = e.dec.Decode(req.Record); err != nil {
+			return ivm.Event{}, fmt.Errorf("record: %w", err)
 		}
 	}
-	ev, err := e.tables.Apply(ivm.Change{Op: op, Table: req.Table, ID: req.Id, Record: rec})
+	ev, err := e.tables.Apply(ivm.Change{Op: op, Table: req.Table, ID: req.Id, Record: rec, Normalized: true})
 	if err != nil {
-		fail(err.Error())
-		return
+		return ivm.Event{}, err
 	}
-	if op == ivm.Delete {
-		e.batch.Delete(recordKey(req.Table, req.Id))
-	} else {
-		e.batch.Set(recordKey(req.Table, req.Id), req.Record)
+	if e.svc.sys.Store.Durable() {
+		if op == ivm.Delete {
+			e.batch.Delete(recordKey(req.Table, req.Id))
+		} else {
+			e.batch.Set(recordKey(req.Table, req.Id), req.Record)
+		}
 	}
-	type send struct {
-		to    *actor.PID
-		delta *messages.ViewDelta
+	return ev, nil
+}
+
+// apply applies an event to a shared view and, when that changes it,
+// appends the delta of each of its live members to sends. It returns the
+// number of registered views the event changed.
+func (e *engine) apply(sh *shared, ev ivm.Event, sends *[]send) int {
+	d := sh.view.Apply(e.tables, ev)
+	if d.Empty() && d.Generation == sh.gen {
+		return 0
 	}
-	var sends []send
-	for _, id := range e.index.Match(ev) {
-		r := e.views[id]
-		d := r.view.Apply(e.tables, ev)
-		if d.Empty() && d.Generation == r.gen {
+	if d.Generation != sh.gen {
+		e.regenerate(sh, d.Generation)
+	}
+	e.send(sh, &d, sends)
+	return len(sh.members)
+}
+
+// send appends the delta of each live member of sh to sends.
+func (e *engine) send(sh *shared, d *ivm.Delta, sends *[]send) {
+	var wired [2]*wiredDelta // by format, encoded once
+	for _, r := range sh.members {
+		if !r.out.live {
 			continue
 		}
-		r.seq++
-		if d.Generation != r.gen {
-			r.gen = d.Generation
-			r.spec.Generation = d.Generation
-			e.store(r)
+		f := 0
+		if r.spec.Format == "ids" {
+			f = 1
 		}
-		delta := wireDelta(id, d, r.spec.Format)
-		delta.Seq = r.seq
-		sends = append(sends, send{r.pid, delta})
+		if wired[f] == nil {
+			wired[f] = wireDelta(d, r.spec.Format)
+		}
+		r.out.seq++
+		*sends = append(*sends, send{r.pid, wired[f].message(r.spec.Id, r.out.seq)})
 	}
+}
+
+// A send is a delta for a view actor.
+type send struct {
+	to    *actor.PID
+	delta *messages.ViewDelta
+}
+
+// deliver sends an ingest's deltas and its reply once its write is
+// durable; it runs on the store's pipeline, so it only sends.
+func (e *engine) deliver(sender *actor.PID, sends []send, reply *messages.IngestReply, err error) {
 	root := e.svc.sys.Root
-	e.svc.sys.AfterCommit(e.self, e.batch, func(err error) {
-		if err != nil {
-			if sender != nil {
-				root.Send(sender, storeFailed(err))
-			}
-			return
-		}
-		for _, s := range sends {
-			root.Send(s.to, s.delta)
-		}
+	if err != nil {
 		if sender != nil {
-			root.Send(sender, &messages.IngestReply{ViewsChanged: int64(len(sends))})
+			root.Send(sender, storeFailed(err))
 		}
-	})
+		return
+	}
+	for _, s := range sends {
+		root.Send(s.to, s.delta)
+	}
+	if sender != nil {
+		root.Send(sender, reply)
+	}
 }
 
 // register compiles and loads a view. The same id with the same query and
@@ -257,7 +388,7 @@ func (e *engine) register(req *messages.RegisterView, now time.Time) *messages.V
 	}
 	// Equal params are the same view whatever their key order or spacing.
 	if len(req.Params) > 0 {
-		params, err := decodeRecord(req.Params)
+		params, err := ivm.DecodeRecord(req.Params)
 		if err != nil {
 			return &messages.ViewResult{ErrorCode: messages.CodeInvalid, ErrorMessage: "params: " + err.Error()}
 		}
@@ -277,21 +408,21 @@ func (e *engine) register(req *messages.RegisterView, now time.Time) *messages.V
 		return &messages.ViewResult{ErrorCode: messages.CodeInvalid, ErrorMessage: err.Error()}
 	}
 	spec := proto.Clone(req).(*messages.RegisterView)
+	spec.Generation = 0
 	if old, ok := e.views[req.Id]; ok {
-		v.SetGeneration(old.view.Generation() + 1) // a replaced view never repeats a hash
-		e.index.Remove(req.Id)
+		spec.Generation = old.sh.view.Generation() + 1 // a replaced view never repeats a hash
+		e.leave(old)
 	}
-	spec.Generation = v.Generation()
-	v.Load(e.tables)
-	e.add(spec, v, spec.Generation)
+	e.add(spec, v)
 	r := e.views[req.Id]
 	e.store(r)
 	return e.result(req.Id, r, req.Format)
 }
 
 func (e *engine) result(id string, r *registered, format string) *messages.ViewResult {
-	return &messages.ViewResult{Id: id, Hash: r.view.Hash(), Generation: r.view.Generation(),
-		Records: wireRows(r.view.Result(), format)}
+	v := r.sh.view
+	return &messages.ViewResult{Id: id, Hash: v.Hash(), Generation: v.Generation(),
+		Records: wireRows(v.Result(), format)}
 }
 
 // store writes a view's registration (with its generation and activity).
@@ -309,9 +440,10 @@ func (e *engine) unregister(id string) *messages.ViewResult {
 	return &messages.ViewResult{Id: id}
 }
 
-func (e *engine) drop(id string, _ *registered) {
+func (e *engine) drop(id string, r *registered) {
 	delete(e.views, id)
-	e.index.Remove(id)
+	e.leave(r)
+	e.svc.dropDelivery(id)
 	e.batch.Delete(viewKey(id))
 	if err := e.svc.sys.Registry.Forget("views/" + id); err != nil {
 		e.svc.sys.Log.Warn("stopping a view actor", "view", id, "err", err)
@@ -325,7 +457,7 @@ func (e *engine) reset() {
 	}
 	e.batch.DeleteRange([]byte(recordPrefix), store.PrefixEnd([]byte(recordPrefix)))
 	e.batch.DeleteRange([]byte(viewPrefix), store.PrefixEnd([]byte(viewPrefix)))
-	e.tables, e.index = ivm.NewTables(), ivm.NewIndex()
+	e.clear()
 }
 
 // expire removes the views whose lastActiveAt + ttl has passed.
@@ -391,17 +523,18 @@ func (e *engine) debug(id string) *messages.DebugViewReply {
 	if !ok {
 		return &messages.DebugViewReply{ErrorCode: messages.CodeNotFound, ErrorMessage: fmt.Sprintf("view %q is not registered", id)}
 	}
-	tables := r.view.Tables()
+	v := r.sh.view
+	tables := v.Tables()
 	var sub []string
 	for _, t := range tables {
-		if t != r.view.Table() {
+		if t != v.Table() {
 			sub = append(sub, t)
 		}
 	}
 	return &messages.DebugViewReply{
-		ViewId: id, CacheSize: int64(r.view.Len()), LastHash: r.view.Hash(), Format: r.spec.Format,
-		Cache: wireRows(r.view.Result(), r.spec.Format), SubqueryTables: sub, ReferencedTables: tables,
-		ContentGeneration: r.view.Generation(), Surql: r.spec.Surql, ClientId: r.spec.ClientId,
+		ViewId: id, CacheSize: int64(v.Len()), LastHash: v.Hash(), Format: r.spec.Format,
+		Cache: wireRows(v.Result(), r.spec.Format), SubqueryTables: sub, ReferencedTables: tables,
+		ContentGeneration: v.Generation(), Surql: r.spec.Surql, ClientId: r.spec.ClientId,
 		TtlMs: r.spec.TtlMs, LastActiveMs: r.spec.LastActiveMs,
 	}
 }
@@ -410,7 +543,7 @@ func (e *engine) deps() *messages.DebugDepsReply {
 	out := &messages.DebugDepsReply{DependencyMap: map[string]*messages.TableViews{}, TablesInStore: e.tables.Names(),
 		ViewCount: int64(len(e.views))}
 	for id, r := range e.views {
-		for _, t := range r.view.Tables() {
+		for _, t := range r.sh.view.Tables() {
 			tv := out.DependencyMap[t]
 			if tv == nil {
 				tv = &messages.TableViews{}
@@ -438,6 +571,10 @@ func (e *engine) subscribe(ctx actor.Context, req *messages.SubscribeViews) *mes
 			out.Unknown = append(out.Unknown, id)
 			continue
 		}
+		if !r.out.live { // from now on the actor gets every delta
+			r.out.live = true
+			ctx.Send(r.pid, e.seed(id, r))
+		}
 		ctx.Send(r.pid, &messages.SubscribeViews{Ids: []string{id}, Subscriber: req.Subscriber})
 	}
 	return out
@@ -458,25 +595,11 @@ func compile(spec *messages.RegisterView) (*ivm.View, error) {
 	}
 	var params map[string]any
 	if len(spec.Params) > 0 {
-		if params, err = decodeRecord(spec.Params); err != nil {
+		if params, err = ivm.DecodeRecord(spec.Params); err != nil {
 			return nil, fmt.Errorf("params: %w", err)
 		}
 	}
 	return ivm.Compile(sel, params)
-}
-
-// decodeRecord decodes a JSON object keeping numbers exact.
-func decodeRecord(raw []byte) (map[string]any, error) {
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil, nil
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var rec map[string]any
-	if err := d.Decode(&rec); err != nil {
-		return nil, err
-	}
-	return rec, nil
 }
 
 func wireRows(rows []ivm.Row, format string) []*messages.ViewRecord {
@@ -495,13 +618,29 @@ func wireRow(r ivm.Row, format string) *messages.ViewRecord {
 	return vr
 }
 
-func wireDelta(id string, d ivm.Delta, format string) *messages.ViewDelta {
-	out := &messages.ViewDelta{ViewId: id, Hash: d.Hash, Generation: d.Generation,
-		Additions: wireRows(d.Additions, format), Removals: wireRows(d.Removals, "ids"), Updates: wireRows(d.Updates, format)}
+// A wiredDelta is a delta as messages, encoded once for every view that
+// shares it.
+type wiredDelta struct {
+	hash                         string
+	gen                          uint64
+	additions, removals, updates []*messages.ViewRecord
+	order                        []*messages.ViewPosition
+}
+
+func wireDelta(d *ivm.Delta, format string) *wiredDelta {
+	w := &wiredDelta{hash: d.Hash, gen: d.Generation, additions: wireRows(d.Additions, format),
+		removals: wireRows(d.Removals, "ids"), updates: wireRows(d.Updates, format)}
 	for _, p := range d.Order {
-		out.Order = append(out.Order, &messages.ViewPosition{Id: p.ID, Index: int64(p.Index)})
+		w.order = append(w.order, &messages.ViewPosition{Id: p.ID, Index: int64(p.Index)})
 	}
-	return out
+	return w
+}
+
+// message is the delta for one view; the views that share it share its
+// rows, which nobody modifies.
+func (w *wiredDelta) message(id string, seq uint64) *messages.ViewDelta {
+	return &messages.ViewDelta{ViewId: id, Hash: w.hash, Generation: w.gen, Additions: w.additions,
+		Removals: w.removals, Updates: w.updates, Order: w.order, Seq: seq}
 }
 
 func storeFailed(err error) any {

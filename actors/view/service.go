@@ -42,7 +42,10 @@ type Service struct {
 	opts   Options
 	engine *actor.PID
 	ready  atomic.Bool
-	epoch  atomic.Uint64 // incarnations of the engine
+
+	// out is what the engine keeps of each view actor across its own
+	// restarts; only the engine touches it (one incarnation at a time).
+	out map[string]*delivery
 
 	mu    sync.Mutex
 	cells map[string]*cell // what a view actor keeps across its restarts
@@ -51,7 +54,7 @@ type Service struct {
 // Start registers the views domain and starts the engine, which rebuilds
 // the tables and views from the store; Ready reports when it is done.
 func Start(sys *system.System, opts Options) (*Service, error) {
-	s := &Service{sys: sys, opts: opts, cells: map[string]*cell{}}
+	s := &Service{sys: sys, opts: opts, out: map[string]*delivery{}, cells: map[string]*cell{}}
 	err := sys.Registry.Domain("views", func(name string) actor.Producer {
 		if name == engineName {
 			return func() actor.Actor { return &engine{svc: s} }
@@ -77,6 +80,18 @@ func (s *Service) cell(id string) *cell {
 	}
 	return c
 }
+
+// delivery returns what the engine keeps of view id's actor, creating it.
+func (s *Service) delivery(id string) *delivery {
+	d := s.out[id]
+	if d == nil {
+		d = &delivery{}
+		s.out[id] = d
+	}
+	return d
+}
+
+func (s *Service) dropDelivery(id string) { delete(s.out, id) }
 
 func (s *Service) dropCell(id string) {
 	s.mu.Lock()

@@ -189,3 +189,139 @@ func TestBadQueryNamesTheProblem(t *testing.T) {
 		t.Fatalf("a $ id was accepted: %v", r)
 	}
 }
+
+// Views with the same query and the same values of the parameters it reads
+// share one incremental view; each keeps its own id, deltas and lifetime.
+func TestViewsWithTheSameQueryShareOneView(t *testing.T) {
+	sys, svc := start(t)
+	const q = "SELECT * FROM product WHERE owner = $owner ORDER BY price DESC LIMIT 2"
+	for i := 1; i <= 4; i++ {
+		ingest(t, svc, "CREATE", "product", fmt.Sprint("product:", i), fmt.Sprintf(`{"owner": "ann", "price": %d}`, i))
+	}
+	reg := func(id, params string) *messages.ViewResult {
+		r, err := svc.Register(bg, &messages.RegisterView{Id: id, Surql: q, Params: []byte(params)})
+		if err != nil || r.ErrorCode != "" {
+			t.Fatalf("register %s: %v %v", id, err, r)
+		}
+		return r
+	}
+	a := reg("a", `{"owner": "ann", "unused": 1}`)
+	b := reg("b", `{"unused": 2, "owner": "ann"}`)
+	other := reg("other", `{"owner": "bob"}`)
+	if a.Hash != b.Hash || !slices.Equal(ids(a.Records), ids(b.Records)) || a.Hash == other.Hash {
+		t.Fatalf("a %v, b %v, other %v", a, b, other)
+	}
+	watch := func(id string) *watcher {
+		w := &watcher{}
+		pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return w }))
+		if _, err := svc.Subscribe(bg, []string{id}, pid); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	wa, wb := watch("a"), watch("b")
+	ingest(t, svc, "UPDATE", "product", "product:1", `{"owner": "ann", "price": 10}`)
+	if r, err := svc.Ingest(bg, &messages.IngestRequest{Op: "UPDATE", Table: "product", Id: "product:2",
+		Record: []byte(`{"owner": "ann", "price": 20}`)}); err != nil || r.ViewsChanged != 2 {
+		t.Fatalf("ingest: %v %v, want 2 views changed", r, err)
+	}
+	da, _ := svc.Debug(bg, "a")
+	want := []string{"product:2", "product:1"}
+	if got := ids(da.Cache); !slices.Equal(got, want) {
+		t.Fatalf("a holds %v, want %v", got, want)
+	}
+	for _, w := range []*watcher{wa, wb} {
+		if got := w.waitFor(t, da.LastHash); !slices.Equal(got, want) {
+			t.Fatalf("a subscriber holds %v, want %v", got, want)
+		}
+	}
+
+	// Replacing a with another query leaves b as it was; a's new result
+	// has a new hash even when the query gives the same rows.
+	ra, err := svc.Register(bg, &messages.RegisterView{Id: "a", Surql: q + " START 0", Params: []byte(`{"owner": "ann"}`)})
+	if err != nil || ra.ErrorCode != "" || ra.Generation != 1 || ra.Hash == da.LastHash || !slices.Equal(ids(ra.Records), want) {
+		t.Fatalf("replaced a: %v %v", ra, err)
+	}
+	if _, err := svc.Unregister(bg, "b"); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, svc, "DELETE", "product", "product:2", ``)
+	da, _ = svc.Debug(bg, "a")
+	if got := wa.waitFor(t, da.LastHash); !slices.Equal(got, []string{"product:1", "product:4"}) {
+		t.Fatalf("a after b left: %v", got)
+	}
+	// A new registration of the first query shares nothing with a.
+	c := reg("c", `{"owner": "ann"}`)
+	if c.Generation != 0 || !slices.Equal(ids(c.Records), []string{"product:1", "product:4"}) || c.Hash == da.LastHash {
+		t.Fatalf("c: %v", c)
+	}
+}
+
+// The generation is shared by the views that share a view, and each keeps
+// it across a restart; a view registered later starts at generation 0.
+func TestSharedGenerationsSurviveRestarts(t *testing.T) {
+	dir := t.TempDir()
+	sys, svc := start(t, "--data-dir="+dir, "--fsync=always")
+	const q = "SELECT *, (SELECT * FROM user WHERE id = $parent.author LIMIT 1)[0] AS author FROM thread"
+	ingest(t, svc, "CREATE", "user", "user:1", `{"name": "ann"}`)
+	ingest(t, svc, "CREATE", "thread", "thread:1", `{"author": "user:1"}`)
+	register(t, svc, "one", q)
+	register(t, svc, "two", q)
+	ingest(t, svc, "UPDATE", "user", "user:1", `{"name": "anne"}`)  // generation 1
+	register(t, svc, "three", q)                                    // generation 0
+	ingest(t, svc, "UPDATE", "user", "user:1", `{"name": "annie"}`) // 2, 2 and 1
+	before := map[string]*messages.DebugViewReply{}
+	for _, id := range []string{"one", "two", "three"} {
+		before[id], _ = svc.Debug(bg, id)
+	}
+	if g := []uint64{before["one"].ContentGeneration, before["two"].ContentGeneration, before["three"].ContentGeneration}; !slices.Equal(g, []uint64{2, 2, 1}) {
+		t.Fatalf("generations %v, want [2 2 1]", g)
+	}
+	sys.Close()
+
+	_, svc = start(t, "--data-dir="+dir)
+	for id, b := range before {
+		a, _ := svc.Debug(bg, id)
+		if a.LastHash != b.LastHash || a.ContentGeneration != b.ContentGeneration {
+			t.Fatalf("%s after restart: hash %s gen %d, before %s gen %d", id, a.LastHash, a.ContentGeneration, b.LastHash, b.ContentGeneration)
+		}
+	}
+	ingest(t, svc, "UPDATE", "user", "user:1", `{"name": "ann"}`)
+	one, _ := svc.Debug(bg, "one")
+	three, _ := svc.Debug(bg, "three")
+	if one.ContentGeneration != 3 || three.ContentGeneration != 2 {
+		t.Fatalf("after restart and a change: generations %d and %d, want 3 and 2", one.ContentGeneration, three.ContentGeneration)
+	}
+}
+
+// A view actor gets deltas once it has a subscriber: one subscribed late
+// starts from the current result, and a crash of the engine loses no
+// delta.
+func TestLateSubscriberAndEngineCrash(t *testing.T) {
+	sys, svc := start(t, "--chaos", "--restart-max=100", "--data-dir="+t.TempDir(), "--fsync=none")
+	register(t, svc, "all", "SELECT * FROM item WHERE n > 0")
+	for i := 0; i < 10; i++ {
+		ingest(t, svc, "CREATE", "item", fmt.Sprint("item:", i), `{"n": 1}`)
+	}
+	w := &watcher{}
+	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return w }))
+	svc.Subscribe(bg, []string{"all"}, pid)
+	for i := 0; i < 40; i++ {
+		if i%9 == 4 {
+			if _, err := sys.InjectFault("views/$engine", "panic"); err != nil {
+				t.Fatal(err)
+			}
+			for !svc.Ready() {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if r, err := svc.Ingest(bg, &messages.IngestRequest{Op: "CREATE", Table: "item", Id: fmt.Sprint("item:", i%15),
+			Record: fmt.Appendf(nil, `{"n": %d}`, i%3)}); err != nil || r.ErrorCode != "" {
+			continue // the request the engine crashed on
+		}
+	}
+	final, _ := svc.Debug(bg, "all")
+	if got := w.waitFor(t, final.LastHash); !slices.Equal(got, ids(final.Cache)) {
+		t.Fatalf("the subscriber holds %v, the view %v", got, ids(final.Cache))
+	}
+}

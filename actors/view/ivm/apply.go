@@ -9,18 +9,34 @@ import (
 // which t already reflects, and returns the change of its result. The
 // Delta has the view's hash and generation even when it changes no row.
 func (v *View) Apply(t *Tables, ev Event) Delta {
-	c := v.apply(t, ev)
-	if c == nil {
+	c := &v.pending
+	if !v.apply(t, ev, c) { // nothing touched: nothing to reset
 		return Delta{Hash: v.Hash(), Generation: v.gen}
 	}
-	return v.delta(c)
+	d := v.delta(c)
+	c.reset()
+	return d
 }
 
 // pending collects the rows an Apply touched, with what each was before.
+// Each view keeps one, which every Apply reuses.
 type pending struct {
-	touched []*touch
-	index   map[string]*touch
-	subsRan bool // some row's subquery values changed
+	touched []touch
+	index   map[string]int // touched by id, once there are many
+	subsRan bool           // some row's subquery values changed
+}
+
+// indexAbove is the number of touched rows past which pending indexes them.
+const indexAbove = 8
+
+// reset empties c, keeping its memory unless a large Apply grew it.
+func (c *pending) reset() {
+	clear(c.touched) // drop the references to entries and records
+	c.touched = c.touched[:0]
+	if cap(c.touched) > 4*indexAbove {
+		c.touched = nil
+	}
+	c.index, c.subsRan = nil, false
 }
 
 type touch struct {
@@ -32,41 +48,61 @@ type touch struct {
 	fresh bool   // its subviews were built after the event
 }
 
+// find returns the touch of row id, or nil.
+func (c *pending) find(id string) *touch {
+	if c.index != nil {
+		if i, ok := c.index[id]; ok {
+			return &c.touched[i]
+		}
+		return nil
+	}
+	for i := range c.touched {
+		if c.touched[i].id == id {
+			return &c.touched[i]
+		}
+	}
+	return nil
+}
+
 // touch records that the row id, whose entry is e (or nil), may change.
+// The touch it returns is valid until the next call.
 func (c *pending) touch(id string, e *entry) *touch {
-	if tc := c.index[id]; tc != nil {
+	if tc := c.find(id); tc != nil {
 		return tc
 	}
-	tc := &touch{id: id}
+	tc := touch{id: id}
 	if e != nil && e.in {
 		tc.wasIn, tc.prev = true, e.row()
 	}
-	if c.index == nil {
-		c.index = make(map[string]*touch)
-	}
-	c.index[id] = tc
 	c.touched = append(c.touched, tc)
-	return tc
+	n := len(c.touched)
+	switch {
+	case c.index != nil:
+		c.index[id] = n - 1
+	case n > indexAbove:
+		c.index = make(map[string]int, 2*n)
+		for i := range c.touched {
+			c.index[c.touched[i].id] = i
+		}
+	}
+	return &c.touched[n-1]
 }
 
 func (c *pending) fresh(id string) bool {
-	tc := c.index[id]
+	tc := c.find(id)
 	return tc != nil && tc.fresh
 }
 
-// apply updates the view's state and returns what it touched, or nil.
-func (v *View) apply(t *Tables, ev Event) *pending {
-	var c pending
+// apply updates the view's state, recording in c what it touched, and
+// reports whether it touched anything.
+func (v *View) apply(t *Tables, ev Event, c *pending) bool {
 	if ev.Table == v.plan.table {
-		v.applyMain(t, ev, &c)
+		v.applyMain(t, ev, c)
 	}
 	if v.plan.subTables[ev.Table] {
-		v.applySubs(t, ev, &c)
+		v.applySubs(t, ev, c)
 	}
-	if len(c.touched) == 0 {
-		return nil
-	}
-	return &c
+	return len(c.touched) > 0
 }
 
 // applyMain applies an event of the view's own table: it replaces the
@@ -80,10 +116,11 @@ func (v *View) applyMain(t *Tables, ev Event, c *pending) {
 	} else {
 		var e *entry
 		if ev.New != nil && v.plan.matches(ev.New, v.parent) {
-			e = v.plan.entry(ev.ID, ev.New)
+			e = v.plan.fill(v.spare, ev.ID, ev.New)
+			v.spare = nil
 		}
-		if e != nil || v.rows[ev.ID] != nil {
-			changes[0] = change{id: ev.ID, e: e}
+		if old := v.rows[ev.ID]; e != nil || old != nil {
+			changes[0] = change{id: ev.ID, e: e, old: old, found: true}
 			n = 1
 		}
 	}
@@ -103,18 +140,31 @@ func (v *View) applyMain(t *Tables, ev Event, c *pending) {
 // row was not in the window and ranks past its end both before and after
 // shifts none of the window's rows. Such a change is not touched.
 func (v *View) replace(ch change, c *pending) bool {
-	old := v.rows[ch.id]
+	old := ch.old
+	if !ch.found {
+		old = v.rows[ch.id]
+	}
 	past := true
 	if old != nil {
-		rank := v.tree.remove(old)
-		delete(v.rows, ch.id)
-		past = !old.in && v.pastEnd(rank)
+		// A row outside the window is past its end, unless START skips
+		// rows: then only its rank tells.
+		past = !old.in && v.plan.limit >= 0
+		if past && v.plan.start > 0 {
+			past = v.pastEnd(v.tree.rank(old))
+		}
+		v.tree.remove(old)
+		if ch.e == nil {
+			delete(v.rows, ch.id)
+		}
 	}
 	if e := ch.e; e != nil {
 		v.rows[ch.id] = e
 		past = v.pastEnd(v.tree.insert(e)) && past
 	}
 	if past {
+		if old != nil && old.src != nil {
+			v.spare = old // nothing refers to it any more
+		}
 		return false
 	}
 	tc := c.touch(ch.id, old)
@@ -148,7 +198,8 @@ func (v *View) settle(t *Tables, n int, c *pending) {
 	if v.plan.limit >= 0 {
 		edge(v.plan.start + v.plan.limit)
 	}
-	for _, tc := range c.touched {
+	for i := range c.touched {
+		tc := &c.touched[i]
 		e := v.rows[tc.id]
 		nowIn := e != nil && v.inWindow(v.tree.rank(e))
 		switch {
@@ -180,7 +231,10 @@ func (v *View) applySubs(t *Tables, ev Event, c *pending) {
 			if !s.plan.reads(ev.Table) {
 				continue
 			}
-			if e.subs[i].apply(t, ev) == nil {
+			sv := e.subs[i]
+			touched := sv.apply(t, ev, &sv.pending)
+			sv.pending.reset()
+			if !touched {
 				continue
 			}
 			val := s.value(e.subs[i].records())
@@ -207,7 +261,8 @@ func (v *View) delta(c *pending) Delta {
 		v.gen++
 	}
 	var d Delta
-	for _, tc := range c.touched {
+	for i := range c.touched {
+		tc := &c.touched[i]
 		e := v.rows[tc.id]
 		nowIn := e != nil && e.in
 		switch {

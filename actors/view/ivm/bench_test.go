@@ -105,3 +105,56 @@ func BenchmarkIngest(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApply is the cost of one View.Apply for each kind of view of
+// BenchmarkIngest, over the same 20,000 records: a filter without order,
+// ORDER BY with LIMIT over ~500 rows, and IN with ORDER BY and LIMIT. Each
+// event is one that the index matches to the view.
+func BenchmarkApply(b *testing.B) {
+	const records = 20000
+	queries := []struct{ name, q string }{
+		{"filter", "SELECT * FROM product WHERE owner = $owner"},
+		{"top", "SELECT * FROM product WHERE category = $category AND status = 'open' ORDER BY price DESC LIMIT 10"},
+		{"in", "SELECT * FROM product WHERE owner IN $owners ORDER BY price DESC, id LIMIT 5"},
+	}
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			rec := func() map[string]any {
+				return map[string]any{"owner": fmt.Sprintf("user:%d", rng.IntN(100)), "category": fmt.Sprintf("c%d", rng.IntN(20)),
+					"status": []string{"open", "closed"}[rng.IntN(2)], "price": int64(rng.IntN(100000))}
+			}
+			tables := NewTables()
+			for i := range records {
+				tables.Apply(Change{Op: Update, Table: "product", ID: fmt.Sprint("product:", i), Record: rec()})
+			}
+			index := NewIndex()
+			views := map[string]*View{}
+			for i := range 100 {
+				params := map[string]any{"owner": fmt.Sprintf("user:%d", i), "category": fmt.Sprintf("c%d", i%20),
+					"owners": []any{fmt.Sprintf("user:%d", i), fmt.Sprintf("user:%d", (i+1)%100)}}
+				v, err := Compile(surql.MustParse(q.q), params)
+				if err != nil {
+					b.Fatal(err)
+				}
+				v.Load(tables)
+				views[v.ParamsKey()] = v
+				index.Add(v.ParamsKey(), v)
+			}
+			var matched []string
+			applies := 0
+			for b.Loop() {
+				ev, err := tables.Apply(Change{Op: Update, Table: "product", ID: fmt.Sprint("product:", rng.IntN(records)), Record: rec()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				matched = index.AppendMatch(matched[:0], ev)
+				for _, id := range matched {
+					views[id].Apply(tables, ev)
+				}
+				applies += len(matched)
+			}
+			b.ReportMetric(float64(applies)/float64(b.N), "applies/op")
+		})
+	}
+}

@@ -14,7 +14,31 @@ import (
 // error. Empty input and null are no record (nil). The result may be
 // handed to Tables.Apply as a Normalized change.
 func DecodeRecord(raw []byte) (map[string]any, error) {
-	d := decoder{buf: raw}
+	return decodeWith(decoder{buf: raw})
+}
+
+// A Decoder decodes records as DecodeRecord does, and shares the strings
+// of field names between the records it decodes: records of a table repeat
+// the same names. It is not safe for concurrent use.
+type Decoder struct {
+	names map[string]string
+}
+
+// maxNames bounds the names a Decoder keeps; longer names are not kept.
+const (
+	maxNames   = 4096
+	maxNameLen = 64
+)
+
+// Decode decodes a record as DecodeRecord does.
+func (dec *Decoder) Decode(raw []byte) (map[string]any, error) {
+	if dec.names == nil {
+		dec.names = make(map[string]string)
+	}
+	return decodeWith(decoder{buf: raw, names: dec.names})
+}
+
+func decodeWith(d decoder) (map[string]any, error) {
 	d.space()
 	if d.i == len(d.buf) {
 		return nil, nil
@@ -46,8 +70,9 @@ func DecodeRecord(raw []byte) (map[string]any, error) {
 const maxDepth = 10000
 
 type decoder struct {
-	buf []byte
-	i   int
+	buf   []byte
+	i     int
+	names map[string]string // see Decoder; nil for none
 }
 
 func (d *decoder) space() {
@@ -128,7 +153,7 @@ func (d *decoder) object(depth int) (any, error) {
 		if d.i >= len(d.buf) || d.buf[d.i] != '"' {
 			return nil, d.unexpected("a string key")
 		}
-		key, err := d.string()
+		key, err := d.name()
 		if err != nil {
 			return nil, err
 		}
@@ -231,6 +256,32 @@ func (d *decoder) string() (string, error) {
 	}
 	d.i = len(d.buf)
 	return "", d.unexpected("the end of the string")
+}
+
+// name decodes the field name at d.i, sharing it when it is known.
+func (d *decoder) name() (string, error) {
+	if d.names == nil {
+		return d.string()
+	}
+	start := d.i + 1
+	for end := start; end < len(d.buf) && end-start <= maxNameLen; end++ {
+		switch c := d.buf[end]; {
+		case c == '"':
+			raw := d.buf[start:end]
+			if name, ok := d.names[string(raw)]; ok {
+				d.i = end + 1
+				return name, nil
+			}
+			name, err := d.string()
+			if err == nil && len(d.names) < maxNames {
+				d.names[string(raw)] = name
+			}
+			return name, err
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return d.string()
+		}
+	}
+	return d.string()
 }
 
 // A rangeError is a number beyond float64, which the caller reports.

@@ -1,9 +1,11 @@
 package ivm
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -253,9 +255,19 @@ func (p *plan) matches(rec, parent map[string]any) bool {
 }
 
 // entry returns the entry of a record that matches the plan's WHERE.
-func (p *plan) entry(id string, rec map[string]any) *entry {
-	e := &entry{id: id, version: Version(rec), src: rec, base: p.project(rec)}
+func (p *plan) entry(id string, rec map[string]any) *entry { return p.fill(nil, id, rec) }
+
+// fill makes e (or a new entry if e is nil) the entry of a record that
+// matches the plan's WHERE.
+func (p *plan) fill(e *entry, id string, rec map[string]any) *entry {
+	if e == nil {
+		e = new(entry)
+	} else {
+		*e = entry{}
+	}
+	e.id, e.version, e.src, e.base = id, Version(rec), rec, p.project(rec)
 	e.key = p.sortKey(e.keyBuf[:0], e.base, id)
+	e.first = makeFastKey(e.key[0])
 	return e
 }
 
@@ -286,16 +298,78 @@ func (p *plan) sortKey(key []any, rec map[string]any, tie surql.Value) []any {
 }
 
 func (p *plan) compare(a, b *entry) int {
-	for i, o := range p.order {
-		if c := surql.Compare(a.key[i], b.key[i]); c != 0 {
-			if o.desc {
+	if c, ok := a.first.compare(&b.first); ok {
+		if c != 0 {
+			if len(p.order) > 0 && p.order[0].desc {
 				return -c
 			}
 			return c
 		}
+		if len(p.order) == 0 {
+			return 0
+		}
+	} else if c := p.compareAt(a, b, 0); c != 0 {
+		return c
 	}
-	n := len(p.order)
-	return surql.Compare(a.key[n], b.key[n])
+	for i := 1; i <= len(p.order); i++ {
+		if c := p.compareAt(a, b, i); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareAt compares the keys of a and b at index i.
+func (p *plan) compareAt(a, b *entry, i int) int {
+	c := surql.Compare(a.key[i], b.key[i])
+	if i < len(p.order) && p.order[i].desc {
+		return -c
+	}
+	return c
+}
+
+// A fastKey holds the first value of an entry's sort key in the entry
+// itself when it is an integer, a float or a string, so that comparing
+// two entries, the work of the ordered index, mostly reads neither the
+// key slice nor a boxed value.
+type fastKey struct {
+	kind uint8 // 0: another type, see key[0]
+	n    uint64
+	s    string
+}
+
+const (
+	fastInt = 1 + iota
+	fastFloat
+	fastString
+)
+
+func makeFastKey(v surql.Value) fastKey {
+	switch v := v.(type) {
+	case int64:
+		return fastKey{kind: fastInt, n: uint64(v)}
+	case float64:
+		return fastKey{kind: fastFloat, n: math.Float64bits(v)}
+	case string:
+		return fastKey{kind: fastString, s: v}
+	}
+	return fastKey{}
+}
+
+// compare compares two fast keys as surql.Compare compares their values,
+// or reports false when it cannot: a value of another type, or an integer
+// and a float.
+func (k *fastKey) compare(o *fastKey) (int, bool) {
+	if k.kind != o.kind || k.kind == 0 {
+		return 0, false
+	}
+	switch k.kind {
+	case fastInt:
+		return cmp.Compare(int64(k.n), int64(o.n)), true
+	case fastFloat:
+		return cmp.Compare(math.Float64frombits(k.n), math.Float64frombits(o.n)), true
+	}
+	return strings.Compare(k.s, o.s), true
 }
 
 // compose returns the projected record: base with the subquery values.

@@ -127,11 +127,19 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 		return Event{}, fmt.Errorf("invalid op %v", ch.Op)
 	}
 	for _, col := range t.columns[ch.Table] {
+		var oldKey any
 		if ev.Old != nil {
-			col.remove(ev.ID, ev.Old)
+			oldKey = valueKey(lookup(ev.Old, col.path))
 		}
 		if ev.New != nil {
-			col.add(ev.ID, ev.New)
+			k := valueKey(lookup(ev.New, col.path))
+			if ev.Old != nil && sameKey(k, oldKey) {
+				continue // the record stays where it is
+			}
+			col.add(ev.ID, k)
+		}
+		if ev.Old != nil {
+			col.remove(ev.ID, oldKey)
 		}
 	}
 	return ev, nil
@@ -160,7 +168,7 @@ func (t *Tables) seek(table string, path []string, v surql.Value) iter.Seq2[stri
 	if col == nil {
 		col = &column{path: path, ids: make(map[any]map[string]bool)}
 		for id, rec := range rows {
-			col.add(id, rec)
+			col.add(id, valueKey(lookup(rec, path)))
 		}
 		cols[pathKey(path)] = col
 	}
@@ -173,18 +181,20 @@ func (t *Tables) seek(table string, path []string, v surql.Value) iter.Seq2[stri
 	}
 }
 
-func (c *column) add(id string, rec map[string]any) {
-	k := valueKey(lookup(rec, c.path))
-	if c.ids[k] == nil {
-		c.ids[k] = make(map[string]bool)
+// add indexes the record id under k, the valueKey of its value.
+func (c *column) add(id string, k any) {
+	ids := c.ids[k]
+	if ids == nil {
+		ids = make(map[string]bool)
+		c.ids[k] = ids
 	}
-	c.ids[k][id] = true
+	ids[id] = true
 }
 
-func (c *column) remove(id string, rec map[string]any) {
-	k := valueKey(lookup(rec, c.path))
-	delete(c.ids[k], id)
-	if len(c.ids[k]) == 0 {
+func (c *column) remove(id string, k any) {
+	ids := c.ids[k]
+	delete(ids, id)
+	if len(ids) == 0 {
 		delete(c.ids, k)
 	}
 }

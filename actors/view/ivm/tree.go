@@ -8,7 +8,10 @@ import (
 // A tree is the ordered index of a view: an order-statistic treap of
 // entries, so that inserting, removing, ranking an entry and finding the
 // entry at a rank all take O(log n), and a window of k rows is read in
-// O(log n + k). The links live in the entries themselves.
+// O(log n + k). The links live in the entries themselves, parent links
+// included: removing and ranking an entry walk up from it and compare no
+// keys, and no operation recurses (an actor's goroutine starts with a
+// small stack, which deep recursion would have to grow on every message).
 type tree struct {
 	root *entry
 	cmp  func(a, b *entry) int // a total order: no two entries compare equal
@@ -16,9 +19,9 @@ type tree struct {
 
 // node is the part of an entry that links it into a tree.
 type node struct {
-	left, right *entry
-	prio        uint64 // heap order: a parent's prio is at least its children's
-	size        int    // entries in the subtree rooted here
+	left, right, parent *entry
+	prio                uint64 // heap order: a parent's prio is at least its children's
+	size                int    // entries in the subtree rooted here
 }
 
 func size(e *entry) int {
@@ -32,84 +35,107 @@ func (e *entry) fix() { e.size = 1 + size(e.left) + size(e.right) }
 
 func (t *tree) len() int { return size(t.root) }
 
-// insert inserts e and returns its rank.
+// insert inserts e and returns its rank: it goes down to a leaf, then
+// rotates up to its place in the heap order.
 func (t *tree) insert(e *entry) int {
-	e.left, e.right, e.prio, e.size = nil, nil, rand.Uint64(), 1
-	l, r := t.split(t.root, e)
-	rank := size(l)
-	t.root = merge(merge(l, e), r)
-	return rank
-}
-
-// split divides the subtree n into the entries before e and those after.
-func (t *tree) split(n, e *entry) (l, r *entry) {
-	if n == nil {
-		return nil, nil
-	}
-	if t.cmp(n, e) < 0 {
-		n.right, r = t.split(n.right, e)
-		n.fix()
-		return n, r
-	}
-	l, n.left = t.split(n.left, e)
-	n.fix()
-	return l, n
-}
-
-// merge joins two subtrees whose entries are all ordered l before r.
-func merge(l, r *entry) *entry {
-	switch {
-	case l == nil:
-		return r
-	case r == nil:
-		return l
-	case l.prio > r.prio:
-		l.right = merge(l.right, r)
-		l.fix()
-		return l
-	}
-	r.left = merge(l, r.left)
-	r.fix()
-	return r
-}
-
-// remove removes e, which must be in the tree, and returns the rank it had.
-func (t *tree) remove(e *entry) int {
-	var rank int
-	t.root = t.removeFrom(t.root, e, &rank)
-	return rank
-}
-
-func (t *tree) removeFrom(n, e *entry, rank *int) *entry {
-	if n == nil {
-		return nil
-	}
-	switch c := t.cmp(e, n); {
-	case c < 0:
-		n.left = t.removeFrom(n.left, e, rank)
-	case c > 0:
-		*rank += size(n.left) + 1
-		n.right = t.removeFrom(n.right, e, rank)
-	default:
-		*rank += size(n.left)
-		return merge(n.left, n.right)
-	}
-	n.fix()
-	return n
-}
-
-// rank returns the number of entries ordered before e.
-func (t *tree) rank(e *entry) int {
-	r := 0
+	e.left, e.right, e.parent, e.prio, e.size = nil, nil, nil, rand.Uint64(), 1
+	rank := 0
+	var parent *entry
+	left := false
 	for n := t.root; n != nil; {
-		switch c := t.cmp(e, n); {
-		case c < 0:
+		n.size++
+		parent = n
+		if left = t.cmp(e, n) < 0; left {
 			n = n.left
-		case c > 0:
-			r += size(n.left) + 1
+		} else {
+			rank += size(n.left) + 1
 			n = n.right
-		default:
-			return r + size(n.left)
+		}
+	}
+	e.parent = parent
+	switch {
+	case parent == nil:
+		t.root = e
+	case left:
+		parent.left = e
+	default:
+		parent.right = e
+	}
+	for e.parent != nil && e.parent.prio < e.prio {
+		t.rotateUp(e)
+	}
+	return rank
+}
+
+// rotateUp rotates x above its parent, keeping the order.
+func (t *tree) rotateUp(x *entry) {
+	p := x.parent
+	g := p.parent
+	if x == p.left {
+		p.left = x.right
+		if x.right != nil {
+			x.right.parent = p
+		}
+		x.right = p
+	} else {
+		p.right = x.left
+		if x.left != nil {
+			x.left.parent = p
+		}
+		x.left = p
+	}
+	p.parent, x.parent = x, g
+	switch {
+	case g == nil:
+		t.root = x
+	case g.left == p:
+		g.left = x
+	default:
+		g.right = x
+	}
+	p.fix()
+	x.fix()
+}
+
+// remove removes e, which must be in the tree: e rotates down until it has
+// one child at most, which takes its place.
+func (t *tree) remove(e *entry) {
+	for e.left != nil && e.right != nil {
+		c := e.left
+		if e.right.prio > c.prio {
+			c = e.right
+		}
+		t.rotateUp(c)
+	}
+	child := e.left
+	if child == nil {
+		child = e.right
+	}
+	p := e.parent
+	if child != nil {
+		child.parent = p
+	}
+	switch {
+	case p == nil:
+		t.root = child
+	case p.left == e:
+		p.left = child
+	default:
+		p.right = child
+	}
+	for n := p; n != nil; n = n.parent {
+		n.size--
+	}
+	e.left, e.right, e.parent = nil, nil, nil
+}
+
+// rank returns the number of entries ordered before e, which must be in
+// the tree.
+func (t *tree) rank(e *entry) int {
+	r := size(e.left)
+	for n := e; n.parent != nil; n = n.parent {
+		if n == n.parent.right {
+			r += size(n.parent.left) + 1
 		}
 	}
 	return r
@@ -131,33 +157,30 @@ func (t *tree) at(i int) *entry {
 	}
 }
 
+// next returns the entry after e, or nil.
+func next(e *entry) *entry {
+	if e.right != nil {
+		e = e.right
+		for e.left != nil {
+			e = e.left
+		}
+		return e
+	}
+	for e.parent != nil && e == e.parent.right {
+		e = e.parent
+	}
+	return e.parent
+}
+
 // from iterates over the entries in order, starting at rank i.
 func (t *tree) from(i int) iter.Seq[*entry] {
 	return func(yield func(*entry) bool) {
-		// The stack holds the entries yet to visit, the next one last;
-		// each one's right subtree comes right after it.
-		var stack []*entry
-		for n := t.root; n != nil; {
-			switch l := size(n.left); {
-			case i < l:
-				stack = append(stack, n)
-				n = n.left
-			case i == l:
-				stack = append(stack, n)
-				n = nil
-			default:
-				i -= l + 1
-				n = n.right
-			}
+		if i < 0 || i >= t.len() {
+			return
 		}
-		for len(stack) > 0 {
-			n := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if !yield(n) {
+		for e := t.at(i); e != nil; e = next(e) {
+			if !yield(e) {
 				return
-			}
-			for m := n.right; m != nil; m = m.left {
-				stack = append(stack, m)
 			}
 		}
 	}

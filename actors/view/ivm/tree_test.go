@@ -17,9 +17,10 @@ func TestTree(t *testing.T) {
 	for step := range 3000 {
 		if len(want) > 0 && rng.IntN(3) == 0 {
 			i := rng.IntN(len(want))
-			if r := tr.remove(want[i]); r != i {
-				t.Fatalf("step %d: remove returned rank %d, want %d", step, r, i)
+			if r := tr.rank(want[i]); r != i {
+				t.Fatalf("step %d: rank %d, want %d", step, r, i)
 			}
+			tr.remove(want[i])
 			want = slices.Delete(want, i, i+1)
 		} else {
 			e := &entry{version: rng.Int64N(1 << 40)}
@@ -36,6 +37,9 @@ func TestTree(t *testing.T) {
 			t.Fatalf("step %d: len %d, want %d", step, tr.len(), len(want))
 		}
 		checkTreap(t, tr.root)
+		if tr.root != nil && tr.root.parent != nil {
+			t.Fatal("the root has a parent")
+		}
 		if len(want) == 0 {
 			continue
 		}
@@ -69,7 +73,8 @@ func TestTree(t *testing.T) {
 	}
 }
 
-// checkTreap checks the heap order and the sizes of a subtree.
+// checkTreap checks the heap order, the parent links and the sizes of a
+// subtree.
 func checkTreap(t *testing.T, n *entry) int {
 	if n == nil {
 		return 0
@@ -77,6 +82,9 @@ func checkTreap(t *testing.T, n *entry) int {
 	for _, c := range []*entry{n.left, n.right} {
 		if c != nil && c.prio > n.prio {
 			t.Fatal("heap order broken")
+		}
+		if c != nil && c.parent != n {
+			t.Fatal("a parent link is wrong")
 		}
 	}
 	s := 1 + checkTreap(t, n.left) + checkTreap(t, n.right)

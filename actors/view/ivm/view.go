@@ -66,12 +66,20 @@ type View struct {
 	groups map[string]*group // for a grouped view
 	hash   uint64            // the sum of the window's row hashes
 	gen    uint64
+
+	pending pending // what the current Apply touched
+	spare   *entry  // an entry that left the index, to fill again
+
+	// hashText is Hash's result for hash and gen as hashOf holds them.
+	hashText string
+	hashOf   [2]uint64
 }
 
 // An entry is a row in a view's ordered index. While the row is in the
 // window (in), it also holds its subviews and its projected record.
 type entry struct {
 	node
+	first   fastKey // key[0], when it is a number or a string
 	id      string
 	version int64
 	src     map[string]any // the source record; nil for a group row
@@ -88,9 +96,12 @@ type entry struct {
 func (e *entry) row() Row { return Row{ID: e.id, Version: e.version, Record: e.rec} }
 
 // A change replaces the entry of a row; e is nil when the row is gone.
+// When found is set, old is the row's entry before (nil for none).
 type change struct {
-	id string
-	e  *entry
+	id    string
+	e     *entry
+	old   *entry
+	found bool
 }
 
 // Compile compiles a query into an empty View, as of empty tables; Load
@@ -203,7 +214,12 @@ func (v *View) Len() int {
 // Hash returns a stable hash of the result's ids and versions and of the
 // generation. The rows count as a set, as the original hashes its sorted
 // ids: an Apply updates it in O(1) per changed row.
-func (v *View) Hash() string { return formatHash(v.hash, v.gen) }
+func (v *View) Hash() string {
+	if v.hashText == "" || v.hashOf != [2]uint64{v.hash, v.gen} {
+		v.hashText, v.hashOf = formatHash(v.hash, v.gen), [2]uint64{v.hash, v.gen}
+	}
+	return v.hashText
+}
 
 // Generation counts the Applies that changed a row's subquery values.
 // Such a change can leave every id and version as it was; the generation
