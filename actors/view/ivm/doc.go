@@ -21,6 +21,11 @@
 // Evaluate computes a result from scratch; it is the reference the
 // incremental engine is tested against.
 //
+// DecodeRecord (or a Decoder) turns an ingested JSON record straight into
+// Values, for a Change marked Normalized. Views compiled from the same
+// query with equal ParamsKeys always have the same result, so that one
+// View can serve them all.
+//
 // # Results
 //
 // A result is a list of rows (id, version, projected record). The version
