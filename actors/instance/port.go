@@ -48,7 +48,3 @@ func (p *Port) Copy(r io.Reader, end bool) (int64, error) {
 	}
 	return n, nil
 }
-
-// close ends the stream without waiting for a writer in progress, whose
-// next write fails.
-func (p *Port) close() { p.w.Close() }

@@ -191,6 +191,15 @@ func (k *Keyspace) askAll(parts map[int]*messages.DataRequest, timeout time.Dura
 	return replies, firstErr
 }
 
+// askEvery sends req to every shard and waits for every reply.
+func (k *Keyspace) askEvery(req *messages.DataRequest, timeout time.Duration) (map[int]*messages.DataReply, error) {
+	parts := make(map[int]*messages.DataRequest, len(k.shards))
+	for i := range k.shards {
+		parts[i] = req
+	}
+	return k.askAll(parts, timeout)
+}
+
 // fanOut splits a multi-key read or delete by shard. KV_DEL and KV_EXISTS
 // sum the counts; KV_MGET puts the values back in request order.
 func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
@@ -306,11 +315,7 @@ func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*
 // scan merges the shards' pages: each returns its first count keys after
 // the cursor, so the first count of their union is the true next page.
 func (k *Keyspace) scan(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
-	parts := make(map[int]*messages.DataRequest, len(k.shards))
-	for i := range k.shards {
-		parts[i] = req
-	}
-	replies, err := k.askAll(parts, timeout)
+	replies, err := k.askEvery(req, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -331,11 +336,7 @@ func (k *Keyspace) scan(req *messages.DataRequest, timeout time.Duration) (*mess
 }
 
 func (k *Keyspace) count(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
-	parts := make(map[int]*messages.DataRequest, len(k.shards))
-	for i := range k.shards {
-		parts[i] = req
-	}
-	replies, err := k.askAll(parts, timeout)
+	replies, err := k.askEvery(req, timeout)
 	if err != nil {
 		return nil, err
 	}
