@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -206,15 +205,3 @@ func (d *domainSupervisor) spawn(ctx actor.Context, name string) (*actor.PID, er
 	d.reg.put(d.domain+"/"+name, pid)
 	return pid, nil
 }
-
-// requestTimeoutError is returned when an actor did not answer in time.
-type requestTimeoutError struct {
-	actor string
-	after time.Duration
-}
-
-func (e *requestTimeoutError) Error() string {
-	return fmt.Sprintf("%s did not answer within %s", e.actor, e.after)
-}
-
-func (e *requestTimeoutError) Timeout() bool { return true }

@@ -34,6 +34,7 @@ type System struct {
 	Started  time.Time
 
 	fatal     chan error
+	inboxes   chan *inbox // idle, for Request
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -52,6 +53,7 @@ func Boot(cfg Config, log *slog.Logger) (*System, error) {
 		Faults:  supervision.NewFaults(cfg.Chaos),
 		Started: time.Now(),
 		fatal:   make(chan error, 1),
+		inboxes: make(chan *inbox, idleInboxes),
 	}
 	s.Store, err = store.Open(store.Options{
 		Dir:           s.Path("store"),
@@ -124,25 +126,6 @@ func (p *rootPolicy) HandleFailure(system *actor.ActorSystem, sup actor.Supervis
 		return
 	}
 	p.Policy.HandleFailure(system, sup, child, rs, reason, message)
-}
-
-// ErrFailed wraps a messages.Failure reply: the actor crashed while handling
-// the request and was restarted; the request's outcome is unknown.
-var ErrFailed = errors.New("actor failed while handling the request")
-
-// Request sends msg to pid and waits for the reply, at most timeout.
-func (s *System) Request(pid *actor.PID, msg any, timeout time.Duration) (any, error) {
-	res, err := s.Root.RequestFuture(pid, msg, timeout).Result()
-	if errors.Is(err, actor.ErrTimeout) {
-		return nil, &requestTimeoutError{actor: pid.Id, after: timeout}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if f, ok := res.(*messages.Failure); ok {
-		return nil, fmt.Errorf("%w: %s: %s", ErrFailed, f.Actor, f.Reason)
-	}
-	return res, nil
 }
 
 // InjectFault arms every actor matching the pattern to fail on its next

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system/systemtest"
 )
@@ -85,22 +83,6 @@ func BenchmarkIngest(b *testing.B) {
 			// ingest: steadier than the latency on a busy machine.
 			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-µs/ingest")
 		})
-	}
-}
-
-// BenchmarkRoundTrip is the floor of an ingest: a request to an actor that
-// answers at once.
-func BenchmarkRoundTrip(b *testing.B) {
-	sys := systemtest.Boot(b)
-	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if _, ok := ctx.Message().(*messages.IngestRequest); ok {
-			ctx.Respond(&messages.IngestReply{})
-		}
-	}))
-	for b.Loop() {
-		if _, err := sys.Request(pid, &messages.IngestRequest{}, time.Second); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 
