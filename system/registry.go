@@ -33,11 +33,18 @@ func newRegistry(sys *System) *Registry {
 // Domain starts the supervisor of a domain. props gives the behaviour of the
 // child with the given name (the part after "domain/"). Children get the
 // restart policy, metrics and fault injection of the system.
-func (r *Registry) Domain(domain string, props func(name string) actor.Producer) error {
+func (r *Registry) Domain(domain string, props func(name string) actor.Producer, opts ...DomainOption) error {
 	s := r.sys
+	var o domainOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	childProps := func(name string) *actor.Props {
-		return actor.PropsFromProducer(props(name), actor.WithReceiverMiddleware(
-			s.Metrics.countMessages(domain), s.Faults.Middleware))
+		options := []actor.PropsOption{actor.WithReceiverMiddleware(s.Metrics.countMessages(domain), s.Faults.Middleware)}
+		if o.callerRuns != nil && o.callerRuns(name) {
+			options = append(options, newCallerRuns()...)
+		}
+		return actor.PropsFromProducer(props(name), options...)
 	}
 	supProps := actor.PropsFromProducer(func() actor.Actor {
 		return &domainSupervisor{reg: r, domain: domain, props: childProps, children: map[string]*actor.PID{}}

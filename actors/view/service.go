@@ -61,7 +61,7 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 		}
 		c := s.cell(name)
 		return func() actor.Actor { return &viewActor{svc: s, id: name, cell: c} }
-	})
+	}, system.CallerRuns(func(name string) bool { return name == engineName }))
 	if err != nil {
 		return nil, err
 	}
