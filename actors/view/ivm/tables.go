@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -70,22 +69,36 @@ type Event struct {
 //
 // Tables is not safe for concurrent use.
 type Tables struct {
-	tables  map[string]map[string]map[string]any
-	columns map[string]map[string]*column // table -> path -> index; see seek
+	tables map[string]*table
 }
 
-// A column indexes the records of a table by their value at a path.
-type column struct {
-	path []string
-	ids  map[any]map[string]bool // valueKey -> ids
+type table struct {
+	rows    map[string]*row
+	columns []*column // see seek; a column's slot is its index here
 }
+
+// A row is a record and where it sits in each column of its table.
+type row struct {
+	id  string
+	rec map[string]any
+	at  []int32 // by column slot: the row's index in its bucket
+}
+
+// A column indexes the rows of a table by their value at a path. A bucket
+// is a slice, and each row knows its index in it: moving a row from one
+// bucket to another is a swap and an append, with no hashing of its id.
+type column struct {
+	path    []string
+	key     string // pathKey(path)
+	slot    int
+	buckets map[any]*bucket // valueKey -> rows
+}
+
+type bucket struct{ rows []*row }
 
 // NewTables returns empty tables.
 func NewTables() *Tables {
-	return &Tables{
-		tables:  make(map[string]map[string]map[string]any),
-		columns: make(map[string]map[string]*column),
-	}
+	return &Tables{tables: make(map[string]*table)}
 }
 
 // Apply records ch and returns it as an Event, to be applied to every view
@@ -99,8 +112,13 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 		return Event{}, errors.New("missing record id")
 	}
 	ev := Event{Table: ch.Table, ID: ch.ID}
-	rows := t.tables[ch.Table]
-	ev.Old = rows[ch.ID]
+	tb := t.tables[ch.Table]
+	var r *row
+	if tb != nil {
+		if r = tb.rows[ch.ID]; r != nil {
+			ev.Old = r.rec
+		}
+	}
 	switch ch.Op {
 	case Create, Update:
 		rec := ch.Record
@@ -115,32 +133,37 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 			rec = make(map[string]any, 1)
 		}
 		rec["id"] = ch.ID
-		if rows == nil {
-			rows = make(map[string]map[string]any)
-			t.tables[ch.Table] = rows
+		if tb == nil {
+			tb = &table{rows: make(map[string]*row)}
+			t.tables[ch.Table] = tb
 		}
-		rows[ch.ID] = rec
 		ev.New = rec
+		if r == nil {
+			r = &row{id: ch.ID, rec: rec, at: make([]int32, len(tb.columns))}
+			tb.rows[ch.ID] = r
+			for _, col := range tb.columns {
+				col.add(r, valueKey(lookup(rec, col.path)))
+			}
+			return ev, nil
+		}
+		r.rec = rec
+		for _, col := range tb.columns {
+			k := valueKey(lookup(rec, col.path))
+			if oldKey := valueKey(lookup(ev.Old, col.path)); !sameKey(k, oldKey) {
+				col.remove(r, oldKey)
+				col.add(r, k)
+			}
+		}
 	case Delete:
-		delete(rows, ch.ID)
+		if r == nil {
+			return ev, nil
+		}
+		delete(tb.rows, ch.ID)
+		for _, col := range tb.columns {
+			col.remove(r, valueKey(lookup(ev.Old, col.path)))
+		}
 	default:
 		return Event{}, fmt.Errorf("invalid op %v", ch.Op)
-	}
-	for _, col := range t.columns[ch.Table] {
-		var oldKey any
-		if ev.Old != nil {
-			oldKey = valueKey(lookup(ev.Old, col.path))
-		}
-		if ev.New != nil {
-			k := valueKey(lookup(ev.New, col.path))
-			if ev.Old != nil && sameKey(k, oldKey) {
-				continue // the record stays where it is
-			}
-			col.add(ev.ID, k)
-		}
-		if ev.Old != nil {
-			col.remove(ev.ID, oldKey)
-		}
 	}
 	return ev, nil
 }
@@ -149,70 +172,96 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 // which holds no record id. The first seek of a path builds an index of
 // it, which Apply then maintains: views seek by the few paths their WHERE
 // clauses join on, such as id or thread in thread = $parent.id.
-func (t *Tables) seek(table string, path []string, v surql.Value) iter.Seq2[string, map[string]any] {
-	rows := t.tables[table]
+func (t *Tables) seek(name string, path []string, v surql.Value) iter.Seq2[string, map[string]any] {
+	tb := t.tables[name]
+	if tb == nil {
+		return func(func(string, map[string]any) bool) {}
+	}
 	if len(path) == 1 && path[0] == "id" { // ids are the keys of the table
 		id, _ := v.(string)
 		return func(yield func(string, map[string]any) bool) {
-			if rec, ok := rows[id]; ok {
-				yield(id, rec)
+			if r, ok := tb.rows[id]; ok {
+				yield(id, r.rec)
 			}
 		}
 	}
-	cols := t.columns[table]
-	if cols == nil {
-		cols = make(map[string]*column)
-		t.columns[table] = cols
-	}
-	col := cols[pathKey(path)]
-	if col == nil {
-		col = &column{path: path, ids: make(map[any]map[string]bool)}
-		for id, rec := range rows {
-			col.add(id, valueKey(lookup(rec, path)))
-		}
-		cols[pathKey(path)] = col
-	}
+	col := tb.column(path)
 	return func(yield func(string, map[string]any) bool) {
-		for id := range col.ids[valueKey(v)] {
-			if !yield(id, rows[id]) {
-				return
+		if b := col.buckets[valueKey(v)]; b != nil {
+			for _, r := range b.rows {
+				if !yield(r.id, r.rec) {
+					return
+				}
 			}
 		}
 	}
 }
 
-// add indexes the record id under k, the valueKey of its value.
-func (c *column) add(id string, k any) {
-	ids := c.ids[k]
-	if ids == nil {
-		ids = make(map[string]bool)
-		c.ids[k] = ids
+// column returns the table's column of path, building it the first time.
+func (tb *table) column(path []string) *column {
+	key := pathKey(path)
+	for _, col := range tb.columns {
+		if col.key == key {
+			return col
+		}
 	}
-	ids[id] = true
+	col := &column{path: path, key: key, slot: len(tb.columns), buckets: make(map[any]*bucket)}
+	tb.columns = append(tb.columns, col)
+	for _, r := range tb.rows {
+		r.at = append(r.at, 0)
+		col.add(r, valueKey(lookup(r.rec, path)))
+	}
+	return col
 }
 
-func (c *column) remove(id string, k any) {
-	ids := c.ids[k]
-	delete(ids, id)
-	if len(ids) == 0 {
-		delete(c.ids, k)
+// add puts r in the bucket of k, the valueKey of its value.
+func (c *column) add(r *row, k any) {
+	b := c.buckets[k]
+	if b == nil {
+		b = &bucket{}
+		c.buckets[k] = b
+	}
+	r.at[c.slot] = int32(len(b.rows))
+	b.rows = append(b.rows, r)
+}
+
+// remove takes r out of the bucket of k, moving the bucket's last row
+// into its place.
+func (c *column) remove(r *row, k any) {
+	b := c.buckets[k]
+	i, last := r.at[c.slot], len(b.rows)-1
+	moved := b.rows[last]
+	b.rows[i], moved.at[c.slot] = moved, i
+	b.rows[last] = nil
+	b.rows = b.rows[:last]
+	if last == 0 {
+		delete(c.buckets, k)
 	}
 }
 
 // Get returns a record.
 func (t *Tables) Get(table, id string) (map[string]any, bool) {
-	rec, ok := t.tables[table][id]
-	return rec, ok
+	if tb := t.tables[table]; tb != nil {
+		if r, ok := tb.rows[id]; ok {
+			return r.rec, true
+		}
+	}
+	return nil, false
 }
 
 // Len returns the number of records in a table.
-func (t *Tables) Len(table string) int { return len(t.tables[table]) }
+func (t *Tables) Len(table string) int {
+	if tb := t.tables[table]; tb != nil {
+		return len(tb.rows)
+	}
+	return 0
+}
 
 // Names returns the names of the tables that hold records, sorted.
 func (t *Tables) Names() []string {
 	var names []string
-	for name, rows := range t.tables {
-		if len(rows) > 0 {
+	for name, tb := range t.tables {
+		if len(tb.rows) > 0 {
 			names = append(names, name)
 		}
 	}
@@ -222,7 +271,15 @@ func (t *Tables) Names() []string {
 
 // All iterates over the records of a table, in no particular order.
 func (t *Tables) All(table string) iter.Seq2[string, map[string]any] {
-	return maps.All(t.tables[table])
+	return func(yield func(string, map[string]any) bool) {
+		if tb := t.tables[table]; tb != nil {
+			for id, r := range tb.rows {
+				if !yield(id, r.rec) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Version returns a record's content version: its integer _00_rv field,
