@@ -99,6 +99,29 @@ func TestRequestErrors(t *testing.T) {
 	}
 }
 
+// inline answers on the sender's goroutine, before the send returns, as an
+// actor run by CallerRuns does when idle.
+type inline struct{ sys *system.System }
+
+func (p inline) SendUserMessage(_ *actor.PID, message any) {
+	p.sys.Root.Send(message.(*actor.MessageEnvelope).Sender, &messages.IngestReply{ViewsChanged: 1})
+}
+func (inline) SendSystemMessage(*actor.PID, any) {}
+func (inline) Stop(*actor.PID)                   {}
+
+// A reply that is in before the wait begins is the answer, even when the
+// deadline has already passed.
+func TestRequestTakesAReplyAlreadyIn(t *testing.T) {
+	sys := systemtest.Boot(t)
+	pid, _ := sys.Actors.ProcessRegistry.Add(inline{sys}, "inline")
+	for range 30 {
+		res, err := sys.Request(pid, &messages.IngestReply{}, 0)
+		if err != nil || res.(*messages.IngestReply).ViewsChanged != 1 {
+			t.Fatalf("want the reply, got %v %v", res, err)
+		}
+	}
+}
+
 // BenchmarkRequest is a request to an actor that answers at once, through
 // System.Request and, as the baseline, through a protoactor future:
 //
