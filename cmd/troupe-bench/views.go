@@ -176,7 +176,6 @@ func benchViewsOnce(m, records, ingests int) (res viewsResult, err error) {
 		views[i] = compiled{sel, p}
 		index.Add(strconv.Itoa(i), v)
 	}
-	loaded = nil
 
 	// From scratch is slow: time a sample of the same changes, 50 of them
 	// or as many as 20 seconds allow (3 at least).
