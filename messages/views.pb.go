@@ -24,11 +24,14 @@ const (
 
 // IngestRequest is one POST /ingest.
 type IngestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	Op            string                 `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`         // CREATE, UPDATE or DELETE (validated by the gateway)
-	Id            string                 `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`         // record id, "table:raw"
-	Record        []byte                 `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"` // JSON object
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Table  string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Op     string                 `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`         // CREATE, UPDATE or DELETE (validated by the gateway)
+	Id     string                 `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`         // record id, "table:raw"
+	Record []byte                 `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"` // JSON object
+	// The scheduler names the SSP that runs a job created by a live event;
+	// empty for replayed events and standalone ingests.
+	JobAssignee   string `protobuf:"bytes,5,opt,name=job_assignee,json=jobAssignee,proto3" json:"job_assignee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -89,6 +92,13 @@ func (x *IngestRequest) GetRecord() []byte {
 		return x.Record
 	}
 	return nil
+}
+
+func (x *IngestRequest) GetJobAssignee() string {
+	if x != nil {
+		return x.JobAssignee
+	}
+	return ""
 }
 
 type IngestReply struct {
@@ -518,6 +528,7 @@ type ViewsInfoReply struct {
 	Views         int64                  `protobuf:"varint,1,opt,name=views,proto3" json:"views,omitempty"`
 	CircuitTables map[string]int64       `protobuf:"bytes,2,rep,name=circuit_tables,json=circuitTables,proto3" json:"circuit_tables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // table -> records
 	CircuitHashes map[string]string      `protobuf:"bytes,3,rep,name=circuit_hashes,json=circuitHashes,proto3" json:"circuit_hashes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`  // table -> hash of its ids and versions
+	Jobs          []*JobBackendInfo      `protobuf:"bytes,10,rep,name=jobs,proto3" json:"jobs,omitempty"`                                                                                                                  // the job runner's figures, one per job table
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -573,6 +584,107 @@ func (x *ViewsInfoReply) GetCircuitHashes() map[string]string {
 	return nil
 }
 
+func (x *ViewsInfoReply) GetJobs() []*JobBackendInfo {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+// JobBackendInfo counts one job table's jobs: pending and processing now,
+// success and failed since the process started.
+type JobBackendInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Backend       string                 `protobuf:"bytes,2,opt,name=backend,proto3" json:"backend,omitempty"`
+	Pending       int64                  `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
+	Processing    int64                  `protobuf:"varint,4,opt,name=processing,proto3" json:"processing,omitempty"`
+	Success       int64                  `protobuf:"varint,5,opt,name=success,proto3" json:"success,omitempty"`
+	Failed        int64                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	Retried       int64                  `protobuf:"varint,7,opt,name=retried,proto3" json:"retried,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobBackendInfo) Reset() {
+	*x = JobBackendInfo{}
+	mi := &file_views_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobBackendInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobBackendInfo) ProtoMessage() {}
+
+func (x *JobBackendInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_views_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobBackendInfo.ProtoReflect.Descriptor instead.
+func (*JobBackendInfo) Descriptor() ([]byte, []int) {
+	return file_views_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *JobBackendInfo) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *JobBackendInfo) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *JobBackendInfo) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *JobBackendInfo) GetProcessing() int64 {
+	if x != nil {
+		return x.Processing
+	}
+	return 0
+}
+
+func (x *JobBackendInfo) GetSuccess() int64 {
+	if x != nil {
+		return x.Success
+	}
+	return 0
+}
+
+func (x *JobBackendInfo) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *JobBackendInfo) GetRetried() int64 {
+	if x != nil {
+		return x.Retried
+	}
+	return 0
+}
+
 type DebugView struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -582,7 +694,7 @@ type DebugView struct {
 
 func (x *DebugView) Reset() {
 	*x = DebugView{}
-	mi := &file_views_proto_msgTypes[9]
+	mi := &file_views_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +706,7 @@ func (x *DebugView) String() string {
 func (*DebugView) ProtoMessage() {}
 
 func (x *DebugView) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[9]
+	mi := &file_views_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +719,7 @@ func (x *DebugView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugView.ProtoReflect.Descriptor instead.
 func (*DebugView) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{9}
+	return file_views_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DebugView) GetId() string {
@@ -639,7 +751,7 @@ type DebugViewReply struct {
 
 func (x *DebugViewReply) Reset() {
 	*x = DebugViewReply{}
-	mi := &file_views_proto_msgTypes[10]
+	mi := &file_views_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +763,7 @@ func (x *DebugViewReply) String() string {
 func (*DebugViewReply) ProtoMessage() {}
 
 func (x *DebugViewReply) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[10]
+	mi := &file_views_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +776,7 @@ func (x *DebugViewReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugViewReply.ProtoReflect.Descriptor instead.
 func (*DebugViewReply) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{10}
+	return file_views_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DebugViewReply) GetErrorCode() string {
@@ -773,7 +885,7 @@ type DebugDeps struct {
 
 func (x *DebugDeps) Reset() {
 	*x = DebugDeps{}
-	mi := &file_views_proto_msgTypes[11]
+	mi := &file_views_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +897,7 @@ func (x *DebugDeps) String() string {
 func (*DebugDeps) ProtoMessage() {}
 
 func (x *DebugDeps) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[11]
+	mi := &file_views_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +910,7 @@ func (x *DebugDeps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugDeps.ProtoReflect.Descriptor instead.
 func (*DebugDeps) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{11}
+	return file_views_proto_rawDescGZIP(), []int{12}
 }
 
 type TableViews struct {
@@ -810,7 +922,7 @@ type TableViews struct {
 
 func (x *TableViews) Reset() {
 	*x = TableViews{}
-	mi := &file_views_proto_msgTypes[12]
+	mi := &file_views_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +934,7 @@ func (x *TableViews) String() string {
 func (*TableViews) ProtoMessage() {}
 
 func (x *TableViews) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[12]
+	mi := &file_views_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +947,7 @@ func (x *TableViews) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableViews.ProtoReflect.Descriptor instead.
 func (*TableViews) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{12}
+	return file_views_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TableViews) GetViews() []string {
@@ -856,7 +968,7 @@ type DebugDepsReply struct {
 
 func (x *DebugDepsReply) Reset() {
 	*x = DebugDepsReply{}
-	mi := &file_views_proto_msgTypes[13]
+	mi := &file_views_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +980,7 @@ func (x *DebugDepsReply) String() string {
 func (*DebugDepsReply) ProtoMessage() {}
 
 func (x *DebugDepsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[13]
+	mi := &file_views_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +993,7 @@ func (x *DebugDepsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugDepsReply.ProtoReflect.Descriptor instead.
 func (*DebugDepsReply) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{13}
+	return file_views_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DebugDepsReply) GetDependencyMap() map[string]*TableViews {
@@ -918,7 +1030,7 @@ type SubscribeViews struct {
 
 func (x *SubscribeViews) Reset() {
 	*x = SubscribeViews{}
-	mi := &file_views_proto_msgTypes[14]
+	mi := &file_views_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1042,7 @@ func (x *SubscribeViews) String() string {
 func (*SubscribeViews) ProtoMessage() {}
 
 func (x *SubscribeViews) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[14]
+	mi := &file_views_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1055,7 @@ func (x *SubscribeViews) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeViews.ProtoReflect.Descriptor instead.
 func (*SubscribeViews) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{14}
+	return file_views_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubscribeViews) GetIds() []string {
@@ -970,7 +1082,7 @@ type UnsubscribeViews struct {
 
 func (x *UnsubscribeViews) Reset() {
 	*x = UnsubscribeViews{}
-	mi := &file_views_proto_msgTypes[15]
+	mi := &file_views_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1094,7 @@ func (x *UnsubscribeViews) String() string {
 func (*UnsubscribeViews) ProtoMessage() {}
 
 func (x *UnsubscribeViews) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[15]
+	mi := &file_views_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1107,7 @@ func (x *UnsubscribeViews) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeViews.ProtoReflect.Descriptor instead.
 func (*UnsubscribeViews) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{15}
+	return file_views_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UnsubscribeViews) GetIds() []string {
@@ -1023,7 +1135,7 @@ type SubscribeReply struct {
 
 func (x *SubscribeReply) Reset() {
 	*x = SubscribeReply{}
-	mi := &file_views_proto_msgTypes[16]
+	mi := &file_views_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1147,7 @@ func (x *SubscribeReply) String() string {
 func (*SubscribeReply) ProtoMessage() {}
 
 func (x *SubscribeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[16]
+	mi := &file_views_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1160,7 @@ func (x *SubscribeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeReply.ProtoReflect.Descriptor instead.
 func (*SubscribeReply) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{16}
+	return file_views_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubscribeReply) GetErrorCode() string {
@@ -1090,7 +1202,7 @@ type ViewDelta struct {
 
 func (x *ViewDelta) Reset() {
 	*x = ViewDelta{}
-	mi := &file_views_proto_msgTypes[17]
+	mi := &file_views_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1214,7 @@ func (x *ViewDelta) String() string {
 func (*ViewDelta) ProtoMessage() {}
 
 func (x *ViewDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[17]
+	mi := &file_views_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1227,7 @@ func (x *ViewDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewDelta.ProtoReflect.Descriptor instead.
 func (*ViewDelta) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{17}
+	return file_views_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ViewDelta) GetViewId() string {
@@ -1194,7 +1306,7 @@ type ViewPosition struct {
 
 func (x *ViewPosition) Reset() {
 	*x = ViewPosition{}
-	mi := &file_views_proto_msgTypes[18]
+	mi := &file_views_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1318,7 @@ func (x *ViewPosition) String() string {
 func (*ViewPosition) ProtoMessage() {}
 
 func (x *ViewPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[18]
+	mi := &file_views_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1331,7 @@ func (x *ViewPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewPosition.ProtoReflect.Descriptor instead.
 func (*ViewPosition) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{18}
+	return file_views_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ViewPosition) GetId() string {
@@ -1251,7 +1363,7 @@ type ViewSeed struct {
 
 func (x *ViewSeed) Reset() {
 	*x = ViewSeed{}
-	mi := &file_views_proto_msgTypes[19]
+	mi := &file_views_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1375,7 @@ func (x *ViewSeed) String() string {
 func (*ViewSeed) ProtoMessage() {}
 
 func (x *ViewSeed) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[19]
+	mi := &file_views_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1388,7 @@ func (x *ViewSeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewSeed.ProtoReflect.Descriptor instead.
 func (*ViewSeed) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{19}
+	return file_views_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ViewSeed) GetViewId() string {
@@ -1324,7 +1436,7 @@ type ViewSeedRequest struct {
 
 func (x *ViewSeedRequest) Reset() {
 	*x = ViewSeedRequest{}
-	mi := &file_views_proto_msgTypes[20]
+	mi := &file_views_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1448,7 @@ func (x *ViewSeedRequest) String() string {
 func (*ViewSeedRequest) ProtoMessage() {}
 
 func (x *ViewSeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_views_proto_msgTypes[20]
+	mi := &file_views_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1461,7 @@ func (x *ViewSeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewSeedRequest.ProtoReflect.Descriptor instead.
 func (*ViewSeedRequest) Descriptor() ([]byte, []int) {
-	return file_views_proto_rawDescGZIP(), []int{20}
+	return file_views_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ViewSeedRequest) GetViewId() string {
@@ -1363,12 +1475,13 @@ var File_views_proto protoreflect.FileDescriptor
 
 const file_views_proto_rawDesc = "" +
 	"\n" +
-	"\vviews.proto\x12\x0ftroupe.messages\x1a\vactor.proto\"]\n" +
+	"\vviews.proto\x12\x0ftroupe.messages\x1a\vactor.proto\"\x80\x01\n" +
 	"\rIngestRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\tR\x02id\x12\x16\n" +
-	"\x06record\x18\x04 \x01(\fR\x06record\"v\n" +
+	"\x06record\x18\x04 \x01(\fR\x06record\x12!\n" +
+	"\fjob_assignee\x18\x05 \x01(\tR\vjobAssignee\"v\n" +
 	"\vIngestReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
@@ -1405,17 +1518,29 @@ const file_views_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\f\n" +
 	"\n" +
 	"ResetViews\"\v\n" +
-	"\tViewsInfo\"\xe0\x02\n" +
+	"\tViewsInfo\"\x95\x03\n" +
 	"\x0eViewsInfoReply\x12\x14\n" +
 	"\x05views\x18\x01 \x01(\x03R\x05views\x12Y\n" +
 	"\x0ecircuit_tables\x18\x02 \x03(\v22.troupe.messages.ViewsInfoReply.CircuitTablesEntryR\rcircuitTables\x12Y\n" +
-	"\x0ecircuit_hashes\x18\x03 \x03(\v22.troupe.messages.ViewsInfoReply.CircuitHashesEntryR\rcircuitHashes\x1a@\n" +
+	"\x0ecircuit_hashes\x18\x03 \x03(\v22.troupe.messages.ViewsInfoReply.CircuitHashesEntryR\rcircuitHashes\x123\n" +
+	"\x04jobs\x18\n" +
+	" \x03(\v2\x1f.troupe.messages.JobBackendInfoR\x04jobs\x1a@\n" +
 	"\x12CircuitTablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a@\n" +
 	"\x12CircuitHashesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1b\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc6\x01\n" +
+	"\x0eJobBackendInfo\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x18\n" +
+	"\abackend\x18\x02 \x01(\tR\abackend\x12\x18\n" +
+	"\apending\x18\x03 \x01(\x03R\apending\x12\x1e\n" +
+	"\n" +
+	"processing\x18\x04 \x01(\x03R\n" +
+	"processing\x12\x18\n" +
+	"\asuccess\x18\x05 \x01(\x03R\asuccess\x12\x16\n" +
+	"\x06failed\x18\x06 \x01(\x03R\x06failed\x12\x18\n" +
+	"\aretried\x18\a \x01(\x03R\aretried\"\x1b\n" +
 	"\tDebugView\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\xe9\x03\n" +
 	"\x0eDebugViewReply\x12\x1d\n" +
@@ -1503,7 +1628,7 @@ func file_views_proto_rawDescGZIP() []byte {
 	return file_views_proto_rawDescData
 }
 
-var file_views_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_views_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_views_proto_goTypes = []any{
 	(*IngestRequest)(nil),    // 0: troupe.messages.IngestRequest
 	(*IngestReply)(nil),      // 1: troupe.messages.IngestReply
@@ -1514,42 +1639,44 @@ var file_views_proto_goTypes = []any{
 	(*ResetViews)(nil),       // 6: troupe.messages.ResetViews
 	(*ViewsInfo)(nil),        // 7: troupe.messages.ViewsInfo
 	(*ViewsInfoReply)(nil),   // 8: troupe.messages.ViewsInfoReply
-	(*DebugView)(nil),        // 9: troupe.messages.DebugView
-	(*DebugViewReply)(nil),   // 10: troupe.messages.DebugViewReply
-	(*DebugDeps)(nil),        // 11: troupe.messages.DebugDeps
-	(*TableViews)(nil),       // 12: troupe.messages.TableViews
-	(*DebugDepsReply)(nil),   // 13: troupe.messages.DebugDepsReply
-	(*SubscribeViews)(nil),   // 14: troupe.messages.SubscribeViews
-	(*UnsubscribeViews)(nil), // 15: troupe.messages.UnsubscribeViews
-	(*SubscribeReply)(nil),   // 16: troupe.messages.SubscribeReply
-	(*ViewDelta)(nil),        // 17: troupe.messages.ViewDelta
-	(*ViewPosition)(nil),     // 18: troupe.messages.ViewPosition
-	(*ViewSeed)(nil),         // 19: troupe.messages.ViewSeed
-	(*ViewSeedRequest)(nil),  // 20: troupe.messages.ViewSeedRequest
-	nil,                      // 21: troupe.messages.ViewsInfoReply.CircuitTablesEntry
-	nil,                      // 22: troupe.messages.ViewsInfoReply.CircuitHashesEntry
-	nil,                      // 23: troupe.messages.DebugDepsReply.DependencyMapEntry
-	(*actor.PID)(nil),        // 24: actor.PID
+	(*JobBackendInfo)(nil),   // 9: troupe.messages.JobBackendInfo
+	(*DebugView)(nil),        // 10: troupe.messages.DebugView
+	(*DebugViewReply)(nil),   // 11: troupe.messages.DebugViewReply
+	(*DebugDeps)(nil),        // 12: troupe.messages.DebugDeps
+	(*TableViews)(nil),       // 13: troupe.messages.TableViews
+	(*DebugDepsReply)(nil),   // 14: troupe.messages.DebugDepsReply
+	(*SubscribeViews)(nil),   // 15: troupe.messages.SubscribeViews
+	(*UnsubscribeViews)(nil), // 16: troupe.messages.UnsubscribeViews
+	(*SubscribeReply)(nil),   // 17: troupe.messages.SubscribeReply
+	(*ViewDelta)(nil),        // 18: troupe.messages.ViewDelta
+	(*ViewPosition)(nil),     // 19: troupe.messages.ViewPosition
+	(*ViewSeed)(nil),         // 20: troupe.messages.ViewSeed
+	(*ViewSeedRequest)(nil),  // 21: troupe.messages.ViewSeedRequest
+	nil,                      // 22: troupe.messages.ViewsInfoReply.CircuitTablesEntry
+	nil,                      // 23: troupe.messages.ViewsInfoReply.CircuitHashesEntry
+	nil,                      // 24: troupe.messages.DebugDepsReply.DependencyMapEntry
+	(*actor.PID)(nil),        // 25: actor.PID
 }
 var file_views_proto_depIdxs = []int32{
 	3,  // 0: troupe.messages.ViewResult.records:type_name -> troupe.messages.ViewRecord
-	21, // 1: troupe.messages.ViewsInfoReply.circuit_tables:type_name -> troupe.messages.ViewsInfoReply.CircuitTablesEntry
-	22, // 2: troupe.messages.ViewsInfoReply.circuit_hashes:type_name -> troupe.messages.ViewsInfoReply.CircuitHashesEntry
-	3,  // 3: troupe.messages.DebugViewReply.cache:type_name -> troupe.messages.ViewRecord
-	23, // 4: troupe.messages.DebugDepsReply.dependency_map:type_name -> troupe.messages.DebugDepsReply.DependencyMapEntry
-	24, // 5: troupe.messages.SubscribeViews.subscriber:type_name -> actor.PID
-	24, // 6: troupe.messages.UnsubscribeViews.subscriber:type_name -> actor.PID
-	3,  // 7: troupe.messages.ViewDelta.additions:type_name -> troupe.messages.ViewRecord
-	3,  // 8: troupe.messages.ViewDelta.removals:type_name -> troupe.messages.ViewRecord
-	3,  // 9: troupe.messages.ViewDelta.updates:type_name -> troupe.messages.ViewRecord
-	18, // 10: troupe.messages.ViewDelta.order:type_name -> troupe.messages.ViewPosition
-	3,  // 11: troupe.messages.ViewSeed.records:type_name -> troupe.messages.ViewRecord
-	12, // 12: troupe.messages.DebugDepsReply.DependencyMapEntry.value:type_name -> troupe.messages.TableViews
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	22, // 1: troupe.messages.ViewsInfoReply.circuit_tables:type_name -> troupe.messages.ViewsInfoReply.CircuitTablesEntry
+	23, // 2: troupe.messages.ViewsInfoReply.circuit_hashes:type_name -> troupe.messages.ViewsInfoReply.CircuitHashesEntry
+	9,  // 3: troupe.messages.ViewsInfoReply.jobs:type_name -> troupe.messages.JobBackendInfo
+	3,  // 4: troupe.messages.DebugViewReply.cache:type_name -> troupe.messages.ViewRecord
+	24, // 5: troupe.messages.DebugDepsReply.dependency_map:type_name -> troupe.messages.DebugDepsReply.DependencyMapEntry
+	25, // 6: troupe.messages.SubscribeViews.subscriber:type_name -> actor.PID
+	25, // 7: troupe.messages.UnsubscribeViews.subscriber:type_name -> actor.PID
+	3,  // 8: troupe.messages.ViewDelta.additions:type_name -> troupe.messages.ViewRecord
+	3,  // 9: troupe.messages.ViewDelta.removals:type_name -> troupe.messages.ViewRecord
+	3,  // 10: troupe.messages.ViewDelta.updates:type_name -> troupe.messages.ViewRecord
+	19, // 11: troupe.messages.ViewDelta.order:type_name -> troupe.messages.ViewPosition
+	3,  // 12: troupe.messages.ViewSeed.records:type_name -> troupe.messages.ViewRecord
+	13, // 13: troupe.messages.DebugDepsReply.DependencyMapEntry.value:type_name -> troupe.messages.TableViews
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_views_proto_init() }
@@ -1563,7 +1690,7 @@ func file_views_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_views_proto_rawDesc), len(file_views_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,6 +14,9 @@ type ingestBody struct {
 	Op     string          `json:"op"`
 	ID     string          `json:"id"`
 	Record json.RawMessage `json:"record"`
+	// JobAssignee is set by the scheduler on live events: the SSP that
+	// runs the job a CREATE into a job table makes.
+	JobAssignee string `json:"job_assignee"`
 }
 
 // decodeIngest decodes and validates an ingest. The op is case-insensitive,
@@ -49,7 +52,7 @@ func decodeIngest(body []byte) (*messages.IngestRequest, *apiError) {
 	if b.Record != nil && !isObject(b.Record) {
 		return nil, badRequest("'record' must be a JSON object")
 	}
-	return &messages.IngestRequest{Table: b.Table, Op: op, Id: b.ID, Record: b.Record}, nil
+	return &messages.IngestRequest{Table: b.Table, Op: op, Id: b.ID, Record: b.Record, JobAssignee: b.JobAssignee}, nil
 }
 
 // serveIngest serves POST /ingest: 200, with an empty body, once the views

@@ -29,6 +29,10 @@ func TestIngest(t *testing.T) {
 			&messages.IngestRequest{Table: "user", Op: "DELETE", Id: "user:1"}},
 		{"the CLI's extra hash field", `{"table":"t","op":"CREATE","id":"t:1","record":{},"hash":""}`,
 			&messages.IngestRequest{Table: "t", Op: "CREATE", Id: "t:1", Record: []byte(`{}`)}},
+		{"the scheduler's job_assignee", `{"table":"job","op":"CREATE","id":"job:1","record":{"status":"pending"},"job_assignee":"ssp-a"}`,
+			&messages.IngestRequest{Table: "job", Op: "CREATE", Id: "job:1", Record: []byte(`{"status":"pending"}`), JobAssignee: "ssp-a"}},
+		{"a null job_assignee", `{"table":"job","op":"CREATE","id":"job:1","record":{},"job_assignee":null}`,
+			&messages.IngestRequest{Table: "job", Op: "CREATE", Id: "job:1", Record: []byte(`{}`)}},
 		{"spaces kept inside the record", "{ \"table\" : \"t\", \"op\" : \"CREATE\", \"id\" : \"t:1\", \"record\" : { \"a\" : 1 } }",
 			&messages.IngestRequest{Table: "t", Op: "CREATE", Id: "t:1", Record: []byte(`{ "a" : 1 }`)}},
 	}
