@@ -79,6 +79,9 @@ type Config struct {
 	HubTopicBuffer    int64
 	HubMaxTopics      int
 	HubLogBuffer      int
+	HubScramjet       string
+	HubTopicRetention int64
+	HubTopicMaxAge    time.Duration
 	Node              string
 	Python            string
 
@@ -170,6 +173,10 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.Var((*byteSize)(&c.HubTopicBuffer), "hub-topic-buffer", "bytes buffered per topic consumer before it is dropped")
 	fs.IntVar(&c.HubMaxTopics, "hub-max-topics", 1000, "topics that may exist")
 	fs.IntVar(&c.HubLogBuffer, "hub-log-buffer", 1024, "log lines kept for GET /api/v1/log")
+	fs.StringVar(&c.HubScramjet, "hub-scramjet", "auto", "scramjet for Node sequences without their own: auto (npm installs it into the data dir on first use), off, or a node_modules folder holding it")
+	c.HubTopicRetention = 64 << 20
+	fs.Var((*byteSize)(&c.HubTopicRetention), "hub-topic-retention", "bytes a topic's journal keeps; a full journal holds producers back until its live consumers have read its oldest chunks")
+	fs.DurationVar(&c.HubTopicMaxAge, "hub-topic-max-age", 24*time.Hour, "chunks of a topic older than this are dropped from its journal")
 	fs.StringVar(&c.Node, "node", "node", "Node.js interpreter for sequences")
 	fs.StringVar(&c.Python, "python", "python3", "Python interpreter for sequences")
 

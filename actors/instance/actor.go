@@ -133,6 +133,7 @@ func (a *instanceActor) launch() {
 		RunnerDir: o.RunnerDir,
 		KillGrace: o.KillGrace,
 		Logger:    a.log,
+		ExtraEnv:  a.runnerEnv(),
 	})
 	if err != nil {
 		a.log.Error("instance did not start", "err", err)
@@ -169,6 +170,18 @@ func (a *instanceActor) launch() {
 	}
 	a.armWatchdog(s.lastReport.Add(o.UnhealthyAfter))
 	a.log.Info("instance started", "sequence", s.seq.Id, "pid", proc.PID())
+}
+
+// runnerEnv tells the runner where the hub's scramjet and API are.
+func (a *instanceActor) runnerEnv() []string {
+	var env []string
+	if a.s.scramjet != "" {
+		env = append(env, "TROUPE_SCRAMJET_MODULES="+a.s.scramjet)
+	}
+	if u := a.svc.opts.HubURL; u != "" {
+		env = append(env, "TROUPE_HUB_URL="+u)
+	}
+	return env
 }
 
 // adoptAfterCrash is a restarted actor's start: see instanceActor.

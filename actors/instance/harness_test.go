@@ -18,7 +18,7 @@ import (
 // guard bounds every wait of these tests, so that a broken runner fails a
 // test instead of hanging it. It is not a timing assertion: nothing here
 // needs more than a fraction of it.
-const guard = 20 * time.Second
+const guard = 40 * time.Second
 
 // run is a started sequence with everything it writes collected.
 type run struct {

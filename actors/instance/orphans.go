@@ -76,8 +76,6 @@ func (s *Service) release(id string) {
 	})
 }
 
-// errNoProc says the system cannot tell which processes are an instance's.
-var errNoProc = errors.New("cannot inspect processes on this system")
 
 // recoverOrphans kills the processes that instances left behind when the
 // hub last ended without recording their end, and restores those instances

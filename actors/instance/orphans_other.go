@@ -2,6 +2,11 @@
 
 package instance
 
+import "errors"
+
+// errNoProc says the system cannot tell which processes are an instance's.
+var errNoProc = errors.New("cannot inspect processes on this system")
+
 // Without /proc the hub cannot tell whether a process is still an
 // instance's: it kills no orphan rather than risk another program.
 

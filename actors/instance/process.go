@@ -67,6 +67,7 @@ type Spec struct {
 	Python    string        // the python3 executable; "python3" from PATH when empty
 	RunnerDir string        // where runners are written; a private temporary folder when empty
 	Env       []string      // the environment; when nil, PATH, HOME, LANG, LC_ALL, TZ and TMPDIR of the hub's; MarkerEnv=ID is added
+	ExtraEnv  []string      // added to Env: what the hub tells the runner (TROUPE_SCRAMJET_MODULES, TROUPE_HUB_URL)
 	KillGrace time.Duration // from KILL to SIGKILL in Terminate; 5 s when zero
 	Logger    *slog.Logger  // for faults of the runner's messages; slog.Default() when nil
 }
@@ -127,6 +128,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	if env == nil {
 		env = defaultEnv()
 	}
+	env = append(slices.Clip(env), spec.ExtraEnv...)
 	if spec.ID != "" {
 		// The mark by which a later hub knows the process as the instance's.
 		env = append(slices.Clip(env), MarkerEnv+"="+spec.ID)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -59,6 +60,15 @@ type Options struct {
 	KillGrace      time.Duration // from KILL to SIGKILL
 	Node, Python   string        // interpreters; from PATH when empty
 	RunnerDir      string        // where the runners are written; private when empty
+	// Scramjet is where Node sequences without their own scramjet package
+	// get it: ScramjetAuto (npm installs it into ScramjetDir on first
+	// use), ScramjetOff or "" (none: a plain Node stream), or a
+	// node_modules folder that holds it (an offline host).
+	Scramjet    string
+	ScramjetDir string
+	// HubURL is this hub's API base (http://host:port/api/v1), this.hub
+	// in a Node sequence; "" when the hub door is off.
+	HubURL string
 }
 
 // Service is the instances domain: one actor per instance,
@@ -69,6 +79,7 @@ type Service struct {
 	seqs   *sequence.Service
 	topics *topic.Service
 	log    *slog.Logger
+	sj     *scramjet
 
 	mu    sync.Mutex
 	slots map[string]*slot // every instance not yet forgotten
@@ -93,6 +104,16 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 	}
 	s := &Service{sys: sys, opts: opts, seqs: seqs, topics: topics, log: sys.Log.With("component", "instances"),
 		slots: map[string]*slot{}}
+	if opts.Scramjet == ScramjetAuto && opts.ScramjetDir == "" {
+		// No data dir: a folder of this process's own.
+		dir, err := privateRunnerDir()
+		if err != nil {
+			return nil, err
+		}
+		opts.ScramjetDir = filepath.Join(dir, "node")
+		s.opts = opts
+	}
+	s.sj = newScramjet(opts.Scramjet, opts.ScramjetDir, s.log)
 	err := sys.Registry.Domain("instances", func(name string) actor.Producer {
 		sl := s.slot(name)
 		return func() actor.Actor { return &instanceActor{svc: s, s: sl} }
@@ -166,6 +187,10 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
 		return "", err
 	}
 	sl.seq = rec
+	if pkg := sequence.PackageOf(rec); pkg.Engine != sequence.Python {
+		// The first Node start waits for the hub's scramjet, once.
+		sl.scramjet = s.sj.modules(ctx)
+	}
 	sl.publish()
 	if _, err := s.sys.Registry.Get(actorName(id)); err != nil {
 		s.drop(id)

@@ -40,6 +40,7 @@ type slot struct {
 	keepAlive  bool   // the stop in progress lets the sequence keep itself alive
 	lastReport time.Time
 
+	scramjet  string // the node_modules folder of the hub's scramjet, or ""
 	launched  bool
 	restored  bool // ended before this run of the hub: see recoverOrphans
 	proc      *Process

@@ -4,7 +4,13 @@
 //
 //   node runner.js <entry file> [instance id]
 //
-// Plain Node, no dependencies: it ships inside the hub's binary.
+// Plain Node: it ships inside the hub's binary. The sequence's input is a
+// scramjet DataStream when the `scramjet` package can be loaded (from the
+// sequence's own node_modules, else from TROUPE_SCRAMJET_MODULES, a
+// node_modules folder the hub provides), as the original runner gives it;
+// else a plain Node stream. this.hub is the sequence's own
+// @scramjet/api-client HostClient when it ships one, else a small client
+// of the same shape; both speak to TROUPE_HUB_URL.
 
 const fs = require("fs");
 const net = require("net");
@@ -13,6 +19,7 @@ const { EventEmitter, once } = require("events");
 const { PassThrough, Readable, Transform } = require("stream");
 const { StringDecoder } = require("string_decoder");
 const { pathToFileURL } = require("url");
+const path = require("path");
 
 const Code = {
     PING: 3000,
@@ -86,6 +93,7 @@ function send(code, data) {
 // exits; a killed one exits now.
 let phase = "starting";
 let ending = false;
+let exitWait = null; // ends the exit timeout early (a stop or kill)
 
 function flushed(socket) {
     return new Promise((resolve) => {
@@ -112,6 +120,116 @@ function fail(err) {
 process.on("uncaughtException", fail);
 process.on("unhandledRejection", fail);
 
+// The real scramjet package, or null: the sequence's copy first, then the hub's.
+function loadScramjet() {
+    const dirs = [process.cwd(), path.dirname(entry)];
+    if (process.env.TROUPE_SCRAMJET_MODULES) dirs.push(process.env.TROUPE_SCRAMJET_MODULES);
+    for (const dir of dirs) {
+        try {
+            return require(require.resolve("scramjet", { paths: [dir] }));
+        } catch (err) {
+            // not there: the next place
+        }
+    }
+    return null;
+}
+
+const scramjet = loadScramjet();
+
+// hubClient is this.hub: the sequence's own api-client when it has one.
+function hubClient() {
+    const url = process.env.TROUPE_HUB_URL || "";
+    try {
+        const { HostClient } = require(require.resolve("@scramjet/api-client", { paths: [process.cwd()] }));
+        return new HostClient(url);
+    } catch (err) {
+        return new MiniHostClient(url);
+    }
+}
+
+// The parts of the api-client's HostClient and InstanceClient a sequence
+// uses, over fetch.
+async function call(base, method, route, { json, body, type, stream, headers = {} } = {}) {
+    if (json !== undefined) {
+        body = JSON.stringify(json);
+        headers["content-type"] = "application/json";
+    } else if (type) {
+        headers["content-type"] = type;
+    }
+    const init = { method, headers, body };
+    if (body && typeof body !== "string" && !(body instanceof Uint8Array)) init.duplex = "half";
+    const res = await fetch(base + "/" + route, init);
+    if (!res.ok) {
+        const text = await res.text();
+        const err = new Error(`${method} ${route}: ${res.status} ${text}`);
+        err.status = res.status;
+        throw err;
+    }
+    if (stream) return Readable.fromWeb(res.body);
+    const text = await res.text();
+    try {
+        return JSON.parse(text);
+    } catch (err) {
+        return text;
+    }
+}
+
+class MiniInstanceClient {
+    constructor(base, id) { this.base = base; this.id = id; }
+    get path() { return `instance/${this.id}`; }
+    getInfo() { return call(this.base, "GET", this.path); }
+    getHealth() { return call(this.base, "GET", this.path + "/health"); }
+    stop(timeout = 7000, canCallKeepalive = false) {
+        return call(this.base, "POST", this.path + "/_stop", { json: [4001, { timeout, canCallKeepalive }] });
+    }
+    kill() { return call(this.base, "POST", this.path + "/_kill", { json: [4002, {}] }); }
+    sendEvent(eventName, message) {
+        return call(this.base, "POST", this.path + "/_event", { json: [5001, { eventName, message }] });
+    }
+    getEvent(eventName) { return call(this.base, "GET", `${this.path}/event/${eventName}`); }
+    getNextEvent(eventName) { return call(this.base, "GET", `${this.path}/once/${eventName}`); }
+    getStream(name) { return call(this.base, "GET", `${this.path}/${name}`, { stream: true }); }
+    sendStream(name, body, _opts, { type = "application/octet-stream", end = true } = {}) {
+        return call(this.base, "POST", `${this.path}/${name}`, { body, type, headers: { "x-end-stream": String(end) } });
+    }
+    sendInput(body, opts, extra) { return this.sendStream("input", body, opts, extra); }
+    sendStdin(body) { return this.sendStream("stdin", body); }
+}
+
+class MiniSequenceClient {
+    constructor(base, id) { this.base = base; this.id = id; }
+    getInfo() { return call(this.base, "GET", `sequence/${this.id}`); }
+    async start(payload = {}) {
+        const r = await call(this.base, "POST", `sequence/${this.id}/start`, { json: payload });
+        return new MiniInstanceClient(this.base, r.id);
+    }
+    listInstances() { return call(this.base, "GET", `sequence/${this.id}/instances`); }
+}
+
+class MiniHostClient {
+    constructor(apiBase) { this.apiBase = apiBase.replace(/\/$/, ""); }
+    getVersion() { return call(this.apiBase, "GET", "version"); }
+    getStatus() { return call(this.apiBase, "GET", "status"); }
+    getConfig() { return call(this.apiBase, "GET", "config"); }
+    getLoadCheck() { return call(this.apiBase, "GET", "load-check"); }
+    listSequences() { return call(this.apiBase, "GET", "sequences"); }
+    listInstances() { return call(this.apiBase, "GET", "instances"); }
+    listEntities() { return call(this.apiBase, "GET", "entities"); }
+    getTopics() { return call(this.apiBase, "GET", "topics"); }
+    getLogStream() { return call(this.apiBase, "GET", "log", { stream: true }); }
+    getSequence(id) { return call(this.apiBase, "GET", `sequence/${id}`); }
+    deleteSequence(id) { return call(this.apiBase, "DELETE", `sequence/${id}`); }
+    getInstanceInfo(id) { return call(this.apiBase, "GET", `instance/${id}`); }
+    getInstanceClient(id) { return new MiniInstanceClient(this.apiBase, id); }
+    getSequenceClient(id) { return new MiniSequenceClient(this.apiBase, id); }
+    sendNamedData(topic, body, _opts, contentType = "application/x-ndjson") {
+        return call(this.apiBase, "POST", `topic/${topic}`, { body, type: contentType });
+    }
+    getNamedData(topic) { return call(this.apiBase, "GET", `topic/${topic}`, { stream: true }); }
+}
+
+let hub;
+
 // The sequence's context: `this` of every function of the sequence.
 const events = new EventEmitter();
 // An "error" event from the hub must not throw when no one listens.
@@ -130,9 +248,32 @@ const context = {
     config: {},
     get appConfig() { return this.config; },
     instanceId,
-    // Milliseconds to wait after the output ends before exiting.
-    exitTimeout: 0,
+    // Milliseconds to wait after the output ends before exiting, as the
+    // original's default.
+    exitTimeout: 10000,
     logger: makeLogger("Sequence"),
+    get hub() {
+        if (!hub) hub = hubClient();
+        return hub;
+    },
+    definition: { mode: "buffer", name: "anonymous function" },
+    describe(definition) { Object.assign(this.definition, definition); return this; },
+    // The sequence ends itself: what it wrote is flushed, it exits 0.
+    end() {
+        log.info("Sequence called end()");
+        send(Code.SEQUENCE_STOPPED, {});
+        finish(Exit.COMPLETED);
+        return this;
+    },
+    // The sequence ends itself with an error: it exits 23.
+    destroy(err) {
+        log.error("Sequence called destroy()", err === undefined ? "" : err);
+        send(Code.SEQUENCE_STOPPED, { sequenceError: err ? String(err && err.stack || err) : undefined });
+        finish(Exit.FAILED_RUNNING);
+        return this;
+    },
+    // As the original: saving state is not implemented.
+    save() { throw new Error("Method not implemented."); },
     on(eventName, fn) { events.on(eventName, handler(fn)); return this; },
     emit(eventName, message) { send(Code.EVENT, { eventName, message }); return this; },
     keepAlive(milliseconds) {
@@ -171,6 +312,7 @@ let handshake;
 const ponged = new Promise((resolve) => { handshake = resolve; });
 
 async function onStop({ timeout = 7000, canCallKeepalive = false } = {}) {
+    log.info("Stop requested, timeout", timeout, "canCallKeepalive", canCallKeepalive);
     keepAliveRequested = false;
     for (const fn of stopHandlers) {
         try {
@@ -188,6 +330,7 @@ async function onStop({ timeout = 7000, canCallKeepalive = false } = {}) {
 }
 
 function onKill() {
+    log.info("Kill requested");
     for (const fn of killHandlers) {
         try {
             fn.call(context);
@@ -198,7 +341,22 @@ function onKill() {
     process.exit(Exit.KILLED);
 }
 
+// STOP, KILL and EVENT that come before the sequence's function was called
+// wait for it: an event sent right after start reaches the handler the
+// function registers, a stop right after start runs its stop handler.
+let held = [];
+
+function releaseHeld() {
+    const queue = held;
+    held = null;
+    for (const message of queue) onControl(message);
+}
+
 function onControl([code, data]) {
+    if (held && (code === Code.STOP || code === Code.KILL || code === Code.EVENT)) {
+        held.push([code, data]);
+        return undefined;
+    }
     switch (code) {
     case Code.PONG: return handshake(data || {});
     case Code.STOP: return onStop(data).catch(fail);
@@ -235,7 +393,17 @@ control.on("end", onKill);
 control.on("error", onKill);
 
 // Input: nothing is read from the pipe before the content type is known.
-const input = new PassThrough({ objectMode: true });
+const input = scramjet ? new scramjet.DataStream() : new PassThrough({ objectMode: true });
+if (scramjet) {
+    // The StringStream methods samples call on their input (lines,
+    // JSONParse, split ...) go through a StringStream of it.
+    for (const name of Object.getOwnPropertyNames(scramjet.StringStream.prototype)) {
+        if (name === "constructor" || name in input) continue;
+        input[name] = function (...args) {
+            return this.pipe(new scramjet.StringStream())[name](...args);
+        };
+    }
+}
 let inputStarted = false;
 
 function ndjsonParser() {
@@ -305,10 +473,19 @@ async function writeOutput(result) {
 }
 
 // Running the sequence: each function gets what the one before returned.
+// A generator function (or async one) returned is run, as the original's
+// DataStream.from does: its iterator is the stream.
+function called(value) {
+    return typeof value === "function" ? value.call(context) : value;
+}
+
 function asReadable(value, index) {
-    if (value === undefined || value === null) {
-        throw new Error(`function ${index} of the sequence returned nothing to pass on`);
+    if (!value) {
+        throw new Error(`function ${index} of the sequence returned nothing to pass on (Sequence ended premature)`);
     }
+    value = called(value);
+    if (scramjet && value instanceof scramjet.DataStream) return value;
+    if (scramjet) return scramjet.DataStream.from(value);
     if (value instanceof Readable) return value;
     return Readable.from(isIterable(value) ? value : [value], { objectMode: true });
 }
@@ -316,8 +493,14 @@ function asReadable(value, index) {
 async function run(functions, args) {
     let stream = input;
     for (let i = 0; i < functions.length; i++) {
-        const out = await functions[i].call(context, stream, ...args);
-        if (i === functions.length - 1) return out;
+        const pending = functions[i].call(context, stream, ...args);
+        if (i === 0) {
+            phase = "running";
+            log.info("Sequence function called");
+            releaseHeld();
+        }
+        const out = await pending;
+        if (i === functions.length - 1) return called(out);
         stream = asReadable(out, i);
     }
     return undefined;
@@ -357,19 +540,29 @@ async function main() {
 
     send(Code.PING, { id: instanceId, system: { processPID: String(process.pid) } });
     const { appConfig, args } = await ponged;
+    log.info("Handshake done; scramjet", scramjet ? "loaded" : "not found: the input is a plain Node stream");
     context.config = appConfig || {};
     reportHealth();
     reportEvery(1);
 
     const sequence = await load();
+    log.info("Sequence loaded, functions count", sequence.functions.length);
     send(Code.PANG, { requires: sequence.requires, contentType: sequence.contentType });
     if (sequence.contentType) startInput(sequence.contentType);
 
-    phase = "running";
     const result = await run(sequence.functions, Array.isArray(args) ? args : []);
     await writeOutput(result);
-    send(Code.SEQUENCE_COMPLETED, {});
-    if (context.exitTimeout > 0) await new Promise((resolve) => setTimeout(resolve, context.exitTimeout));
+    if (ending) return undefined;
+    log.info(`Sequence completed. Waiting ${context.exitTimeout}ms with exit.`);
+    send(Code.SEQUENCE_COMPLETED, { timeout: context.exitTimeout });
+    // Readers of the output get its end now, not after the exit timeout.
+    await flushed(output);
+    if (context.exitTimeout > 0) {
+        await new Promise((resolve) => {
+            const timer = setTimeout(resolve, context.exitTimeout);
+            exitWait = () => { clearTimeout(timer); resolve(); };
+        });
+    }
     return finish(Exit.COMPLETED);
 }
 
