@@ -76,7 +76,6 @@ func (s *Service) release(id string) {
 	})
 }
 
-
 // recoverOrphans kills the processes that instances left behind when the
 // hub last ended without recording their end, and restores those instances
 // as errored. It runs once, when the service starts, before any instance
