@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"time"
@@ -47,6 +46,12 @@ type engine struct {
 	batch   *store.Batch
 	ttlTick *time.Ticker
 	stop    chan struct{}
+
+	// hashes keeps the content hash of every table (Options.KeepHashes);
+	// nil when /info computes them on demand.
+	hashes *tableHashes
+	// staging holds the scheduler's snapshot while a bootstrap loads it.
+	staging *staging
 }
 
 // registered is one view as the engine knows it.
@@ -129,6 +134,15 @@ func (e *engine) Receive(ctx actor.Context) {
 		e.svc.sys.Commit(e.self, nil, e.batch, nil, storeFailed)
 	case *messages.StoreFailed:
 		panic("store write failed: " + msg.Reason)
+	case *messages.BootstrapBegin:
+		ctx.Respond(e.bootstrapBegin(msg))
+	case *messages.BootstrapRows:
+		ctx.Respond(e.bootstrapRows(msg))
+	case *messages.BootstrapCommit:
+		e.begin()
+		e.reply(ctx, e.bootstrapCommit(msg, time.Now()))
+	case *messages.TableHashes:
+		ctx.Respond(&messages.TableHashesReply{Hashes: e.tableHashes()})
 	}
 }
 
@@ -155,7 +169,10 @@ func (e *engine) rebuild() {
 		if err != nil {
 			return fmt.Errorf("record %s: %w", id, err)
 		}
-		_, err = e.tables.Apply(ivm.Change{Op: ivm.Create, Table: string(table), ID: string(id), Record: rec, Normalized: true})
+		ev, err := e.tables.Apply(ivm.Change{Op: ivm.Create, Table: string(table), ID: string(id), Record: rec, Normalized: true})
+		if err == nil && e.hashes != nil {
+			e.hashes.set(string(table), string(id), ev.New)
+		}
 		return err
 	})
 	if err != nil {
@@ -190,6 +207,10 @@ func (e *engine) rebuild() {
 func (e *engine) clear() {
 	e.tables, e.index, e.views = ivm.NewTables(), ivm.NewIndex(), map[string]*registered{}
 	e.shared, e.byName = map[shareKey]*shared{}, map[string]*shared{}
+	e.hashes = nil
+	if e.svc.opts.KeepHashes {
+		e.hashes = newTableHashes()
+	}
 }
 
 // add registers spec, whose compiled (empty) view is v, at the generation
@@ -310,6 +331,13 @@ func (e *engine) record(req *messages.IngestRequest) (ivm.Event, error) {
 	ev, err := e.tables.Apply(ivm.Change{Op: op, Table: req.Table, ID: req.Id, Record: rec, Normalized: true})
 	if err != nil {
 		return ivm.Event{}, err
+	}
+	if e.hashes != nil {
+		if op == ivm.Delete {
+			e.hashes.del(req.Table, req.Id)
+		} else {
+			e.hashes.set(req.Table, req.Id, ev.New)
+		}
 	}
 	if e.svc.sys.Store.Durable() {
 		if op == ivm.Delete {
@@ -498,24 +526,22 @@ func (e *engine) info() *messages.ViewsInfoReply {
 	out := &messages.ViewsInfoReply{Views: int64(len(e.views)), CircuitTables: map[string]int64{}, CircuitHashes: map[string]string{}}
 	for _, table := range e.tables.Names() {
 		out.CircuitTables[table] = int64(e.tables.Len(table))
-		out.CircuitHashes[table] = tableHash(e.tables, table)
 	}
+	out.CircuitHashes = e.tableHashes()
 	return out
 }
 
-// tableHash hashes a table's ids and versions, in id order.
-func tableHash(t *ivm.Tables, table string) string {
-	var ids []string
-	for id := range t.All(table) {
-		ids = append(ids, id)
+// tableHashes returns the content hash of every table that has rows.
+func (e *engine) tableHashes() map[string]string {
+	out := map[string]string{}
+	for _, table := range e.tables.Names() {
+		if e.hashes != nil {
+			out[table] = e.hashes.sum(table)
+		} else {
+			out[table] = hashTable(e.tables, table)
+		}
 	}
-	slices.Sort(ids)
-	h := fnv.New64a()
-	for _, id := range ids {
-		rec, _ := t.Get(table, id)
-		fmt.Fprintf(h, "%s\x00%d\x00", id, ivm.Version(rec))
-	}
-	return fmt.Sprintf("%016x", h.Sum64())
+	return out
 }
 
 func (e *engine) debug(id string) *messages.DebugViewReply {

@@ -34,6 +34,10 @@ type Options struct {
 	MaxRecord   int           // bytes of one ingested record
 	TTLInterval time.Duration // how often expired views are removed
 	SubsPerView int           // subscribers of one view
+	// KeepHashes keeps each table's content hash up to date as rows
+	// change (scheduler mode, where the scheduler compares them); without
+	// it /info computes them when asked.
+	KeepHashes bool
 }
 
 // Service is the views domain.
@@ -190,6 +194,68 @@ func (s *Service) Subscribe(ctx context.Context, ids []string, subscriber *actor
 // Unsubscribe stops the pushes of the views (all when ids is empty).
 func (s *Service) Unsubscribe(ids []string, subscriber *actor.PID) {
 	s.sys.Root.Send(s.engine, &messages.UnsubscribeViews{Ids: ids, Subscriber: subscriber})
+}
+
+// BootstrapBegin starts staging a bootstrap of the given epoch, dropping
+// any other one staged.
+func (s *Service) BootstrapBegin(ctx context.Context, epoch uint64) error {
+	_, err := s.bootstrap(ctx, &messages.BootstrapBegin{Epoch: epoch})
+	return err
+}
+
+// BootstrapRows stages one page of rows of a table.
+func (s *Service) BootstrapRows(ctx context.Context, epoch uint64, table string, rows []*messages.BootstrapRow) error {
+	_, err := s.bootstrap(ctx, &messages.BootstrapRows{Epoch: epoch, Table: table, Rows: rows})
+	return err
+}
+
+// BootstrapCommit makes the staged tables live and views the registered
+// views. The reply names the views left out.
+func (s *Service) BootstrapCommit(ctx context.Context, epoch uint64, views []*messages.RegisterView) (*messages.BootstrapReply, error) {
+	return s.bootstrap(ctx, &messages.BootstrapCommit{Epoch: epoch, Views: views})
+}
+
+// bootstrap sends a bootstrap message with the caller's deadline (a
+// commit of a large snapshot may take longer than --request-timeout).
+func (s *Service) bootstrap(ctx context.Context, msg any) (*messages.BootstrapReply, error) {
+	timeout := s.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	res, err := s.sys.Request(s.engine, msg, timeout)
+	if err != nil {
+		return nil, err
+	}
+	switch r := res.(type) {
+	case *messages.BootstrapReply:
+		if r.ErrorCode != "" {
+			return r, fmt.Errorf("%s: %s", r.ErrorCode, r.ErrorMessage)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("unexpected reply %T", res)
+}
+
+// TableHashes returns the content hash of every table with rows.
+func (s *Service) TableHashes(ctx context.Context) (map[string]string, error) {
+	res, err := s.ask(ctx, s.engine, &messages.TableHashes{})
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*messages.TableHashesReply)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply %T", res)
+	}
+	return r.Hashes, nil
+}
+
+// ViewCount returns the number of registered views.
+func (s *Service) ViewCount(ctx context.Context) (int64, error) {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.Views, nil
 }
 
 // validID accepts what can name an actor: no "/", not starting with "$".
