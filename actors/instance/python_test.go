@@ -45,7 +45,7 @@ async def run(context, input, greeting):
 	}
 	r.msgs.await(t, CodeSequenceStopped, nil)
 	r.expectExit(ExitStopped)
-	if got := r.stdout.wait(t); got != "stopping 10000 False\n" {
+	if got := r.stdout.wait(t); got != "stopping 10.0 False\n" { // seconds, as the original's
 		t.Errorf("stdout %q", got)
 	}
 	if logs := r.logs.wait(t); !strings.Contains(logs, "info (Sequence) waiting") {

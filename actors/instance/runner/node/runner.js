@@ -238,6 +238,7 @@ const stopHandlers = [];
 const killHandlers = [];
 const monitoringHandlers = [];
 let keepAliveRequested = false;
+let stopExpected = false;
 
 function handler(fn) {
     if (typeof fn !== "function") throw new TypeError("handler must be a function");
@@ -314,6 +315,9 @@ const ponged = new Promise((resolve) => { handshake = resolve; });
 async function onStop({ timeout = 7000, canCallKeepalive = false } = {}) {
     log.info("Stop requested, timeout", timeout, "canCallKeepalive", canCallKeepalive);
     keepAliveRequested = false;
+    // As the original: a kill after the stop handlers are done ends the
+    // stop (138); one while they still run is a kill (137).
+    if (!stopHandlers.length) stopExpected = true;
     for (const fn of stopHandlers) {
         try {
             await fn.call(context, timeout, canCallKeepalive);
@@ -325,6 +329,7 @@ async function onStop({ timeout = 7000, canCallKeepalive = false } = {}) {
         log.info("Sequence kept itself alive");
         return;
     }
+    stopExpected = true;
     send(Code.SEQUENCE_STOPPED, {});
     finish(Exit.STOPPED);
 }
@@ -338,7 +343,9 @@ function onKill() {
             log.error("Kill handler failed:", err);
         }
     }
-    process.exit(Exit.KILLED);
+    // A kill that ends a stop (its timeout passed) is the stop's end, as
+    // the original's.
+    process.exit(stopExpected ? Exit.STOPPED : Exit.KILLED);
 }
 
 // STOP, KILL and EVENT that come before the sequence's function was called

@@ -4,7 +4,10 @@ the hub over the pipes the hub opened for it (see package instance):
     python3 -u runner.py <entry file> [instance id]
 
 The sequence's module defines run(context, input, *args). Standard library
-only: it ships inside the hub's binary.
+only: it ships inside the hub's binary. The input is a scramjet Stream when
+the scramjet framework is importable (from the sequence's __pypackages__,
+which is on the import path, or the host's), as the original runner gives
+it; else the plain async iterator Input.
 """
 
 import asyncio
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 
 PING = 3000
 MONITORING = 3001
@@ -144,9 +148,10 @@ class Context:
         return self
 
     def keep_alive(self, milliseconds=0):
+        """Chainable, and awaitable as the original's coroutine is."""
         self._runner.keep_alive_requested = True
         self._runner.send(ALIVE, {"keepAlive": milliseconds or 0})
-        return self
+        return _Chained(self)
 
     def add_stop_handler(self, handler):
         self._runner.stop_handlers.append(handler)
@@ -161,6 +166,43 @@ class Context:
     def set_health_check(self, check):
         self._runner.health_check = check
         return self
+
+
+class _Chained:
+    """The context, also awaitable: `await context.keep_alive()` and
+    `context.keep_alive().emit(...)` both work."""
+
+    def __init__(self, context):
+        self._context = context
+
+    def __getattr__(self, name):
+        return getattr(self._context, name)
+
+    def __await__(self):
+        return self._context
+        yield  # pragma: no cover - makes this a generator
+
+
+def scramjet_stream():
+    try:
+        from scramjet.streams import Stream
+    except ImportError:
+        return None
+    return Stream
+
+
+async def feed(stream, source):
+    """Copies the runner's input into a scramjet Stream."""
+    for method, chunks in (("write", source), ("end", None)):
+        if chunks is None:
+            result = getattr(stream, method)()
+            if inspect.isawaitable(result):
+                await result
+            return
+        async for chunk in chunks:
+            result = getattr(stream, method)(chunk)
+            if inspect.isawaitable(result):
+                await result
 
 
 async def settle(value):
@@ -188,6 +230,7 @@ class Runner:
         self.kill_handlers = []
         self.health_check = None
         self.keep_alive_requested = False
+        self.stop_expected = False
         self.phase = "starting"
         self.ending = False
         self.ponged = None
@@ -221,8 +264,11 @@ class Runner:
         what = "Sequence failed on start" if failed_on_start else "Sequence failed"
         if isinstance(err, BaseException):
             self.log.error(what, exc_info=err)
+            # The traceback goes to stderr too, as an uncaught one would.
+            traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
         else:
             self.log.error("%s: %s", what, err)
+            print(f"{what}: {err}", file=sys.stderr)
         self.spawn(self.finish(EXIT_FAILED_ON_START if failed_on_start else EXIT_FAILED_RUNNING))
 
     async def finish(self, code):
@@ -264,6 +310,10 @@ class Runner:
             if not self.ponged.done():
                 self.ponged.set_result(data)
         elif code == STOP:
+            # As the original: a kill after the stop handlers are done ends
+            # the stop (138); one while they still run is a kill (137).
+            if not self.stop_handlers:
+                self.stop_expected = True
             self.spawn(self.on_stop(data))
         elif code == KILL:
             self.on_kill()
@@ -281,8 +331,10 @@ class Runner:
             self.log.warning("Unknown control message %s", code)
 
     async def on_stop(self, data):
-        timeout = data.get("timeout", 7000)
+        # Seconds, as the original Python runner gives its handlers.
+        timeout = data.get("timeout", 7000) / 1000
         can_keep_alive = bool(data.get("canCallKeepalive", False))
+        self.log.info("Stop requested, timeout %ss, canCallKeepalive %s", timeout, can_keep_alive)
         self.keep_alive_requested = False
         for handler in self.stop_handlers:
             try:
@@ -292,16 +344,19 @@ class Runner:
         if can_keep_alive and self.keep_alive_requested:
             self.log.info("Sequence kept itself alive")
             return
+        self.stop_expected = True
         self.send(SEQUENCE_STOPPED, {})
         await self.finish(EXIT_STOPPED)
 
     def on_kill(self):
+        self.log.info("Kill requested")
         for handler in self.kill_handlers:
             try:
                 handler()
             except Exception:
                 self.log.exception("Kill handler failed")
-        self.exit_now(EXIT_KILLED)
+        # A kill that ends a stop (its timeout passed) is the stop's end.
+        self.exit_now(EXIT_STOPPED if self.stop_expected else EXIT_KILLED)
 
     async def health_loop(self):
         while True:
@@ -319,6 +374,13 @@ class Runner:
         folder = os.path.dirname(self.entry)
         if folder not in sys.path:
             sys.path.insert(0, folder)
+        # The sequence's own packages: __pypackages__ itself and PEP 582's
+        # __pypackages__/X.Y/lib.
+        for packages in (os.path.join(os.getcwd(), "__pypackages__"), os.path.join(folder, "__pypackages__")):
+            version_lib = os.path.join(packages, f"{sys.version_info[0]}.{sys.version_info[1]}", "lib")
+            for path in (version_lib, packages):
+                if os.path.isdir(path) and path not in sys.path:
+                    sys.path.insert(1, path)
         name = os.path.splitext(os.path.basename(self.entry))[0]
         spec = importlib.util.spec_from_file_location(name, self.entry)
         module = importlib.util.module_from_spec(spec)
@@ -328,11 +390,11 @@ class Runner:
             raise TypeError("the sequence must define run(context, input, *args)")
         return module
 
-    async def write_output(self, result):
+    async def write_output(self, result, declared_type=""):
         if result is None:
             return
         topic = getattr(result, "provides", None)
-        content_type = getattr(result, "content_type", None) or ""
+        content_type = getattr(result, "content_type", None) or declared_type or ""
         if topic:
             self.send(PANG, {"provides": topic, "contentType": content_type})
         ndjson = content_type.endswith("x-ndjson")
@@ -387,7 +449,9 @@ class Runner:
         except BaseException as err:
             self.fail(err)
             return
+        self.log.info("Sequence loaded")
         requires = getattr(module, "requires", None) or {}
+        provides = getattr(module, "provides", None) or {}
         self.send(PANG, {"requires": requires.get("requires", ""),
                          "contentType": requires.get("contentType", "")})
         if requires.get("contentType"):
@@ -395,11 +459,26 @@ class Runner:
 
         self.phase = "running"
         try:
-            result = await settle(module.run(self.context, self.input, *args))
-            await self.write_output(result)
+            stream_class = scramjet_stream()
+            given = self.input
+            if stream_class is not None:
+                given = stream_class()
+                self.spawn(feed(given, self.input))
+            self.log.info("Running the sequence; scramjet %s", "loaded" if stream_class else "not importable: the input is a plain async iterator")
+            result = module.run(self.context, given, *args)
+            # Only a coroutine is awaited: a returned stream is streamed.
+            if asyncio.iscoroutine(result):
+                result = await result
+            if provides.get("provides") and getattr(result, "provides", None) is None:
+                self.send(PANG, {"provides": provides["provides"], "contentType": provides.get("contentType", "")})
+            runtime_requires = getattr(result, "requires", None)
+            if isinstance(runtime_requires, str) and runtime_requires:
+                self.send(PANG, {"requires": runtime_requires, "contentType": getattr(result, "content_type", "") or ""})
+            await self.write_output(result, provides.get("contentType", ""))
         except Exception as err:
             self.fail(err)
             return
+        self.log.info("Sequence completed")
         self.send(SEQUENCE_COMPLETED, {})
         await self.finish(EXIT_COMPLETED)
 
