@@ -71,4 +71,3 @@ func TestPythonStopTimeoutZero(t *testing.T) {
 		r.expectExit(ExitStopped)
 	}
 }
-
