@@ -41,6 +41,14 @@ type Views interface {
 	Ready() bool
 }
 
+// Lifecycle is the scheduler lifecycle (scheduler mode): until it is
+// ready, the door answers 503 SSP_NOT_READY to ingests and view requests
+// and /health reports it.
+type Lifecycle interface {
+	// State is "registering", "bootstrapping", "ready" or "failed".
+	State() string
+}
+
 // Sessions starts the actor of one WebSocket connection under the door's
 // supervisor; a crashed session actor is stopped (its connection closed),
 // not restarted.

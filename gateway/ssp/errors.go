@@ -39,7 +39,7 @@ func unavailable(code, format string, a ...any) *apiError {
 	return &apiError{status: http.StatusServiceUnavailable, code: code, msg: fmt.Sprintf(format, a...)}
 }
 
-func notReady() *apiError {
+func rebuilding() *apiError {
 	return unavailable(codeNotReady, "the views are being rebuilt from the store; retry when GET /health answers ready")
 }
 

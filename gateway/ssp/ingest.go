@@ -58,8 +58,8 @@ func decodeIngest(body []byte) (*messages.IngestRequest, *apiError) {
 // serveIngest serves POST /ingest: 200, with an empty body, once the views
 // have applied the change in memory.
 func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) int {
-	if !s.views.Ready() {
-		return s.writeError(w, notReady())
+	if ae := s.notReady(); ae != nil {
+		return s.writeError(w, ae)
 	}
 	body, ae := s.readBody(w, r)
 	defer body.Release()

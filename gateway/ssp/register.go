@@ -34,6 +34,22 @@ const formatIDs = "ids"
 // and ttl are required, as in the original; lastActiveAt is optional, as
 // the spec says (the original requires it), and defaults to now.
 func decodeRegister(body []byte) (*messages.RegisterView, *apiError) {
+	return decodeView(body, false)
+}
+
+// DecodeStoredView decodes a view that the scheduler mode's bootstrap
+// re-registers from the scheduler's _00_query table (actors/lifecycle),
+// with the rules of POST /view/register, except that an empty clientId is
+// taken, as the original takes it there.
+func DecodeStoredView(body []byte) (*messages.RegisterView, error) {
+	req, ae := decodeView(body, true)
+	if ae != nil {
+		return nil, ae
+	}
+	return req, nil
+}
+
+func decodeView(body []byte, anyClient bool) (*messages.RegisterView, *apiError) {
 	var b registerBody
 	if ae := decodeObject("the body", body, &b); ae != nil {
 		return nil, ae
@@ -48,7 +64,7 @@ func decodeRegister(body []byte) (*messages.RegisterView, *apiError) {
 		return nil, badRequest("missing field 'id'")
 	case req.Surql == "":
 		return nil, badRequest("missing field 'surql'")
-	case req.ClientId == "":
+	case req.ClientId == "" && !anyClient:
 		return nil, badRequest("missing field 'clientId'")
 	case b.TTL == "":
 		return nil, badRequest(`missing field 'ttl': a duration such as "30s" is required`)
@@ -135,8 +151,8 @@ func parseTime(s string) (time.Time, error) {
 // result, {"id", "hash", "generation", "records": [{"id", "version",
 // "record"}]}, "record" left out with format "ids".
 func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) int {
-	if !s.views.Ready() {
-		return s.writeError(w, notReady())
+	if ae := s.notReady(); ae != nil {
+		return s.writeError(w, ae)
 	}
 	body, ae := s.readBody(w, r)
 	defer body.Release()
@@ -199,8 +215,8 @@ type unregisterBody struct {
 // also for a view that is not there (the original's answer: a client
 // unregisters views the TTL sweep may have removed already).
 func (s *Server) serveUnregister(w http.ResponseWriter, r *http.Request) int {
-	if !s.views.Ready() {
-		return s.writeError(w, notReady())
+	if ae := s.notReady(); ae != nil {
+		return s.writeError(w, ae)
 	}
 	body, ae := s.readBody(w, r)
 	defer body.Release()

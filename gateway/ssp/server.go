@@ -81,6 +81,9 @@ type Config struct {
 	SSPID string
 	// RefMode is the ref_mode /info reports (SPKY_SSP_REF_MODE).
 	RefMode string
+	// Lifecycle is the scheduler lifecycle in scheduler mode
+	// (SPKY_SCHEDULER_URL set); nil in standalone mode.
+	Lifecycle Lifecycle
 }
 
 // Server serves the views service's HTTP and WebSocket API.

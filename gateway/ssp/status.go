@@ -12,15 +12,41 @@ import (
 
 // status is what /health and /info report: "ready" once the views are
 // rebuilt from the store, "bootstrapping" before (the original's words),
-// "draining" once Drain is called.
+// "draining" once Drain is called. In scheduler mode the lifecycle must be
+// ready too: "bootstrapping" while it registers or bootstraps, "failed"
+// once it gave up.
 func (s *Server) status() string {
 	switch {
 	case s.draining.Load():
 		return "draining"
-	case s.views.Ready():
+	case !s.views.Ready():
+		return "bootstrapping"
+	case s.cfg.Lifecycle == nil:
 		return "ready"
 	}
+	switch st := s.cfg.Lifecycle.State(); st {
+	case "ready", "failed":
+		return st
+	}
 	return "bootstrapping"
+}
+
+// notReady returns the 503 that ingests and view requests get while the
+// SSP is not ready, nil once it is.
+func (s *Server) notReady() *apiError {
+	switch {
+	case !s.views.Ready():
+		return rebuilding()
+	case s.cfg.Lifecycle == nil:
+		return nil
+	}
+	switch s.cfg.Lifecycle.State() {
+	case "ready":
+		return nil
+	case "failed":
+		return unavailable(codeNotReady, "the SSP's scheduler lifecycle failed (see the server log); it stays unavailable until a restart")
+	}
+	return unavailable(codeNotReady, "the SSP is registering with its scheduler and bootstrapping; retry when GET /health answers ready")
 }
 
 // serveHealth serves GET /health: 200 {"status":"ready"}, else 503 with the

@@ -3,6 +3,8 @@ package ssp
 import (
 	"errors"
 	"regexp"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/troupe-run/troupe/messages"
@@ -107,4 +109,67 @@ func TestDebugDeps(t *testing.T) {
 		`{"dependency_map":{"posts":["v2"],"users":["v1","v2"]},"tables_in_store":["posts","users"],"view_count":2}`)
 	ts.views.deps = &messages.DebugDepsReply{}
 	wantJSON(t, ts.call("GET", "/debug/deps", ""), 200, `{"dependency_map":{},"tables_in_store":[],"view_count":0}`)
+}
+
+// fakeLifecycle is a scheduler lifecycle in a given state.
+type fakeLifecycle struct{ state atomic.Value }
+
+func (f *fakeLifecycle) State() string { return f.state.Load().(string) }
+
+// In scheduler mode /health, /info and the 503s follow the lifecycle;
+// reads (/info, /debug) are served whatever its state.
+func TestLifecycleStates(t *testing.T) {
+	lc := &fakeLifecycle{}
+	cfg := withSecret()
+	cfg.Lifecycle = lc
+	ts := newTestServer(t, cfg)
+	ingest := `{"table":"user","op":"CREATE","id":"user:1","record":{}}`
+	register := `{"id":"v1","surql":"SELECT * FROM user","clientId":"c","ttl":"1h"}`
+	for _, tc := range []struct {
+		state, health string
+		code          int
+	}{
+		{"registering", "bootstrapping", 503},
+		{"bootstrapping", "bootstrapping", 503},
+		{"failed", "failed", 503},
+		{"ready", "ready", 200},
+	} {
+		lc.state.Store(tc.state)
+		wantJSON(t, ts.serve("GET", "/health", ""), tc.code, `{"status":"`+tc.health+`"}`)
+		if rec := ts.serve("GET", "/info", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"status":"`+tc.health+`"`) {
+			t.Errorf("%s: /info %d %s", tc.state, rec.Code, rec.Body)
+		}
+		for _, path := range []string{"/ingest", "/view/register", "/view/unregister"} {
+			body := ingest
+			if path != "/ingest" {
+				body = register
+			}
+			rec := ts.call("POST", path, body)
+			if tc.code == 200 {
+				if rec.Code == 503 { // the fake views answer the rest as they may
+					t.Errorf("%s: POST %s = %d %s", tc.state, path, rec.Code, rec.Body)
+				}
+				continue
+			}
+			if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"code":"SSP_NOT_READY"`) {
+				t.Errorf("%s: POST %s = %d %s, want 503 SSP_NOT_READY", tc.state, path, rec.Code, rec.Body)
+			}
+		}
+	}
+	// The engine rebuilding from the store comes first, whatever the
+	// lifecycle says.
+	ts.views.ready.Store(false)
+	wantJSON(t, ts.serve("GET", "/health", ""), 503, `{"status":"bootstrapping"}`)
+	want(t, ts.call("POST", "/ingest", ingest), 503, notReadyBody)
+}
+
+func TestDecodeStoredView(t *testing.T) {
+	v, err := DecodeStoredView([]byte(`{"id":"abc","surql":"SELECT * FROM user","clientId":"","ttl":"30m","lastActiveAt":"","params":{"b":1}}`))
+	if err != nil || v.Id != "abc" || v.ClientId != "" || v.TtlMs != 30*60*1000 || v.LastActiveMs != 0 || string(v.Params) != `{"b":1}` {
+		t.Fatalf("DecodeStoredView = %v, %v", v, err)
+	}
+	if _, err := DecodeStoredView([]byte(`{"id":"abc","surql":"SELECT * FROM user","ttl":"soon"}`)); err == nil ||
+		!strings.Contains(err.Error(), "ttl") {
+		t.Fatalf("a bad ttl: %v", err)
+	}
 }

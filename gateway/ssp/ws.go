@@ -66,8 +66,8 @@ const wsPath = "/view/ws"
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	observe := func(status int) { s.metrics.ObserveRequest(door, "ws", status, time.Since(start)) }
-	if !s.views.Ready() {
-		observe(s.writeError(w, notReady()))
+	if ae := s.notReady(); ae != nil {
+		observe(s.writeError(w, ae))
 		return
 	}
 	c, err := s.conns.Accept(w, r)
