@@ -40,10 +40,6 @@ type Options struct {
 	// MaxPending bounds the jobs a table's queue holds; a job created past
 	// it is refused (507).
 	MaxPending int
-	// Standalone: no scheduler, this SSP runs every job. Otherwise it runs
-	// the jobs whose ingest names it (SSPID) as job_assignee.
-	Standalone bool
-	SSPID      string
 	// UserAgent is sent with every call.
 	UserAgent string
 }
@@ -180,13 +176,14 @@ func (s *Service) createQueue(table string) error {
 func (s *Service) Enabled() bool { return len(s.cfg.Tables) > 0 }
 
 // Takes reports whether an ingest makes a job this SSP runs: a CREATE into a
-// job table of a row with status "pending", in standalone mode or assigned
-// to this SSP by the scheduler.
-func (s *Service) Takes(req *messages.IngestRequest) bool {
+// job table of a row with status "pending", assigned by the scheduler to
+// self, this SSP's id. In standalone mode (no scheduler) self is "" and the
+// SSP runs every job.
+func (s *Service) Takes(req *messages.IngestRequest, self string) bool {
 	if _, ok := s.cfg.Tables[req.Table]; !ok || req.Op != "CREATE" {
 		return false
 	}
-	if !s.opts.Standalone && req.JobAssignee != s.opts.SSPID {
+	if self != "" && req.JobAssignee != self {
 		return false
 	}
 	var row struct {

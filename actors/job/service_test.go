@@ -128,7 +128,7 @@ func startJobs(t *testing.T, be *backend, concurrency int) (*Service, *queue.Ser
 		t.Fatal(err)
 	}
 	tables := &rows{writes: map[string][]map[string]any{}}
-	svc, err := Start(sys, cfg, qs, tables, Options{Concurrency: concurrency, MaxPending: 100, Standalone: true})
+	svc, err := Start(sys, cfg, qs, tables, Options{Concurrency: concurrency, MaxPending: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func startJobs(t *testing.T, be *backend, concurrency int) (*Service, *queue.Ser
 func submit(t *testing.T, svc *Service, id, record string) {
 	t.Helper()
 	req := &messages.IngestRequest{Table: "job", Op: "CREATE", Id: id, Record: []byte(record)}
-	if !svc.Takes(req) {
+	if !svc.Takes(req, "") {
 		t.Fatalf("%s is no job", record)
 	}
 	if err := svc.Submit(context.Background(), req); err != nil {
@@ -275,8 +275,7 @@ func TestRunnerRestart(t *testing.T) {
 
 func TestTakes(t *testing.T) {
 	cfg, _ := jobconfig.ParseEnv(`[{"table":"job","base_url":"http://h"}]`)
-	standalone := &Service{cfg: cfg, opts: Options{Standalone: true, SSPID: "ssp-a"}}
-	scheduled := &Service{cfg: cfg, opts: Options{SSPID: "ssp-a"}}
+	svc := &Service{cfg: cfg}
 	tests := []struct {
 		name                 string
 		req                  *messages.IngestRequest
@@ -291,10 +290,10 @@ func TestTakes(t *testing.T) {
 		{"no status", &messages.IngestRequest{Table: "job", Op: "CREATE", Record: []byte(`{}`), JobAssignee: "ssp-a"}, false, false},
 	}
 	for _, tc := range tests {
-		if got := standalone.Takes(tc.req); got != tc.standalone {
+		if got := svc.Takes(tc.req, ""); got != tc.standalone {
 			t.Errorf("%s, standalone: %v", tc.name, got)
 		}
-		if got := scheduled.Takes(tc.req); got != tc.assigned {
+		if got := svc.Takes(tc.req, "ssp-a"); got != tc.assigned {
 			t.Errorf("%s, scheduler mode: %v", tc.name, got)
 		}
 	}

@@ -123,9 +123,36 @@ func (s *Server) serveInfo(w http.ResponseWriter, r *http.Request) int {
 		out.Str(hashes[t])
 	}
 	out.EndObj()
+	if jobs := info.GetJobs(); len(jobs) > 0 {
+		writeJobs(out, jobs)
+	}
 	out.EndObj()
 	out.EndArr()
 	return out.Respond(w, http.StatusOK)
+}
+
+// writeJobs writes /info's "jobs" (only when there are job tables): per job
+// table, {"backend", "pending", "processing", "success", "failed",
+// "retried"}; pending is -1 when its queue did not answer.
+func writeJobs(out *jsonw.Writer, jobs []*messages.JobBackendInfo) {
+	out.Key("jobs")
+	out.Obj()
+	for _, j := range jobs {
+		out.StrKey(j.GetTable())
+		out.Obj()
+		out.Key("backend")
+		out.Str(j.GetBackend())
+		for _, f := range []struct {
+			k string
+			v int64
+		}{{"pending", j.GetPending()}, {"processing", j.GetProcessing()}, {"success", j.GetSuccess()},
+			{"failed", j.GetFailed()}, {"retried", j.GetRetried()}} {
+			out.Key(f.k)
+			out.Int(f.v)
+		}
+		out.EndObj()
+	}
+	out.EndObj()
 }
 
 // serveDebugView serves GET /debug/view/{id}: the spec's shape, {"view_id",

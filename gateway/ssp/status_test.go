@@ -54,6 +54,18 @@ func TestInfo(t *testing.T) {
 	wantJSON(t, ts.serve("GET", "/info", ""), 503, `{"code":"SERVICE_UNAVAILABLE","message":"the views service cannot answer: gone"}`)
 }
 
+func TestInfoJobs(t *testing.T) {
+	ts := newTestServer(t, withSecret())
+	ts.views.info = &messages.ViewsInfoReply{Jobs: []*messages.JobBackendInfo{
+		{Table: "job", Backend: "api", Pending: 2, Processing: 1, Success: 7, Failed: 1, Retried: 3},
+		{Table: "outbox", Backend: "mail", Pending: -1}}}
+	re := regexp.MustCompile(`"circuit_hashes":\{\},"jobs":\{"job":\{"backend":"api","pending":2,"processing":1,"success":7,"failed":1,"retried":3\},` +
+		`"outbox":\{"backend":"mail","pending":-1,"processing":0,"success":0,"failed":0,"retried":0\}\}\}\]$`)
+	if rec := ts.serve("GET", "/info", ""); rec.Code != 200 || !re.MatchString(rec.Body.String()) {
+		t.Errorf("GET /info with job tables = %d %s", rec.Code, rec.Body)
+	}
+}
+
 func TestDebugView(t *testing.T) {
 	tests := []struct {
 		name   string
