@@ -61,6 +61,11 @@ type Config struct {
 	MaxSessions      int
 	RateLimit        float64
 	RateBurst        int
+	// DataReplies is the data door's reply encoding: "spec" or "original"
+	// (the original server's shapes, for its SDKs).
+	DataReplies    string
+	WSBufferBytes  int64
+	WSWriteTimeout time.Duration
 
 	MaxViews           int
 	TTLCleanupInterval time.Duration
@@ -153,6 +158,10 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.MaxSessions, "max-sessions", 10_000, "concurrent WebSocket connections per front door")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "requests per second per API key (per client IP without keys) on the data door; 0 disables")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of the rate limit")
+	fs.StringVar(&c.DataReplies, "data-replies", "spec", "reply shapes of the data door: spec, or original (the original server's, for its SDKs)")
+	c.WSBufferBytes = 16 << 20
+	fs.Var((*byteSize)(&c.WSBufferBytes), "ws-buffer-bytes", "bytes buffered for a data-door WebSocket or SSE client before it is disconnected as too slow")
+	fs.DurationVar(&c.WSWriteTimeout, "ws-write-timeout", 10*time.Second, "deadline of one write to a data-door WebSocket client; past it the client is closed as too slow")
 
 	fs.IntVar(&c.MaxViews, "max-views", 10_000, "views that may be registered on the views door")
 	fs.DurationVar(&c.TTLCleanupInterval, "ttl-cleanup-interval", time.Minute, "how often views past their ttl are removed (also TTL_CLEANUP_INTERVAL_SECS, in seconds)")
@@ -281,6 +290,14 @@ func (c *Config) validate() error {
 	}
 	if c.RoomMaxEvents < 0 || c.RoomMaxAge < 0 || c.WSBuffer < 1 || c.RateLimit < 0 || c.RateBurst < 1 {
 		errs = append(errs, errors.New("--room-max-events and --room-max-age must not be negative; --ws-buffer and --rate-burst at least 1; --rate-limit not negative"))
+	}
+	switch c.DataReplies {
+	case "spec", "original":
+	default:
+		errs = append(errs, fmt.Errorf("--data-replies=%q: want spec or original", c.DataReplies))
+	}
+	if c.WSBufferBytes < 1024 || c.WSWriteTimeout <= 0 {
+		errs = append(errs, errors.New("--ws-buffer-bytes must be at least 1KiB and --ws-write-timeout positive"))
 	}
 	if c.RestartMax < 0 || c.RestartWindow <= 0 {
 		errs = append(errs, errors.New("--restart-max must not be negative and --restart-window must be positive"))
