@@ -463,6 +463,7 @@ type QueueMessage struct {
 	Headers       map[string]string      `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	PublishedAtMs int64                  `protobuf:"varint,6,opt,name=published_at_ms,json=publishedAtMs,proto3" json:"published_at_ms,omitempty"`
 	Queue         string                 `protobuf:"bytes,7,opt,name=queue,proto3" json:"queue,omitempty"`
+	MaxRetries    int32                  `protobuf:"varint,8,opt,name=max_retries,json=maxRetries,proto3" json:"max_retries,omitempty"` // the queue's, for the original's consume reply
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,6 +545,13 @@ func (x *QueueMessage) GetQueue() string {
 		return x.Queue
 	}
 	return ""
+}
+
+func (x *QueueMessage) GetMaxRetries() int32 {
+	if x != nil {
+		return x.MaxRetries
+	}
+	return 0
 }
 
 type QueueStats struct {
@@ -1025,6 +1033,8 @@ type RoomStats struct {
 	PublishedTotal   int64                  `protobuf:"varint,6,opt,name=published_total,json=publishedTotal,proto3" json:"published_total,omitempty"`
 	FirstTimestampMs int64                  `protobuf:"varint,7,opt,name=first_timestamp_ms,json=firstTimestampMs,proto3" json:"first_timestamp_ms,omitempty"`
 	LastTimestampMs  int64                  `protobuf:"varint,8,opt,name=last_timestamp_ms,json=lastTimestampMs,proto3" json:"last_timestamp_ms,omitempty"`
+	CreatedAtMs      int64                  `protobuf:"varint,9,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"` // when this generation of the room was created
+	Generation       int64                  `protobuf:"varint,10,opt,name=generation,proto3" json:"generation,omitempty"`                       // bumped each time the room is deleted and created again
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -1111,6 +1121,20 @@ func (x *RoomStats) GetFirstTimestampMs() int64 {
 func (x *RoomStats) GetLastTimestampMs() int64 {
 	if x != nil {
 		return x.LastTimestampMs
+	}
+	return 0
+}
+
+func (x *RoomStats) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *RoomStats) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
 	}
 	return 0
 }
@@ -1377,6 +1401,7 @@ type PubSubReply struct {
 	TotalSubscribers    int64                  `protobuf:"varint,6,opt,name=total_subscribers,json=totalSubscribers,proto3" json:"total_subscribers,omitempty"`
 	MessagesPublished   int64                  `protobuf:"varint,7,opt,name=messages_published,json=messagesPublished,proto3" json:"messages_published,omitempty"`
 	Subscriptions       int64                  `protobuf:"varint,8,opt,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	MessageId           string                 `protobuf:"bytes,9,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"` // publish: the message's id
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -1467,6 +1492,13 @@ func (x *PubSubReply) GetSubscriptions() int64 {
 	return 0
 }
 
+func (x *PubSubReply) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
 var File_messaging_proto protoreflect.FileDescriptor
 
 const file_messaging_proto_rawDesc = "" +
@@ -1509,7 +1541,7 @@ const file_messaging_proto_rawDesc = "" +
 	"\x06create\x18\x10 \x01(\bR\x06create\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe5\x02\n" +
 	"\fQueueMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x18\n" +
@@ -1519,7 +1551,9 @@ const file_messaging_proto_rawDesc = "" +
 	"retryCount\x12D\n" +
 	"\aheaders\x18\x05 \x03(\v2*.troupe.messages.QueueMessage.HeadersEntryR\aheaders\x12&\n" +
 	"\x0fpublished_at_ms\x18\x06 \x01(\x03R\rpublishedAtMs\x12\x14\n" +
-	"\x05queue\x18\a \x01(\tR\x05queue\x1a:\n" +
+	"\x05queue\x18\a \x01(\tR\x05queue\x12\x1f\n" +
+	"\vmax_retries\x18\b \x01(\x05R\n" +
+	"maxRetries\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe3\x02\n" +
@@ -1576,7 +1610,7 @@ const file_messaging_proto_rawDesc = "" +
 	"\n" +
 	"event_type\x18\x04 \x01(\tR\teventType\x12\x12\n" +
 	"\x04data\x18\x05 \x01(\fR\x04data\x12!\n" +
-	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs\"\xaf\x02\n" +
+	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs\"\xf3\x02\n" +
 	"\tRoomStats\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x1f\n" +
 	"\vevent_count\x18\x02 \x01(\x03R\n" +
@@ -1586,7 +1620,12 @@ const file_messaging_proto_rawDesc = "" +
 	"\vsubscribers\x18\x05 \x01(\x03R\vsubscribers\x12'\n" +
 	"\x0fpublished_total\x18\x06 \x01(\x03R\x0epublishedTotal\x12,\n" +
 	"\x12first_timestamp_ms\x18\a \x01(\x03R\x10firstTimestampMs\x12*\n" +
-	"\x11last_timestamp_ms\x18\b \x01(\x03R\x0flastTimestampMs\"\xe4\x02\n" +
+	"\x11last_timestamp_ms\x18\b \x01(\x03R\x0flastTimestampMs\x12\"\n" +
+	"\rcreated_at_ms\x18\t \x01(\x03R\vcreatedAtMs\x12\x1e\n" +
+	"\n" +
+	"generation\x18\n" +
+	" \x01(\x03R\n" +
+	"generation\"\xe4\x02\n" +
 	"\tRoomReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
@@ -1611,7 +1650,7 @@ const file_messaging_proto_rawDesc = "" +
 	"\rPubSubMessage\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\x12\x1a\n" +
-	"\bmetadata\x18\x03 \x01(\fR\bmetadata\"\xc1\x02\n" +
+	"\bmetadata\x18\x03 \x01(\fR\bmetadata\"\xe0\x02\n" +
 	"\vPubSubReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
@@ -1621,7 +1660,9 @@ const file_messaging_proto_rawDesc = "" +
 	"\ftotal_topics\x18\x05 \x01(\x03R\vtotalTopics\x12+\n" +
 	"\x11total_subscribers\x18\x06 \x01(\x03R\x10totalSubscribers\x12-\n" +
 	"\x12messages_published\x18\a \x01(\x03R\x11messagesPublished\x12$\n" +
-	"\rsubscriptions\x18\b \x01(\x03R\rsubscriptions*\x9a\x02\n" +
+	"\rsubscriptions\x18\b \x01(\x03R\rsubscriptions\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\t \x01(\tR\tmessageId*\x9a\x02\n" +
 	"\aQueueOp\x12\x18\n" +
 	"\x14QUEUE_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fQUEUE_CREATE\x10\x01\x12\x10\n" +
