@@ -30,6 +30,11 @@ type Config struct {
 	HubAddr           string
 	SkipControlAddr   string
 	SkipStreamingAddr string
+	SkipServices      []string
+	SkipCallBudget    time.Duration
+	SkipInstanceTTL   time.Duration
+	SkipMaxInstances  int
+	SkipMaxStreams    int
 
 	APIKeys  []string
 	Chaos    bool
@@ -117,6 +122,18 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.HubAddr, "hub-addr", ":8000", "hub front door address; off disables it")
 	fs.StringVar(&c.SkipControlAddr, "skip-control-addr", ":8081", "reactive control front door address; off disables it")
 	fs.StringVar(&c.SkipStreamingAddr, "skip-streaming-addr", ":8080", "reactive streaming front door address; off disables it")
+	fs.Func("skip-service", "a Skip service module (.ts, .js, .mjs) to run; repeatable (the environment and the config file give a comma-separated list)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				c.SkipServices = append(c.SkipServices, f)
+			}
+		}
+		return nil
+	})
+	fs.DurationVar(&c.SkipCallBudget, "skip-call-budget", 5*time.Second, "longest one call of a Skip service's code may run before it is interrupted (its write is refused)")
+	fs.DurationVar(&c.SkipInstanceTTL, "skip-instance-ttl", 30*time.Second, "how long a Skip resource instance outlives its last subscriber")
+	fs.IntVar(&c.SkipMaxInstances, "skip-max-instances", 1000, "Skip resource instances (distinct resource and params) per service")
+	fs.IntVar(&c.SkipMaxStreams, "skip-max-streams", 10_000, "Skip streams per service")
 
 	fs.Func("api-keys", "comma-separated API keys accepted by the data and hub doors (none: loopback clients only, unless --insecure)", func(s string) error {
 		c.APIKeys = nil

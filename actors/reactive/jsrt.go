@@ -1,0 +1,493 @@
+package reactive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/troupe-run/troupe/actors/reactive/engine"
+)
+
+// errBudget interrupts user code that ran past its budget.
+var errBudget = errors.New("user code ran past its time budget (--skip-call-budget)")
+
+// jsError is an exception thrown by user code: the write that ran it is
+// refused with its message.
+type jsError struct{ msg string }
+
+func (e *jsError) Error() string { return e.msg }
+
+// runtime is one goja runtime with the service's program loaded: the
+// JavaScript half of one actor. It is used by its actor's goroutine only.
+type runtime struct {
+	rt      *goja.Runtime
+	eng     *engine.Engine
+	log     *slog.Logger
+	handles []*engine.Node
+	budget  time.Duration
+
+	service  goja.Value
+	control  int
+	stream   int
+	failure  error
+	hooks    *goja.Object
+	fMap     goja.Callable
+	fCompute goja.Callable
+	fInitial goja.Callable
+	fAdd     goja.Callable
+	fRemove  goja.Callable
+	fCall    goja.Callable
+
+	// external resources asked for by useExternalResource while building.
+	externals []externalUse
+
+	// watchdog: one timer for every call, armed only while user code runs.
+	depth  int
+	timer  *time.Timer
+	mu     sync.Mutex
+	active bool
+}
+
+// externalUse is a collection fed by an external service.
+type externalUse struct {
+	node       *engine.Node
+	service    string
+	identifier string
+	params     string
+	spec       *goja.Object // what __troupeSubscribe returned
+	kind       string
+}
+
+// newRuntime runs prog in a fresh runtime whose engine is eng.
+func newRuntime(prog *goja.Program, eng *engine.Engine, budget time.Duration, log *slog.Logger) (*runtime, error) {
+	r := &runtime{rt: goja.New(), eng: eng, budget: budget, log: log}
+	r.timer = time.AfterFunc(time.Hour, func() {
+		r.mu.Lock()
+		if r.active {
+			r.rt.Interrupt(errBudget)
+		}
+		r.mu.Unlock()
+	})
+	r.timer.Stop()
+	if err := r.install(); err != nil {
+		return nil, err
+	}
+	var err error
+	r.guard(func() { _, err = r.rt.RunProgram(prog) })
+	if err != nil {
+		return nil, r.wrap(err)
+	}
+	if r.failure != nil {
+		return nil, r.failure
+	}
+	if r.service == nil {
+		return nil, errors.New("the module never called runService(service, {control_port, streaming_port})")
+	}
+	if r.hooks == nil {
+		return nil, errors.New("the module did not load @skipruntime/core")
+	}
+	return r, nil
+}
+
+// close stops the watchdog.
+func (r *runtime) close() { r.timer.Stop() }
+
+// guard runs user code under the time budget; nested calls share the
+// outermost one's budget.
+func (r *runtime) guard(f func()) {
+	if r.depth > 0 {
+		r.depth++
+		f()
+		r.depth--
+		return
+	}
+	r.depth = 1
+	r.mu.Lock()
+	r.active = true
+	r.mu.Unlock()
+	r.timer.Reset(r.budget)
+	defer func() {
+		r.timer.Stop()
+		r.mu.Lock()
+		r.active = false
+		r.mu.Unlock()
+		r.rt.ClearInterrupt()
+		r.depth = 0
+	}()
+	f()
+}
+
+// wrap turns a goja error into a jsError with the user's message.
+func (r *runtime) wrap(err error) error {
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		return &jsError{msg: errBudget.Error()}
+	}
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		return &jsError{msg: exceptionMessage(ex)}
+	}
+	var je *jsError
+	if errors.As(err, &je) {
+		return je
+	}
+	return err
+}
+
+func exceptionMessage(ex *goja.Exception) string {
+	v := ex.Value()
+	if o, ok := v.(*goja.Object); ok {
+		name, msg := o.Get("name"), o.Get("message")
+		if msg != nil && !goja.IsUndefined(msg) {
+			n := "Error"
+			if name != nil && !goja.IsUndefined(name) {
+				n = name.String()
+			}
+			if m := msg.String(); m != "" {
+				return n + ": " + m
+			}
+			return n
+		}
+	}
+	return ex.Error()
+}
+
+// call runs a hook under the budget.
+func (r *runtime) call(f goja.Callable, args ...goja.Value) (goja.Value, error) {
+	var res goja.Value
+	var err error
+	r.guard(func() { res, err = f(goja.Undefined(), args...) })
+	if err != nil {
+		return nil, r.wrap(err)
+	}
+	return res, nil
+}
+
+func (r *runtime) throw(err error) {
+	panic(r.rt.NewGoError(err))
+}
+
+func (r *runtime) node(h goja.Value) *engine.Node {
+	i := int(h.ToInteger())
+	if i < 0 || i >= len(r.handles) {
+		r.throw(fmt.Errorf("unknown collection handle %d", i))
+	}
+	return r.handles[i]
+}
+
+func (r *runtime) handle(n *engine.Node) int {
+	r.handles = append(r.handles, n)
+	return len(r.handles) - 1
+}
+
+// install defines globalThis.__troupe, the bridge the built-in modules call.
+func (r *runtime) install() error {
+	rt := r.rt
+	t := rt.NewObject()
+	set := func(name string, f func(goja.FunctionCall) goja.Value) {
+		_ = t.Set(name, f)
+	}
+	set("register", func(c goja.FunctionCall) goja.Value {
+		r.service = c.Argument(0)
+		r.control = int(c.Argument(1).ToInteger())
+		r.stream = int(c.Argument(2).ToInteger())
+		return goja.Undefined()
+	})
+	set("fail", func(c goja.FunctionCall) goja.Value {
+		v := c.Argument(0)
+		msg := v.String()
+		if o, ok := v.(*goja.Object); ok {
+			if s := o.Get("stack"); s != nil && !goja.IsUndefined(s) {
+				msg = s.String()
+			}
+		}
+		r.failure = &jsError{msg: msg}
+		return goja.Undefined()
+	})
+	set("hooks", func(c goja.FunctionCall) goja.Value {
+		h := c.Argument(0).ToObject(rt)
+		r.hooks = h
+		fn := func(name string) goja.Callable {
+			f, _ := goja.AssertFunction(h.Get(name))
+			return f
+		}
+		r.fMap, r.fCompute, r.fInitial = fn("map"), fn("compute"), fn("initial")
+		r.fAdd, r.fRemove, r.fCall = fn("add"), fn("remove"), fn("call")
+		return goja.Undefined()
+	})
+	set("getArray", func(c goja.FunctionCall) goja.Value {
+		n := r.node(c.Argument(0))
+		key, err := engine.Canonical([]byte(c.Argument(1).String()))
+		if err != nil {
+			r.throw(err)
+		}
+		vals, err := r.eng.Get(n, key)
+		if err != nil {
+			r.throw(err)
+		}
+		return rt.ToValue(jsonArray(vals))
+	})
+	set("size", func(c goja.FunctionCall) goja.Value {
+		return rt.ToValue(r.eng.Size(r.node(c.Argument(0))))
+	})
+	set("map", func(c goja.FunctionCall) goja.Value {
+		parent := r.node(c.Argument(0))
+		n, err := r.eng.Map(parent, &jsMapper{r: r, obj: c.Argument(1)})
+		if err != nil {
+			r.throwUser(err)
+		}
+		n.Name = c.Argument(2).String()
+		return rt.ToValue(r.handle(n))
+	})
+	set("reduce", func(c goja.FunctionCall) goja.Value {
+		parent := r.node(c.Argument(0))
+		var red engine.Reducer
+		if native := c.Argument(2).String(); native != "" {
+			red, _ = engine.Native(native)
+		}
+		if red == nil {
+			red = &jsReducer{r: r, obj: c.Argument(1)}
+		}
+		n, err := r.eng.Reduce(parent, red)
+		if err != nil {
+			r.throwUser(err)
+		}
+		return rt.ToValue(r.handle(n))
+	})
+	set("merge", func(c goja.FunctionCall) goja.Value {
+		parents := []*engine.Node{r.node(c.Argument(0))}
+		for _, h := range c.Argument(1).Export().([]any) {
+			parents = append(parents, r.node(rt.ToValue(h)))
+		}
+		return rt.ToValue(r.handle(r.eng.Merge(parents...)))
+	})
+	set("slice", func(c goja.FunctionCall) goja.Value {
+		parent := r.node(c.Argument(0))
+		var raw [][2]json.RawMessage
+		if err := json.Unmarshal([]byte(c.Argument(1).String()), &raw); err != nil {
+			r.throw(fmt.Errorf("slices: ranges must be [start, end] pairs: %v", err))
+		}
+		ranges := make([][2]string, len(raw))
+		for i, p := range raw {
+			lo, err1 := engine.Canonical(p[0])
+			hi, err2 := engine.Canonical(p[1])
+			if err := errors.Join(err1, err2); err != nil {
+				r.throw(err)
+			}
+			ranges[i] = [2]string{lo, hi}
+		}
+		return rt.ToValue(r.handle(r.eng.Slice(parent, ranges)))
+	})
+	set("take", func(c goja.FunctionCall) goja.Value {
+		parent := r.node(c.Argument(0))
+		return rt.ToValue(r.handle(r.eng.Take(parent, int(c.Argument(1).ToInteger()))))
+	})
+	set("lazy", func(c goja.FunctionCall) goja.Value {
+		lc := &jsCompute{r: r, obj: c.Argument(0)}
+		n := r.eng.Lazy(lc)
+		n.Name = c.Argument(1).String()
+		h := r.handle(n)
+		lc.self = rt.ToValue(h)
+		return lc.self
+	})
+	set("external", func(c goja.FunctionCall) goja.Value {
+		return rt.ToValue(r.useExternal(c.Argument(0).String(), c.Argument(1).String(), c.Argument(2).String()))
+	})
+	set("fetch", func(c goja.FunctionCall) goja.Value {
+		var body *string
+		if b := c.Argument(3); !goja.IsNull(b) && !goja.IsUndefined(b) {
+			s := b.String()
+			body = &s
+		}
+		status, text, headers, err := httpFetch(c.Argument(0).String(), c.Argument(1).String(), c.Argument(2).String(), body, time.Duration(c.Argument(4).ToInteger())*time.Millisecond)
+		errText := ""
+		if err != nil {
+			errText = err.Error()
+		}
+		return rt.ToValue([]any{status, text, headers, errText})
+	})
+	if err := rt.Set("__troupe", t); err != nil {
+		return err
+	}
+	console := rt.NewObject()
+	logf := func(level slog.Level) func(goja.FunctionCall) goja.Value {
+		return func(c goja.FunctionCall) goja.Value {
+			parts := make([]string, len(c.Arguments))
+			for i, a := range c.Arguments {
+				parts[i] = a.String()
+			}
+			r.log.Log(context.Background(), level, strings.Join(parts, " "), "source", "service")
+			return goja.Undefined()
+		}
+	}
+	_ = console.Set("log", logf(slog.LevelInfo))
+	_ = console.Set("info", logf(slog.LevelInfo))
+	_ = console.Set("debug", logf(slog.LevelDebug))
+	_ = console.Set("warn", logf(slog.LevelWarn))
+	_ = console.Set("error", logf(slog.LevelError))
+	return rt.Set("console", console)
+}
+
+// throwUser rethrows an error of user code met while building a node.
+func (r *runtime) throwUser(err error) {
+	var je *jsError
+	if errors.As(err, &je) {
+		panic(r.rt.NewTypeError(je.msg))
+	}
+	r.throw(err)
+}
+
+func jsonArray(vals []string) string {
+	if len(vals) == 0 {
+		return "[]"
+	}
+	n := 1 + len(vals)
+	for _, v := range vals {
+		n += len(v)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('[')
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+type jsMapper struct {
+	r   *runtime
+	obj goja.Value
+}
+
+func (m *jsMapper) MapEntry(key string, values []string) ([]engine.Pair, error) {
+	r := m.r
+	res, err := r.call(r.fMap, m.obj, r.rt.ToValue(key), r.rt.ToValue(jsonArray(values)))
+	if err != nil {
+		return nil, err
+	}
+	var raw [][2]json.RawMessage
+	if err := json.Unmarshal([]byte(res.String()), &raw); err != nil {
+		return nil, &jsError{msg: fmt.Sprintf("mapEntry result: %v", err)}
+	}
+	out := make([]engine.Pair, len(raw))
+	for i, p := range raw {
+		out[i] = engine.Pair{Key: string(p[0]), Value: string(p[1])}
+	}
+	return out, nil
+}
+
+type jsCompute struct {
+	r    *runtime
+	obj  goja.Value
+	self goja.Value
+}
+
+func (c *jsCompute) Compute(key string) ([]string, error) {
+	r := c.r
+	res, err := r.call(r.fCompute, c.obj, c.self, r.rt.ToValue(key))
+	if err != nil {
+		return nil, err
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(res.String()), &raw); err != nil {
+		return nil, &jsError{msg: fmt.Sprintf("compute result: %v", err)}
+	}
+	out := make([]string, len(raw))
+	for i, v := range raw {
+		out[i] = string(v)
+	}
+	return out, nil
+}
+
+type jsReducer struct {
+	r   *runtime
+	obj goja.Value
+}
+
+func (j *jsReducer) Initial() (string, bool) {
+	res, err := j.r.call(j.r.fInitial, j.obj)
+	if err != nil || goja.IsNull(res) || goja.IsUndefined(res) {
+		return "", false
+	}
+	return res.String(), true
+}
+
+func (j *jsReducer) Add(acc string, has bool, v string) (string, error) {
+	a := goja.Null()
+	if has {
+		a = j.r.rt.ToValue(acc)
+	}
+	res, err := j.r.call(j.r.fAdd, j.obj, a, j.r.rt.ToValue(v))
+	if err != nil {
+		return "", err
+	}
+	return res.String(), nil
+}
+
+func (j *jsReducer) Remove(acc, v string) (string, bool, error) {
+	res, err := j.r.call(j.r.fRemove, j.obj, j.r.rt.ToValue(acc), j.r.rt.ToValue(v))
+	if err != nil {
+		return "", false, err
+	}
+	if goja.IsNull(res) || goja.IsUndefined(res) {
+		return "", false, nil
+	}
+	return res.String(), true, nil
+}
+
+// httpFetch is fetchJSON's transport: a synchronous request with a
+// deadline (10 s unless the caller gave one).
+func httpFetch(url, method, headersJSON string, body *string, timeout time.Duration) (int, string, string, error) {
+	return httpFetchCtx(context.Background(), url, method, headersJSON, body, timeout)
+}
+
+func httpFetchCtx(ctx context.Context, url, method, headersJSON string, body *string, timeout time.Duration) (int, string, string, error) {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = strings.NewReader(*body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, "", "{}", err
+	}
+	var headers map[string]string
+	_ = json.Unmarshal([]byte(headersJSON), &headers)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: timeout}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", "{}", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, "", "{}", err
+	}
+	hs := map[string]string{}
+	for k := range resp.Header {
+		hs[strings.ToLower(k)] = resp.Header.Get(k)
+	}
+	hj, _ := json.Marshal(hs)
+	return resp.StatusCode, string(data), string(hj), nil
+}
