@@ -182,3 +182,107 @@ func TestBasicService(t *testing.T) {
 		t.Fatalf("unknown resource: %v", err)
 	}
 }
+
+func TestRefusedWriteAppliesNothing(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/basic.ts", Options{})
+	ctx := context.Background()
+	if got := snapshot(t, s, "strict", "{}"); got != `[["a",[1]],["b",[2]]]` {
+		t.Fatalf("strict: %s", got)
+	}
+	id, err := s.CreateStream(ctx, "strict", json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newSink()
+	if _, err := s.Subscribe(ctx, id, k); err != nil {
+		t.Fatal(err)
+	}
+	// "c" is fine but "d" makes Strict's mapper throw: the whole write is
+	// refused, in the graph and in every instance.
+	err = s.Patch(ctx, "input", []skip.Entry{entry(`"c"`, "3"), entry(`"d"`, "-1")})
+	if !errors.Is(err, skip.ErrRefused) || !strings.Contains(err.Error(), "negative value for d") {
+		t.Fatalf("patch: %v", err)
+	}
+	for _, r := range []string{"strict", "doubled", "raw"} {
+		got := snapshot(t, s, r, "{}")
+		if strings.Contains(got, `"c"`) || strings.Contains(got, `"d"`) {
+			t.Fatalf("%s shows a refused write: %s", r, got)
+		}
+	}
+	if n := len(k.all()); n != 1 {
+		t.Fatalf("a refused write sent %d events", n-1)
+	}
+	patch(t, s, "input", entry(`"c"`, "3"))
+	if got := snapshot(t, s, "strict", "{}"); got != `[["a",[1]],["b",[2]],["c",[3]]]` {
+		t.Fatalf("strict after a good write: %s", got)
+	}
+}
+
+func TestRunawayCodeIsInterrupted(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/basic.ts", Options{CallBudget: 200 * time.Millisecond})
+	ctx := context.Background()
+	if got := snapshot(t, s, "spinning", "{}"); got != `[["a",[1]],["b",[2]]]` {
+		t.Fatalf("spinning: %s", got)
+	}
+	err := s.Patch(ctx, "input", []skip.Entry{entry(`"x"`, "666")})
+	if !errors.Is(err, skip.ErrRefused) || !strings.Contains(err.Error(), "budget") {
+		t.Fatalf("patch: %v", err)
+	}
+	// The runtime is usable afterwards.
+	patch(t, s, "input", entry(`"x"`, "7"))
+	if got := snapshot(t, s, "spinning", "{}"); got != `[["a",[1]],["b",[2]],["x",[7]]]` {
+		t.Fatalf("spinning after: %s", got)
+	}
+}
+
+func TestInputsSurviveARestart(t *testing.T) {
+	dir := t.TempDir()
+	sys := systemtest.Boot(t, "--data-dir="+dir, "--fsync=always")
+	s := startService(t, sys, "testdata/basic.ts", Options{})
+	patch(t, s, "input", entry(`"a"`), entry(`"z"`, "26", "1"), entry(`3`, "true"))
+	want := snapshot(t, s, "raw", "{}")
+	if want != `[[3,[true]],["b",[2]],["z",[26,1]]]` {
+		t.Fatalf("before: %s", want)
+	}
+	if err := sys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sys = systemtest.Boot(t, "--data-dir="+dir, "--fsync=always")
+	s = startService(t, sys, "testdata/basic.ts", Options{})
+	// The initial data ("a") is not applied again over the stored inputs.
+	if got := snapshot(t, s, "raw", "{}"); got != want {
+		t.Fatalf("after a restart: %s, want %s", got, want)
+	}
+}
+
+func TestCrashedInstanceResumesWithInit(t *testing.T) {
+	sys := systemtest.Boot(t, "--chaos")
+	s := startService(t, sys, "testdata/basic.ts", Options{})
+	ctx := context.Background()
+	id, err := s.CreateStream(ctx, "doubled", json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newSink()
+	if _, err := s.Subscribe(ctx, id, k); err != nil {
+		t.Fatal(err)
+	}
+	armed, err := sys.InjectFault("reactive/basic.*", "panic")
+	if err != nil || len(armed) != 1 {
+		t.Fatalf("inject: %v %v", armed, err)
+	}
+	patch(t, s, "input", entry(`"c"`, "1"))
+	waitFor(t, "an init after the restart", func() bool {
+		us := k.all()
+		last := us[len(us)-1]
+		return len(us) >= 2 && last.Init && render(last.Entries) == `[["a",[2]],["b",[4]],["c",[2]]]`
+	})
+	n := len(k.all())
+	patch(t, s, "input", entry(`"d"`, "2"))
+	us := k.all()
+	if len(us) != n+1 || us[n].Init || render(us[n].Entries) != `[["d",[4]]]` {
+		t.Fatalf("after the restart: %+v", us[n:])
+	}
+}
