@@ -94,6 +94,15 @@ func (a *instanceActor) Receive(ctx actor.Context) {
 	case *openInput:
 		msg.reply <- a.openInput(msg)
 		return
+	case *watchMonitoring:
+		msg.reply <- a.watchMonitoring()
+		return
+	case *stopMonitoring:
+		s.mon.remove(msg.c)
+		return
+	case *setRate:
+		msg.reply <- a.setRate(msg.rate)
+		return
 	}
 	s.publish()
 }
@@ -165,9 +174,8 @@ func (a *instanceActor) launch() {
 	if t := s.opts.OutputTopic; t != "" {
 		a.publishTo(t, "")
 	}
-	if t := s.opts.InputTopic; t != "" {
-		a.readFrom(t, "")
-	}
+	// An input topic waits for the runner's first PANG: the content type
+	// the sequence declares there decodes the topic's chunks.
 	a.armWatchdog(s.lastReport.Add(o.UnhealthyAfter))
 	a.log.Info("instance started", "sequence", s.seq.Id, "pid", proc.PID())
 }
@@ -225,6 +233,7 @@ func (a *instanceActor) shutdown() {
 		}
 	}
 	s.ev.end()
+	s.mon.end()
 }
 
 func (a *instanceActor) onRunner(m Message) {
@@ -233,6 +242,9 @@ func (a *instanceActor) onRunner(m Message) {
 	case CodePing:
 		s.started = time.Now()
 	case CodeMonitoring:
+		if len(s.mon.readers) > 0 {
+			s.mon.offer(monitoringLine(m))
+		}
 		var h Health
 		if err := m.Decode(&h); err == nil {
 			s.healthy = h.Healthy
@@ -249,7 +261,11 @@ func (a *instanceActor) onRunner(m Message) {
 		if s.status == StatusStarting {
 			s.status = StatusRunning
 		}
-		if t.Requires != "" && s.requires == "" && !s.isEnded() {
+		switch {
+		case s.requires != "" || s.isEnded() || t.Provides != "":
+		case s.opts.InputTopic != "":
+			a.readFrom(s.opts.InputTopic, t.ContentType)
+		case t.Requires != "":
 			a.readFrom(t.Requires, t.ContentType)
 		}
 		if t.Provides != "" && s.provides == "" {
@@ -296,6 +312,7 @@ func (a *instanceActor) onExit(code int, err error) {
 	s.terminated, s.exitCode, s.endedAt = true, code, time.Now()
 	s.ended.Store(true)
 	s.ev.end() // no event will come: waits and streams end now, not with the retention
+	s.mon.end()
 	if s.proc != nil {
 		a.svc.release(s.id)
 	}

@@ -187,7 +187,11 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
 		return "", err
 	}
 	sl.seq = rec
-	if pkg := sequence.PackageOf(rec); pkg.Engine != sequence.Python {
+	pkg := sequence.PackageOf(rec)
+	if args := pkg.DefaultArgs(); args != nil && (len(o.Args) == 0 || string(o.Args) == "[]" || string(o.Args) == "null") {
+		sl.opts.Args = args
+	}
+	if pkg.Engine != sequence.Python {
 		// The first Node start waits for the hub's scramjet, once.
 		sl.scramjet = s.sj.modules(ctx)
 	}

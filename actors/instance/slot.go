@@ -56,6 +56,7 @@ type slot struct {
 	requires  string // the topic the input comes from; /input is refused
 	provides  string // the topic the output goes to
 	ev        events
+	mon       monitors
 
 	watchdog  *time.Timer
 	retention *time.Timer

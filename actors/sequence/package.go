@@ -148,10 +148,43 @@ func resolveMain(root *os.Root, main string, e Engine) (string, error) {
 	if e == Node && !strings.HasSuffix(name, ".js") {
 		candidates = append(candidates, name+".js")
 	}
+	missing := true
 	for _, c := range candidates {
-		if info, err := root.Stat(c); err == nil && info.Mode().IsRegular() {
+		info, err := root.Stat(c)
+		if err == nil && info.Mode().IsRegular() {
 			return c, nil
 		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			missing = false
+		}
+	}
+	if missing {
+		// As the original: the package is accepted, and its start fails
+		// with exit 21 ("Sequence entrypoint path X is invalid").
+		return name, nil
 	}
 	return "", refuse(ErrBadMain, "main", fmt.Sprintf("%q is not a file of the package", main))
+}
+
+// DefaultArgs are the args an instance starts with when its start gives
+// none: package.json's scramjet.args, else its top-level args (where the
+// original's process adapter reads them); nil when it has neither or they
+// are not a JSON array.
+func (p *Package) DefaultArgs() json.RawMessage {
+	var m struct {
+		Args     json.RawMessage `json:"args"`
+		Scramjet struct {
+			Args json.RawMessage `json:"args"`
+		} `json:"scramjet"`
+	}
+	if json.Unmarshal(p.Raw, &m) != nil {
+		return nil
+	}
+	for _, a := range []json.RawMessage{m.Scramjet.Args, m.Args} {
+		var list []json.RawMessage
+		if len(a) > 0 && json.Unmarshal(a, &list) == nil && list != nil {
+			return a
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package sequence
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -72,7 +73,8 @@ func TestResolveMain(t *testing.T) {
 		{"./lib/../index.js", Node, "index.js"},
 		{"cli", Node, "cli"},
 		{"main.py", Python, "main.py"},
-		{"main", Python, ""}, // Python gets no .js guess, nor any other
+		{"main", Python, "main"},     // Python gets no .js guess, nor any other
+		{"gone.js", Node, "gone.js"}, // a missing main is the start's failure (exit 21), not the upload's
 		{"lib", Node, ""},
 		{"../index.js", Node, ""},
 	}
@@ -153,4 +155,17 @@ func FuzzUnpack(f *testing.F) {
 			t.Fatalf("entry %q: %v", p.Entry, err)
 		}
 	})
+}
+
+func TestDefaultArgs(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"main":"i.js","scramjet":{"args":[1,"a"]},"args":[2]}`: `[1,"a"]`,
+		`{"main":"i.js","args":["x"]}`:                           `["x"]`,
+		`{"main":"i.js","args":"x"}`:                             ``,
+		`{"main":"i.js"}`:                                        ``,
+	} {
+		if got := (&Package{Raw: json.RawMessage(raw)}).DefaultArgs(); string(got) != want {
+			t.Errorf("DefaultArgs of %s = %s, want %s", raw, got, want)
+		}
+	}
 }

@@ -229,3 +229,46 @@ func IsRefusal(err error) bool {
 func notFound(id string) *messages.SequenceReply {
 	return &messages.SequenceReply{ErrorCode: messages.CodeNotFound, ErrorMessage: fmt.Sprintf("Sequence %s not found", id)}
 }
+
+// Replace puts a new package in place of sequence id's, keeping its id
+// (PUT /sequence/:id). With instances running it is CodeInUse, as a delete
+// is. The new package is unpacked beside the old one first, so a refused
+// package leaves the sequence as it was.
+func (s *Service) Replace(ctx context.Context, id string, body io.Reader) (*messages.SequenceRecord, error) {
+	view, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(view.Running) > 0 {
+		return nil, &Error{CodeInUse, "Can't replace sequence in use."}
+	}
+	old := view.Sequence
+	dir := filepath.Join(s.root, id)
+	staged := filepath.Join(s.root, id+".new-"+NewID())
+	p, err := Unpack(body, staged, s.opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	// The swap: a crash in between leaves folders the next start sweeps
+	// (only the folder named by the id is the sequence's).
+	retired := filepath.Join(s.root, id+".old-"+NewID())
+	if err := os.Rename(dir, retired); err != nil {
+		os.RemoveAll(staged)
+		return nil, err
+	}
+	if err := os.Rename(staged, dir); err != nil {
+		os.Rename(retired, dir)
+		os.RemoveAll(staged)
+		return nil, err
+	}
+	rec := &messages.SequenceRecord{Id: id, Name: p.Name, Version: p.Version, Main: p.Main, Entry: p.Entry,
+		Engine: string(p.Engine), Manifest: p.Raw, Dir: dir, CreatedMs: old.CreatedMs}
+	if _, err := s.ask(ctx, &messages.SequenceAdd{Sequence: rec}, 0); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(retired); err != nil {
+		s.sys.Log.Warn("removing a replaced sequence's package", "sequence", id, "err", err)
+	}
+	s.sys.Log.Info("sequence replaced", "sequence", id, "name", p.Name, "engine", p.Engine)
+	return rec, nil
+}

@@ -171,7 +171,6 @@ func TestUnpackRefuses(t *testing.T) {
 		{"main not a string", tarball(t, manifestFile(`{"main":42}`), index()), Limits{}, ErrBadManifest},
 		{"manifest too large", tarball(t, manifestFile(`{"main":"index.js","x":"`+strings.Repeat("x", 1<<20)+`"}`), index()), Limits{}, ErrBadManifest},
 		{"no main", tarball(t, manifestFile(`{"name":"x"}`), index()), Limits{}, ErrBadMain},
-		{"main missing", tarball(t, manifestFile(`{"main":"gone.js"}`), index()), Limits{}, ErrBadMain},
 		{"main outside", tarball(t, manifestFile(`{"main":"../index.js"}`), index()), Limits{}, ErrBadMain},
 		{"main absolute", tarball(t, manifestFile(`{"main":"/etc/passwd"}`), index()), Limits{}, ErrBadMain},
 		{"main is a folder", tarball(t, manifestFile(`{"main":"lib"}`), dirEntry("lib/"), index()), Limits{}, ErrBadMain},

@@ -20,10 +20,17 @@ func (s *Server) routes() {
 	h("GET "+base+"/sequence/{id}", getJSON(s.getSequence))
 	h("GET "+base+"/sequence/{id}/instances", getJSON(s.getSequenceInstances))
 	h("DELETE "+base+"/sequence/{id}", s.deleteSequence)
+	h("PUT "+base+"/sequence/{id}", s.putSequence)
+	h("GET "+base+"/entities", getJSON(s.getEntities))
+	h("GET "+base+"/audit", s.getAudit)
 	h("POST "+base+"/sequence/{id}/start", s.startSequence)
 
 	h("GET "+base+"/instances", getJSON(s.getInstances))
 	h("GET "+base+"/instance/{id}", getJSON(s.getInstance))
+	h("GET "+base+"/instance/{id}/{$}", getJSON(s.getInstance))
+	h("POST "+base+"/instance/{id}/inout", s.postInout)
+	h("POST "+base+"/instance/{id}/_monitoring_rate", s.postMonitoringRate)
+	h("GET "+base+"/instance/{id}/monitoring", s.getMonitoring)
 	h("GET "+base+"/instance/{id}/health", getJSON(s.getHealth))
 	h("POST "+base+"/instance/{id}/_stop", s.postStop)
 	h("POST "+base+"/instance/{id}/_kill", s.postKill)
@@ -95,7 +102,8 @@ func (s *Server) getLoadCheck(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, lc)
 }
 
-// getLog is GET /log: the hub's own log, line by line, from now on.
+// getLog is GET /log: the hub's own log, line by line: the recent lines
+// the tap keeps (--hub-log-buffer), then what comes.
 func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	if s.logs == nil {
 		writeError(w, http.StatusNotFound, "the hub's log is not served")

@@ -42,16 +42,25 @@ func TestHostRoutes(t *testing.T) {
 	h.json("GET", "/sequences", "", http.StatusNotAcceptable, nil, "Accept", "text/html")
 	h.json("GET", "/sequences", "", http.StatusOK, nil, "Accept", "text/html, application/*")
 
-	// GET /log streams the hub's log from now on.
+	// GET /log streams the hub's recent log lines, then what comes.
 	res, err := http.Get(h.url + "/log")
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /log: %v %v", res, err)
 	}
 	defer res.Body.Close()
+	logs := bufio.NewReader(res.Body)
+	if line, err := logs.ReadString('\n'); err != nil || !strings.Contains(line, "no API key configured") {
+		t.Errorf("first log line %q %v, want the backlog's line from the start", line, err)
+	}
 	h.send(node(t, helloJS))
-	line, err := bufio.NewReader(res.Body).ReadString('\n')
-	if err != nil || !strings.Contains(line, "sequence added") {
-		t.Errorf("log line %q %v", line, err)
+	for {
+		line, err := logs.ReadString('\n')
+		if err != nil {
+			t.Fatalf("log ended before the upload's line: %v", err)
+		}
+		if strings.Contains(line, "sequence added") {
+			break
+		}
 	}
 }
 

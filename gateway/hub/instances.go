@@ -67,6 +67,11 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	if i.Terminated {
+		// As the original, whose ended instances are gone from its store.
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Instance %s has ended", i.Id))
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"healthy": i.Healthy, "processId": i.Pid})
 }
 

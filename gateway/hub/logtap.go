@@ -12,11 +12,15 @@ import (
 // Wrap passes every record on and also hands it, as a text line, to each
 // subscriber. A subscriber's buffer is bounded (lines); one that lets it
 // fill is dropped (its channel closes) rather than slowing the log down.
+// The tap also keeps the last buffer lines (--hub-log-buffer), which a new
+// subscriber gets first: `si hub logs` shows what happened before it came.
 type LogTap struct {
 	buffer int
 
-	mu   sync.Mutex
-	subs map[chan []byte]struct{}
+	mu      sync.Mutex
+	subs    map[chan []byte]struct{}
+	backlog [][]byte // a ring of the last lines; next is where the next goes
+	next    int
 }
 
 // NewLogTap returns a tap whose subscribers may lag buffer lines behind.
@@ -30,8 +34,11 @@ func NewLogTap(buffer int) *LogTap {
 // Subscribe returns the lines logged from now on, and the function that
 // ends the subscription.
 func (t *LogTap) Subscribe() (<-chan []byte, func()) {
-	c := make(chan []byte, t.buffer)
 	t.mu.Lock()
+	c := make(chan []byte, t.buffer+len(t.backlog))
+	for i := range t.backlog {
+		c <- t.backlog[(t.next+i)%len(t.backlog)]
+	}
 	t.subs[c] = struct{}{}
 	t.mu.Unlock()
 	return c, func() {
@@ -47,6 +54,12 @@ func (t *LogTap) Subscribe() (<-chan []byte, func()) {
 func (t *LogTap) publish(line []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(t.backlog) < t.buffer {
+		t.backlog = append(t.backlog, line)
+	} else {
+		t.backlog[t.next] = line
+		t.next = (t.next + 1) % len(t.backlog)
+	}
 	for c := range t.subs {
 		select {
 		case c <- line:
@@ -55,12 +68,6 @@ func (t *LogTap) publish(line []byte) {
 			close(c)
 		}
 	}
-}
-
-func (t *LogTap) listened() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.subs) > 0
 }
 
 // Wrap returns a handler that logs through next and feeds the tap.
@@ -76,21 +83,19 @@ type tapHandler struct {
 func (h *tapHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
-	if h.tap.listened() {
-		var b strings.Builder
-		b.WriteString(r.Time.UTC().Format("2006-01-02T15:04:05.000Z"))
-		b.WriteByte(' ')
-		b.WriteString(strings.ToLower(r.Level.String()))
-		b.WriteByte(' ')
-		b.WriteString(r.Message)
-		b.WriteString(h.attrs)
-		r.Attrs(func(a slog.Attr) bool {
-			writeAttr(&b, h.groups, a)
-			return true
-		})
-		b.WriteByte('\n')
-		h.tap.publish([]byte(b.String()))
-	}
+	var b strings.Builder
+	b.WriteString(r.Time.UTC().Format("2006-01-02T15:04:05.000Z"))
+	b.WriteByte(' ')
+	b.WriteString(strings.ToLower(r.Level.String()))
+	b.WriteByte(' ')
+	b.WriteString(r.Message)
+	b.WriteString(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		writeAttr(&b, h.groups, a)
+		return true
+	})
+	b.WriteByte('\n')
+	h.tap.publish([]byte(b.String()))
 	return h.next.Handle(ctx, r)
 }
 

@@ -64,34 +64,23 @@ func sequenceOut(v *messages.SequenceView) sequenceJSON {
 		"sequenceDir":    rec.Dir,
 		"config":         manifest.Scramjet.Config,
 	}
-	return sequenceJSON{ID: rec.Id, Name: rec.Name, Config: config, Location: "troupe", Instances: v.Instances}
+	return sequenceJSON{ID: rec.Id, Name: rec.Name, Config: config, Location: "troupe", Instances: v.Running}
 }
 
 // postSequence is POST /sequence: the package as the raw body, or as the
 // field "file" of a multipart form.
 func (s *Server) postSequence(w http.ResponseWriter, r *http.Request) {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxPackage)
-	var pkg io.Reader = body
-	if strings.HasPrefix(mediaType(r), "multipart/form-data") {
-		part, err := filePart(r)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		defer part.Close()
-		pkg = part
+	pkg, done, ok := s.packageBody(w, r)
+	if !ok {
+		return
 	}
+	defer done()
 	rec, err := s.seqs.Add(r.Context(), pkg)
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		writeError(w, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the package is larger than the limit of %d bytes (--hub-max-package)", s.cfg.MaxPackage))
-	case err != nil:
-		fail(w, err)
-	default:
-		writeJSON(w, http.StatusAccepted, map[string]string{"id": rec.Id})
+	if err != nil {
+		s.uploadFailed(w, err)
+		return
 	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": rec.Id})
 }
 
 // filePart finds the multipart field "file", streaming: the package is not

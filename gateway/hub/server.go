@@ -67,6 +67,7 @@ type Sequences interface {
 	Get(ctx context.Context, id string) (*messages.SequenceView, error)
 	List(ctx context.Context) ([]*messages.SequenceView, error)
 	Delete(ctx context.Context, id string, kill bool) error
+	Replace(ctx context.Context, id string, body io.Reader) (*messages.SequenceRecord, error)
 }
 
 // Instances are the instances (actors/instance.Service).
@@ -82,6 +83,8 @@ type Instances interface {
 	Open(ctx context.Context, id string, kind instance.Stream) (*instance.Reader, error)
 	Input(ctx context.Context, id, contentType string) (*instance.Port, error)
 	Stdin(ctx context.Context, id string) (*instance.Port, error)
+	Monitoring(ctx context.Context, id string) (*instance.MonitorStream, error)
+	SetMonitoringRate(ctx context.Context, id string, rate float64) error
 }
 
 // Topics are the topics (actors/topic.Service).
@@ -122,6 +125,7 @@ type Server struct {
 	mux       *http.ServeMux
 	load      *loadMeter
 	started   time.Time
+	audit     auditor
 
 	draining atomic.Bool
 	drainCtx context.Context // done on Drain: long streams end
@@ -192,6 +196,9 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 			}
 		})
 		h(rec, r)
+		if pattern != "GET "+base+"/audit" {
+			s.audit.record(r, rec.status, start)
+		}
 	})
 }
 

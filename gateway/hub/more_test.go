@@ -1,0 +1,133 @@
+package hub
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// PUT /sequence/:id replaces the package and keeps the id; /entities
+// lists sequences and instances; GET /instance/:id/ with a trailing slash
+// is the instance.
+func TestReplaceSequenceAndEntities(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{})
+	seq := h.send(node(t, `module.exports = function () { this.exitTimeout = 0; return "one"; };`))
+	status, body := h.do("PUT", "/sequence/"+seq, bytes.NewReader(node(t, `module.exports = function () { this.exitTimeout = 0; return "two"; };`)),
+		"Content-Type", "application/octet-stream")
+	if status != http.StatusAccepted || !strings.Contains(body, seq) {
+		t.Fatalf("PUT /sequence = %d %s", status, body)
+	}
+	id := h.start(seq, "")
+	if got := h.stream("/instance/" + id + "/output"); got != "two" {
+		t.Errorf("output of the replaced sequence %q, want two", got)
+	}
+	var one info
+	h.json("GET", "/instance/"+id+"/", "", http.StatusOK, &one)
+	if one.ID != id {
+		t.Errorf("GET /instance/:id/ = %+v", one)
+	}
+	var ents struct {
+		Sequences []struct{ ID string }
+		Instances []struct{ ID string }
+	}
+	h.json("GET", "/entities", "", http.StatusOK, &ents)
+	if len(ents.Sequences) != 1 || ents.Sequences[0].ID != seq {
+		t.Errorf("entities %+v", ents)
+	}
+	h.ended(id)
+	// A refused package leaves the sequence as it was.
+	if status, body := h.do("PUT", "/sequence/"+seq, strings.NewReader("not a tarball"), "Content-Type", "application/octet-stream"); status != http.StatusUnprocessableEntity {
+		t.Errorf("PUT of garbage = %d %s, want 422", status, body)
+	}
+	h.json("PUT", "/sequence/nope", "", http.StatusNotFound, nil)
+}
+
+// A package whose main is missing is accepted; its start ends with exit 21
+// and the original's message.
+func TestMissingMainFailsAtStart(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{})
+	seq := h.send(pkg(t, `{"name":"x","main":"gone.js"}`, map[string]string{"index.js": ""}))
+	i := h.ended(h.start(seq, ""))
+	if i.Terminated.ExitCode != 21 || !strings.Contains(i.Terminated.Reason, "Sequence entrypoint path gone.js is invalid") {
+		t.Errorf("terminated %+v", i.Terminated)
+	}
+}
+
+// package.json's scramjet.args are the args of a start that gives none.
+func TestDefaultArgsFromPackage(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{})
+	seq := h.send(pkg(t, `{"name":"x","main":"index.js","scramjet":{"args":["from-package",2]}}`, map[string]string{
+		"index.js": `module.exports = function (_input, ...args) { this.exitTimeout = 0; return JSON.stringify(args); };`}))
+	if got := h.stream("/instance/" + h.start(seq, "") + "/output"); got != `["from-package",2]` {
+		t.Errorf("default args output %q", got)
+	}
+	if got := h.stream("/instance/" + h.start(seq, `{"args":["given"]}`) + "/output"); got != `["given"]` {
+		t.Errorf("given args output %q", got)
+	}
+}
+
+// POST /inout carries the input and answers with the output on one
+// connection.
+func TestInout(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{})
+	id := h.start(h.send(node(t, `
+module.exports = async function* (input) {
+    this.exitTimeout = 0;
+    for await (const s of input) yield "<" + s + ">";
+};
+`)), "")
+	status, out := h.do("POST", "/instance/"+id+"/inout", strings.NewReader("abc"), "Content-Type", "text/plain")
+	if status != http.StatusOK || out != "<abc>" {
+		t.Errorf("POST /inout = %d %q, want <abc>", status, out)
+	}
+}
+
+// POST /_monitoring_rate changes how often the instance reports; GET
+// /monitoring streams the reports; GET /audit streams the API's requests.
+func TestMonitoringAndAudit(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{})
+	res, err := http.Get(h.url + "/audit")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /audit: %v %v", res, err)
+	}
+	defer res.Body.Close()
+	id := h.start(h.send(node(t, `module.exports = function () { return new Promise(() => {}); };`)), "")
+	h.running(id)
+	h.json("POST", "/instance/"+id+"/_monitoring_rate", `[4003, {"monitoringRate": 20}]`, http.StatusAccepted, nil)
+	h.json("POST", "/instance/"+id+"/_monitoring_rate", `{"monitoringRate": -1}`, http.StatusBadRequest, nil)
+	mon, err := http.Get(h.url + "/instance/" + id + "/monitoring")
+	if err != nil || mon.StatusCode != http.StatusOK {
+		t.Fatalf("GET /monitoring: %v %v", mon, err)
+	}
+	defer mon.Body.Close()
+	reports := bufio.NewReader(mon.Body)
+	for range 3 {
+		line, err := reports.ReadString('\n')
+		if err != nil || line != `[3001,{"healthy":true}]`+"\n" {
+			t.Fatalf("monitoring line %q %v", line, err)
+		}
+	}
+	h.json("POST", "/instance/"+id+"/_kill", "", http.StatusAccepted, nil)
+	if rest, _ := io.ReadAll(reports); strings.Count(string(rest), "\n") != strings.Count(string(rest), "3001") {
+		t.Errorf("monitoring after the kill %q", rest)
+	}
+
+	audit := bufio.NewReader(res.Body)
+	for {
+		line, err := audit.ReadString('\n')
+		if err != nil {
+			t.Fatalf("audit ended before the kill: %v", err)
+		}
+		if strings.Contains(line, `"op":"_kill"`) && strings.Contains(line, `"objectId":"`+id+`"`) && strings.Contains(line, `"status":202`) {
+			break
+		}
+	}
+}
