@@ -481,4 +481,3 @@ func applyExternal(eng *engine.Engine, u *externalUpdate) {
 		eng.Set(u.node, e.Key, e.Values)
 	}
 }
-
