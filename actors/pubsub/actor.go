@@ -6,6 +6,7 @@ package pubsub
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -109,7 +110,7 @@ func (r *router) handle(ctx actor.Context, req *messages.PubSubRequest) *message
 		for _, id := range ids {
 			ctx.Send(r.subs[id].pid, msg)
 		}
-		return &messages.PubSubReply{SubscribersNotified: int64(len(ids))}
+		return &messages.PubSubReply{SubscribersNotified: int64(len(ids)), MessageId: messageID()}
 	case messages.PubSubOp_PUBSUB_SUBSCRIBE:
 		if req.Subscriber == nil {
 			return fail(messages.CodeInvalid, "pubsub.subscribe needs a subscriber")
@@ -191,4 +192,15 @@ func (r *router) drop(id string, patterns []string) int {
 
 func fail(code, format string, args ...any) *messages.PubSubReply {
 	return &messages.PubSubReply{ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...)}
+}
+
+// messageID returns a fresh id for a published message, a random UUID as
+// the original server gives: pub/sub keeps nothing, so nothing else could
+// number messages across restarts.
+func messageID() string {
+	u := make([]byte, 16)
+	rand.Read(u)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }

@@ -380,6 +380,7 @@ func (a *queueActor) wire(m Message) *messages.QueueMessage {
 		Headers:       m.Headers,
 		PublishedAtMs: m.PublishedAt.UnixMilli(),
 		Queue:         a.name,
+		MaxRetries:    int32(a.state.cfg.MaxRetries),
 	}
 }
 

@@ -204,7 +204,7 @@ func (a *args) keyList() ([]string, error) {
 // compact returns v without insignificant white space. Values arrive compact
 // nearly always, so they are only rewritten when they contain white space.
 func compact(v []byte) []byte {
-	if bytes.IndexAny(v, " \t\r\n") < 0 {
+	if !bytes.ContainsAny(v, " \t\r\n") {
 		return v
 	}
 	var buf bytes.Buffer

@@ -36,10 +36,17 @@ type call struct {
 	a       *args    // set directly by REST routes
 	m       *msgArgs // set directly by REST routes
 	out     *jsonw.Writer
+	// rest is set for a REST route's call: the route, not a payload, gave
+	// its arguments, and it answers in the spec's shapes.
+	rest bool
 	// sess is the WebSocket session running the command; nil over HTTP,
 	// where the subscription commands cannot run.
 	sess *wsRunner
 }
+
+// original tells whether the reply is encoded in the original server's
+// shapes rather than the spec's.
+func (c *call) original() bool { return c.s.cfg.Original }
 
 // args decodes the payload of a data command on first use.
 func (c *call) args() (*args, error) {
@@ -112,7 +119,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) (string, i
 	id := requestID(env.RequestID)
 	if err != nil {
 		ae := asAPIError(err)
-		writeErrorEnvelope(out, "response", id, ae)
+		s.writeErrorEnvelope(out, "response", id, ae)
 		return "invalid", out.Respond(w, ae.status)
 	}
 
@@ -130,6 +137,9 @@ func (s *Server) execute(c *call, env *envelope, id []byte) (string, int) {
 	if env.Type == "batch" {
 		return "batch", s.runBatch(c, id, env)
 	}
+	if s.cfg.Original {
+		return s.executeOriginal(c, env, id)
+	}
 	out := c.out
 	out.Literal(`{"type":"response","request_id":`)
 	out.Raw(id)
@@ -145,6 +155,35 @@ func (s *Server) execute(c *call, env *envelope, id []byte) (string, int) {
 	}
 	out.EndObj()
 	return name, http.StatusOK
+}
+
+// executeOriginal runs a command and answers in the original server's
+// envelope: {success, request_id, payload, error}. A command that fails is
+// HTTP 200 with success false and the error as text, as the original
+// answers it; its SDKs read the error from the body, not the status. The
+// metrics still count the status the spec would have given.
+func (s *Server) executeOriginal(c *call, env *envelope, id []byte) (string, int) {
+	out := c.out
+	out.Literal(`{"success":true,"request_id":`)
+	out.Raw(id)
+	out.Literal(`,"payload":`)
+	name, err := s.run(c, env.Command, env.Payload)
+	if err != nil {
+		out.Truncate(0)
+		writeOriginalError(out, id, asAPIError(err))
+		return name, http.StatusOK
+	}
+	out.Literal(`,"error":null}`)
+	return name, http.StatusOK
+}
+
+// writeOriginalError writes a whole failed reply in the original's shape.
+func writeOriginalError(out *jsonw.Writer, id []byte, ae *apiError) {
+	out.Literal(`{"success":false,"request_id":`)
+	out.Raw(id)
+	out.Literal(`,"payload":null,"error":`)
+	out.Str(ae.msg)
+	out.EndObj()
 }
 
 // decodeEnvelope decodes a request body; every problem with it is a 400.
@@ -218,7 +257,7 @@ func (s *Server) runBatch(c *call, id []byte, env *envelope) int {
 	out := c.out
 	if n := len(env.Commands); n > s.cfg.MaxBatch {
 		ae := invalid("the batch has %d commands; the limit is %d", n, s.cfg.MaxBatch)
-		writeErrorEnvelope(out, "batch_response", id, ae)
+		s.writeErrorEnvelope(out, "batch_response", id, ae)
 		return ae.status
 	}
 	out.Literal(`{"type":"batch_response","request_id":`)
@@ -228,7 +267,11 @@ func (s *Server) runBatch(c *call, id []byte, env *envelope) int {
 	for _, sub := range env.Commands {
 		out.Sep()
 		mark := out.Len()
-		out.Literal(`{"status":"success","success":true,"payload":`)
+		if s.cfg.Original {
+			out.Literal(`{"success":true,"payload":`)
+		} else {
+			out.Literal(`{"status":"success","success":true,"payload":`)
+		}
 		var err error
 		if sub.Command == "" {
 			err = malformed("command is required")
@@ -237,10 +280,17 @@ func (s *Server) runBatch(c *call, id []byte, env *envelope) int {
 		} else {
 			_, err = s.run(c, sub.Command, sub.Payload)
 		}
-		if err != nil {
+		switch {
+		case err != nil && s.cfg.Original:
+			out.Truncate(mark)
+			out.Literal(`{"success":false,"payload":null,"error":`)
+			out.Str(asAPIError(err).msg)
+		case err != nil:
 			out.Truncate(mark)
 			out.Literal("{")
 			writeErrorBody(out, asAPIError(err))
+		case s.cfg.Original:
+			out.Literal(`,"error":null`)
 		}
 		out.EndObj()
 	}
@@ -270,6 +320,17 @@ func writeErrorBody(out *jsonw.Writer, ae *apiError) {
 	}
 	out.EndObj()
 	out.EndObj()
+}
+
+// writeErrorEnvelope writes a complete error reply of the given type, in
+// the shape of the reply mode.
+func (s *Server) writeErrorEnvelope(out *jsonw.Writer, typ string, id []byte, ae *apiError) {
+	if s.cfg.Original {
+		out.Truncate(0)
+		writeOriginalError(out, id, ae)
+		return
+	}
+	writeErrorEnvelope(out, typ, id, ae)
 }
 
 // writeErrorEnvelope writes a complete error reply of the given type.

@@ -170,7 +170,7 @@ type fakePubSub struct {
 }
 
 func (f *fakePubSub) Do(ctx context.Context, req *messages.PubSubRequest) (*messages.PubSubReply, error) {
-	return f.do(ctx, req, &messages.PubSubReply{})
+	return f.do(ctx, req, &messages.PubSubReply{MessageId: "mid"})
 }
 
 // fakeSessions spawns session actors on the root of a real actor system,

@@ -1,8 +1,10 @@
 package synap
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/messages"
@@ -12,7 +14,7 @@ var kvCommands = []commandSpec{
 	{"kv.set", kvSet},
 	{"kv.get", kvGet},
 	{"kv.del", kvDel},
-	{"kv.mdel", kvDel},
+	{"kv.mdel", kvMdel},
 	{"kv.exists", kvExists},
 	{"kv.incr", kvIncr(1)},
 	{"kv.incrby", kvIncr(1)},
@@ -29,6 +31,7 @@ var kvCommands = []commandSpec{
 	{"key.type", kvType},
 	{"key.exists", kvExists},
 	{"kv.dbsize", kvDBSize},
+	{"kv.keys", kvKeys},
 	{"memory.usage", memoryUsage},
 }
 
@@ -68,13 +71,19 @@ func kvSet(c *call) error {
 }
 
 // kv.get {key} -> {found, value, ttl}; ttl is the remaining time in seconds,
-// null for a key without expiry.
+// null for a key without expiry. The original answers the bare value: a
+// string as itself, any other value as the text of its JSON (its SDKs parse
+// a string reply as JSON), null for a missing key.
 func kvGet(c *call) error {
 	rep, err := keyOnly(c, messages.DataOp_KV_GET)
 	if err != nil {
 		return err
 	}
 	w := c.out
+	if c.original() {
+		writeOriginalValue(w, rep.Found, rep.Value)
+		return nil
+	}
 	w.Obj()
 	w.Key("found")
 	w.Bool(rep.Found)
@@ -84,6 +93,19 @@ func kvGet(c *call) error {
 	writeTTL(w, rep.Found, rep.TtlMs)
 	w.EndObj()
 	return nil
+}
+
+// writeOriginalValue writes a stored value as the original server returns
+// it: it keeps strings as their raw text and other values as JSON text.
+func writeOriginalValue(w *jsonw.Writer, found bool, v []byte) {
+	switch {
+	case !found || len(v) == 0:
+		w.Null()
+	case v[0] == '"':
+		w.Raw(v)
+	default:
+		w.Str(string(v))
+	}
 }
 
 // writeTTL writes a remaining time to live in seconds, rounded as Redis
@@ -96,8 +118,17 @@ func writeTTL(w *jsonw.Writer, found bool, ms int64) {
 	w.Int((ms + 500) / 1000)
 }
 
-// kv.del {keys} or {key} -> {deleted}
+// kv.del {keys} -> {deleted: count}; kv.del {key} -> {deleted: true|false},
+// as the original answers one key; kv.mdel always counts.
 func kvDel(c *call) error {
+	return del(c, true)
+}
+
+func kvMdel(c *call) error {
+	return del(c, false)
+}
+
+func del(c *call, one bool) error {
 	a, err := c.args()
 	if err != nil {
 		return err
@@ -109,6 +140,9 @@ func kvDel(c *call) error {
 	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_DEL, Keys: keys})
 	if err != nil {
 		return err
+	}
+	if one && !c.rest && a.Key != "" && len(a.Keys) == 0 {
+		return boolReply(c, "deleted", rep.Integer > 0)
 	}
 	return intReply(c, "deleted", rep.Integer)
 }
@@ -327,11 +361,16 @@ func kvMsetnx(c *call) error {
 	return boolReply(c, "success", rep.Ok)
 }
 
-// kv.mget {keys} -> {values}: one per key, null for a missing one.
+// kv.mget {keys} -> {values}: one per key, null for a missing one; no keys,
+// no values. The original answers each value as kv.get does.
 func kvMget(c *call) error {
 	a, err := c.args()
 	if err != nil {
 		return err
+	}
+	if a.Keys != nil && len(a.Keys) == 0 && a.Key == "" {
+		c.out.Literal(`{"values":[]}`)
+		return nil
 	}
 	keys, err := a.keyList()
 	if err != nil {
@@ -346,10 +385,13 @@ func kvMget(c *call) error {
 	w.Key("values")
 	w.Arr()
 	for i := range keys {
-		if i < len(rep.Values) {
-			w.Raw(rep.Values[i])
-		} else {
+		switch {
+		case i >= len(rep.Values):
 			w.Null()
+		case c.original():
+			writeOriginalValue(w, len(rep.Values[i]) > 0, rep.Values[i])
+		default:
+			w.Raw(rep.Values[i])
 		}
 	}
 	w.EndArr()
@@ -410,4 +452,153 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%d%s", int64(f), units[u])
 	}
 	return fmt.Sprintf("%.2f%s", f, units[u])
+}
+
+// Bounds of kv.keys: it pages through kv.scan, and refuses to build a reply
+// past maxKeysReply keys (kv.scan pages through any number).
+const (
+	keysPage     = 1000
+	maxKeysReply = 100000
+)
+
+// kv.keys {pattern = "*"} -> {keys, count}: the live keys matching a glob
+// pattern (* any run, ? one character, [abc] [a-z] [^a] a class, \ escapes).
+// The original ignores the pattern and lists every key; the glob is what its
+// SDK documents.
+func kvKeys(c *call) error {
+	var p struct {
+		Pattern *string `json:"pattern"`
+	}
+	if len(c.payload) > 0 {
+		if err := json.Unmarshal(c.payload, &p); err != nil {
+			return invalid("pattern must be a string")
+		}
+	}
+	pattern := "*"
+	if p.Pattern != nil {
+		pattern = *p.Pattern
+	}
+	prefix := pattern
+	if i := strings.IndexAny(pattern, `*?[\`); i >= 0 {
+		prefix = pattern[:i]
+	}
+	var keys []string
+	cursor := ""
+	for {
+		rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_SCAN, Prefix: prefix, Cursor: cursor, Count: keysPage})
+		if err != nil {
+			return err
+		}
+		for _, k := range rep.Keys {
+			if globMatch(pattern, k) {
+				if len(keys) == maxKeysReply {
+					return invalid("more than %d keys match %q; page through them with kv.scan", maxKeysReply, pattern)
+				}
+				keys = append(keys, k)
+			}
+		}
+		if !rep.HasMore || len(rep.Keys) == 0 {
+			break
+		}
+		cursor = rep.Keys[len(rep.Keys)-1]
+	}
+	w := c.out
+	w.Obj()
+	w.Key("keys")
+	w.Strs(keys)
+	w.Key("count")
+	w.Int(int64(len(keys)))
+	w.EndObj()
+	return nil
+}
+
+// globMatch reports whether s matches the Redis-style glob pattern p. A
+// malformed class matches its '[' literally, as Redis does.
+func globMatch(p, s string) bool {
+	// Iterative with one backtrack point for the last '*': linear in
+	// practice, and no recursion for a hostile pattern to exploit.
+	pi, si := 0, 0
+	starP, starS := -1, 0
+	for si < len(s) {
+		if pi < len(p) {
+			switch p[pi] {
+			case '*':
+				starP, starS = pi, si
+				pi++
+				continue
+			case '?':
+				pi++
+				si++
+				continue
+			case '[':
+				if ok, next, valid := matchClass(p, pi, s[si]); valid {
+					if ok {
+						pi, si = next, si+1
+						continue
+					}
+				} else if s[si] == '[' {
+					pi++
+					si++
+					continue
+				}
+			case '\\':
+				if pi+1 < len(p) && p[pi+1] == s[si] {
+					pi += 2
+					si++
+					continue
+				}
+			default:
+				if p[pi] == s[si] {
+					pi++
+					si++
+					continue
+				}
+			}
+		}
+		if starP < 0 {
+			return false
+		}
+		starS++
+		pi, si = starP+1, starS
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// matchClass matches b against the class starting at p[i] == '['. It
+// returns whether b is in it, the index after the class, and whether the
+// class is closed at all.
+func matchClass(p string, i int, b byte) (ok bool, next int, valid bool) {
+	j := i + 1
+	neg := j < len(p) && p[j] == '^'
+	if neg {
+		j++
+	}
+	first := true
+	for j < len(p) && (p[j] != ']' || first) {
+		first = false
+		lo := p[j]
+		if lo == '\\' && j+1 < len(p) {
+			j++
+			lo = p[j]
+		}
+		hi := lo
+		if j+2 < len(p) && p[j+1] == '-' && p[j+2] != ']' {
+			hi = p[j+2]
+			j += 2
+		}
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		if b >= lo && b <= hi {
+			ok = true
+		}
+		j++
+	}
+	if j >= len(p) {
+		return false, 0, false
+	}
+	return ok != neg, j + 1, true
 }

@@ -65,6 +65,8 @@ func pubsubPublish(c *call) error {
 	w.Int(rep.SubscribersNotified)
 	w.Key("topic")
 	w.Str(a.Topic)
+	w.Key("message_id")
+	w.Str(rep.MessageId)
 	w.EndObj()
 	return nil
 }

@@ -280,8 +280,47 @@ func queueConsume(c *call) error {
 		c.out.Literal(`{"message":null}`)
 		return nil
 	}
+	if a.ConsumerID != "" && !c.rest {
+		// A consumer id is what the original's SDKs send: they read its
+		// shape, whatever the reply mode.
+		writeConsumerMessage(c.out, rep.Message)
+		return nil
+	}
 	writeQueueMessage(c.out, rep.Message)
 	return nil
+}
+
+// writeConsumerMessage writes a consumed message in the original's shape:
+// {message: {id, payload, priority, retry_count, max_retries, headers}},
+// the payload as it was published (an SDK's array of bytes stays one).
+func writeConsumerMessage(w *jsonw.Writer, m *messages.QueueMessage) {
+	w.Obj()
+	w.Key("message")
+	w.Obj()
+	w.Key("id")
+	w.Str(m.GetMessageId())
+	w.Key("payload")
+	w.Raw(m.GetMessage())
+	w.Key("priority")
+	w.Int(int64(m.GetPriority()))
+	w.Key("retry_count")
+	w.Int(int64(m.GetRetryCount()))
+	w.Key("max_retries")
+	w.Int(int64(m.GetMaxRetries()))
+	w.Key("headers")
+	writeHeaders(w, m.GetHeaders())
+	w.EndObj()
+	w.EndObj()
+}
+
+// writeHeaders writes headers as an object, in key order.
+func writeHeaders(w *jsonw.Writer, headers map[string]string) {
+	w.Obj()
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		w.StrKey(k)
+		w.Str(headers[k])
+	}
+	w.EndObj()
 }
 
 // writeQueueMessage writes a message as queue.consume returns it.

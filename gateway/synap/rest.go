@@ -137,7 +137,7 @@ func (s *Server) restHandler(rt restRoute, cmd command, messaging bool) handlerF
 	return func(w http.ResponseWriter, r *http.Request) (string, int) {
 		out := jsonw.Get()
 		defer jsonw.Put(out)
-		c := call{base: r.Context(), s: s, out: out}
+		c := call{base: r.Context(), s: s, out: out, rest: true}
 		var a argSetter
 		if messaging {
 			c.m = new(msgArgs)

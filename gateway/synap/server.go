@@ -85,6 +85,12 @@ type Config struct {
 	// (0: no limit), RateBurst how many at once (0: one second's worth).
 	RateLimit float64
 	RateBurst int
+	// Original answers in the original server's shapes instead of the
+	// spec's (--data-replies original): the envelope {success, request_id,
+	// payload, error}, a failed command as HTTP 200 with error as text, and
+	// the per-command differences README.md lists. Both modes run the same
+	// command; only the encoding of its reply changes.
+	Original bool
 }
 
 // Server serves the data service's HTTP and WebSocket API.
@@ -263,11 +269,11 @@ func (s *Server) reject(w http.ResponseWriter, ae *apiError, label string) {
 	s.metrics.ObserveRequest(door, label, ae.status, time.Since(start))
 }
 
-// writeError answers ae in the spec's error envelope.
+// writeError answers ae in the error envelope of the reply mode.
 func (s *Server) writeError(w http.ResponseWriter, ae *apiError) int {
 	out := jsonw.Get()
 	defer jsonw.Put(out)
-	writeErrorEnvelope(out, "response", []byte("null"), ae)
+	s.writeErrorEnvelope(out, "response", []byte("null"), ae)
 	return out.Respond(w, ae.status)
 }
 
