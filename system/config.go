@@ -75,6 +75,10 @@ type Config struct {
 	MaxViews           int
 	TTLCleanupInterval time.Duration
 
+	SSPJobConfig      string
+	SSPJobConcurrency int
+	SSPJobMaxPending  int
+
 	HubMaxPackage     int64
 	HubMaxUnpacked    int64
 	HubMaxFiles       int
@@ -182,6 +186,9 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 
 	fs.IntVar(&c.MaxViews, "max-views", 10_000, "views that may be registered on the views door")
 	fs.DurationVar(&c.TTLCleanupInterval, "ttl-cleanup-interval", time.Minute, "how often views past their ttl are removed (also TTL_CLEANUP_INTERVAL_SECS, in seconds)")
+	fs.StringVar(&c.SSPJobConfig, "ssp-job-config", "", "YAML file whose job_tables key lists the job tables and their backends (as sp00ky.yml; SPKY_JOB_CONFIG is also read)")
+	fs.IntVar(&c.SSPJobConcurrency, "ssp-job-concurrency", 8, "jobs of one job table (one backend) run at once, waits before a retry included")
+	fs.IntVar(&c.SSPJobMaxPending, "ssp-job-max-pending", 100_000, "jobs one job table's queue holds; a job created past it is refused (507)")
 
 	c.HubMaxPackage, c.HubMaxUnpacked, c.HubMaxFile = 256<<20, 1<<30, 256<<20
 	fs.Var((*byteSize)(&c.HubMaxPackage), "hub-max-package", "largest uploaded sequence package, compressed")

@@ -8,6 +8,7 @@ import (
 	"github.com/oklog/run"
 
 	"github.com/troupe-run/troupe/actors/instance"
+	"github.com/troupe-run/troupe/actors/job"
 	"github.com/troupe-run/troupe/actors/kv"
 	"github.com/troupe-run/troupe/actors/pubsub"
 	"github.com/troupe-run/troupe/actors/queue"
@@ -29,6 +30,7 @@ type domains struct {
 	rooms    *room.Service
 	pubsub   *pubsub.Service
 	views    *view.Service
+	jobs     *job.Service
 	seqs     *sequence.Service
 	topics   *topic.Service
 	insts    *instance.Service
@@ -58,6 +60,9 @@ func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 	}
 	if d.views, err = view.Start(sys, view.Options{MaxViews: c.MaxViews, MaxRecord: int(c.MaxMessage),
 		TTLInterval: c.TTLCleanupInterval, SubsPerView: c.MaxSubscriptions}); err != nil {
+		return nil, d.fail(err)
+	}
+	if d.jobs, err = startJobs(sys, d.queues, d.views); err != nil {
 		return nil, d.fail(err)
 	}
 	if d.seqs, err = sequence.Start(sys, sequence.Options{Dir: sys.Path("sequences"), Limits: sequence.Limits{
@@ -146,7 +151,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			Version:        system.Version,
 			SSPID:          sspID(),
 			RefMode:        "dedicated",
-		}, d.views, sessions, sys.Metrics, log.With("door", "ssp"))
+		}, d.withJobs(d.views, sspID(), false), sessions, sys.Metrics, log.With("door", "ssp"))
 		if err := listen(g, servers, "ssp", c.SSPAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
 			return err
 		}
