@@ -126,15 +126,15 @@ func (r *runtime) convert(f *externalFetched) (*externalUpdate, error) {
 		return nil, fmt.Errorf("unknown external resource %d", f.use)
 	}
 	use := r.externals[f.use]
-	conv, ok := goja.AssertFunction(use.spec.Get("conv"))
-	if !ok {
+	conv := use.spec.Get("conv")
+	if _, ok := goja.AssertFunction(conv); !ok {
 		return nil, fmt.Errorf("external resource %s/%s has no conv function", use.service, use.identifier)
 	}
 	body := f.body
 	if strings.TrimSpace(body) == "" {
 		body = "[]"
 	}
-	res, err := r.call(r.fCall, r.rt.ToValue(conv), r.rt.ToValue(body))
+	res, err := r.call(r.fCall, conv, r.rt.ToValue(body))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -316,6 +317,17 @@ func (r *runtime) install() error {
 		return rt.ToValue([]any{status, text, headers, errText})
 	})
 	if err := rt.Set("__troupe", t); err != nil {
+		return err
+	}
+	// process.env: services read their configuration from it, as on Node.
+	process, env := rt.NewObject(), rt.NewObject()
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			_ = env.Set(k, v)
+		}
+	}
+	_ = process.Set("env", env)
+	if err := rt.Set("process", process); err != nil {
 		return err
 	}
 	console := rt.NewObject()

@@ -164,7 +164,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			return err
 		}
 	}
-	return nil
+	return d.listenReactive(g, servers)
 }
 
 // sspID names this views service to its clients (SPKY_SSP_ID).

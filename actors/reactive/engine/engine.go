@@ -459,11 +459,34 @@ func (e *Engine) update(n *Node, keys map[string]struct{}, whole bool, changesOf
 	case KindTake:
 		e.retake(n)
 	case KindLazy:
-		for k := range keys {
-			if _, ok := n.computed[k]; !ok {
-				continue
+		// A lazy key may read other keys of its own collection: forget
+		// every memoized key that depends on a changed one, then compute
+		// them again, each reading its own dependencies afresh.
+		stale := map[string]struct{}{}
+		var visit func(k string)
+		visit = func(k string) {
+			if _, done := stale[k]; done {
+				return
 			}
-			if err := e.recompute(n, k); err != nil {
+			if _, ok := n.computed[k]; !ok {
+				return
+			}
+			stale[k] = struct{}{}
+			for r := range e.deps[n][k] {
+				if r.n == n {
+					visit(r.k)
+				}
+			}
+		}
+		for k := range keys {
+			visit(k)
+		}
+		for k := range stale {
+			delete(n.computed, k)
+			e.log(func() { n.computed[k] = struct{}{} })
+		}
+		for _, k := range sortedSet(stale) {
+			if _, err := e.lazyGet(n, k); err != nil {
 				return err
 			}
 		}
