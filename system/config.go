@@ -35,6 +35,9 @@ type Config struct {
 	SkipInstanceTTL   time.Duration
 	SkipMaxInstances  int
 	SkipMaxStreams    int
+	SkipHeartbeat     time.Duration
+	SkipSSEBuffer     int
+	SkipWriteTimeout  time.Duration
 
 	APIKeys  []string
 	Chaos    bool
@@ -124,8 +127,8 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.SSPAddr, "ssp-addr", ":8667", "views front door address (also SPKY_SSP_LISTEN_ADDR); off disables it")
 	fs.StringVar(&c.DataAddr, "data-addr", ":15500", "data front door address; off disables it")
 	fs.StringVar(&c.HubAddr, "hub-addr", ":8000", "hub front door address; off disables it")
-	fs.StringVar(&c.SkipControlAddr, "skip-control-addr", ":8081", "reactive control front door address; off disables it")
-	fs.StringVar(&c.SkipStreamingAddr, "skip-streaming-addr", ":8080", "reactive streaming front door address; off disables it")
+	fs.StringVar(&c.SkipControlAddr, "skip-control-addr", "", "reactive control front door address (default: the control_port of the service's runService call; with one --skip-service this wins); off disables it")
+	fs.StringVar(&c.SkipStreamingAddr, "skip-streaming-addr", "", "reactive streaming front door address (default: the streaming_port of the service's runService call; with one --skip-service this wins); off disables it")
 	fs.Func("skip-service", "a Skip service module (.ts, .js, .mjs) to run; repeatable (the environment and the config file give a comma-separated list)", func(v string) error {
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f != "" {
@@ -138,6 +141,9 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.SkipInstanceTTL, "skip-instance-ttl", 30*time.Second, "how long a Skip resource instance outlives its last subscriber")
 	fs.IntVar(&c.SkipMaxInstances, "skip-max-instances", 1000, "Skip resource instances (distinct resource and params) per service")
 	fs.IntVar(&c.SkipMaxStreams, "skip-max-streams", 10_000, "Skip streams per service")
+	fs.DurationVar(&c.SkipHeartbeat, "skip-heartbeat", 30*time.Second, "how often an idle Skip stream gets an empty update that keeps proxies open (0: never)")
+	fs.IntVar(&c.SkipSSEBuffer, "skip-sse-buffer", 1024, "events buffered per Skip stream client before it is disconnected as too slow")
+	fs.DurationVar(&c.SkipWriteTimeout, "skip-write-timeout", 10*time.Second, "deadline of each write to a Skip stream client")
 
 	fs.Func("api-keys", "comma-separated API keys accepted by the data and hub doors (none: loopback clients only, unless --insecure)", func(s string) error {
 		c.APIKeys = nil

@@ -81,6 +81,7 @@ func (s *State) DLQRequeueAll() int {
 func (s *State) revive(e *entry) {
 	s.journal.Delete(s.deadKey(e.deadSeq))
 	e.retries = 0
+	e.order = e.seq // back in its original place
 	s.makeReady(e)
 	s.saveMessage(e)
 }

@@ -176,6 +176,7 @@ func (d *decoder) string() string {
 func (d *decoder) entry() (*entry, error) {
 	e := new(entry)
 	e.seq = d.uvarint()
+	e.order = e.seq
 	e.priority = d.byte()
 	e.retries = int(d.uvarint())
 	e.publishedAt = time.Unix(0, d.varint())

@@ -4,8 +4,12 @@
 //
 // Ordering: priority 9 is consumed first and 0 last; within a priority,
 // messages go in publish order. A message that comes back for redelivery
-// (nack with requeue, ack deadline passed, restart, requeue from the DLQ)
-// regains its original place, ahead of the messages published after it.
+// (ack deadline passed, restart, requeue from the DLQ) regains its original
+// place, ahead of the messages published after it. A message nacked with
+// requeue goes behind the messages of its priority waiting at that moment,
+// as in the original server, so that a message its consumer cannot handle
+// does not block the ones behind it; a restart gives it back its original
+// place (the journal keeps publish order only).
 //
 // Retries: RetryCount counts failed deliveries (nacks and passed deadlines).
 // A failure that brings it above MaxRetries makes the message dead: it
@@ -134,6 +138,7 @@ type State struct {
 // entry is a held message and where it is.
 type entry struct {
 	seq         uint64
+	order       uint64 // place among the ready messages of its priority: seq, or later after a nack
 	priority    uint8
 	retries     int
 	publishedAt time.Time
@@ -212,7 +217,7 @@ func (s *State) Publish(now time.Time, payload []byte, priority int, headers map
 	if len(headers) == 0 {
 		headers = nil
 	}
-	e := &entry{seq: s.published, priority: uint8(priority), publishedAt: now, headers: headers, payload: payload}
+	e := &entry{seq: s.published, order: s.published, priority: uint8(priority), publishedAt: now, headers: headers, payload: payload}
 	s.published++
 	s.entries[e.seq] = e
 	s.makeReady(e)
@@ -278,6 +283,7 @@ func (s *State) Nack(id string, requeue bool) (Action, error) {
 	}
 	s.land(e)
 	s.nacked++
+	e.order = s.published // behind every message published so far
 	a := s.fail(e, requeue)
 	s.saveCounters()
 	return a, nil

@@ -284,10 +284,12 @@ func TestDefaultAckDeadline(t *testing.T) {
 	}
 }
 
-// TestRedeliveryKeepsPlace checks that a message back for redelivery goes
-// ahead of the messages published after it, in its own priority only.
+// TestRedeliveryKeepsPlace checks that a message whose deadline passed goes
+// ahead of the messages published after it, in its own priority only, and
+// that a nacked one goes behind those waiting at its priority (as the
+// original server does), and gets its place back after a restart.
 func TestRedeliveryKeepsPlace(t *testing.T) {
-	s, _ := newQueue(t, DefaultConfig())
+	s, j := newQueue(t, DefaultConfig())
 	publish(t, s, 5, "a")
 	b := publish(t, s, 5, "b")
 	publish(t, s, 5, "c")
@@ -300,8 +302,12 @@ func TestRedeliveryKeepsPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Tick(t0.Add(time.Hour)) // a expires
-	if got, want := drain(s), []string{"high", "a", "b", "c", "d", "low"}; !slices.Equal(got, want) {
+	restored, _ := restore(t, j, DefaultConfig())
+	if got, want := drain(s), []string{"high", "a", "c", "d", "b", "low"}; !slices.Equal(got, want) {
 		t.Errorf("consumed %v, want %v", got, want)
+	}
+	if got, want := drain(restored), []string{"high", "a", "b", "c", "d", "low"}; !slices.Equal(got, want) {
+		t.Errorf("after a restart consumed %v, want %v", got, want)
 	}
 }
 
