@@ -5,15 +5,15 @@ package queue
 // returned for redelivery slots back ahead of the newer ones in O(log n).
 type bySeq []*entry
 
-func (h bySeq) Len() int           { return len(h) }
+func (h bySeq) Len() int { return len(h) }
 func (h bySeq) Less(i, j int) bool {
 	if h[i].order != h[j].order {
 		return h[i].order < h[j].order
 	}
 	return h[i].seq < h[j].seq
 }
-func (h bySeq) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *bySeq) Push(x any)        { *h = append(*h, x.(*entry)) }
+func (h bySeq) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *bySeq) Push(x any)   { *h = append(*h, x.(*entry)) }
 func (h *bySeq) Pop() any {
 	old := *h
 	e := old[len(old)-1]
