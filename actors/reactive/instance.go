@@ -29,6 +29,8 @@ type instanceActor struct {
 
 	prepared bool
 	deferred []deferred
+	graph    map[string]*engine.Node
+	next     *built // the instance instantiated again by the prepared write
 }
 
 // deferred is a message that arrived while a write was prepared; it is
@@ -87,23 +89,24 @@ func (a *instanceActor) handle(ctx actor.Context, m any, sender *actor.PID) {
 			a.respond(sender, &reply{})
 			return
 		}
-		a.eng.Begin()
-		err := a.eng.Propagate(msg.changes)
-		if err != nil {
-			a.eng.Rollback()
-		} else {
-			a.prepared = true
-		}
-		a.respond(sender, &reply{err: err})
+		a.respond(sender, &reply{err: a.prepare(msg.changes)})
 	case *commitReq:
 		if a.eng != nil && a.prepared {
-			a.commit()
+			if a.next != nil {
+				a.swap(ctx.Self())
+			} else {
+				a.commit()
+			}
 		}
 		a.prepared = false
 		a.respond(sender, &reply{})
 	case *abortReq:
 		if a.eng != nil && a.prepared {
 			a.eng.Rollback()
+			if a.next != nil {
+				a.next.rt.close()
+				a.next = nil
+			}
 		}
 		a.prepared = false
 		a.respond(sender, &reply{})
@@ -159,6 +162,10 @@ func (a *instanceActor) external(msg *externalUpdate) {
 
 func (a *instanceActor) teardown() {
 	a.prepared = false
+	if a.next != nil {
+		a.next.rt.close()
+		a.next = nil
+	}
 	if a.ext != nil {
 		a.ext.stop()
 		a.ext = nil
@@ -174,36 +181,134 @@ func (a *instanceActor) teardown() {
 // already attached get an init of the new contents.
 func (a *instanceActor) build(ctx actor.Context, req *buildReq) error {
 	a.teardown()
-	eng := engine.New()
-	rt, err := newRuntime(a.svc.prog, eng, a.svc.opts.CallBudget, a.svc.log)
+	b, err := a.instantiate(req.graph)
 	if err != nil {
 		return err
 	}
-	colls := rt.rt.NewObject()
-	for name, n := range req.graph {
-		_ = colls.Set(name, rt.handle(n))
-	}
-	hook, _ := goja.AssertFunction(rt.hooks.Get("instantiate"))
-	h, err := rt.call(hook, rt.service, rt.rt.ToValue(a.inst.resource), rt.rt.ToValue(a.inst.params), colls)
-	if err != nil {
-		rt.close()
-		return err
-	}
-	// The instance's own output node: it is what streams watch, even when
-	// instantiate returned one of the graph's collections as it is.
-	out := eng.Merge(rt.node(h))
-	eng.Watch(out)
-	a.rt, a.eng, a.out = rt, eng, out
+	a.graph = req.graph
+	a.rt, a.eng, a.out = b.rt, b.eng, b.out
 	a.runID = ksuid.New().String()
 	a.tick = 0
 	a.inst.built = true
-	a.ext = startExternals(a.svc, ctx.Self(), rt)
+	a.ext = startExternals(a.svc, ctx.Self(), b.rt)
 	for id, sink := range a.inst.sinks {
 		if !sink.Push(a.init()) {
 			a.drop(id, sink, errTooSlow)
 		}
 	}
 	return nil
+}
+
+// built is one instantiation of the resource.
+type built struct {
+	rt  *runtime
+	eng *engine.Engine
+	out *engine.Node
+}
+
+// instantiate runs the resource's instantiate in a new runtime and engine,
+// recording what it reads.
+func (a *instanceActor) instantiate(graph map[string]*engine.Node) (*built, error) {
+	eng := engine.New()
+	rt, err := newRuntime(a.svc.prog, eng, a.svc.opts.CallBudget, a.svc.log)
+	if err != nil {
+		return nil, err
+	}
+	colls := rt.rt.NewObject()
+	for name, n := range graph {
+		_ = colls.Set(name, rt.handle(n))
+	}
+	hook, _ := goja.AssertFunction(rt.hooks.Get("instantiate"))
+	var h goja.Value
+	err = eng.Track(func() error {
+		var err error
+		h, err = rt.call(hook, rt.service, rt.rt.ToValue(a.inst.resource), rt.rt.ToValue(a.inst.params), colls)
+		return err
+	})
+	if err != nil {
+		rt.close()
+		return nil, err
+	}
+	// The instance's own output node: it is what streams watch, even when
+	// instantiate returned one of the graph's collections as it is.
+	out := eng.Merge(rt.node(h))
+	eng.Watch(out)
+	return &built{rt: rt, eng: eng, out: out}, nil
+}
+
+// prepare computes the instance's side of a write. When the write changes
+// data instantiate read, the resource is instantiated again over the
+// tentative data (a throw refuses the write) and swapped in at commit.
+func (a *instanceActor) prepare(changes engine.Changes) error {
+	a.eng.Begin()
+	if err := a.eng.Propagate(changes); err != nil {
+		a.eng.Rollback()
+		return err
+	}
+	if a.eng.Stale() {
+		b, err := a.instantiate(a.graph)
+		if err != nil {
+			a.eng.Rollback()
+			return err
+		}
+		a.next = b
+	}
+	a.prepared = true
+	return nil
+}
+
+// swap replaces the instance by its new instantiation and sends every
+// stream what changed, deletions included.
+func (a *instanceActor) swap(self *actor.PID) {
+	b := a.next
+	a.next = nil
+	a.eng.Commit()
+	old := a.out.Entries()
+	if a.ext != nil {
+		a.ext.stop()
+	}
+	a.rt.close()
+	a.rt, a.eng, a.out = b.rt, b.eng, b.out
+	a.ext = startExternals(a.svc, self, b.rt)
+	a.tick++
+	now := a.out.Entries()
+	delta := diffEntries(old, now)
+	if len(delta) == 0 {
+		return
+	}
+	a.push(skip.Update{RunID: a.runID, Tick: a.tick, Entries: delta})
+}
+
+// diffEntries lists the keys whose values differ from old to now (both in
+// key order), a key gone with no values.
+func diffEntries(old, now []engine.Entry) []skip.Entry {
+	var out []skip.Entry
+	i, j := 0, 0
+	for i < len(old) || j < len(now) {
+		switch {
+		case j == len(now) || (i < len(old) && engine.CompareKeys(old[i].Key, now[j].Key) < 0):
+			out = append(out, toEntry(engine.Entry{Key: old[i].Key}))
+			i++
+		case i == len(old) || engine.CompareKeys(old[i].Key, now[j].Key) > 0:
+			out = append(out, toEntry(now[j]))
+			j++
+		default:
+			if !engine.SameValues(old[i].Values, now[j].Values) {
+				out = append(out, toEntry(now[j]))
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+func (a *instanceActor) push(u skip.Update) {
+	for id, sink := range a.inst.sinks {
+		if !sink.Push(u) {
+			a.drop(id, sink, errTooSlow)
+		}
+	}
 }
 
 func (a *instanceActor) init() skip.Update {

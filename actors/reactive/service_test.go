@@ -286,3 +286,39 @@ func TestCrashedInstanceResumesWithInit(t *testing.T) {
 		t.Fatalf("after the restart: %+v", us[n:])
 	}
 }
+
+func TestInstanceRebuiltWhenInstantiateReadChanges(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/basic.ts", Options{})
+	ctx := context.Background()
+	id, err := s.CreateStream(ctx, "moded", json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newSink()
+	if _, err := s.Subscribe(ctx, id, k); err != nil {
+		t.Fatal(err)
+	}
+	patch(t, s, "input", entry(`"mode"`, "1"))
+	us := k.all()
+	if len(us) != 2 || render(us[0].Entries) != `[["b",[2]]]` || us[1].Init || render(us[1].Entries) != `[["a",[1]],["b",[]]]` {
+		t.Fatalf("updates: %+v", us)
+	}
+	if us[1].RunID != us[0].RunID || us[1].Tick <= us[0].Tick {
+		t.Fatalf("ids: %s/%d then %s/%d", us[0].RunID, us[0].Tick, us[1].RunID, us[1].Tick)
+	}
+	// instantiate throwing on the write's data refuses the write.
+	err = s.Patch(ctx, "input", []skip.Entry{entry(`"mode"`, "99")})
+	if !errors.Is(err, skip.ErrRefused) || !strings.Contains(err.Error(), "mode 99") {
+		t.Fatalf("patch: %v", err)
+	}
+	if got := snapshot(t, s, "raw", "{}"); !strings.Contains(got, `["mode",[1]]`) {
+		t.Fatalf("refused write applied: %s", got)
+	}
+	// The rebuilt instance keeps following its operators.
+	patch(t, s, "input", entry(`"a"`, "5"))
+	us = k.all()
+	if len(us) != 3 || render(us[2].Entries) != `[["a",[5]]]` {
+		t.Fatalf("updates: %+v", us)
+	}
+}

@@ -98,6 +98,7 @@ type Engine struct {
 	deltas  map[*Node]map[string]*delta
 	pending map[*Node]map[string]struct{}
 	watched []*Node
+	root    *Node // the reader of Track
 }
 
 type reader struct {
@@ -971,4 +972,20 @@ func (e *Engine) Settle() {
 			n.rebuild(k)
 		}
 	}
+}
+
+// Track runs f (a resource's instantiate) recording what it reads: a later
+// change of those keys makes Stale true, because what f built depends on
+// data it read once instead of through an operator.
+func (e *Engine) Track(f func() error) error {
+	if e.root == nil {
+		e.root = &Node{eng: e, kind: KindInput, Name: "instantiate"}
+	}
+	return e.run(reader{e.root, ""}, f)
+}
+
+// Stale reports whether the current transaction changed data that Track's
+// function read.
+func (e *Engine) Stale() bool {
+	return e.root != nil && len(e.pending[e.root]) > 0
 }

@@ -68,6 +68,9 @@ func (t *table) ascend(from *entry, fn func(e *entry) bool) {
 	t.t.Ascend(from, fn)
 }
 
+// SameValues reports whether a and b hold the same multiset of values.
+func SameValues(a, b []string) bool { return sameValues(a, b) }
+
 // sameValues reports whether a and b hold the same multiset of values.
 func sameValues(a, b []string) bool {
 	if len(a) != len(b) {

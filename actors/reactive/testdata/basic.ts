@@ -65,9 +65,18 @@ class Raw implements Resource<Inputs> {
   }
 }
 
+// Moded reads data in instantiate: a change of "mode" rebuilds it.
+class Moded implements Resource<Inputs> {
+  instantiate(cs: Inputs): EagerCollection<string, number> {
+    const mode = cs.input.getUnique("mode", { ifNone: 0 });
+    if (mode === 99) throw new Error("mode 99 is not allowed");
+    return mode === 1 ? cs.input.slice("a", "a") : cs.input.slice("b", "b");
+  }
+}
+
 const service: SkipService<Inputs, Inputs> = {
   initialData: { input: [["a", [1]], ["b", [2]]] },
-  resources: { doubled: Doubled, total: Total, strict: Strict, spinning: Spinning, raw: Raw },
+  resources: { doubled: Doubled, total: Total, strict: Strict, spinning: Spinning, raw: Raw, moded: Moded },
   createGraph: (inputs: Inputs, _context: Context) => inputs,
 };
 
