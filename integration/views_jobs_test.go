@@ -191,7 +191,7 @@ func TestViewsJobsConfigForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := jobEnv(fmt.Sprintf(`{"job_tables":{"task":{"name":"tasks","base_url":%q}}}`, b.URL))
-	s := startViewsServer(t, env, "--ssp-job-config="+file)
+	s := startViewsServer(t, env, "--ssp-job-config="+file, "--ssp-job-max-pending=1")
 	v := newViewsAPI(t, s, viewsSecret)
 	v.register("query:task", "SELECT * FROM task", nil)
 	v.register("query:mail", "SELECT * FROM mail", nil)
@@ -209,6 +209,19 @@ func TestViewsJobsConfigForms(t *testing.T) {
 		jobs := jobsInfo(t, s)
 		return jobs["task"]["backend"] == "tasks" && jobs["mail"]["backend"] == "mailer" && jobs["task"]["success"] == 1.0 && jobs["mail"]["success"] == 1.0
 	})
+
+	// A full job queue refuses the next job: 507, naming the limit.
+	v.ingest("mail", "CREATE", "mail:2", map[string]any{"status": "pending", "path": "/gate", "payload": map[string]any{"job": "mail:2"}})
+	status, out := v.do("POST", "/ingest", map[string]any{"table": "mail", "op": "CREATE", "id": "mail:3",
+		"record": map[string]any{"status": "pending", "path": "/ok", "payload": map[string]any{"job": "mail:3"}}})
+	if status != 507 || !strings.Contains(string(out), "--ssp-job-max-pending") {
+		t.Errorf("a job past --ssp-job-max-pending: %d %s, want 507 naming the flag", status, out)
+	}
+	b.openGate()
+	waitJob(v, "query:mail", "mail:2", "success")
+	if n := b.callsFor("mail:3"); n != 0 {
+		t.Errorf("the refused job was called %d times", n)
+	}
 }
 
 // TestViewsJobsBadConfig: a config mistake stops the start with an error
