@@ -120,6 +120,11 @@ func (g *graphActor) marker(collection string) []byte {
 // collection the store does not know) and runs createGraph.
 func (g *graphActor) build(ctx actor.Context) error {
 	s := g.svc
+	// A write of the last incarnation may still be on its way to the
+	// store: wait for it, or the rebuilt inputs would miss it.
+	if err := s.sys.Store.Barrier(); err != nil {
+		return err
+	}
 	g.eng = engine.New()
 	rt, err := newRuntime(s.prog, g.eng, s.opts.CallBudget, s.log)
 	if err != nil {

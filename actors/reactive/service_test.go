@@ -322,3 +322,65 @@ func TestInstanceRebuiltWhenInstantiateReadChanges(t *testing.T) {
 		t.Fatalf("updates: %+v", us)
 	}
 }
+
+func TestCrashedGraphRebuildsFromTheStore(t *testing.T) {
+	sys := systemtest.Boot(t, "--chaos", "--data-dir="+t.TempDir())
+	s := startService(t, sys, "testdata/basic.ts", Options{})
+	ctx := context.Background()
+	id, err := s.CreateStream(ctx, "doubled", json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newSink()
+	if _, err := s.Subscribe(ctx, id, k); err != nil {
+		t.Fatal(err)
+	}
+	patch(t, s, "input", entry(`"c"`, "3"))
+	if armed, err := sys.InjectFault("reactive/basic", "panic"); err != nil || len(armed) != 1 {
+		t.Fatalf("inject: %v %v", armed, err)
+	}
+	// The write that meets the crash fails; the graph comes back from the
+	// store and the stream gets an init of the current data.
+	if err := s.Patch(ctx, "input", []skip.Entry{entry(`"d"`, "4")}); err == nil {
+		t.Fatal("the write that crashed the graph succeeded")
+	}
+	waitFor(t, "an init after the graph's restart", func() bool {
+		us := k.all()
+		last := us[len(us)-1]
+		return last.Init && render(last.Entries) == `[["a",[2]],["b",[4]],["c",[6]]]`
+	})
+	patch(t, s, "input", entry(`"d"`, "4"))
+	if got := snapshot(t, s, "doubled", "{}"); got != `[["a",[2]],["b",[4]],["c",[6]],["d",[8]]]` {
+		t.Fatalf("after: %s", got)
+	}
+}
+
+func TestIdleInstanceIsCollected(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/basic.ts", Options{InstanceTTL: 50 * time.Millisecond})
+	ctx := context.Background()
+	snapshot(t, s, "doubled", "{}")
+	id, err := s.CreateStream(ctx, "total", json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel, err := s.Subscribe(ctx, id, newSink())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		names, _ := sys.Registry.Match("reactive/basic.*")
+		return len(names)
+	}
+	// The snapshot's instance goes; the subscribed one stays.
+	waitFor(t, "the idle instance to be collected", func() bool { return count() == 1 })
+	cancel()
+	waitFor(t, "the unsubscribed instance to be collected", func() bool { return count() == 0 })
+	if _, err := s.Subscribe(ctx, id, newSink()); !errors.Is(err, skip.ErrUnknownStream) {
+		t.Fatalf("subscribe to a collected instance's stream: %v", err)
+	}
+	// A new read instantiates it again.
+	if got := snapshot(t, s, "total", "{}"); got != `[["all",[3]]]` {
+		t.Fatalf("total: %s", got)
+	}
+}
