@@ -112,9 +112,19 @@ func (r *runner) stop() {
 
 // fill takes jobs from the queue while the runner has room.
 func (r *runner) fill() {
+	recreated := false
 	for len(r.active) < r.svc.opts.Concurrency {
 		rep, err := r.queueOp(&messages.QueueRequest{Op: messages.QueueOp_QUEUE_CONSUME, Consumer: consumer,
 			AckDeadlineMs: ackDeadline.Milliseconds()})
+		if err == nil && rep.ErrorCode == messages.CodeQueueNotFound && !recreated {
+			recreated = true
+			if err = r.svc.createQueue(r.be.Table); err == nil { // deleted through the data door
+				continue
+			}
+		}
+		if err == nil && rep.ErrorCode != "" {
+			err = fmt.Errorf("%s: %s", rep.ErrorCode, rep.ErrorMessage)
+		}
 		if err != nil {
 			r.log.Warn("job queue unavailable; trying again in a second", "err", err)
 			r.refillLater()

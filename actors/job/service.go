@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,6 +146,7 @@ func Start(sys *system.System, cfg jobconfig.Config, queues Queues, tables Table
 			return nil, fmt.Errorf("start the job runner of %s: %w", table, err)
 		}
 	}
+	s.warnOrphans()
 	if err := sys.Metrics.Registry().Register(&collector{svc: s}); err != nil {
 		return nil, fmt.Errorf("job metrics: %w", err)
 	}
@@ -170,6 +172,35 @@ func (s *Service) createQueue(table string) error {
 		return fmt.Errorf("create the job queue of %s: %s", table, rep.ErrorMessage)
 	}
 	return nil
+}
+
+// warnOrphans logs the job queues of tables that are no longer job tables
+// and still hold jobs: nothing runs them until the table is configured
+// again.
+func (s *Service) warnOrphans() {
+	lister, ok := s.queues.(interface {
+		List(context.Context) ([]string, error)
+	})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.sys.Config.RequestTimeout)
+	defer cancel()
+	names, err := lister.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		table, ok := strings.CutPrefix(name, QueuePrefix)
+		if _, configured := s.cfg.Tables[table]; !ok || configured {
+			continue
+		}
+		rep, err := s.queues.Do(ctx, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: name})
+		if err == nil && rep.GetStats().GetDepth() > 0 {
+			s.sys.Log.Warn("a job queue holds jobs of a table that is no longer a job table; they run when it is configured again",
+				"queue", name, "jobs", rep.GetStats().GetDepth())
+		}
+	}
 }
 
 // Enabled reports whether any table is a job table.
@@ -225,8 +256,16 @@ func (s *Service) publish(ctx context.Context, table, id string, record []byte) 
 	if err != nil {
 		return &SubmitError{Code: messages.CodeInvalid, Message: fmt.Sprintf("job %s: the record is not JSON", id)}
 	}
-	rep, err := s.queues.Do(ctx, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_PUBLISH, Queue: QueueName(table),
-		Message: msg, Priority: 5})
+	pub := &messages.QueueRequest{Op: messages.QueueOp_QUEUE_PUBLISH, Queue: QueueName(table), Message: msg, Priority: 5}
+	rep, err := s.queues.Do(ctx, pub)
+	if err == nil && rep.ErrorCode == messages.CodeQueueNotFound {
+		// Someone deleted the queue through the data door: make it again,
+		// with the runner's config, rather than lose the job.
+		if err := s.createQueue(table); err != nil {
+			return err
+		}
+		rep, err = s.queues.Do(ctx, pub)
+	}
 	switch {
 	case err != nil:
 		return err

@@ -273,6 +273,22 @@ func TestRunnerRestart(t *testing.T) {
 	waitFor(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
 }
 
+// TestQueueDeleted: a job queue deleted through the data door is made
+// again, with the runner's config, by the next job.
+func TestQueueDeleted(t *testing.T) {
+	be := newBackend(t)
+	svc, qs, tables, _ := startJobs(t, be, 2)
+	if rep, err := qs.Do(context.Background(), &messages.QueueRequest{Op: messages.QueueOp_QUEUE_DELETE, Queue: QueueName("job")}); err != nil || rep.ErrorCode != "" {
+		t.Fatalf("delete: %v %v", err, rep)
+	}
+	submit(t, svc, "job:d", `{"status":"pending","path":"/ok"}`)
+	waitFor(t, "success", func() bool { return tables.last("job:d")["status"] == "success" })
+	rep, err := qs.Do(context.Background(), &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: QueueName("job")})
+	if err != nil || rep.ErrorCode != "" {
+		t.Fatalf("stats: %v %v", err, rep)
+	}
+}
+
 func TestTakes(t *testing.T) {
 	cfg, _ := jobconfig.ParseEnv(`[{"table":"job","base_url":"http://h"}]`)
 	svc := &Service{cfg: cfg}
