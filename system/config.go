@@ -78,6 +78,13 @@ type Config struct {
 	MaxViews           int
 	TTLCleanupInterval time.Duration
 
+	SSPSchedulerURL      string
+	SSPID                string
+	SSPAdvertiseAddr     string
+	SSPHeartbeatInterval time.Duration
+	SSPBootstrapPageSize int
+	SSPRegisterTimeout   time.Duration
+
 	SSPJobConfig      string
 	SSPJobConcurrency int
 	SSPJobMaxPending  int
@@ -113,6 +120,12 @@ type Config struct {
 var specEnv = map[string]struct{ name, unit string }{
 	"ssp-addr":             {"SPKY_SSP_LISTEN_ADDR", ""},
 	"ttl-cleanup-interval": {"TTL_CLEANUP_INTERVAL_SECS", "s"},
+
+	"ssp-scheduler-url":       {"SPKY_SCHEDULER_URL", ""},
+	"ssp-id":                  {"SPKY_SSP_ID", ""},
+	"ssp-advertise-addr":      {"SPKY_SSP_ADVERTISE_ADDR", ""},
+	"ssp-heartbeat-interval":  {"HEARTBEAT_INTERVAL_MS", "ms"},
+	"ssp-bootstrap-page-size": {"SPKY_SSP_BOOTSTRAP_PAGE_SIZE", ""},
 }
 
 // FlagSet declares every flag, with its default, on a new flag set bound to c.
@@ -192,6 +205,12 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 
 	fs.IntVar(&c.MaxViews, "max-views", 10_000, "views that may be registered on the views door")
 	fs.DurationVar(&c.TTLCleanupInterval, "ttl-cleanup-interval", time.Minute, "how often views past their ttl are removed (also TTL_CLEANUP_INTERVAL_SECS, in seconds)")
+	fs.StringVar(&c.SSPSchedulerURL, "ssp-scheduler-url", "", "the Sp00ky scheduler to register the views door with (also SPKY_SCHEDULER_URL); none: standalone")
+	fs.StringVar(&c.SSPID, "ssp-id", "", "this SSP's id (also SPKY_SSP_ID); none: ssp-<uuid>, kept in the data dir")
+	fs.StringVar(&c.SSPAdvertiseAddr, "ssp-advertise-addr", "", "host:port the scheduler reaches the views door at (also SPKY_SSP_ADVERTISE_ADDR); none: --ssp-addr, a wildcard host replaced by the host name")
+	fs.DurationVar(&c.SSPHeartbeatInterval, "ssp-heartbeat-interval", 5*time.Second, "time between heartbeats to the scheduler (also HEARTBEAT_INTERVAL_MS, in milliseconds)")
+	fs.IntVar(&c.SSPBootstrapPageSize, "ssp-bootstrap-page-size", 1000, "rows per proxy query when bootstrapping from the scheduler (also SPKY_SSP_BOOTSTRAP_PAGE_SIZE)")
+	fs.DurationVar(&c.SSPRegisterTimeout, "ssp-register-timeout", 5*time.Minute, "how long registration with the scheduler is retried before the lifecycle fails")
 	fs.StringVar(&c.SSPJobConfig, "ssp-job-config", "", "YAML file whose job_tables key lists the job tables and their backends (as sp00ky.yml; SPKY_JOB_CONFIG is also read)")
 	fs.IntVar(&c.SSPJobConcurrency, "ssp-job-concurrency", 8, "jobs of one job table (one backend) run at once, waits before a retry included")
 	fs.IntVar(&c.SSPJobMaxPending, "ssp-job-max-pending", 100_000, "jobs one job table's queue holds; a job created past it is refused (507)")
@@ -320,6 +339,9 @@ func (c *Config) validate() error {
 	}
 	if c.RoomMaxEvents < 0 || c.RoomMaxAge < 0 || c.WSBuffer < 1 || c.RateLimit < 0 || c.RateBurst < 1 {
 		errs = append(errs, errors.New("--room-max-events and --room-max-age must not be negative; --ws-buffer and --rate-burst at least 1; --rate-limit not negative"))
+	}
+	if c.SSPHeartbeatInterval <= 0 || c.SSPBootstrapPageSize < 1 || c.SSPRegisterTimeout <= 0 {
+		errs = append(errs, errors.New("--ssp-heartbeat-interval and --ssp-register-timeout must be positive, --ssp-bootstrap-page-size at least 1"))
 	}
 	switch c.DataReplies {
 	case "spec", "original":

@@ -71,7 +71,7 @@ type backend struct {
 	release     chan struct{}
 }
 
-func newBackend(t *testing.T) *backend {
+func newBackend(t testing.TB) *backend {
 	b := &backend{calls: map[string]int{}, release: make(chan struct{})}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -116,7 +116,7 @@ func (b *backend) count(path string) int {
 	return b.calls[path]
 }
 
-func startJobs(t *testing.T, be *backend, concurrency int) (*Service, *queue.Service, *rows, *system.System) {
+func startJobs(t testing.TB, be *backend, concurrency int) (*Service, *queue.Service, *rows, *system.System) {
 	t.Helper()
 	sys := systemtest.Boot(t, "--chaos")
 	qs, err := queue.Start(sys, queue.Options{Defaults: queue.DefaultConfig(), MaxQueues: 100, MaxWait: time.Minute, MaxMessage: 1 << 20})
@@ -128,14 +128,14 @@ func startJobs(t *testing.T, be *backend, concurrency int) (*Service, *queue.Ser
 		t.Fatal(err)
 	}
 	tables := &rows{writes: map[string][]map[string]any{}}
-	svc, err := Start(sys, cfg, qs, tables, Options{Concurrency: concurrency, MaxPending: 100})
+	svc, err := Start(sys, cfg, qs, tables, Options{Concurrency: concurrency, MaxPending: 100_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return svc, qs, tables, sys
 }
 
-func submit(t *testing.T, svc *Service, id, record string) {
+func submit(t testing.TB, svc *Service, id, record string) {
 	t.Helper()
 	req := &messages.IngestRequest{Table: "job", Op: "CREATE", Id: id, Record: []byte(record)}
 	if !svc.Takes(req, "") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"sync"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/job"
 	"github.com/troupe-run/troupe/actors/kv"
+	"github.com/troupe-run/troupe/actors/lifecycle"
 	"github.com/troupe-run/troupe/actors/pubsub"
 	"github.com/troupe-run/troupe/actors/queue"
 	"github.com/troupe-run/troupe/actors/room"
@@ -30,11 +30,14 @@ type domains struct {
 	rooms    *room.Service
 	pubsub   *pubsub.Service
 	views    *view.Service
-	jobs     *job.Service
-	seqs     *sequence.Service
-	topics   *topic.Service
-	insts    *instance.Service
-	logs     *hub.LogTap
+	// lifecycle is the views door's scheduler mode; nil when standalone.
+	lifecycle *lifecycle.Service
+	sspID     string
+	jobs      *job.Service
+	seqs      *sequence.Service
+	topics    *topic.Service
+	insts     *instance.Service
+	logs      *hub.LogTap
 }
 
 // startDomains starts every domain; each rebuilds its state from the store.
@@ -59,7 +62,14 @@ func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 		return nil, d.fail(err)
 	}
 	if d.views, err = view.Start(sys, view.Options{MaxViews: c.MaxViews, MaxRecord: int(c.MaxMessage),
-		TTLInterval: c.TTLCleanupInterval, SubsPerView: c.MaxSubscriptions}); err != nil {
+		TTLInterval: c.TTLCleanupInterval, SubsPerView: c.MaxSubscriptions,
+		KeepHashes: c.SSPSchedulerURL != ""}); err != nil {
+		return nil, d.fail(err)
+	}
+	if d.sspID, err = lifecycle.SSPID(c.SSPID, sys.Path("ssp-id")); err != nil {
+		return nil, d.fail(err)
+	}
+	if err := d.startLifecycle(); err != nil {
 		return nil, d.fail(err)
 	}
 	if d.jobs, err = startJobs(sys, d.queues, d.views); err != nil {
@@ -89,6 +99,9 @@ func (d *domains) fail(err error) error {
 // close stops what the actors do not own; call it after the system closed
 // (the instance actors kill their processes when they stop).
 func (d *domains) close() {
+	if d.lifecycle != nil {
+		d.lifecycle.Close()
+	}
 	if d.keyspace != nil {
 		d.keyspace.Close()
 	}
@@ -149,9 +162,10 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			WSPingInterval: c.WSPingInterval,
 			MaxSessions:    c.MaxSessions,
 			Version:        system.Version,
-			SSPID:          sspID(),
+			SSPID:          d.sspID,
 			RefMode:        "dedicated",
-		}, d.withJobs(d.views, sspID(), false), sessions, sys.Metrics, log.With("door", "ssp"))
+			Lifecycle:      d.sspLifecycle(),
+		}, d.withJobs(d.views, d.sspID, c.SSPSchedulerURL != ""), sessions, sys.Metrics, log.With("door", "ssp"))
 		if err := listen(g, servers, "ssp", c.SSPAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
 			return err
 		}
@@ -165,13 +179,4 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 		}
 	}
 	return d.listenReactive(g, servers)
-}
-
-// sspID names this views service to its clients (SPKY_SSP_ID).
-func sspID() string {
-	if id := os.Getenv("SPKY_SSP_ID"); id != "" {
-		return id
-	}
-	host, _ := os.Hostname()
-	return fmt.Sprintf("ssp-%s", host)
 }
