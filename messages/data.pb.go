@@ -86,6 +86,15 @@ const (
 	DataOp_TXN_RESERVE DataOp = 100 // txn, keys
 	DataOp_TXN_COMMIT  DataOp = 101 // txn, pairs
 	DataOp_TXN_ABORT   DataOp = 102 // txn
+	// HyperLogLog: a key holding a sketch (type "hyperloglog").
+	DataOp_HLL_ADD   DataOp = 110 // members; ok = the sketch changed (or was created)
+	DataOp_HLL_GET   DataOp = 111 // value = the sketch, marshaled; empty when no key
+	DataOp_HLL_MERGE DataOp = 112 // values = sketches merged into key's (created if none)
+	// Bitmaps: a key holding bytes (type "bitmap"), bit 0 the high bit of byte 0.
+	DataOp_BIT_SET   DataOp = 120 // start = offset, amount = 0 or 1; integer = the bit before
+	DataOp_BIT_GET   DataOp = 121 // value = the bitmap; empty when no key
+	DataOp_BIT_STORE DataOp = 122 // value = the bitmap to store (replacing the key; empty deletes it)
+	DataOp_BIT_FIELD DataOp = 123 // value = JSON [{operation, offset, width, signed, value, increment, overflow}];
 )
 
 // Enum value maps for DataOp.
@@ -148,6 +157,13 @@ var (
 		100: "TXN_RESERVE",
 		101: "TXN_COMMIT",
 		102: "TXN_ABORT",
+		110: "HLL_ADD",
+		111: "HLL_GET",
+		112: "HLL_MERGE",
+		120: "BIT_SET",
+		121: "BIT_GET",
+		122: "BIT_STORE",
+		123: "BIT_FIELD",
 	}
 	DataOp_value = map[string]int32{
 		"DATA_OP_UNSPECIFIED": 0,
@@ -207,6 +223,13 @@ var (
 		"TXN_RESERVE":         100,
 		"TXN_COMMIT":          101,
 		"TXN_ABORT":           102,
+		"HLL_ADD":             110,
+		"HLL_GET":             111,
+		"HLL_MERGE":           112,
+		"BIT_SET":             120,
+		"BIT_GET":             121,
+		"BIT_STORE":           122,
+		"BIT_FIELD":           123,
 	}
 )
 
@@ -812,7 +835,7 @@ const file_data_proto_rawDesc = "" +
 	"\x06scored\x18\r \x03(\v2\x1d.troupe.messages.ScoredMemberR\x06scored\x12\x19\n" +
 	"\bhas_more\x18\x0e \x01(\bR\ahasMore\x12\x12\n" +
 	"\x04type\x18\x0f \x01(\tR\x04type\x12\x14\n" +
-	"\x05flags\x18\x10 \x03(\bR\x05flags*\xed\x06\n" +
+	"\x05flags\x18\x10 \x03(\bR\x05flags*\xce\a\n" +
 	"\x06DataOp\x12\x17\n" +
 	"\x13DATA_OP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -884,7 +907,14 @@ const file_data_proto_rawDesc = "" +
 	"\vTXN_RESERVE\x10d\x12\x0e\n" +
 	"\n" +
 	"TXN_COMMIT\x10e\x12\r\n" +
-	"\tTXN_ABORT\x10fB'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
+	"\tTXN_ABORT\x10f\x12\v\n" +
+	"\aHLL_ADD\x10n\x12\v\n" +
+	"\aHLL_GET\x10o\x12\r\n" +
+	"\tHLL_MERGE\x10p\x12\v\n" +
+	"\aBIT_SET\x10x\x12\v\n" +
+	"\aBIT_GET\x10y\x12\r\n" +
+	"\tBIT_STORE\x10z\x12\r\n" +
+	"\tBIT_FIELD\x10{B'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
 
 var (
 	file_data_proto_rawDescOnce sync.Once

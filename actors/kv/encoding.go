@@ -61,7 +61,7 @@ func (s *Shard) writeMeta(j Journal, e *entry) {
 	k := len(buf)
 	buf = append(buf, byte(e.kind))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(e.expireAt))
-	if e.kind == kindString {
+	if e.kind.blob() {
 		buf = append(buf, e.value...)
 		e.value = buf[k+metaHeader:]
 	}
@@ -134,10 +134,10 @@ func decodeMeta(v []byte) (kind, int64, []byte, error) {
 		return 0, 0, nil, fmt.Errorf("metadata record of %d bytes, want at least %d", len(v), metaHeader)
 	}
 	k := kind(v[0])
-	if k < kindString || k > kindZSet {
+	if k < kindString || k > kindBitmap {
 		return 0, 0, nil, fmt.Errorf("metadata record of unknown kind %d", v[0])
 	}
-	if k != kindString && len(v) != metaHeader {
+	if !k.blob() && len(v) != metaHeader {
 		return 0, 0, nil, fmt.Errorf("metadata record of a %s carries %d stray bytes", k, len(v)-metaHeader)
 	}
 	at := int64(binary.BigEndian.Uint64(v[1:metaHeader]))

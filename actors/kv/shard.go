@@ -32,7 +32,13 @@ const (
 	kindList
 	kindSet
 	kindZSet
+	kindHLL    // a HyperLogLog sketch, marshaled, in value
+	kindBitmap // bytes in value
 )
+
+// blob reports whether a key of kind k keeps its whole value in its
+// metadata record (no element records).
+func (k kind) blob() bool { return k == kindString || k == kindHLL || k == kindBitmap }
 
 func (k kind) String() string {
 	switch k {
@@ -46,6 +52,10 @@ func (k kind) String() string {
 		return "set"
 	case kindZSet:
 		return "zset"
+	case kindHLL:
+		return "hyperloglog"
+	case kindBitmap:
+		return "bitmap"
 	}
 	return "none"
 }
@@ -164,7 +174,24 @@ func (s *Shard) Apply(now time.Time, req *messages.DataRequest, j Journal) *mess
 		return s.kvMSet(ms, req, j)
 	case messages.DataOp_KV_MSETNX:
 		return s.kvMSetNX(ms, req, j)
+	case messages.DataOp_HLL_ADD:
+		return s.hllAdd(ms, req, j)
+	case messages.DataOp_HLL_GET:
+		return s.blobGet(ms, req, kindHLL)
+	case messages.DataOp_HLL_MERGE:
+		return s.hllMerge(ms, req, j)
+	case messages.DataOp_BIT_SET:
+		return s.bitSet(ms, req, j)
+	case messages.DataOp_BIT_GET:
+		return s.blobGet(ms, req, kindBitmap)
+	case messages.DataOp_BIT_STORE:
+		return s.bitStore(ms, req, j)
+	case messages.DataOp_BIT_FIELD:
+		return s.bitField(ms, req, j)
 	case messages.DataOp_KV_COUNT:
+		if req.GetField() != "" {
+			return s.countKind(ms, req.GetField())
+		}
 		return &messages.DataReply{Integer: int64(len(s.keys) - s.expiry.countExpired(ms))}
 
 	case messages.DataOp_HASH_SET:
@@ -282,7 +309,7 @@ func (s *Shard) Restore(key, value []byte) error {
 		return s.restoreMeta(r.key, value)
 	}
 	e := s.keys[r.key]
-	if e == nil || e.kind == kindString {
+	if e == nil || e.kind.blob() {
 		return fmt.Errorf("record key %q: element of key %q, which has no collection", key, r.key)
 	}
 	var size int64
@@ -318,7 +345,7 @@ func (s *Shard) restoreMeta(key string, value []byte) error {
 	}
 	e := &entry{key: key, kind: k, heapIdx: -1}
 	switch k {
-	case kindString:
+	case kindString, kindHLL, kindBitmap:
 		e.value = append([]byte(nil), v...)
 	case kindHash:
 		e.coll = new(hashValue)
@@ -398,7 +425,7 @@ func (s *Shard) remove(e *entry, j Journal) {
 	s.order.Delete(e.key)
 	s.setExpiry(e, 0)
 	s.charge(e, -e.size)
-	if e.kind == kindString {
+	if e.kind.blob() {
 		j.Delete(append(s.keyBase(nil, e.key), tagMeta))
 	} else {
 		j.DeleteRange(s.keyRange(e.key))

@@ -128,6 +128,8 @@ type Server struct {
 	draining atomic.Bool
 	conns    *wsconn.Registry
 	wsSeq    atomic.Uint64 // names sessions
+	hll      hllCounters
+	bitmaps  bitmapCounters
 }
 
 // New returns a Server over the backends b.
@@ -176,7 +178,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 			Dropped: func() { m.SubscriberDropped(door) }}),
 	}
 	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,
-		adminCommands, queueCommands, streamCommands, pubsubCommands} {
+		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands} {
 		for _, c := range table {
 			if _, dup := s.commands[c.name]; dup {
 				panic("synap: command registered twice: " + c.name)
