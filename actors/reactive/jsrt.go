@@ -390,13 +390,14 @@ func (m *jsMapper) MapEntry(key string, values []string) ([]engine.Pair, error) 
 	if err != nil {
 		return nil, err
 	}
-	var raw [][2]json.RawMessage
-	if err := json.Unmarshal([]byte(res.String()), &raw); err != nil {
-		return nil, &jsError{msg: fmt.Sprintf("mapEntry result: %v", err)}
+	text := res.String()
+	if text == "" {
+		return nil, nil
 	}
-	out := make([]engine.Pair, len(raw))
-	for i, p := range raw {
-		out[i] = engine.Pair{Key: string(p[0]), Value: string(p[1])}
+	parts := strings.Split(text, "\n")
+	out := make([]engine.Pair, len(parts)/2)
+	for i := range out {
+		out[i] = engine.Pair{Key: parts[2*i], Value: parts[2*i+1]}
 	}
 	return out, nil
 }

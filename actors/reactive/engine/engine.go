@@ -230,6 +230,12 @@ func (n *Node) Values(k string) []string {
 	return n.tab.get(k)
 }
 
+// has reports whether k has values, without building them.
+func (n *Node) has(k string) bool {
+	_, ok := n.tab.m[k]
+	return ok
+}
+
 // Len is the number of keys with values.
 func (n *Node) Len() int { return n.tab.len() }
 
@@ -892,7 +898,7 @@ func (e *Engine) rereduce(n *Node, k string) error {
 		return e.refold(n, k)
 	}
 	cur := n.tab.get(k)
-	if len(cur) == 0 || len(n.parents[0].Values(k)) == 0 {
+	if len(cur) == 0 || !n.parents[0].has(k) {
 		return e.refold(n, k)
 	}
 	acc := cur[0]

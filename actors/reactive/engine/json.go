@@ -17,6 +17,9 @@ import (
 // Canonical returns the canonical text of a JSON key, or an error naming
 // what is wrong with it.
 func Canonical(raw []byte) (string, error) {
+	if simple(raw) {
+		return string(raw), nil
+	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
@@ -107,8 +110,39 @@ func FormatNumber(f float64) string {
 	return mant + "e" + string(sign) + exp
 }
 
+// simple reports whether raw is a string without escapes or a small
+// integer without sign or leading zero: JSON already canonical, the keys
+// most services use.
+func simple(raw []byte) bool {
+	n := len(raw)
+	if n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		for _, c := range raw[1 : n-1] {
+			if c == '"' || c == '\\' || c < 0x20 {
+				return false
+			}
+		}
+		return true
+	}
+	if n == 0 || n > 15 || (raw[0] == '0' && n > 1) {
+		return false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // decode parses a canonical key for ordering.
 func decode(s string) any {
+	if simple([]byte(s)) {
+		if s[0] == '"' {
+			return s[1 : len(s)-1]
+		}
+		f, _ := strconv.ParseFloat(s, 64)
+		return f
+	}
 	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
 	var v any

@@ -1,0 +1,55 @@
+package reactive
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/troupe-run/troupe/gateway/skip"
+	"github.com/troupe-run/troupe/system/systemtest"
+)
+
+type nullSink struct{}
+
+func (nullSink) Push(skip.Update) bool { return true }
+func (nullSink) Closed(error)          {}
+
+// BenchmarkPatch measures PATCH through the service (graph, instance,
+// stream push) without HTTP: keys per second in batches of 1 and 1,000,
+// with one subscribed stream on a Sum resource and one on a plain one.
+func BenchmarkPatch(b *testing.B) {
+	for _, batch := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			sys := systemtest.Boot(b)
+			svcs, err := Start(sys, Options{Files: []string{"testdata/sum.ts"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := svcs[0]
+			ctx := context.Background()
+			for _, r := range []string{"sum", "plain"} {
+				id, err := s.CreateStream(ctx, r, json.RawMessage(`{}`))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Subscribe(ctx, id, nullSink{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			entries := make([]skip.Entry, batch)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range entries {
+					k := strconv.Itoa((i*batch + j) % 10000)
+					entries[j] = skip.Entry{Key: json.RawMessage(`"` + k + `"`), Values: []json.RawMessage{json.RawMessage(strconv.Itoa(i))}}
+				}
+				if err := s.Patch(ctx, "input", entries); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "keys/s")
+		})
+	}
+}
