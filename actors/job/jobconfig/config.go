@@ -103,23 +103,95 @@ func ParseEnv(value string) (Config, error) {
 	return Config{}, fmt.Errorf("%s must be a JSON array of backends or an object with job_tables, not %s", EnvName, kind(v))
 }
 
-// ParseYAML reads the job_tables key of a YAML document such as sp00ky.yml
+// ParseYAML reads the job tables of a YAML document such as sp00ky.yml
 // (other keys are the rest of that file and are ignored); source names the
-// file in errors. The value is the spec's map of tables, or the original's
-// list of backends.
+// file in errors. They are the job_tables key (the spec's map of tables, or
+// the original's list of backends) and the backends among apps (the
+// original CLI's form: an app of type backend whose method is an outbox
+// table).
 func ParseYAML(source string, data []byte) (Config, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Config{}, fmt.Errorf("%s: not valid YAML: %v", source, err)
 	}
-	jt, ok := doc["job_tables"]
+	jt, hasTables := doc["job_tables"]
+	apps, hasApps := doc["apps"]
+	if !hasTables && !hasApps {
+		return Config{}, fmt.Errorf("%s: no job_tables key (nor apps)", source)
+	}
+	c := Config{Tables: map[string]Backend{}}
+	var err error
+	if hasTables {
+		if list, ok := jt.([]any); ok {
+			c, err = parseList(source+": job_tables", list)
+		} else {
+			c, err = parseTables(source+": job_tables", jt)
+		}
+		if err != nil {
+			return Config{}, err
+		}
+	}
+	if !hasApps {
+		return c, nil
+	}
+	fromApps, err := parseApps(source+": apps", apps)
+	if err != nil {
+		return Config{}, err
+	}
+	for t, be := range fromApps.Tables {
+		if _, dup := c.Tables[t]; dup {
+			return Config{}, fmt.Errorf("%s: apps.%s: table %q is also under job_tables", source, be.Name, t)
+		}
+		c.Tables[t] = be
+	}
+	return c, nil
+}
+
+// parseApps reads the original CLI's apps: each app of type backend whose
+// method is {type: outbox, table} runs the jobs of that table, at baseUrl,
+// with auth {type: token, token} and deploy {timeout, timeoutOverridable}.
+// Other apps are not job backends and are skipped, as the original does.
+func parseApps(where string, v any) (Config, error) {
+	c := Config{Tables: map[string]Backend{}}
+	if v == nil {
+		return c, nil
+	}
+	apps, ok := v.(map[string]any)
 	if !ok {
-		return Config{}, fmt.Errorf("%s: no job_tables key", source)
+		return Config{}, fmt.Errorf("%s must be an object of apps, not %s", where, kind(v))
 	}
-	if list, ok := jt.([]any); ok {
-		return parseList(source+": job_tables", list)
+	for _, name := range slices.Sorted(maps.Keys(apps)) {
+		at := where + "." + name
+		app, ok := apps[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		method, _ := app["method"].(map[string]any)
+		if app["type"] != "backend" || method == nil || method["type"] != "outbox" {
+			continue
+		}
+		entry := map[string]any{"name": name, "table": method["table"], "base_url": app["baseUrl"]}
+		if auth, ok := app["auth"].(map[string]any); ok && auth["type"] == "token" {
+			entry["auth_token"] = auth["token"]
+		}
+		if deploy, ok := app["deploy"].(map[string]any); ok {
+			entry["timeout"] = deploy["timeout"]
+			entry["timeout_overridable"] = deploy["timeoutOverridable"]
+		}
+		be, err := parseBackend(at, entry, "")
+		if err != nil {
+			// Name the app's own keys, not the translated ones.
+			msg := strings.NewReplacer(at+".table", at+".method.table", at+".base_url", at+".baseUrl",
+				at+".auth_token", at+".auth.token", at+".timeout_overridable", at+".deploy.timeoutOverridable",
+				at+".timeout", at+".deploy.timeout").Replace(err.Error())
+			return Config{}, errors.New(msg)
+		}
+		if other, dup := c.Tables[be.Table]; dup {
+			return Config{}, fmt.Errorf("%s.method.table: %q is already the table of app %s", at, be.Table, other.Name)
+		}
+		c.Tables[be.Table] = be
 	}
-	return parseTables(source+": job_tables", jt)
+	return c, nil
 }
 
 // Merge joins two configs; a table in both is an error.

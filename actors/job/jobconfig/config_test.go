@@ -121,10 +121,63 @@ job_tables:
 	}
 }
 
+func TestParseYAMLApps(t *testing.T) {
+	doc := `
+apps:
+  web:
+    type: frontend
+  api:
+    type: backend
+    baseUrl: http://localhost:3000
+    method:
+      type: outbox
+      table: job
+    auth:
+      type: token
+      token: abc
+    deploy:
+      timeout: 30
+      timeoutOverridable: true
+  cron:
+    type: backend
+    baseUrl: http://localhost:3001
+    method:
+      type: http
+job_tables:
+  mail:
+    base_url: http://localhost:4000
+`
+	c, err := ParseYAML("sp00ky.yml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Backend{
+		"job":  {Name: "api", Table: "job", BaseURL: "http://localhost:3000", AuthToken: "abc", Timeout: 30 * time.Second, TimeoutOverridable: true},
+		"mail": {Name: "mail", Table: "mail", BaseURL: "http://localhost:4000", Timeout: DefaultTimeout},
+	}
+	if !reflect.DeepEqual(c.Tables, want) {
+		t.Errorf("got %+v\nwant %+v", c.Tables, want)
+	}
+
+	errs := map[string]string{
+		"apps:\n  api:\n    type: backend\n    method: {type: outbox, table: job}\n":                                                                                                              "f.yml: apps.api.baseUrl: missing",
+		"apps:\n  api:\n    type: backend\n    baseUrl: http://h\n    method: {type: outbox}\n":                                                                                                   "f.yml: apps.api.method.table: missing",
+		"apps:\n  api:\n    type: backend\n    baseUrl: http://h\n    method: {type: outbox, table: job}\n    deploy: {timeout: 0}\n":                                                             "f.yml: apps.api.deploy.timeout: 0: want a whole number",
+		"apps:\n  a:\n    type: backend\n    baseUrl: http://h\n    method: {type: outbox, table: job}\n  b:\n    type: backend\n    baseUrl: http://h\n    method: {type: outbox, table: job}\n": `f.yml: apps.b.method.table: "job" is already the table of app a`,
+		"apps:\n  a:\n    type: backend\n    baseUrl: http://h\n    method: {type: outbox, table: job}\njob_tables:\n  job: {base_url: 'http://i'}\n":                                             `f.yml: apps.a: table "job" is also under job_tables`,
+		"apps: [1]\n": "f.yml: apps must be an object of apps, not an array",
+	}
+	for doc, want := range errs {
+		if _, err := ParseYAML("f.yml", []byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", doc, err, want)
+		}
+	}
+}
+
 func TestParseYAMLErrors(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
 		{"not YAML", "job_tables: [", "f.yml: not valid YAML"},
-		{"no job_tables", "apps: {}\n", "f.yml: no job_tables key"},
+		{"no job_tables", "name: x\n", "f.yml: no job_tables key (nor apps)"},
 		{"job_tables a string", "job_tables: x\n", "f.yml: job_tables must be an object of tables, not a string"},
 		{"missing base_url", "job_tables:\n  job:\n    name: api\n", "f.yml: job_tables.job.base_url: missing"},
 		{"timeout a duration", "job_tables:\n  job:\n    base_url: http://h\n    timeout: 10s\n", "f.yml: job_tables.job.timeout must be a number of seconds, not a string"},
