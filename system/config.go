@@ -211,7 +211,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.SSPHeartbeatInterval, "ssp-heartbeat-interval", 5*time.Second, "time between heartbeats to the scheduler (also HEARTBEAT_INTERVAL_MS, in milliseconds)")
 	fs.IntVar(&c.SSPBootstrapPageSize, "ssp-bootstrap-page-size", 1000, "rows per proxy query when bootstrapping from the scheduler (also SPKY_SSP_BOOTSTRAP_PAGE_SIZE)")
 	fs.DurationVar(&c.SSPRegisterTimeout, "ssp-register-timeout", 5*time.Minute, "how long registration with the scheduler is retried before the lifecycle fails")
-	fs.StringVar(&c.SSPJobConfig, "ssp-job-config", "", "YAML file whose job_tables key lists the job tables and their backends (as sp00ky.yml; SPKY_JOB_CONFIG is also read)")
+	fs.StringVar(&c.SSPJobConfig, "ssp-job-config", "", "YAML file (such as sp00ky.yml) whose job_tables key, or backend apps with an outbox table, list the job tables and their backends (SPKY_JOB_CONFIG is also read)")
 	fs.IntVar(&c.SSPJobConcurrency, "ssp-job-concurrency", 8, "jobs of one job table (one backend) run at once, waits before a retry included")
 	fs.IntVar(&c.SSPJobMaxPending, "ssp-job-max-pending", 100_000, "jobs one job table's queue holds; a job created past it is refused (507)")
 
