@@ -130,6 +130,7 @@ type Server struct {
 	wsSeq    atomic.Uint64 // names sessions
 	hll      hllCounters
 	bitmaps  bitmapCounters
+	geo      geoCounters
 }
 
 // New returns a Server over the backends b.
@@ -178,7 +179,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 			Dropped: func() { m.SubscriberDropped(door) }}),
 	}
 	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,
-		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands} {
+		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands, geoCommands} {
 		for _, c := range table {
 			if _, dup := s.commands[c.name]; dup {
 				panic("synap: command registered twice: " + c.name)
