@@ -23,7 +23,10 @@ var errBudget = errors.New("user code ran past its time budget (--skip-call-budg
 
 // jsError is an exception thrown by user code: the write that ran it is
 // refused with its message.
-type jsError struct{ msg string }
+type jsError struct {
+	msg   string
+	cause error // the goja exception or interrupt, rethrown as it is when a nested call fails
+}
 
 func (e *jsError) Error() string { return e.msg }
 
@@ -131,11 +134,11 @@ func (r *runtime) guard(f func()) {
 func (r *runtime) wrap(err error) error {
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
-		return &jsError{msg: errBudget.Error()}
+		return &jsError{msg: errBudget.Error(), cause: ie}
 	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
-		return &jsError{msg: exceptionMessage(ex)}
+		return &jsError{msg: exceptionMessage(ex), cause: ex}
 	}
 	var je *jsError
 	if errors.As(err, &je) {
@@ -353,6 +356,9 @@ func (r *runtime) install() error {
 func (r *runtime) throwUser(err error) {
 	var je *jsError
 	if errors.As(err, &je) {
+		if je.cause != nil {
+			panic(je.cause)
+		}
 		panic(r.rt.NewTypeError(je.msg))
 	}
 	r.throw(err)

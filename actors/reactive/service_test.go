@@ -384,3 +384,19 @@ func TestIdleInstanceIsCollected(t *testing.T) {
 		t.Fatalf("total: %s", got)
 	}
 }
+
+func TestInstantiateErrorKeepsTheUsersMessage(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/basic.ts", Options{CallBudget: 200 * time.Millisecond})
+	ctx := context.Background()
+	patch(t, s, "input", entry(`"d"`, "-1"), entry(`"e"`, "666"))
+	_, err := s.Snapshot(ctx, "strict", json.RawMessage(`{}`))
+	if !errors.Is(err, skip.ErrRefused) || !strings.HasSuffix(err.Error(), ": Error: negative value for d") {
+		t.Fatalf("strict: %v", err)
+	}
+	// Runaway code met while building an instance is interrupted too.
+	_, err = s.Snapshot(ctx, "spinning", json.RawMessage(`{}`))
+	if !errors.Is(err, skip.ErrRefused) || !strings.Contains(err.Error(), "budget") {
+		t.Fatalf("spinning: %v", err)
+	}
+}
