@@ -186,7 +186,11 @@ func TestViewsJobs(t *testing.T) {
 func TestViewsJobsConfigForms(t *testing.T) {
 	b := newJobBackend(t)
 	file := filepath.Join(t.TempDir(), "sp00ky.yml")
-	yml := fmt.Sprintf("apps: {}\njob_tables:\n  mail:\n    name: mailer\n    base_url: %q\n    auth_token: m-token\n", b.URL)
+	// job_tables as the spec writes it, and a backend app as the original
+	// CLI's sp00ky.yml does.
+	yml := fmt.Sprintf("apps:\n  notifier:\n    type: backend\n    baseUrl: %q\n    method: {type: outbox, table: notify}\n"+
+		"    auth: {type: token, token: n-token}\n  web:\n    type: frontend\n"+
+		"job_tables:\n  mail:\n    name: mailer\n    base_url: %q\n    auth_token: m-token\n", b.URL, b.URL)
 	if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +199,9 @@ func TestViewsJobsConfigForms(t *testing.T) {
 	v := newViewsAPI(t, s, viewsSecret)
 	v.register("query:task", "SELECT * FROM task", nil)
 	v.register("query:mail", "SELECT * FROM mail", nil)
+	v.register("query:notify", "SELECT * FROM notify", nil)
+	v.ingest("notify", "CREATE", "notify:1", map[string]any{"status": "pending", "path": "/hook", "payload": map[string]any{"job": "notify:1"},
+		"max_retries": 1})
 	v.ingest("task", "CREATE", "task:1", map[string]any{"status": "pending", "path": "/created", "payload": map[string]any{"job": "task:1"}})
 	v.ingest("mail", "CREATE", "mail:1", map[string]any{"status": "pending", "path": "/ok", "payload": map[string]any{"job": "mail:1"}})
 	waitJob(v, "query:task", "task:1", "success")
@@ -204,6 +211,13 @@ func TestViewsJobsConfigForms(t *testing.T) {
 	}
 	if c := b.callsTo("/ok"); len(c) != 1 || c[0].Auth != "Bearer m-token" {
 		t.Errorf("mail's backend got %+v", c)
+	}
+	// The backend double has no /hook: 404, the job fails.
+	if row := waitJob(v, "query:notify", "notify:1", "failed"); fmt.Sprint(row["errors"]) != "[map[code:404 reason:404 page not found\n]]" {
+		t.Errorf("notify:1's row %v", row)
+	}
+	if c := b.callsTo("/hook"); len(c) != 1 || c[0].Auth != "Bearer n-token" {
+		t.Errorf("notifier's backend got %+v", c)
 	}
 	jobsWait(t, "/info counting both jobs", func() bool {
 		jobs := jobsInfo(t, s)
