@@ -1,0 +1,58 @@
+package reactive
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/troupe-run/troupe/system/systemtest"
+)
+
+// TestSkipExternalService follows another Skip service's stream (a fake
+// here, speaking the wire format) into the graph.
+func TestSkipExternalService(t *testing.T) {
+	events := make(chan string, 10)
+	events <- "event: init\nid: x/0\ndata: [[\"a\",[1]],[\"b\",[2]]]\n\n"
+	gotParams := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/v1/streams/numbers":
+			body, _ := io.ReadAll(r.Body)
+			select {
+			case gotParams <- string(body):
+			default:
+			}
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprint(w, "the-uuid")
+		case r.Method == "GET" && r.URL.Path == "/v1/streams/the-uuid":
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			for {
+				select {
+				case <-r.Context().Done():
+					return
+				case ev := <-events:
+					fmt.Fprint(w, ev)
+					w.(http.Flusher).Flush()
+				}
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("TROUPE_TEST_URL", srv.URL)
+
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/follower.ts", Options{})
+	defer srv.CloseClientConnections()
+	if p := <-gotParams; p != `{"from":1}` {
+		t.Fatalf("params sent: %s", p)
+	}
+	waitFor(t, "the init event", func() bool { return snapshot(t, s, "times", "{}") == `[["a",[10]],["b",[20]]]` })
+	events <- "event: update\nid: x/1\ndata: [[\"a\",[]],[\"c\",[3]]]\n\n"
+	waitFor(t, "the update event", func() bool { return snapshot(t, s, "times", "{}") == `[["b",[20]],["c",[30]]]` })
+}
