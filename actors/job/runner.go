@@ -49,6 +49,7 @@ type runner struct {
 	ctx    context.Context // cancelled when the runner stops: ends its calls
 	cancel context.CancelFunc
 	calls  sync.WaitGroup
+	client *http.Client
 
 	active    map[string]*running // by queue message id
 	lateAcks  map[string]bool
@@ -82,6 +83,7 @@ func (r *runner) start(self *actor.PID) {
 	r.self = self
 	r.log = r.svc.sys.Log.With("actor", self.Id, "backend", r.be.Name)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.client = r.svc.newClient()
 	r.active = map[string]*running{}
 	r.lateAcks = map[string]bool{}
 	// Jobs an earlier incarnation held go back to the queue at once,
@@ -108,6 +110,7 @@ func (r *runner) stop() {
 		r.refilling.Stop()
 	}
 	r.calls.Wait()
+	r.client.CloseIdleConnections()
 }
 
 // fill takes jobs from the queue while the runner has room.
@@ -176,11 +179,11 @@ func (r *runner) run(id string, job *Job) {
 	url := r.be.BaseURL + job.Path
 	payload := []byte(job.Payload)
 	timeout := r.be.CallTimeout(job.TimeoutSecs)
-	ctx, self, root := r.ctx, r.self, r.svc.sys.Root
+	ctx, self, root, client, token := r.ctx, r.self, r.svc.sys.Root, r.client, r.be.AuthToken
 	r.calls.Add(1)
 	go func() {
 		defer r.calls.Done()
-		res := r.svc.call(ctx, url, r.be.AuthToken, payload, timeout)
+		res := call(ctx, client, r.svc.opts.UserAgent, url, token, payload, timeout)
 		root.Send(self, &callDone{msgID: id, res: res})
 	}()
 }
@@ -289,7 +292,7 @@ const maxBody = 64 << 10
 
 // call POSTs payload to url, with the bearer token when there is one, and
 // says how it went. Every call ends by timeout at the latest.
-func (s *Service) call(parent context.Context, url, token string, payload []byte, timeout time.Duration) Result {
+func call(parent context.Context, client *http.Client, userAgent, url, token string, payload []byte, timeout time.Duration) Result {
 	ctx, cancel := context.WithTimeoutCause(parent, timeout, errTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
@@ -297,13 +300,13 @@ func (s *Service) call(parent context.Context, url, token string, payload []byte
 		return Result{Reason: fmt.Sprintf("bad request to %s: %v", url, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if s.opts.UserAgent != "" {
-		req.Header.Set("User-Agent", s.opts.UserAgent)
+	if userAgent != "" {
+		req.Header.Set("User-Agent", userAgent)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return Result{Reason: callFailure(ctx, timeout, err)}
 	}

@@ -67,7 +67,6 @@ type Service struct {
 	queues Queues
 	tables Tables
 	opts   Options
-	client *http.Client
 	tracks map[string]*track // by table; fixed after Start
 }
 
@@ -121,14 +120,6 @@ func Start(sys *system.System, cfg jobconfig.Config, queues Queues, tables Table
 	if len(cfg.Tables) == 0 {
 		return s, nil
 	}
-	s.client = &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost:   opts.Concurrency,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}}
 	for _, be := range cfg.Sorted() {
 		s.tracks[be.Table] = &track{backend: be.Name, msgs: map[string]bool{}}
 		if err := s.createQueue(be.Table); err != nil {
@@ -301,6 +292,20 @@ func (s *Service) Info(ctx context.Context) []*messages.JobBackendInfo {
 		out = append(out, info)
 	}
 	return out
+}
+
+// newClient is a runner's HTTP client: its own connections to its one
+// backend, at most Concurrency of them kept idle, closed when the runner
+// stops.
+func (s *Service) newClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   s.opts.Concurrency,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
 }
 
 // errTimeout names a call that ran out of time.
