@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -392,7 +393,22 @@ type jsMapper struct {
 
 func (m *jsMapper) MapEntry(key string, values []string) ([]engine.Pair, error) {
 	r := m.r
-	res, err := r.call(r.fMap, m.obj, r.rt.ToValue(key), r.rt.ToValue(jsonArray(values)))
+	var res goja.Value
+	var err error
+	if k, ok := r.plain(key); ok && len(values) <= 64 {
+		vs := make([]any, len(values))
+		for i, v := range values {
+			if vs[i], ok = r.plain(v); !ok {
+				break
+			}
+		}
+		if ok {
+			res, err = r.call(r.fMap, m.obj, k, r.rt.NewArray(vs...), r.rt.ToValue(true))
+		}
+	}
+	if res == nil && err == nil {
+		res, err = r.call(r.fMap, m.obj, r.rt.ToValue(key), r.rt.ToValue(jsonArray(values)), r.rt.ToValue(false))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -406,6 +422,35 @@ func (m *jsMapper) MapEntry(key string, values []string) ([]engine.Pair, error) 
 		out[i] = engine.Pair{Key: parts[2*i], Value: parts[2*i+1]}
 	}
 	return out, nil
+}
+
+// plain turns a JSON text that is a string without escapes, a number or
+// a literal into a JavaScript value without the JSON parser.
+func (r *runtime) plain(text string) (goja.Value, bool) {
+	n := len(text)
+	if n == 0 {
+		return nil, false
+	}
+	switch c := text[0]; {
+	case c == '"':
+		if n < 2 || text[n-1] != '"' || strings.ContainsAny(text[1:n-1], "\\\"") {
+			return nil, false
+		}
+		return r.rt.ToValue(text[1 : n-1]), true
+	case c == '-' || (c >= '0' && c <= '9'):
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return nil, false
+		}
+		return r.rt.ToValue(f), true
+	case text == "true":
+		return r.rt.ToValue(true), true
+	case text == "false":
+		return r.rt.ToValue(false), true
+	case text == "null":
+		return goja.Null(), true
+	}
+	return nil, false
 }
 
 type jsCompute struct {

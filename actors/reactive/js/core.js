@@ -188,9 +188,11 @@ const hooks = {
   // map returns the pairs as JSON texts joined by newlines, which
   // JSON.stringify never leaves inside a text: cheaper to split in Go
   // than a JSON array to parse.
-  map(m, key, values) {
+  // key and values come as JSON texts, or (raw true) as plain values
+  // Go built itself: strings and numbers need no parsing.
+  map(m, key, values, raw) {
     let out = "";
-    const res = m.mapEntry(parse(key), new ValuesImpl(parse(values)), hooks.context);
+    const res = m.mapEntry(raw ? key : parse(key), new ValuesImpl(raw ? Object.freeze(values) : parse(values)), hooks.context);
     for (const kv of res) {
       if (!Array.isArray(kv) || kv.length !== 2) throw new SkipError(`${m.constructor.name}.mapEntry must yield [key, value] pairs, got ${JSON.stringify(kv)}`);
       const k = json(kv[0], `${m.constructor.name}.mapEntry key`);
