@@ -331,6 +331,14 @@ func (r *runtime) install() error {
 		}
 	}
 	_ = process.Set("env", env)
+	_ = process.Set("argv", rt.NewArray("troupe"))
+	_ = process.Set("platform", "linux")
+	// Signal handlers (services close their server on SIGTERM): Troupe
+	// owns the process and its shutdown, so they are accepted and unused.
+	noop := func(goja.FunctionCall) goja.Value { return process }
+	for _, name := range []string{"on", "once", "off", "removeListener", "addListener"} {
+		_ = process.Set(name, noop)
+	}
 	if err := rt.Set("process", process); err != nil {
 		return err
 	}
