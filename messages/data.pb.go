@@ -86,6 +86,12 @@ const (
 	DataOp_TXN_RESERVE DataOp = 100 // txn, keys
 	DataOp_TXN_COMMIT  DataOp = 101 // txn, pairs
 	DataOp_TXN_ABORT   DataOp = 102 // txn
+	// transaction.exec: hold keys for a transaction (others wait, as for a
+	// reservation) and read the versions of watched keys (fields); commands
+	// carrying the txn id pass the hold; TXN_ABORT releases it.
+	DataOp_TXN_HOLD    DataOp = 103 // txn, keys, fields; pairs = {watched key, version}
+	DataOp_TXN_WATCH   DataOp = 104 // keys; pairs = {key, version}; a write to the key bumps its version
+	DataOp_TXN_UNWATCH DataOp = 105 // keys
 	// HyperLogLog: a key holding a sketch (type "hyperloglog").
 	DataOp_HLL_ADD   DataOp = 110 // members; ok = the sketch changed (or was created)
 	DataOp_HLL_GET   DataOp = 111 // value = the sketch, marshaled; empty when no key
@@ -157,6 +163,9 @@ var (
 		100: "TXN_RESERVE",
 		101: "TXN_COMMIT",
 		102: "TXN_ABORT",
+		103: "TXN_HOLD",
+		104: "TXN_WATCH",
+		105: "TXN_UNWATCH",
 		110: "HLL_ADD",
 		111: "HLL_GET",
 		112: "HLL_MERGE",
@@ -223,6 +232,9 @@ var (
 		"TXN_RESERVE":         100,
 		"TXN_COMMIT":          101,
 		"TXN_ABORT":           102,
+		"TXN_HOLD":            103,
+		"TXN_WATCH":           104,
+		"TXN_UNWATCH":         105,
 		"HLL_ADD":             110,
 		"HLL_GET":             111,
 		"HLL_MERGE":           112,
@@ -835,7 +847,7 @@ const file_data_proto_rawDesc = "" +
 	"\x06scored\x18\r \x03(\v2\x1d.troupe.messages.ScoredMemberR\x06scored\x12\x19\n" +
 	"\bhas_more\x18\x0e \x01(\bR\ahasMore\x12\x12\n" +
 	"\x04type\x18\x0f \x01(\tR\x04type\x12\x14\n" +
-	"\x05flags\x18\x10 \x03(\bR\x05flags*\xce\a\n" +
+	"\x05flags\x18\x10 \x03(\bR\x05flags*\xfc\a\n" +
 	"\x06DataOp\x12\x17\n" +
 	"\x13DATA_OP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -907,7 +919,10 @@ const file_data_proto_rawDesc = "" +
 	"\vTXN_RESERVE\x10d\x12\x0e\n" +
 	"\n" +
 	"TXN_COMMIT\x10e\x12\r\n" +
-	"\tTXN_ABORT\x10f\x12\v\n" +
+	"\tTXN_ABORT\x10f\x12\f\n" +
+	"\bTXN_HOLD\x10g\x12\r\n" +
+	"\tTXN_WATCH\x10h\x12\x0f\n" +
+	"\vTXN_UNWATCH\x10i\x12\v\n" +
 	"\aHLL_ADD\x10n\x12\v\n" +
 	"\aHLL_GET\x10o\x12\r\n" +
 	"\tHLL_MERGE\x10p\x12\v\n" +

@@ -86,8 +86,8 @@ func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 	}
 	a.commit(sender, b, reply)
 	switch req.Op {
-	case messages.DataOp_TXN_RESERVE:
-		if reply.Ok {
+	case messages.DataOp_TXN_RESERVE, messages.DataOp_TXN_HOLD:
+		if _, had := a.txns[req.Txn]; reply.Ok && !had {
 			a.txns[req.Txn] = now
 		}
 	case messages.DataOp_TXN_COMMIT, messages.DataOp_TXN_ABORT:

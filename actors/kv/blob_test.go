@@ -98,3 +98,30 @@ func TestBitmapMemoryLimit(t *testing.T) {
 		t.Fatalf("a refused write left %d keys, %d bytes", s.Len(), s.Bytes())
 	}
 }
+
+// TestTransactionHoldAndWatch: a hold keeps other commands off its keys but
+// lets its own through; a watched key's version moves with each write.
+func TestTransactionHoldAndWatch(t *testing.T) {
+	set := func(txn uint64) *pb.DataRequest {
+		return &pb.DataRequest{Op: pb.DataOp_KV_SET, Key: "k", Value: js(`1`), Txn: txn}
+	}
+	ver := func(v string) []*pb.Pair { return []*pb.Pair{{Key: "k", Value: []byte(v)}} }
+	runScenarios(t, []scenario{
+		{"hold, watch, release", []step{
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_WATCH, Keys: []string{"k"}}, want: &pb.DataReply{Ok: true, Pairs: ver("0")}},
+			{req: set(0), want: &pb.DataReply{Ok: true}},
+			{req: &pb.DataRequest{Op: pb.DataOp_KV_GET, Key: "k"}},
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_HOLD, Txn: 7, Keys: []string{"k"}, Fields: []string{"k"}},
+				want: &pb.DataReply{Ok: true, Pairs: ver("1")}},
+			{req: set(0), want: errReply(pb.CodeKeyReserved)},
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_HOLD, Txn: 8, Keys: []string{"k"}}, want: errReply(pb.CodeKeyReserved)},
+			{req: set(7), want: &pb.DataReply{Ok: true, Previous: js(`1`)}},
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_ABORT, Txn: 7}, want: &pb.DataReply{Ok: true}},
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_WATCH, Keys: []string{"k"}}, want: &pb.DataReply{Ok: true, Pairs: ver("2")}},
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_UNWATCH, Keys: []string{"k"}}, want: &pb.DataReply{Ok: true}},
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_UNWATCH, Keys: []string{"k"}}, want: &pb.DataReply{Ok: true}},
+			{req: set(0), want: &pb.DataReply{Ok: true, Previous: js(`1`)}},
+			{req: &pb.DataRequest{Op: pb.DataOp_TXN_HOLD, Txn: 9, Fields: []string{"k"}}, want: &pb.DataReply{Ok: true, Pairs: []*pb.Pair{{Key: "k"}}}},
+		}},
+	})
+}

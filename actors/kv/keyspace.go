@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -153,6 +154,10 @@ func (k *Keyspace) Do(ctx context.Context, req *messages.DataRequest) (*messages
 		return k.scan(req, timeout)
 	case messages.DataOp_KV_COUNT:
 		return k.count(req, timeout)
+	case messages.DataOp_TXN_HOLD, messages.DataOp_TXN_WATCH, messages.DataOp_TXN_UNWATCH, messages.DataOp_TXN_ABORT:
+		if len(req.Keys) > 0 || len(req.Fields) > 0 {
+			return k.txnFan(req, timeout)
+		}
 	}
 	return k.ask(k.shards[k.shardOf(req.Key)], req, timeout)
 }
@@ -208,7 +213,7 @@ func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*me
 	part := func(i int) *messages.DataRequest {
 		p := parts[i]
 		if p == nil {
-			p = &messages.DataRequest{Op: req.Op}
+			p = &messages.DataRequest{Op: req.Op, Txn: req.Txn}
 			parts[i] = p
 		}
 		return p
@@ -343,6 +348,55 @@ func (k *Keyspace) count(req *messages.DataRequest, timeout time.Duration) (*mes
 	out := &messages.DataReply{}
 	for _, r := range replies {
 		out.Integer += r.Integer
+	}
+	return out, nil
+}
+
+// txnFan runs a transaction's hold, watch, unwatch or release on the shards
+// owning its keys (keys and fields), merging their pairs. Holds are taken
+// one shard at a time in shard order, as reservations are, so that two
+// transactions never wait on each other in a cycle.
+func (k *Keyspace) txnFan(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+	parts := map[int]*messages.DataRequest{}
+	part := func(key string) *messages.DataRequest {
+		i := k.shardOf(key)
+		p := parts[i]
+		if p == nil {
+			p = &messages.DataRequest{Op: req.Op, Txn: req.Txn}
+			parts[i] = p
+		}
+		return p
+	}
+	for _, key := range req.Keys {
+		p := part(key)
+		p.Keys = append(p.Keys, key)
+	}
+	for _, key := range req.Fields {
+		p := part(key)
+		p.Fields = append(p.Fields, key)
+	}
+	out := &messages.DataReply{Ok: true}
+	if req.Op != messages.DataOp_TXN_HOLD {
+		replies, err := k.askAll(parts, timeout)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range replies {
+			out.Pairs = append(out.Pairs, r.Pairs...)
+		}
+		return out, nil
+	}
+	order := slices.Sorted(maps.Keys(parts))
+	deadline := time.Now().Add(timeout)
+	for _, i := range order {
+		r, err := k.ask(k.shards[i], parts[i], time.Until(deadline))
+		if err != nil {
+			return nil, err
+		}
+		if r.ErrorCode != "" {
+			return r, nil
+		}
+		out.Pairs = append(out.Pairs, r.Pairs...)
 	}
 	return out, nil
 }

@@ -92,6 +92,10 @@ type Shard struct {
 	// restart drops them.
 	reserved map[string]uint64
 	txns     map[uint64]*txn
+	// Keys under a transaction.watch: their version and how many watches
+	// hold them. A write to one bumps its version to the next of wseq.
+	watched map[string]*watch
+	wseq    uint64
 	held     int64 // bytes charged to mem for reservations, not yet in bytes
 
 	rng *rand.Rand // set.pop and set.randmember
@@ -108,6 +112,7 @@ func NewShard(prefix []byte, mem *Memory) *Shard {
 		mem:      mem,
 		keys:     make(map[string]*entry),
 		reserved: make(map[string]uint64),
+		watched:  make(map[string]*watch),
 		txns:     make(map[uint64]*txn),
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
@@ -138,10 +143,25 @@ func (s *Shard) Release() {
 // it may have dropped an expired key on its way. Reads write nothing to j.
 // The reply's ok says a write took effect; reads leave it false.
 func (s *Shard) Apply(now time.Time, req *messages.DataRequest, j Journal) *messages.DataReply {
+	if len(s.watched) == 0 {
+		return s.apply(now, req, j)
+	}
+	// Some keys are watched: a command that wrote anything bumps the
+	// versions of the watched keys it names.
+	cj := &countingJournal{Journal: j}
+	reply := s.apply(now, req, cj)
+	if cj.n > 0 {
+		s.touch(req)
+	}
+	return reply
+}
+
+func (s *Shard) apply(now time.Time, req *messages.DataRequest, j Journal) *messages.DataReply {
 	op := req.GetOp()
-	if len(s.reserved) > 0 && op != messages.DataOp_TXN_RESERVE && op != messages.DataOp_TXN_COMMIT && op != messages.DataOp_TXN_ABORT {
+	if len(s.reserved) > 0 && op != messages.DataOp_TXN_RESERVE && op != messages.DataOp_TXN_COMMIT &&
+		op != messages.DataOp_TXN_ABORT && op != messages.DataOp_TXN_HOLD {
 		if key, busy := s.busy(req); busy {
-			return fail(messages.CodeKeyReserved, "key %q is held by a kv.mset or kv.msetnx in progress", key)
+			return fail(messages.CodeKeyReserved, "key %q is held by a transaction in progress", key)
 		}
 	}
 	ms := now.UnixMilli()
@@ -280,6 +300,12 @@ func (s *Shard) Apply(now time.Time, req *messages.DataRequest, j Journal) *mess
 		return s.txnCommit(ms, req, j)
 	case messages.DataOp_TXN_ABORT:
 		return s.txnAbort(req)
+	case messages.DataOp_TXN_HOLD:
+		return s.txnHold(req)
+	case messages.DataOp_TXN_WATCH:
+		return s.txnWatch(req)
+	case messages.DataOp_TXN_UNWATCH:
+		return s.txnUnwatch(req)
 	}
 	return fail(messages.CodeInvalid, "unknown data operation %v", op)
 }
@@ -469,17 +495,17 @@ func (s *Shard) busy(req *messages.DataRequest) (string, bool) {
 		return "", false
 	case messages.DataOp_KV_MSET, messages.DataOp_KV_MSETNX:
 		for _, p := range req.GetPairs() {
-			if _, ok := s.reserved[p.GetKey()]; ok {
+			if s.heldFrom(p.GetKey(), req) {
 				return p.GetKey(), true
 			}
 		}
 		return "", false
 	}
-	if _, ok := s.reserved[req.GetKey()]; ok {
+	if s.heldFrom(req.GetKey(), req) {
 		return req.GetKey(), true
 	}
 	for _, key := range req.GetKeys() {
-		if _, ok := s.reserved[key]; ok {
+		if s.heldFrom(key, req) {
 			return key, true
 		}
 	}

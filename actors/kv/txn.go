@@ -1,6 +1,10 @@
 package kv
 
-import "github.com/troupe-run/troupe/messages"
+import (
+	"strconv"
+
+	"github.com/troupe-run/troupe/messages"
+)
 
 // A kv.mset or kv.msetnx whose keys live on several shards runs in two
 // phases. Each shard first reserves its pairs (TXN_RESERVE): it checks them
@@ -120,4 +124,115 @@ func (s *Shard) unhold(t *txn) {
 	s.mem.add(-t.bytes)
 	s.held -= t.bytes
 	t.bytes = 0
+}
+
+// A transaction.exec holds every key its commands name (TXN_HOLD, shard by
+// shard in shard order, as reservations are taken) so that no other command
+// on those keys runs between its commands: others wait in the actor's stash
+// as they do for a reservation. Its own commands carry its id and pass.
+// TXN_ABORT releases the hold. A hold charges no memory: the commands admit
+// their own bytes as they run.
+
+// heldFrom reports whether key is held by a transaction other than req's.
+func (s *Shard) heldFrom(key string, req *messages.DataRequest) bool {
+	owner, ok := s.reserved[key]
+	return ok && (req.GetTxn() == 0 || owner != req.GetTxn())
+}
+
+func (s *Shard) txnHold(req *messages.DataRequest) *messages.DataReply {
+	id := req.GetTxn()
+	if id == 0 {
+		return fail(messages.CodeInvalid, "a hold needs a transaction id")
+	}
+	for _, key := range req.GetKeys() {
+		if owner, ok := s.reserved[key]; ok && owner != id {
+			return fail(messages.CodeKeyReserved, "key %q is held by another transaction in progress", key)
+		}
+	}
+	t := s.txns[id]
+	if t == nil {
+		t = &txn{}
+		s.txns[id] = t
+	}
+	for _, key := range req.GetKeys() {
+		if _, ok := s.reserved[key]; !ok {
+			s.reserved[key] = id
+			t.keys = append(t.keys, key)
+		}
+	}
+	return &messages.DataReply{Ok: true, Pairs: s.versions(req.GetFields())}
+}
+
+// watch is a watched key's version and how many watches hold it.
+type watch struct {
+	version uint64
+	refs    int
+}
+
+func (s *Shard) txnWatch(req *messages.DataRequest) *messages.DataReply {
+	for _, key := range req.GetKeys() {
+		w := s.watched[key]
+		if w == nil {
+			w = &watch{}
+			s.watched[key] = w
+		}
+		w.refs++
+	}
+	return &messages.DataReply{Ok: true, Pairs: s.versions(req.GetKeys())}
+}
+
+func (s *Shard) txnUnwatch(req *messages.DataRequest) *messages.DataReply {
+	for _, key := range req.GetKeys() {
+		if w := s.watched[key]; w != nil {
+			if w.refs--; w.refs <= 0 {
+				delete(s.watched, key)
+			}
+		}
+	}
+	return &messages.DataReply{Ok: true}
+}
+
+// versions answers the versions of keys; a key nobody watches has none
+// (empty value), so a watch that was lost (the shard restarted) never
+// matches and the transaction aborts rather than miss a write.
+func (s *Shard) versions(keys []string) []*messages.Pair {
+	out := make([]*messages.Pair, 0, len(keys))
+	for _, key := range keys {
+		p := &messages.Pair{Key: key}
+		if w := s.watched[key]; w != nil {
+			p.Value = strconv.AppendUint(nil, w.version, 10)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// touch bumps the versions of the watched keys a write names.
+func (s *Shard) touch(req *messages.DataRequest) {
+	bump := func(key string) {
+		if w := s.watched[key]; w != nil {
+			s.wseq++
+			w.version = s.wseq
+		}
+	}
+	bump(req.GetKey())
+	for _, key := range req.GetKeys() {
+		bump(key)
+	}
+	for _, p := range req.GetPairs() {
+		bump(p.GetKey())
+	}
+}
+
+// countingJournal counts the writes handed to a journal.
+type countingJournal struct {
+	Journal
+	n int
+}
+
+func (c *countingJournal) Set(key, value []byte) { c.n++; c.Journal.Set(key, value) }
+func (c *countingJournal) Delete(key []byte)     { c.n++; c.Journal.Delete(key) }
+func (c *countingJournal) DeleteRange(start, end []byte) {
+	c.n++
+	c.Journal.DeleteRange(start, end)
 }

@@ -36,6 +36,9 @@ type call struct {
 	a       *args    // set directly by REST routes
 	m       *msgArgs // set directly by REST routes
 	out     *jsonw.Writer
+	// txn is the id of the transaction.exec running the command (0: none):
+	// its requests pass the transaction's hold on their keys.
+	txn uint64
 	// rest is set for a REST route's call: the route, not a payload, gave
 	// its arguments, and it answers in the spec's shapes.
 	rest bool
@@ -74,6 +77,9 @@ func (c *call) margs() (*msgArgs, error) {
 
 // do sends req to the keyspace and turns a failure into an apiError.
 func (c *call) do(req *messages.DataRequest) (*messages.DataReply, error) {
+	if c.txn != 0 {
+		req.Txn = c.txn
+	}
 	rep, err := c.s.ks.Do(c.ctx, req)
 	if ae := failure(rep, err); ae != nil {
 		return nil, ae
@@ -248,6 +254,9 @@ func (s *Server) run(c *call, name string, payload rawJSON) (string, error) {
 		payload = nil
 	}
 	c.payload, c.a, c.m = payload, nil, nil
+	if queued, err := s.maybeQueue(c, name, payload); queued || err != nil {
+		return name, err
+	}
 	return name, cmd(c)
 }
 
