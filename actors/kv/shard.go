@@ -96,7 +96,7 @@ type Shard struct {
 	// hold them. A write to one bumps its version to the next of wseq.
 	watched map[string]*watch
 	wseq    uint64
-	held     int64 // bytes charged to mem for reservations, not yet in bytes
+	held    int64 // bytes charged to mem for reservations, not yet in bytes
 
 	rng *rand.Rand // set.pop and set.randmember
 }
