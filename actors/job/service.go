@@ -111,10 +111,10 @@ func (t *track) takeHeld() []string {
 // left from that run. With no job tables it starts nothing.
 func Start(sys *system.System, cfg jobconfig.Config, queues Queues, tables Tables, opts Options) (*Service, error) {
 	if opts.Concurrency < 1 {
-		return nil, fmt.Errorf("job concurrency %d: want at least 1", opts.Concurrency)
+		return nil, fmt.Errorf("--ssp-job-concurrency %d: want at least 1", opts.Concurrency)
 	}
 	if opts.MaxPending < 1 {
-		return nil, fmt.Errorf("job queue depth %d: want at least 1", opts.MaxPending)
+		return nil, fmt.Errorf("--ssp-job-max-pending %d: want at least 1", opts.MaxPending)
 	}
 	s := &Service{sys: sys, cfg: cfg, queues: queues, tables: tables, opts: opts, tracks: map[string]*track{}}
 	if len(cfg.Tables) == 0 {

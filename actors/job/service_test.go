@@ -289,6 +289,21 @@ func TestQueueDeleted(t *testing.T) {
 	}
 }
 
+func TestStartLimits(t *testing.T) {
+	sys := systemtest.Boot(t)
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Concurrency: 0, MaxPending: 1}, "--ssp-job-concurrency 0: want at least 1"},
+		{Options{Concurrency: 1, MaxPending: 0}, "--ssp-job-max-pending 0: want at least 1"},
+	} {
+		if _, err := Start(sys, jobconfig.Config{}, nil, nil, tc.opts); err == nil || err.Error() != tc.want {
+			t.Errorf("%+v: %v, want %q", tc.opts, err, tc.want)
+		}
+	}
+}
+
 func TestTakes(t *testing.T) {
 	cfg, _ := jobconfig.ParseEnv(`[{"table":"job","base_url":"http://h"}]`)
 	svc := &Service{cfg: cfg}
