@@ -351,7 +351,7 @@ func (g *graphActor) instance(ctx actor.Context, req *instanceReq) (*instance, e
 	if inst == nil {
 		if len(s.instances) >= s.opts.MaxInstances {
 			s.mu.Unlock()
-			return nil, fmt.Errorf("%w: the service has %d resource instances, the most --skip-max-instances allows", skip.ErrBadInput, len(s.instances))
+			return nil, fmt.Errorf("the service has %d resource instances, the most --skip-max-instances allows", len(s.instances))
 		}
 		inst = &instance{svc: s, key: req.key, name: instanceName(s.id, req.key), resource: req.resource, params: req.params,
 			uuids: map[string]struct{}{}, sinks: map[string]skip.Sink{}}

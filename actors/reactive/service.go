@@ -328,7 +328,7 @@ func (s *Service) CreateStream(ctx context.Context, resource string, params json
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.nstreams >= s.opts.MaxStreams {
-		return "", fmt.Errorf("%w: the service has %d streams, the most --skip-max-streams allows", skip.ErrBadInput, s.nstreams)
+		return "", fmt.Errorf("the service has %d streams, the most --skip-max-streams allows", s.nstreams)
 	}
 	if s.instances[inst.key] != inst {
 		return "", fmt.Errorf("the resource instance was collected while the stream was being created; try again")

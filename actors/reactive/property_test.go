@@ -1,0 +1,150 @@
+package reactive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand"
+	"strconv"
+	"testing"
+
+	"github.com/troupe-run/troupe/gateway/skip"
+	"github.com/troupe-run/troupe/system/systemtest"
+)
+
+// TestServiceIncrementalEqualsFromScratch sends random writes (some of
+// which user code refuses) to a service whose instances live throughout,
+// and checks every resource against a fresh service given the same inputs
+// in one write; streams folded over their events must equal the snapshots.
+func TestServiceIncrementalEqualsFromScratch(t *testing.T) {
+	params := []string{`{"op":"map"}`, `{"op":"param","n":5}`, `{"op":"slice"}`, `{"op":"slices"}`, `{"op":"take","n":3}`,
+		`{"op":"sum"}`, `{"op":"count"}`, `{"op":"min"}`, `{"op":"max"}`, `{"op":"product"}`, `{"op":"reduce"}`,
+		`{"op":"merge"}`, `{"op":"size"}`, `{"op":"join"}`, `{"op":"lazy"}`}
+	ctx := context.Background()
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/ops.ts", Options{})
+	folded := make([]map[string]string, len(params))
+	sinks := make([]*sink, len(params))
+	for i, p := range params {
+		id, err := s.CreateStream(ctx, "res", json.RawMessage(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sinks[i] = newSink()
+		if _, err := s.Subscribe(ctx, id, sinks[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := map[string]map[string][]string{
+		"nums":  {"1": {"10"}, "2": {"20"}, "3": {"30"}, "4": {"40"}, "5": {"50"}},
+		"other": {"2": {"3"}, "9": {"1"}},
+	}
+	rng := rand.New(rand.NewSource(7))
+	for step := 0; step < 40; step++ {
+		coll := "nums"
+		if rng.Intn(3) == 0 {
+			coll = "other"
+		}
+		var es []skip.Entry
+		next := map[string][]string{}
+		for n := rng.Intn(3) + 1; n > 0; n-- {
+			k := strconv.Itoa(rng.Intn(10))
+			var vs []string
+			for m := rng.Intn(5) / 2; m > 0; m-- {
+				vs = append(vs, strconv.Itoa(rng.Intn(60)))
+			}
+			es = append(es, entry(k, vs...))
+			next[k] = vs
+		}
+		err := s.Patch(ctx, coll, es)
+		if err != nil && !errors.Is(err, skip.ErrRefused) {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if err == nil {
+			for k, vs := range next {
+				if len(vs) == 0 {
+					delete(model[coll], k)
+				} else {
+					model[coll][k] = vs
+				}
+			}
+		}
+		if step%10 != 9 {
+			continue
+		}
+		fresh := systemtest.Boot(t)
+		f := startService(t, fresh, "testdata/ops.ts", Options{})
+		for _, c := range []string{"nums", "other"} {
+			var all []skip.Entry
+			for k := 0; k < 10; k++ {
+				all = append(all, entry(strconv.Itoa(k), model[c][strconv.Itoa(k)]...))
+			}
+			patch(t, f, c, all...)
+		}
+		for i, p := range params {
+			want := snapshot(t, f, "res", p)
+			if got := snapshot(t, s, "res", p); got != want {
+				t.Fatalf("step %d %s: incremental %s, from scratch %s", step, p, got, want)
+			}
+			folded[i] = fold(sinks[i].all())
+			if got := render(fromFolded(folded[i])); got != want {
+				t.Fatalf("step %d %s: stream folds to %s, from scratch %s", step, p, got, want)
+			}
+		}
+		fresh.Close()
+	}
+}
+
+// fold applies a stream's events: an init replaces everything, an update
+// replaces the keys it names (none: deleted).
+func fold(us []skip.Update) map[string]string {
+	state := map[string]string{}
+	for _, u := range us {
+		if u.Init {
+			state = map[string]string{}
+		}
+		for _, e := range u.Entries {
+			if len(e.Values) == 0 {
+				delete(state, string(e.Key))
+			} else {
+				state[string(e.Key)] = render([]skip.Entry{e})
+			}
+		}
+	}
+	return state
+}
+
+// fromFolded orders a folded state as a snapshot (keys are integers or
+// strings here).
+func fromFolded(state map[string]string) []skip.Entry {
+	var out []skip.Entry
+	for _, one := range state {
+		var es [][2]json.RawMessage
+		_ = json.Unmarshal([]byte(one), &es)
+		var vals []json.RawMessage
+		_ = json.Unmarshal(es[0][1], &vals)
+		out = append(out, skip.Entry{Key: es[0][0], Values: vals})
+	}
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if keyLess(out[j].Key, out[i].Key) {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func keyLess(a, b json.RawMessage) bool {
+	na, ea := strconv.ParseFloat(string(a), 64)
+	nb, eb := strconv.ParseFloat(string(b), 64)
+	switch {
+	case ea == nil && eb == nil:
+		return na < nb
+	case ea == nil:
+		return true
+	case eb == nil:
+		return false
+	}
+	return string(a) < string(b)
+}
