@@ -56,3 +56,28 @@ func TestSkipExternalService(t *testing.T) {
 	events <- "event: update\nid: x/1\ndata: [[\"a\",[]],[\"c\",[3]]]\n\n"
 	waitFor(t, "the update event", func() bool { return snapshot(t, s, "times", "{}") == `[["b",[20]],["c",[30]]]` })
 }
+
+// TestFetchJSONAndBroker: fetchJSON and SkipServiceBroker (Go HTTP
+// underneath) awaited at the top level of a module.
+func TestFetchJSONAndBroker(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/seed":
+			fmt.Fprint(w, `[["a",1],["b",{"c":true}]]`)
+		case r.Method == "POST" && r.URL.Path == "/v1/snapshot/remote":
+			body, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, `[["params",[%s]]]`, body)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("TROUPE_TEST_URL", srv.URL)
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/fetching.ts", Options{})
+	want := `[["a",[1]],["b",[{"c":true}]],["content-type",["application/json"]],["params",[{"x":1}]]]`
+	if got := snapshot(t, s, "all", "{}"); got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}

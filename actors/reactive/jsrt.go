@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -307,6 +308,13 @@ func (r *runtime) install() error {
 	set("external", func(c goja.FunctionCall) goja.Value {
 		return rt.ToValue(r.useExternal(c.Argument(0).String(), c.Argument(1).String(), c.Argument(2).String()))
 	})
+	set("parseURL", func(c goja.FunctionCall) goja.Value {
+		u, err := parseURL(c.Argument(0).String(), c.Argument(1).String())
+		if err != nil {
+			return rt.ToValue(err.Error())
+		}
+		return rt.ToValue(u)
+	})
 	set("fetch", func(c goja.FunctionCall) goja.Value {
 		var body *string
 		if b := c.Argument(3); !goja.IsNull(b) && !goja.IsUndefined(b) {
@@ -322,6 +330,9 @@ func (r *runtime) install() error {
 	})
 	if err := rt.Set("__troupe", t); err != nil {
 		return err
+	}
+	if _, err := rt.RunProgram(prelude); err != nil {
+		return fmt.Errorf("prelude: %w", err)
 	}
 	// process.env: services read their configuration from it, as on Node.
 	process, env := rt.NewObject(), rt.NewObject()
@@ -518,6 +529,54 @@ func (j *jsReducer) Remove(acc, v string) (string, bool, error) {
 		return "", false, nil
 	}
 	return res.String(), true, nil
+}
+
+// prelude defines the globals of js/prelude.js; compiled once.
+var prelude = func() *goja.Program {
+	src, err := builtins.ReadFile("js/prelude.js")
+	if err != nil {
+		panic(err)
+	}
+	return goja.MustCompile("prelude.js", string(src), false)
+}()
+
+// parseURL splits a URL as WHATWG's URL does, for the prelude's URL class.
+func parseURL(raw, base string) (map[string]any, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if base != "" {
+		b, err := url.Parse(base)
+		if err != nil {
+			return nil, err
+		}
+		u = b.ResolveReference(u)
+	}
+	if u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Scheme != "file") {
+		return nil, fmt.Errorf("%s is not an absolute URL", raw)
+	}
+	path := u.EscapedPath()
+	if path == "" && u.Host != "" {
+		path = "/"
+	}
+	search, hash := "", ""
+	if u.RawQuery != "" {
+		search = "?" + u.RawQuery
+	}
+	if u.Fragment != "" {
+		hash = "#" + u.EscapedFragment()
+	}
+	href := u.Scheme + "://" + u.Host + path + search + hash
+	user, pass := "", ""
+	if u.User != nil {
+		user = u.User.Username()
+		pass, _ = u.User.Password()
+	}
+	return map[string]any{
+		"href": href, "protocol": u.Scheme + ":", "host": u.Host, "hostname": u.Hostname(), "port": u.Port(),
+		"pathname": path, "search": search, "hash": hash, "username": user, "password": pass,
+	}, nil
 }
 
 // httpFetch is fetchJSON's transport: a synchronous request with a
