@@ -400,3 +400,15 @@ func TestInstantiateErrorKeepsTheUsersMessage(t *testing.T) {
 		t.Fatalf("spinning: %v", err)
 	}
 }
+
+// TestJavaScriptFeatures runs a module using the language features Skip
+// code uses (private and static class fields, generators, for await,
+// spread, ?., ??, Map, Set, BigInt, URL).
+func TestJavaScriptFeatures(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/features.ts", Options{})
+	want := `[["x",[{"b":2,"tags":["f","t"],"total":6,"q":"x","bigint":"1000"}]],["y",[{"b":-1,"tags":["f"],"total":6,"q":"y","bigint":"1000"}]]]`
+	if got := snapshot(t, s, "res", "{}"); got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+}
