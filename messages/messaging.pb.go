@@ -113,6 +113,8 @@ const (
 	RoomOp_ROOM_STATS          RoomOp = 3
 	RoomOp_ROOM_SUBSCRIBE      RoomOp = 4 // subscriber, from_offset (-1: live only), replay
 	RoomOp_ROOM_UNSUBSCRIBE    RoomOp = 5 // subscriber
+	RoomOp_ROOM_CREATE         RoomOp = 6 // limit = max_events (0: the default); replay = fail when it exists; reply ok = created
+	RoomOp_ROOM_DELETE         RoomOp = 7 // reply ok = it existed
 )
 
 // Enum value maps for RoomOp.
@@ -124,6 +126,8 @@ var (
 		3: "ROOM_STATS",
 		4: "ROOM_SUBSCRIBE",
 		5: "ROOM_UNSUBSCRIBE",
+		6: "ROOM_CREATE",
+		7: "ROOM_DELETE",
 	}
 	RoomOp_value = map[string]int32{
 		"ROOM_OP_UNSPECIFIED": 0,
@@ -132,6 +136,8 @@ var (
 		"ROOM_STATS":          3,
 		"ROOM_SUBSCRIBE":      4,
 		"ROOM_UNSUBSCRIBE":    5,
+		"ROOM_CREATE":         6,
+		"ROOM_DELETE":         7,
 	}
 )
 
@@ -1149,6 +1155,7 @@ type RoomReply struct {
 	OldestOffset        int64                  `protobuf:"varint,6,opt,name=oldest_offset,json=oldestOffset,proto3" json:"oldest_offset,omitempty"`
 	NewestOffset        int64                  `protobuf:"varint,7,opt,name=newest_offset,json=newestOffset,proto3" json:"newest_offset,omitempty"`
 	Stats               *RoomStats             `protobuf:"bytes,8,opt,name=stats,proto3" json:"stats,omitempty"`
+	Ok                  bool                   `protobuf:"varint,9,opt,name=ok,proto3" json:"ok,omitempty"` // create: created; delete: deleted
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -1237,6 +1244,13 @@ func (x *RoomReply) GetStats() *RoomStats {
 		return x.Stats
 	}
 	return nil
+}
+
+func (x *RoomReply) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
 }
 
 type PubSubRequest struct {
@@ -1625,7 +1639,7 @@ const file_messaging_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\n" +
 	" \x01(\x03R\n" +
-	"generation\"\xe4\x02\n" +
+	"generation\"\xf4\x02\n" +
 	"\tRoomReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
@@ -1635,7 +1649,8 @@ const file_messaging_proto_rawDesc = "" +
 	"\x06events\x18\x05 \x03(\v2\x1a.troupe.messages.RoomEventR\x06events\x12#\n" +
 	"\roldest_offset\x18\x06 \x01(\x03R\foldestOffset\x12#\n" +
 	"\rnewest_offset\x18\a \x01(\x03R\fnewestOffset\x120\n" +
-	"\x05stats\x18\b \x01(\v2\x1a.troupe.messages.RoomStatsR\x05stats\"\xe8\x01\n" +
+	"\x05stats\x18\b \x01(\v2\x1a.troupe.messages.RoomStatsR\x05stats\x12\x0e\n" +
+	"\x02ok\x18\t \x01(\bR\x02ok\"\xe8\x01\n" +
 	"\rPubSubRequest\x12)\n" +
 	"\x02op\x18\x01 \x01(\x0e2\x19.troupe.messages.PubSubOpR\x02op\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x18\n" +
@@ -1679,7 +1694,7 @@ const file_messaging_proto_rawDesc = "" +
 	"\x12\x13\n" +
 	"\x0fQUEUE_DLQ_PURGE\x10\v\x12\x13\n" +
 	"\x0fQUEUE_SUBSCRIBE\x10\f\x12\x15\n" +
-	"\x11QUEUE_UNSUBSCRIBE\x10\r*\x7f\n" +
+	"\x11QUEUE_UNSUBSCRIBE\x10\r*\xa1\x01\n" +
 	"\x06RoomOp\x12\x17\n" +
 	"\x13ROOM_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fROOM_PUBLISH\x10\x01\x12\x10\n" +
@@ -1687,7 +1702,9 @@ const file_messaging_proto_rawDesc = "" +
 	"\n" +
 	"ROOM_STATS\x10\x03\x12\x12\n" +
 	"\x0eROOM_SUBSCRIBE\x10\x04\x12\x14\n" +
-	"\x10ROOM_UNSUBSCRIBE\x10\x05*\x8c\x01\n" +
+	"\x10ROOM_UNSUBSCRIBE\x10\x05\x12\x0f\n" +
+	"\vROOM_CREATE\x10\x06\x12\x0f\n" +
+	"\vROOM_DELETE\x10\a*\x8c\x01\n" +
 	"\bPubSubOp\x12\x19\n" +
 	"\x15PUBSUB_OP_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0ePUBSUB_PUBLISH\x10\x01\x12\x14\n" +

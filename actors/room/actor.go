@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,6 +19,9 @@ import (
 // markerPrefix holds one empty record per room: its presence is what makes
 // a room exist across restarts (its events may all have been trimmed).
 const markerPrefix = "rn/"
+
+// generationPrefix holds each room's last generation (see create).
+const generationPrefix = "rg/"
 
 // Options are the rooms' retention and limits.
 type Options struct {
@@ -78,8 +82,11 @@ func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.
 		return fail(messages.CodeInvalid, "event data of %d bytes: the limit is %d", len(req.Data), s.opts.MaxEvent), nil
 	}
 	exists, count := s.names.Has(req.Room)
-	creates := req.Op == messages.RoomOp_ROOM_PUBLISH || req.Op == messages.RoomOp_ROOM_SUBSCRIBE
+	creates := req.Op == messages.RoomOp_ROOM_PUBLISH || req.Op == messages.RoomOp_ROOM_SUBSCRIBE ||
+		req.Op == messages.RoomOp_ROOM_CREATE
 	switch {
+	case !exists && req.Op == messages.RoomOp_ROOM_DELETE:
+		return &messages.RoomReply{}, nil
 	case !exists && !creates:
 		return fail(messages.CodeNotFound, "room %q does not exist", req.Room), nil
 	case !exists && s.opts.MaxRooms > 0 && count >= s.opts.MaxRooms:
@@ -101,6 +108,9 @@ func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.
 	if creates && reply.ErrorCode == "" && !exists {
 		s.names.Add(req.Room)
 	}
+	if req.Op == messages.RoomOp_ROOM_DELETE && reply.ErrorCode == "" {
+		s.names.Remove(req.Room)
+	}
 	return reply, nil
 }
 
@@ -119,6 +129,7 @@ type roomActor struct {
 	journal system.Journal
 	m       *members
 	timer   *time.Timer
+	lastGen int64 // the generation this actor last created the room with
 }
 
 func (a *roomActor) prefix() []byte { return []byte("r/" + a.name + "/") }
@@ -171,9 +182,7 @@ func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
 	a.state.Trim(now)
 	switch req.Op {
 	case messages.RoomOp_ROOM_PUBLISH:
-		if a.state.Stats().Published == 0 {
-			a.journal.Batch.Set([]byte(markerPrefix+a.name), nil)
-		}
+		a.ensureCreated(now)
 		ev := a.wire(a.state.Publish(now, req.EventType, req.Data))
 		// Subscribers get the event once it is durable; the commit pipeline
 		// keeps events in offset order.
@@ -203,11 +212,40 @@ func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
 			OldestOffset: a.state.Oldest(), NewestOffset: a.state.Newest()})
 	case messages.RoomOp_ROOM_STATS:
 		st := a.state.Stats()
+		meta, _ := a.state.Meta()
 		a.reply(sender, &messages.RoomReply{Stats: &messages.RoomStats{
 			Room: a.name, EventCount: int64(st.Events), OldestOffset: st.OldestOffset, NewestOffset: st.NewestOffset,
 			Subscribers: int64(len(a.m.pids)), PublishedTotal: st.Published,
 			FirstTimestampMs: millis(st.FirstTimestamp), LastTimestampMs: millis(st.LastTimestamp),
+			CreatedAtMs: millis(meta.CreatedAt), Generation: meta.Generation,
 		}, OldestOffset: st.OldestOffset, NewestOffset: st.NewestOffset})
+	case messages.RoomOp_ROOM_CREATE:
+		if _, exists := a.state.Meta(); exists {
+			if req.Replay {
+				a.reply(sender, fail(messages.CodeQueueExists, "room %q exists", a.name))
+			} else {
+				a.reply(sender, &messages.RoomReply{})
+			}
+			return
+		}
+		if req.Limit < 0 || req.Limit > 1<<31 {
+			a.reply(sender, fail(messages.CodeInvalid, "max_events must be from 0 to %d, not %d", 1<<31, req.Limit))
+			return
+		}
+		a.create(now, int(req.Limit))
+		a.reply(sender, &messages.RoomReply{Ok: true})
+	case messages.RoomOp_ROOM_DELETE:
+		_, existed := a.state.Meta()
+		existed = existed || a.state.Stats().Published > 0
+		a.state.Clear(a.svc.opts.Retention)
+		a.journal.Batch.Delete([]byte(markerPrefix + a.name))
+		// The subscribers of the room that was get nothing more from it.
+		a.svc.subscribers.Add(-int64(len(a.m.pids)))
+		for _, pid := range a.m.pids {
+			ctx.Unwatch(pid)
+		}
+		a.m.pids = nil
+		a.reply(sender, &messages.RoomReply{Ok: existed})
 	case messages.RoomOp_ROOM_SUBSCRIBE:
 		a.subscribe(ctx, sender, req)
 	case messages.RoomOp_ROOM_UNSUBSCRIBE:
@@ -247,9 +285,7 @@ func (a *roomActor) subscribe(ctx actor.Context, sender *actor.PID, req *message
 		a.svc.subscribers.Add(1)
 		ctx.Watch(req.Subscriber)
 	}
-	if a.state.Stats().Published == 0 {
-		a.journal.Batch.Set([]byte(markerPrefix+a.name), nil)
-	}
+	a.ensureCreated(time.Now())
 	a.reply(sender, &messages.RoomReply{Events: a.wireAll(replay),
 		OldestOffset: a.state.Oldest(), NewestOffset: a.state.Newest()})
 }
@@ -314,4 +350,31 @@ func fail(code, format string, args ...any) *messages.RoomReply {
 
 func storeFailed(err error) any {
 	return fail(messages.CodeStore, "write not stored: %v", err)
+}
+
+// generationKey holds the last generation a room was created with; it
+// outlives the room, so that a room created again gets a new one.
+func (a *roomActor) generationKey() []byte { return []byte(generationPrefix + a.name) }
+
+// ensureCreated creates the room on its first publish or subscribe.
+func (a *roomActor) ensureCreated(now time.Time) {
+	if _, ok := a.state.Meta(); !ok {
+		a.create(now, 0)
+	}
+}
+
+// create records the room's creation with a generation never used before:
+// the wall clock in milliseconds, past the last one (as the original
+// numbers them, so a reader can tell a room created again from the old).
+func (a *roomActor) create(now time.Time, maxEvents int) {
+	gen := max(now.UnixMilli(), a.lastGen+1)
+	if raw, found, err := a.svc.sys.Store.Get(a.generationKey()); err == nil && found {
+		if last, n := binary.Varint(raw); n > 0 && last >= gen {
+			gen = last + 1
+		}
+	}
+	a.lastGen = gen
+	a.state.Create(now, gen, maxEvents)
+	a.journal.Batch.Set(a.generationKey(), binary.AppendVarint(nil, gen))
+	a.journal.Batch.Set([]byte(markerPrefix+a.name), nil)
 }

@@ -145,3 +145,59 @@ func TestRoomsSurviveRestart(t *testing.T) {
 		t.Fatalf("stats of an unknown room: %+v", r)
 	}
 }
+
+// TestCreateDeleteGeneration: a room created, deleted and created again
+// starts from offset 0 with a new generation, and all of it survives a
+// restart; its own max_events bounds its retention.
+func TestCreateDeleteGeneration(t *testing.T) {
+	dir := t.TempDir()
+	sys, svc := start(t, "--data-dir="+dir, "--fsync=always")
+	create := func(exclusive bool, maxEvents int64) *messages.RoomReply {
+		return roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_CREATE, Room: "g", Limit: maxEvents, Replay: exclusive})
+	}
+	stats := func() *messages.RoomStats {
+		return roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_STATS, Room: "g"}).Stats
+	}
+	if r := create(false, 2); !r.Ok {
+		t.Fatalf("get_or_create of a new room: %+v", r)
+	}
+	if r := create(false, 0); r.Ok || r.ErrorCode != "" {
+		t.Fatalf("get_or_create of an existing room: %+v", r)
+	}
+	if r := create(true, 0); r.ErrorCode == "" {
+		t.Fatalf("create of an existing room: %+v", r)
+	}
+	first := stats()
+	if first.CreatedAtMs == 0 || first.Generation == 0 {
+		t.Fatalf("stats of a created room: %+v", first)
+	}
+	for i := range 3 {
+		roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_PUBLISH, Room: "g", EventType: "e", Data: []byte(fmt.Sprint(i))})
+	}
+	if st := stats(); st.EventCount != 2 || st.OldestOffset != 1 {
+		t.Fatalf("max_events 2 kept %d events from %d", st.EventCount, st.OldestOffset)
+	}
+	if r := roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_DELETE, Room: "g"}); !r.Ok {
+		t.Fatalf("delete: %+v", r)
+	}
+	if r := roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_STATS, Room: "g"}); r.ErrorCode != messages.CodeNotFound {
+		t.Fatalf("stats of a deleted room: %+v", r)
+	}
+	if r := roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_DELETE, Room: "g"}); r.Ok {
+		t.Fatalf("delete of a deleted room: %+v", r)
+	}
+	r := roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_PUBLISH, Room: "g", EventType: "e", Data: []byte(`"again"`)})
+	if r.Event.Offset != 0 {
+		t.Fatalf("first offset of the room created again: %d", r.Event.Offset)
+	}
+	second := stats()
+	if second.Generation <= first.Generation {
+		t.Fatalf("generation %d after %d", second.Generation, first.Generation)
+	}
+	sys.Close()
+	_, svc = start(t, "--data-dir="+dir)
+	after := roomDo(t, svc, &messages.RoomRequest{Op: messages.RoomOp_ROOM_STATS, Room: "g"}).Stats
+	if after.Generation != second.Generation || after.CreatedAtMs != second.CreatedAtMs || after.EventCount != 1 {
+		t.Fatalf("after a restart %+v, want %+v", after, second)
+	}
+}

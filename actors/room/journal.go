@@ -19,8 +19,37 @@ import (
 const (
 	eventTag = 'e'
 	nextTag  = 'n'
+	metaTag  = 'c' // the room's Meta: created at (Unix ms), generation, max events
 	version  = 1
 )
+
+func (s *State) metaKey() []byte {
+	k := make([]byte, 0, len(s.prefix)+1)
+	return append(append(k, s.prefix...), metaTag)
+}
+
+func encodeMeta(m Meta) []byte {
+	b := []byte{version}
+	b = binary.AppendVarint(b, m.CreatedAt.UnixMilli())
+	b = binary.AppendVarint(b, m.Generation)
+	return binary.AppendUvarint(b, uint64(m.MaxEvents))
+}
+
+func decodeMeta(b []byte) (Meta, error) {
+	at, n1 := binary.Varint(b)
+	if n1 <= 0 {
+		return Meta{}, errCorrupt
+	}
+	gen, n2 := binary.Varint(b[n1:])
+	if n2 <= 0 {
+		return Meta{}, errCorrupt
+	}
+	maxEvents, n3 := binary.Uvarint(b[n1+n2:])
+	if n3 <= 0 || maxEvents > 1<<31 {
+		return Meta{}, errCorrupt
+	}
+	return Meta{CreatedAt: time.UnixMilli(at), Generation: gen, MaxEvents: int(maxEvents)}, nil
+}
 
 func (s *State) eventKey(offset int64) []byte {
 	k := make([]byte, 0, len(s.prefix)+9)
@@ -74,6 +103,15 @@ func (s *State) Restore(key, value []byte) error {
 		}
 		s.events = append(s.events, e)
 		s.next = offset + 1
+	case rest[0] == metaTag && len(rest) == 1:
+		m, err := decodeMeta(value[1:])
+		if err != nil {
+			return fmt.Errorf("%w: key %q", err, key)
+		}
+		s.meta, s.hasMeta = m, true
+		if m.MaxEvents > 0 {
+			s.cfg.MaxEvents = m.MaxEvents
+		}
 	case rest[0] == nextTag && len(rest) == 1:
 		next, n := binary.Uvarint(value[1:])
 		if n <= 0 {

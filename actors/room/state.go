@@ -63,6 +63,45 @@ type State struct {
 	// handed out by Since and History stay valid after later calls.
 	events []Event
 	next   int64 // offset of the next event; also the number ever published
+
+	meta    Meta // set by Create (or restored)
+	hasMeta bool
+}
+
+// Meta is what a room records of its creation. A room published to before
+// rooms had it has none until it is created again.
+type Meta struct {
+	CreatedAt  time.Time
+	Generation int64 // differs each time the room is created (deleted and created again)
+	MaxEvents  int   // the room's own count limit; 0: the server's
+}
+
+// Create records the room's creation: when, its generation, and its own
+// count limit (0: the server's). Retention applies it from now on.
+func (s *State) Create(now time.Time, generation int64, maxEvents int) {
+	s.meta = Meta{CreatedAt: now, Generation: generation, MaxEvents: maxEvents}
+	s.hasMeta = true
+	if maxEvents > 0 {
+		s.cfg.MaxEvents = maxEvents
+	}
+	s.journal.Set(s.metaKey(), encodeMeta(s.meta))
+}
+
+// Meta returns what Create recorded, and whether it did.
+func (s *State) Meta() (Meta, bool) { return s.meta, s.hasMeta }
+
+// Clear removes every event and the room's metadata, from memory and from
+// the journal: the room is as if it had never been. Offsets start at 0
+// again; the generation of its next creation tells readers apart.
+func (s *State) Clear(defaults Config) {
+	for _, e := range s.events {
+		s.journal.Delete(s.eventKey(e.Offset))
+	}
+	s.journal.Delete(s.nextKey())
+	s.journal.Delete(s.metaKey())
+	s.events, s.next = nil, 0
+	s.meta, s.hasMeta = Meta{}, false
+	s.cfg = defaults
 }
 
 // New returns an empty room that journals under prefix. Call Restore with

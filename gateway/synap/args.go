@@ -80,6 +80,7 @@ type msgArgs struct {
 	Topic       string          `json:"topic"`
 	Topics      json.RawMessage `json:"topics"`
 	Pattern     string          `json:"pattern"`
+	MaxEvents   json.RawMessage `json:"max_events"`
 }
 
 // queueConfig is the config of queue.create. Times are in seconds; Synap's

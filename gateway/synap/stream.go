@@ -3,6 +3,7 @@ package synap
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -23,6 +24,9 @@ var streamCommands = []commandSpec{
 	{"stream.stats", streamStats},
 	{"stream.subscribe", streamSubscribe},
 	{"stream.unsubscribe", streamUnsubscribe},
+	{"stream.create", streamCreate(true)},
+	{"stream.get_or_create", streamCreate(false)},
+	{"stream.delete", streamDelete},
 }
 
 // doRoom sends req to the room's actor and turns a failure into an
@@ -190,6 +194,8 @@ func streamStats(c *call) error {
 		{"total_published", st.GetPublishedTotal()},
 		{"first_timestamp_ms", st.GetFirstTimestampMs()},
 		{"last_timestamp_ms", st.GetLastTimestampMs()},
+		{"created_at", st.GetCreatedAtMs()},
+		{"generation", st.GetGeneration()},
 	})
 	w.EndObj()
 	return nil
@@ -266,6 +272,78 @@ func streamUnsubscribe(c *call) error {
 	w.Bool(true)
 	w.Key("room")
 	w.Str(room)
+	w.EndObj()
+	return nil
+}
+
+// stream.create {room, max_events?} -> {success, room}: creates the room
+// (an error when it exists); stream.get_or_create -> {success, room,
+// created}. max_events is the room's own retention count (0 or absent: the
+// server's --room-max-events). Creating a room that was deleted gives it a
+// new generation (stream.stats).
+func streamCreate(exclusive bool) command {
+	return func(c *call) error {
+		a, room, err := c.roomArgs()
+		if err != nil {
+			return err
+		}
+		maxEvents, err := intArg("max_events", a.MaxEvents, 0)
+		if err != nil {
+			return err
+		}
+		if maxEvents < 0 {
+			return invalid("max_events must not be negative")
+		}
+		rep, err := c.doRoom(c.ctx, &messages.RoomRequest{Op: messages.RoomOp_ROOM_CREATE, Room: room,
+			Limit: maxEvents, Replay: exclusive})
+		if err != nil {
+			return err
+		}
+		w := c.out
+		w.Obj()
+		w.Key("success")
+		w.Bool(true)
+		w.Key("room")
+		w.Str(room)
+		if !exclusive {
+			w.Key("created")
+			w.Bool(rep.Ok)
+		}
+		w.EndObj()
+		return nil
+	}
+}
+
+// stream.delete {room} -> {room, deleted: true|false}: removes the room, its
+// events and its subscriptions. The original answers {success, deleted:
+// room}, and an error for a room that does not exist.
+func streamDelete(c *call) error {
+	_, room, err := c.roomArgs()
+	if err != nil {
+		return err
+	}
+	rep, err := c.doRoom(c.ctx, &messages.RoomRequest{Op: messages.RoomOp_ROOM_DELETE, Room: room})
+	if err != nil {
+		return err
+	}
+	w := c.out
+	if c.original() {
+		if !rep.Ok {
+			return errorf(http.StatusNotFound, messages.CodeNotFound, "room %q does not exist", room)
+		}
+		w.Obj()
+		w.Key("success")
+		w.Bool(true)
+		w.Key("deleted")
+		w.Str(room)
+		w.EndObj()
+		return nil
+	}
+	w.Obj()
+	w.Key("room")
+	w.Str(room)
+	w.Key("deleted")
+	w.Bool(rep.Ok)
 	w.EndObj()
 	return nil
 }

@@ -38,9 +38,20 @@ func TestStreamCommands(t *testing.T) {
 		{name: "stats", command: "stream.stats", payload: `{"room":"chat"}`,
 			want: &rr{Op: messages.RoomOp_ROOM_STATS, Room: "chat"},
 			reply: &messages.RoomReply{Stats: &messages.RoomStats{Room: "chat", EventCount: 3, OldestOffset: 40, NewestOffset: 42,
-				Subscribers: 2, PublishedTotal: 43, FirstTimestampMs: 1000, LastTimestampMs: 2000}},
+				Subscribers: 2, PublishedTotal: 43, FirstTimestampMs: 1000, LastTimestampMs: 2000, CreatedAtMs: 900, Generation: 901}},
 			out: `{"room":"chat","name":"chat","message_count":3,"min_offset":40,"max_offset":42,"subscriber_count":2,` +
-				`"total_published":43,"first_timestamp_ms":1000,"last_timestamp_ms":2000}`},
+				`"total_published":43,"first_timestamp_ms":1000,"last_timestamp_ms":2000,"created_at":900,"generation":901}`},
+		{name: "create", command: "stream.create", payload: `{"room":"chat","max_events":5}`,
+			want:  &rr{Op: messages.RoomOp_ROOM_CREATE, Room: "chat", Limit: 5, Replay: true},
+			reply: &messages.RoomReply{Ok: true},
+			out:   `{"success":true,"room":"chat"}`},
+		{name: "get or create", command: "stream.get_or_create", payload: `{"room":"chat"}`,
+			want: &rr{Op: messages.RoomOp_ROOM_CREATE, Room: "chat"},
+			out:  `{"success":true,"room":"chat","created":false}`},
+		{name: "delete", command: "stream.delete", payload: `{"room":"chat"}`,
+			want:  &rr{Op: messages.RoomOp_ROOM_DELETE, Room: "chat"},
+			reply: &messages.RoomReply{Ok: true},
+			out:   `{"room":"chat","deleted":true}`},
 
 		{name: "REST publish", method: "POST", path: "/stream/chat/publish", body: `{"event":"message","data":{"a":1}}`,
 			want:  &rr{Op: messages.RoomOp_ROOM_PUBLISH, Room: "chat", EventType: "message", Data: []byte(`{"a":1}`)},
@@ -55,7 +66,7 @@ func TestStreamCommands(t *testing.T) {
 		{name: "REST stats", method: "GET", path: "/stream/chat/stats",
 			want: &rr{Op: messages.RoomOp_ROOM_STATS, Room: "chat"},
 			out: `{"room":"chat","name":"chat","message_count":0,"min_offset":0,"max_offset":0,"subscriber_count":0,` +
-				`"total_published":0,"first_timestamp_ms":0,"last_timestamp_ms":0}`},
+				`"total_published":0,"first_timestamp_ms":0,"last_timestamp_ms":0,"created_at":0,"generation":0}`},
 	})
 }
 
