@@ -458,7 +458,7 @@ func (a *instanceActor) readFrom(name, ct string) {
 		for {
 			b, err := c.Next(ctx)
 			if err != nil {
-				if errors.Is(err, topic.ErrTooSlow) || errors.Is(err, topic.ErrDeleted) {
+				if errors.Is(err, topic.ErrDeleted) {
 					log.Warn("instance input from topic ended", "topic", name, "err", err)
 				}
 				return
@@ -492,10 +492,12 @@ func (a *instanceActor) publishTo(name, ct string) {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := r.Read(ctx, buf)
-			if n > 0 && p.Publish(ctx, buf[:n]) != nil {
+			if n > 0 && p.Write(ctx, buf[:n]) != nil {
 				return
 			}
 			if err != nil {
+				// The output ended: its last partial line goes too.
+				p.Flush(ctx)
 				return
 			}
 		}

@@ -1,60 +1,74 @@
 package topic
 
 import (
+	"encoding/binary"
 	"fmt"
-	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/store"
 )
 
-// Local messages: they carry the Go values of a producer or a consumer,
+// Local messages: they carry the Go values of producers and consumers,
 // which stay on this node with the connection or process they serve.
 type (
-	openProducer  struct{ p *Producer }
-	closeProducer struct{ p *Producer }
+	openProducer  struct{}
+	closeProducer struct{}
 	publish       struct {
-		p    *Producer
 		data []byte
-		done chan error // buffered: the actor never waits on it
+		done chan error // buffered, one per producer: the actor never waits on it
 	}
-	subscribe   struct{ c *Consumer }
-	unsubscribe struct{ c *Consumer }
+	subscribe struct {
+		c     *Consumer
+		from  int64 // < 0: none named
+		reply chan error
+	}
+	storeAck struct {
+		id   string
+		next int64
+		done chan error // buffered
+	}
+	advanced struct{} // a consumer read on while a publish waited for room
+	ageTick  struct{}
 )
 
-// topicActor owns one topic: its content type, its consumers, and the
-// line of producers. It exists before the topic does (a Spawn on first
-// use); contentType is "" until TopicCreate.
+// topicActor owns one topic: its content type and its journal, which it
+// alone appends to, trims and writes to the store. It exists before the
+// topic does (a Spawn on first use); contentType is "" until TopicCreate.
 //
-// Topics live in memory: a topic is a stream, and what it carried is
-// gone once delivered. A restarted topic actor keeps the topic (its type
-// is in the service's index) but ends its consumers' and producers'
-// streams, which a restart cannot give back.
+// The journal is the service's, not the actor's: a restarted actor takes
+// it over as it was, and the consumers reading it go on. Publishes that
+// waited for room are failed with ErrRestart (their producers may retry).
 type topicActor struct {
 	svc         *Service
 	name        string
 	contentType string
-
-	consumers []*Consumer
-	producers []*Producer // producers[0] is served; the others wait their turn
-
-	// While the topic has no consumer, chunks wait in the backlog for the
-	// first one, up to the consumer buffer's size; past that the producer
-	// waits (parked) until a consumer comes.
-	backlog     [][]byte
-	backlogSize int
-	parked      *publish
+	j           *journal
+	producers   int
+	parked      []*publish // waiting for room, in order
+	age         *time.Timer
+	self        *actor.PID
 }
 
 func (a *topicActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		a.self = ctx.Self()
 		a.contentType = a.svc.typeOf(a.name)
+		j, err := a.svc.journalOf(a.name)
+		if err != nil {
+			panic(fmt.Sprintf("topic %s: reading its journal: %v", a.name, err))
+		}
+		a.j = j
+		a.armAge()
 	case *actor.Restarting:
-		a.endAll(ErrRestart)
+		a.failParked(ErrRestart)
+		a.stopAge()
 	case *actor.Stopping:
-		a.endAll(ErrDeleted)
+		a.failParked(ErrDeleted)
+		a.stopAge()
 	case *messages.TopicCreate:
 		ctx.Respond(a.create(msg))
 	case *messages.TopicInfoRequest:
@@ -64,35 +78,44 @@ func (a *topicActor) Receive(ctx actor.Context) {
 			ctx.Respond(&messages.TopicReply{ErrorCode: messages.CodeNotFound, ErrorMessage: fmt.Sprintf("Topic %s not found", a.name)})
 			return
 		}
-		a.endAll(ErrDeleted)
-		a.contentType = ""
-		a.svc.forgetType(a.name)
+		a.delete()
 		ctx.Respond(&messages.TopicReply{Name: a.name})
 	case *openProducer:
-		a.producers = append(a.producers, msg.p)
-		if len(a.producers) == 1 {
-			close(msg.p.turn)
-		}
+		a.producers++
 	case *closeProducer:
-		a.dropProducer(msg.p)
+		a.producers--
 	case *publish:
-		a.publish(msg)
+		if len(a.parked) > 0 {
+			a.parked = append(a.parked, msg)
+			return
+		}
+		if !a.append(msg) {
+			a.parked = append(a.parked, msg)
+		}
 	case *subscribe:
-		a.subscribe(msg.c)
-	case *unsubscribe:
-		a.consumers = slices.DeleteFunc(a.consumers, func(c *Consumer) bool { return c == msg.c })
+		msg.reply <- a.subscribe(msg)
+	case *storeAck:
+		a.storeAck(msg)
+	case *advanced:
+		a.unpark()
+	case *ageTick:
+		a.trimAge()
+		a.unpark()
+		a.armAge()
 	}
 }
 
 func (a *topicActor) create(msg *messages.TopicCreate) *messages.TopicReply {
 	switch {
 	case a.contentType == "":
-		a.contentType = msg.ContentType
 		if !a.svc.setType(a.name, msg.ContentType) {
-			a.contentType = ""
 			return &messages.TopicReply{ErrorCode: messages.CodeLimit,
 				ErrorMessage: fmt.Sprintf("there are already %d topics, the limit", a.svc.opts.MaxTopics)}
 		}
+		a.contentType = msg.ContentType
+		b := a.svc.sys.Store.NewBatch()
+		b.Set(metaKey(a.name), append([]byte{version}, a.contentType...))
+		a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
 	case msg.Exclusive:
 		return &messages.TopicReply{ErrorCode: CodeExists, ErrorMessage: "Topic with given id already exist"}
 	case a.contentType != msg.ContentType:
@@ -106,86 +129,176 @@ func (a *topicActor) info() *messages.TopicReply {
 	if a.contentType == "" {
 		return &messages.TopicReply{ErrorCode: messages.CodeNotFound, ErrorMessage: fmt.Sprintf("Topic %s not found", a.name)}
 	}
+	a.j.mu.Lock()
+	consumers := len(a.j.readers)
+	a.j.mu.Unlock()
 	return &messages.TopicReply{Name: a.name, ContentType: a.contentType,
-		Consumers: int32(len(a.consumers)), Producers: int32(len(a.producers))}
+		Consumers: int32(consumers), Producers: int32(a.producers)}
 }
 
-func (a *topicActor) publish(m *publish) {
-	if len(a.producers) == 0 || a.producers[0] != m.p {
-		m.done <- ErrNotProducing
-		return
+// append journals a chunk, unless the journal has no room for it: then it
+// reports false and the chunk waits. The producer hears once the chunk is
+// durable.
+func (a *topicActor) append(m *publish) bool {
+	if a.contentType == "" {
+		m.done <- ErrDeleted
+		return true
 	}
-	if len(a.consumers) == 0 {
-		if a.backlogSize > 0 && a.backlogSize+len(m.data) > a.svc.opts.ConsumerBuffer {
-			a.parked = m
-			return
+	j, limit := a.j, a.svc.opts.Retention
+	j.mu.Lock()
+	if need := j.bytes + int64(len(m.data)) - limit; need > 0 && len(j.chunks) > 0 {
+		// Room: the oldest chunks every live consumer, and the next new
+		// one, have been given.
+		protected := j.protected()
+		cut, freed := 0, int64(0)
+		for cut < len(j.chunks) && j.base+int64(cut) < protected && freed < need {
+			freed += int64(len(j.chunks[cut].data))
+			cut++
 		}
-		a.backlog = append(a.backlog, m.data)
-		a.backlogSize += len(m.data)
-		m.done <- nil
-		return
-	}
-	a.deliver(m.data)
-	m.done <- nil
-}
-
-// deliver offers a chunk to every consumer, dropping those that are full.
-func (a *topicActor) deliver(b []byte) {
-	a.consumers = slices.DeleteFunc(a.consumers, func(c *Consumer) bool {
-		if c.offer(b) {
+		if cut > 0 {
+			from := j.base
+			j.dropFront(cut)
+			b := a.svc.sys.Store.NewBatch()
+			b.DeleteRange(chunkKey(a.name, from), chunkKey(a.name, j.base))
+			a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
+		}
+		if j.bytes+int64(len(m.data)) > limit && len(j.chunks) > 0 {
+			j.starved = true
+			j.mu.Unlock()
 			return false
 		}
-		c.end(ErrTooSlow)
-		a.svc.sys.Log.Warn("topic consumer dropped: its buffer is full", "topic", a.name,
-			"buffer_bytes", a.svc.opts.ConsumerBuffer)
-		a.svc.sys.Metrics.SubscriberDropped("hub")
-		return true
-	})
+	}
+	off, now := j.next(), time.Now().UnixNano()
+	j.chunks = append(j.chunks, chunk{at: now, data: m.data})
+	j.bytes += int64(len(m.data))
+	j.starved = false
+	j.notify()
+	j.mu.Unlock()
+	b := a.svc.sys.Store.NewBatch()
+	b.Set(chunkKey(a.name, off), encodeChunk(now, m.data))
+	done := m.done
+	a.svc.sys.Store.Commit(b, func(err error) { done <- err })
+	if a.age == nil {
+		a.armAge()
+	}
+	return true
 }
 
-func (a *topicActor) subscribe(c *Consumer) {
-	a.consumers = append(a.consumers, c)
-	if len(a.consumers) > 1 {
+// unpark publishes the chunks that waited, as long as there is room.
+func (a *topicActor) unpark() {
+	for len(a.parked) > 0 && a.append(a.parked[0]) {
+		a.parked[0] = nil
+		a.parked = a.parked[1:]
+	}
+}
+
+func (a *topicActor) failParked(err error) {
+	for _, m := range a.parked {
+		m.done <- err
+	}
+	a.parked = nil
+}
+
+// subscribe places a new consumer: at the offset it names, else where its
+// id acknowledged, else at the first chunk no consumer has been given.
+func (a *topicActor) subscribe(m *subscribe) error {
+	if a.contentType == "" {
+		return &Error{messages.CodeNotFound, fmt.Sprintf("Topic %s not found", a.name)}
+	}
+	j, c := a.j, m.c
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	acked, known := j.acks[c.id]
+	switch {
+	case m.from >= 0:
+		c.pos = m.from
+	case c.id != "" && known:
+		c.pos = acked
+	default:
+		c.pos = j.delivered
+	}
+	c.pos = min(max(c.pos, j.base), j.next())
+	c.start = c.pos
+	c.j = j
+	j.readers[c] = struct{}{}
+	return nil
+}
+
+func (a *topicActor) storeAck(m *storeAck) {
+	if a.contentType == "" {
+		m.done <- ErrDeleted
 		return
 	}
-	// The first consumer takes the backlog, then the parked chunk, even
-	// past its buffer's size (by one chunk at most): it has not had a
-	// chance to read yet.
-	for _, b := range a.backlog {
-		c.take(b)
-	}
-	a.backlog, a.backlogSize = nil, 0
-	if m := a.parked; m != nil {
-		a.parked = nil
-		c.take(m.data)
-		m.done <- nil
-	}
+	b := a.svc.sys.Store.NewBatch()
+	b.Set(ackKey(a.name, m.id), binary.AppendUvarint([]byte{version}, uint64(m.next)))
+	done := m.done
+	a.svc.sys.Store.Commit(b, func(err error) { done <- err })
 }
 
-func (a *topicActor) dropProducer(p *Producer) {
-	i := slices.Index(a.producers, p)
-	if i < 0 {
+// trimAge drops the chunks older than the topic's age limit, read or not.
+func (a *topicActor) trimAge() {
+	j := a.j
+	cutoff := time.Now().Add(-a.svc.opts.MaxAge).UnixNano()
+	j.mu.Lock()
+	n := 0
+	for n < len(j.chunks) && j.chunks[n].at < cutoff {
+		n++
+	}
+	if n == 0 {
+		j.mu.Unlock()
 		return
 	}
-	a.producers = slices.Delete(a.producers, i, i+1)
-	p.fail(ErrNotProducing)
-	if a.parked != nil && a.parked.p == p {
-		a.parked = nil
+	from := j.base
+	j.dropFront(n)
+	to := j.base
+	j.notify()
+	j.mu.Unlock()
+	b := a.svc.sys.Store.NewBatch()
+	b.DeleteRange(chunkKey(a.name, from), chunkKey(a.name, to))
+	a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
+}
+
+// armAge schedules the next age trim: when the oldest chunk expires.
+func (a *topicActor) armAge() {
+	a.stopAge()
+	j := a.j
+	j.mu.Lock()
+	empty := len(j.chunks) == 0
+	var oldest int64
+	if !empty {
+		oldest = j.chunks[0].at
 	}
-	if i == 0 && len(a.producers) > 0 {
-		close(a.producers[0].turn)
+	j.mu.Unlock()
+	if empty {
+		return
+	}
+	wait := time.Until(time.Unix(0, oldest).Add(a.svc.opts.MaxAge)) + time.Second
+	self, root := a.self, a.svc.sys.Root
+	a.age = time.AfterFunc(max(wait, time.Second), func() { root.Send(self, &ageTick{}) })
+}
+
+func (a *topicActor) stopAge() {
+	if a.age != nil {
+		a.age.Stop()
+		a.age = nil
 	}
 }
 
-// endAll ends every stream of the topic: consumers get err after what they
-// hold, producers (served or waiting) are let go.
-func (a *topicActor) endAll(err error) {
-	for _, c := range a.consumers {
-		c.end(err)
-	}
-	for _, p := range a.producers {
-		p.fail(err)
-	}
-	a.consumers, a.producers = nil, nil
-	a.backlog, a.backlogSize, a.parked = nil, 0, nil
+// delete ends the topic: its readers' streams end, waiting producers are
+// let go, and its records leave the store.
+func (a *topicActor) delete() {
+	j := a.j
+	j.mu.Lock()
+	j.ended = ErrDeleted
+	j.notify()
+	j.mu.Unlock()
+	a.failParked(ErrDeleted)
+	a.stopAge()
+	a.contentType = ""
+	a.svc.forget(a.name)
+	b := a.svc.sys.Store.NewBatch()
+	b.Delete(metaKey(a.name))
+	b.DeleteRange(chunksOf(a.name), store.PrefixEnd(chunksOf(a.name)))
+	b.DeleteRange(acksOf(a.name), store.PrefixEnd(acksOf(a.name)))
+	a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
 }

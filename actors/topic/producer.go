@@ -1,82 +1,100 @@
 package topic
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"sync"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// ErrNotProducing is a publish by a producer whose turn is over.
-var ErrNotProducing = errors.New("not the topic's current producer")
+// ErrNotProducing is a publish by a producer that was closed.
+var ErrNotProducing = errors.New("topic producer closed")
 
-// A Producer publishes to a topic. A topic serves its producers one at a
-// time, in the order they came: Wait returns once it is this one's turn.
+// A Producer publishes to a topic. Several producers publish at once and
+// their chunks interleave whole: for the line-based content types
+// (ndjson, text) Write cuts what it is given at line ends and keeps a
+// partial line until its end comes, so two producers' lines never mix.
 // It is a local value: the bytes it carries come from a connection or a
 // process on this node.
 type Producer struct {
 	svc   *Service
 	topic string
 	pid   *actor.PID
-	turn  chan struct{} // closed by the topic actor when this producer may publish
-
-	mu   sync.Mutex
-	err  error
-	dead chan struct{} // closed when the topic has let this producer go
+	lines bool   // the content type is line-based
+	max   int    // a partial line longer than this goes as it is
+	part  []byte // the partial line Write holds
+	done  chan error
 }
 
-func newProducer(svc *Service, topic string, pid *actor.PID) *Producer {
-	return &Producer{svc: svc, topic: topic, pid: pid, turn: make(chan struct{}), dead: make(chan struct{})}
+func newProducer(svc *Service, topic, contentType string, pid *actor.PID) *Producer {
+	return &Producer{svc: svc, topic: topic, pid: pid, max: svc.opts.ConsumerBuffer,
+		lines: strings.HasSuffix(contentType, "x-ndjson") || contentType == "text/plain",
+		done:  make(chan error, 1)}
 }
 
-// fail ends the producer's turn from the topic's side.
-func (p *Producer) fail(err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err == nil {
-		p.err = err
-		close(p.dead)
-	}
-}
+// Wait returns at once: producers no longer take turns. It is kept for
+// callers written when they did.
+func (p *Producer) Wait(ctx context.Context) error { return ctx.Err() }
 
-func (p *Producer) failure() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
-
-// Wait waits for this producer's turn.
-func (p *Producer) Wait(ctx context.Context) error {
-	select {
-	case <-p.turn:
-		return nil
-	case <-p.dead:
-		return p.failure()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Publish hands one chunk to the topic, which keeps it (the caller may
-// reuse b). It returns once the topic has taken the chunk: at once while
-// the topic has consumers, and, while it has none, once its backlog has
-// room, so a producer with no one to read is held back.
+// Publish hands one chunk to the topic as it is (the caller may reuse b).
+// It returns once the chunk is in the topic's journal and as durable as
+// the store's fsync policy makes it; while the journal is full of chunks
+// a live consumer has not read, it waits.
 func (p *Producer) Publish(ctx context.Context, b []byte) error {
-	done := make(chan error, 1)
-	p.svc.sys.Root.Send(p.pid, &publish{p: p, data: append([]byte(nil), b...), done: done})
+	if len(b) == 0 {
+		return nil
+	}
+	p.svc.sys.Root.Send(p.pid, &publish{data: bytes.Clone(b), done: p.done})
 	select {
-	case err := <-done:
+	case err := <-p.done:
 		return err
-	case <-p.dead:
-		return p.failure()
 	case <-ctx.Done():
+		// The chunk may still be published; its answer is dropped with
+		// this producer, which must not be used again.
 		return ctx.Err()
 	}
 }
 
-// Close ends this producer's turn (or its wait for one); the next waiting
-// producer is served.
+// Write publishes what it is given in whole chunks: up to the last line
+// end for line-based topics (the rest waits for its end, or for Flush),
+// all of it for octet streams.
+func (p *Producer) Write(ctx context.Context, b []byte) error {
+	if !p.lines {
+		return p.Publish(ctx, b)
+	}
+	end := bytes.LastIndexByte(b, '\n')
+	if end < 0 {
+		p.part = append(p.part, b...)
+		if len(p.part) > p.max {
+			return p.Flush(ctx)
+		}
+		return nil
+	}
+	whole := b[:end+1]
+	if len(p.part) > 0 {
+		whole = append(p.part, whole...)
+		p.part = p.part[:0]
+	}
+	if err := p.Publish(ctx, whole); err != nil {
+		return err
+	}
+	p.part = append(p.part, b[end+1:]...)
+	return nil
+}
+
+// Flush publishes the partial line Write holds.
+func (p *Producer) Flush(ctx context.Context) error {
+	if len(p.part) == 0 {
+		return nil
+	}
+	err := p.Publish(ctx, p.part)
+	p.part = p.part[:0]
+	return err
+}
+
+// Close ends this producer. A partial line not flushed is dropped.
 func (p *Producer) Close() {
-	p.svc.sys.Root.Send(p.pid, &closeProducer{p})
+	p.svc.sys.Root.Send(p.pid, &closeProducer{})
 }

@@ -1,20 +1,25 @@
 // Package topic is the hub's topics: named streams between producers (HTTP
 // clients, instances' output) and consumers (HTTP clients, instances'
-// input). One actor per topic, "topics/<name>", owns its content type,
-// its consumers and its line of producers.
+// input). One actor per topic, "topics/<name>", owns its content type and
+// its journal.
 //
-// Delivery: every consumer gets every chunk published from the moment it
-// joined. Each consumer has a buffer bounded in bytes; a consumer that
-// lets it fill is dropped (its stream ends with ErrTooSlow and the drop is
-// logged and counted), so the producer never waits on a slow consumer.
-// While a topic has no consumer at all, what is published waits in a
-// backlog of the same size for the first one, and past that the producer
-// waits: data sent to a topic before its reader came is not lost.
+// Topics lose nothing: each is a journal of chunks in the store, with
+// offsets that never go back, bounded by bytes (Options.Retention) and age
+// (Options.MaxAge). Every consumer reads every chunk in order from where
+// it started: an offset it names, the position its consumer id last
+// acknowledged, or the first chunk no consumer has been given (so what is
+// published before anyone reads waits for the first reader). Producers
+// publish at once, in whole chunks (whole lines for ndjson and text). When
+// the journal is full of chunks a live consumer has not read, producers
+// wait: a slow consumer slows the producers rather than losing data. Only
+// age drops chunks unread. Topics, their chunks and consumers' positions
+// survive a restart.
 package topic
 
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -54,20 +59,27 @@ func (e *Error) ErrorCode() string { return e.Code }
 
 // Options bound the topics.
 type Options struct {
-	ConsumerBuffer int // bytes buffered per consumer (and for a topic's first consumer)
-	MaxTopics      int // topics that may exist; 0: no limit
+	ConsumerBuffer int           // the longest partial line a producer holds before publishing it as it is
+	MaxTopics      int           // topics that may exist; 0: no limit
+	Retention      int64         // bytes a topic's journal keeps
+	MaxAge         time.Duration // chunks older than this leave the journal, read or not
 }
 
-// DefaultConsumerBuffer is Options.ConsumerBuffer when zero.
-const DefaultConsumerBuffer = 1 << 20
+// Defaults of Options fields left zero.
+const (
+	DefaultConsumerBuffer = 1 << 20
+	DefaultRetention      = 16 << 20
+	DefaultMaxAge         = 24 * time.Hour
+)
 
 // Service is the topics domain.
 type Service struct {
 	sys  *system.System
 	opts Options
 
-	mu    sync.Mutex
-	types map[string]string // topic -> content type, for every topic that exists
+	mu       sync.Mutex
+	types    map[string]string   // topic -> content type, for every topic that exists
+	journals map[string]*journal // topic -> its journal, once an actor read it
 }
 
 // Summary is one topic as GET /topics lists it.
@@ -81,11 +93,93 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 	if opts.ConsumerBuffer <= 0 {
 		opts.ConsumerBuffer = DefaultConsumerBuffer
 	}
-	s := &Service{sys: sys, opts: opts, types: map[string]string{}}
-	err := sys.Registry.Domain("topics", func(name string) actor.Producer {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	s := &Service{sys: sys, opts: opts, types: map[string]string{}, journals: map[string]*journal{}}
+	// The topics that exist, from the store: their journals are read when
+	// their actors start.
+	err := sys.Store.Scan([]byte(metaPrefix), func(key, value []byte) error {
+		if len(value) == 0 || value[0] != version {
+			return errCorrupt
+		}
+		s.types[string(key[len(metaPrefix):])] = string(value[1:])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("topics: reading the stored topics: %w", err)
+	}
+	err = sys.Registry.Domain("topics", func(name string) actor.Producer {
 		return func() actor.Actor { return &topicActor{svc: s, name: name} }
 	})
 	return s, err
+}
+
+// journalOf is a topic's journal: the one in memory, or read from the
+// store the first time.
+func (s *Service) journalOf(name string) (*journal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j := s.journals[name]; j != nil {
+		return j, nil
+	}
+	j := newJournal()
+	if err := j.load(s.sys.Store, name); err != nil {
+		return nil, err
+	}
+	s.journals[name] = j
+	return j, nil
+}
+
+// forget drops a deleted topic's type and journal; its actor is stopped
+// by Delete.
+func (s *Service) forget(name string) {
+	s.mu.Lock()
+	delete(s.types, name)
+	delete(s.journals, name)
+	s.mu.Unlock()
+}
+
+// poke tells a topic's actor that a consumer moved on.
+func (s *Service) poke(name string) {
+	if pid, ok := s.sys.Registry.Lookup(actorName(name)); ok {
+		s.sys.Root.Send(pid, &advanced{})
+	}
+}
+
+// storeAck has a topic's actor store a consumer's position, and waits
+// until it is durable (bounded by the request timeout): a consumer that
+// comes back right after its close finds it.
+func (s *Service) storeAck(name, id string, next int64) {
+	pid, ok := s.sys.Registry.Lookup(actorName(name))
+	if !ok {
+		return
+	}
+	done := make(chan error, 1)
+	s.sys.Root.Send(pid, &storeAck{id: id, next: next, done: done})
+	timer := time.NewTimer(s.sys.Config.RequestTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, ErrDeleted) {
+			s.sys.Log.Warn("topic: storing a consumer's position", "topic", name, "consumer", id, "err", err)
+		}
+	case <-timer.C:
+		s.sys.Log.Warn("topic: a consumer's position was not stored in time", "topic", name, "consumer", id)
+	}
+}
+
+// logFailure is the commit callback of a topic's writes whose producer
+// waits for nothing: a failure is logged (the store is failing).
+func (s *Service) logFailure(name string) func(error) {
+	return func(err error) {
+		if err != nil {
+			s.sys.Log.Error("topic: writing to the store", "topic", name, "err", err)
+		}
+	}
 }
 
 func actorName(topic string) string { return "topics/" + topic }
@@ -121,12 +215,6 @@ func (s *Service) setType(name, ct string) bool {
 	}
 	s.types[name] = ct
 	return true
-}
-
-func (s *Service) forgetType(name string) {
-	s.mu.Lock()
-	delete(s.types, name)
-	s.mu.Unlock()
 }
 
 // List returns the topics, sorted by name.
@@ -186,8 +274,8 @@ func (s *Service) Info(ctx context.Context, name string) (*messages.TopicReply, 
 	return r, err
 }
 
-// Delete removes a topic: its consumers' streams end with ErrDeleted and
-// its producers are let go.
+// Delete removes a topic and its journal: its consumers' streams end with
+// ErrDeleted and its waiting producers are let go.
 func (s *Service) Delete(ctx context.Context, name string) error {
 	if err := check(name, ""); err != nil {
 		return err
@@ -204,31 +292,67 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// Produce joins the topic's line of producers, creating the topic with
-// content type ct on first use; a topic that exists with another type is
+// Produce makes a producer of the topic, creating the topic with content
+// type ct on first use; a topic that exists with another type is
 // CodeContentType. With ct empty (an instance whose output names a topic
 // but no type), the topic's type is taken, or DefaultContentType. The
-// producer must Wait for its turn before it publishes, and be closed.
+// producer must be closed.
 func (s *Service) Produce(ctx context.Context, name, ct string) (*Producer, error) {
-	pid, _, err := s.ensure(ctx, name, ct, ct != "")
+	pid, r, err := s.ensure(ctx, name, ct, ct != "")
 	if err != nil {
 		return nil, err
 	}
-	p := newProducer(s, name, pid)
-	s.sys.Root.Send(pid, &openProducer{p})
+	p := newProducer(s, name, r.ContentType, pid)
+	s.sys.Root.Send(pid, &openProducer{})
 	return p, nil
 }
 
-// Consume joins the topic as a consumer, creating the topic with content
-// type ct (DefaultContentType when empty) on first use. A consumer of an
-// existing topic is not held to ct: it gets the topic's type.
+// From says where a consumer starts.
+type From struct {
+	Offset     int64  // the first offset to read; < 0 for none named
+	ConsumerID string // resume where this id last acknowledged (Consumer.Ack)
+}
+
+// Consume joins the topic as a consumer at the first chunk no consumer
+// has been given, creating the topic with content type ct
+// (DefaultContentType when empty) on first use. A consumer of an existing
+// topic is not held to ct: it gets the topic's type. It must be closed.
 func (s *Service) Consume(ctx context.Context, name, ct string) (*Consumer, string, error) {
+	return s.ConsumeFrom(ctx, name, ct, From{Offset: -1})
+}
+
+// ConsumeFrom is Consume starting where from says.
+func (s *Service) ConsumeFrom(ctx context.Context, name, ct string, from From) (*Consumer, string, error) {
+	if from.ConsumerID != "" && !validName.MatchString(from.ConsumerID) {
+		return nil, "", &Error{messages.CodeInvalid, "Consumer id incorrect format: want [A-Za-z0-9_+-]{1,200}"}
+	}
 	pid, r, err := s.ensure(ctx, name, ct, false)
 	if err != nil {
 		return nil, "", err
 	}
-	c := newConsumer(s, name, s.opts.ConsumerBuffer)
-	s.sys.Root.Send(pid, &subscribe{c})
+	c := &Consumer{svc: s, topic: name, id: from.ConsumerID}
+	reply := make(chan error, 1)
+	s.sys.Root.Send(pid, &subscribe{c: c, from: from.Offset, reply: reply})
+	select {
+	case err := <-reply:
+		if err != nil {
+			return nil, "", err
+		}
+	case <-ctx.Done():
+		// The actor answers soon; a consumer it placed meanwhile must not
+		// stay to hold the journal back.
+		timeout := s.sys.Config.RequestTimeout
+		go func() {
+			select {
+			case err := <-reply:
+				if err == nil {
+					c.Close()
+				}
+			case <-time.After(timeout):
+			}
+		}()
+		return nil, "", ctx.Err()
+	}
 	return c, r.ContentType, nil
 }
 

@@ -94,6 +94,7 @@ type Topics interface {
 	List() []topic.Summary
 	Produce(ctx context.Context, name, contentType string) (*topic.Producer, error)
 	Consume(ctx context.Context, name, contentType string) (*topic.Consumer, string, error)
+	ConsumeFrom(ctx context.Context, name, contentType string, from topic.From) (*topic.Consumer, string, error)
 }
 
 // LogStream is the hub's own log as a stream of lines (GET /log); LogTap

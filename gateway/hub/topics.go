@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/troupe-run/troupe/actors/topic"
 )
 
 // postTopic is POST /topic/:name: the body is published to the topic,
 // created on first use with the request's content type (the spec's
-// default, application/x-ndjson, without one). Producers are served one at
-// a time: a request waits for the one before to end. The answer comes once
-// the body is published: 200 with x-end-stream: true, else 202.
+// default, application/x-ndjson, without one). Several producers publish
+// at once; their chunks interleave whole (whole lines for ndjson and
+// text: a partial line waits for its end, or for the end of the body).
+// The answer comes once the body is in the topic's journal: 200 with
+// x-end-stream: true, else 202.
 func (s *Server) postTopic(w http.ResponseWriter, r *http.Request) {
 	name, ct := r.PathValue("name"), mediaType(r)
 	if ct == "" {
@@ -31,15 +35,11 @@ func (s *Server) postTopic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer p.Close()
-	if err := p.Wait(ctx); err != nil {
-		fail(w, err)
-		return
-	}
 	buf := make([]byte, chunkSize)
 	for {
 		n, err := r.Body.Read(buf)
 		if n > 0 {
-			if perr := p.Publish(ctx, buf[:n]); perr != nil {
+			if perr := p.Write(ctx, buf[:n]); perr != nil {
 				fail(w, perr)
 				return
 			}
@@ -48,8 +48,12 @@ func (s *Server) postTopic(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			return // the client is gone
+			return // the client is gone; its partial line goes with it
 		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		fail(w, err)
+		return
 	}
 	status := http.StatusAccepted
 	if endStream(r, false) {
@@ -58,32 +62,46 @@ func (s *Server) postTopic(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-// getTopic is GET /topic/:name: a never-ending stream of everything
-// published to the topic from now on. A reader too slow to keep up is
-// cut off (the connection is closed without the end of the body), as is
-// every reader of a deleted topic, cleanly.
+// getTopic is GET /topic/:name: a never-ending stream of the topic's
+// chunks, from the offset ?from= names, else from where the consumer id
+// of x-consumer-id last acknowledged (a chunk counts as acknowledged once
+// written to the connection and flushed), else from the first chunk no
+// reader has been given. X-Topic-Offset tells the offset of the first
+// chunk sent. A deleted topic's readers reach the end of their stream.
 func (s *Server) getTopic(w http.ResponseWriter, r *http.Request) {
+	from := topic.From{Offset: -1, ConsumerID: r.Header.Get("X-Consumer-Id")}
+	if v := r.URL.Query().Get("from"); v != "" {
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || off < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("from must be an offset, a whole number from 0: %q", v))
+			return
+		}
+		from.Offset = off
+	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	c, ct, err := s.topics.Consume(ctx, r.PathValue("name"), mediaType(r))
+	c, ct, err := s.topics.ConsumeFrom(ctx, r.PathValue("name"), mediaType(r), from)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	defer c.Close()
-	flush := startStream(w, ct)
+	w.Header().Set("X-Topic-Offset", strconv.FormatInt(c.Start(), 10))
+	startStream(w, ct)
+	rc := http.NewResponseController(w)
 	for {
-		b, err := c.Next(ctx)
-		if errors.Is(err, topic.ErrTooSlow) {
-			panic(http.ErrAbortHandler)
-		}
+		ch, err := c.NextChunk(ctx)
 		if err != nil {
 			return
 		}
-		if _, err := w.Write(b); err != nil {
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(ch.Data); err != nil {
 			return
 		}
-		flush()
+		if rc.Flush() != nil {
+			return
+		}
+		c.Ack(ch.Offset + 1)
 	}
 }
 
