@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"sync"
 
@@ -79,16 +80,34 @@ func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 		MaxBytes: c.HubMaxUnpacked, MaxFiles: c.HubMaxFiles, MaxFileBytes: c.HubMaxFile}}); err != nil {
 		return nil, d.fail(err)
 	}
-	if d.topics, err = topic.Start(sys, topic.Options{ConsumerBuffer: int(c.HubTopicBuffer), MaxTopics: c.HubMaxTopics}); err != nil {
+	if d.topics, err = topic.Start(sys, topic.Options{ConsumerBuffer: int(c.HubTopicBuffer), MaxTopics: c.HubMaxTopics,
+		Retention: c.HubTopicRetention, MaxAge: c.HubTopicMaxAge}); err != nil {
 		return nil, d.fail(err)
 	}
 	if d.insts, err = instance.StartService(sys, d.seqs, d.topics, instance.Options{MaxInstances: c.HubMaxInstances,
 		Retention: c.HubRetention, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
 		UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
-		Node: c.Node, Python: c.Python}); err != nil {
+		Node: c.Node, Python: c.Python, Scramjet: c.HubScramjet, ScramjetDir: sys.Path("node"),
+		HubURL: hubURL(c.HubAddr)}); err != nil {
 		return nil, d.fail(err)
 	}
 	return d, nil
+}
+
+// hubURL is the hub door's API base as a sequence on this host reaches it
+// (this.hub); "" when the door is off.
+func hubURL(addr string) string {
+	if !system.Enabled(addr) {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/api/v1"
 }
 
 func (d *domains) fail(err error) error {
