@@ -412,3 +412,46 @@ func TestJavaScriptFeatures(t *testing.T) {
 		t.Fatalf("got %s\nwant %s", got, want)
 	}
 }
+
+// fullSink takes the init and then reports a full buffer.
+type fullSink struct {
+	*sink
+	room int
+}
+
+func (f *fullSink) Push(u skip.Update) bool {
+	if f.room == 0 {
+		return false
+	}
+	f.room--
+	return f.sink.Push(u)
+}
+
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/basic.ts", Options{})
+	ctx := context.Background()
+	id, err := s.CreateStream(ctx, "doubled", json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &fullSink{sink: newSink(), room: 1}
+	if _, err := s.Subscribe(ctx, id, k); err != nil {
+		t.Fatal(err)
+	}
+	patch(t, s, "input", entry(`"q"`, "1"))
+	k.mu.Lock()
+	closed := k.closed
+	k.mu.Unlock()
+	if !errors.Is(closed, errTooSlow) {
+		t.Fatalf("closed: %v", closed)
+	}
+	// The stream itself lives on: a new subscriber gets an init.
+	k2 := newSink()
+	if _, err := s.Subscribe(ctx, id, k2); err != nil {
+		t.Fatal(err)
+	}
+	if us := k2.all(); len(us) != 1 || !us[0].Init || !strings.Contains(render(us[0].Entries), `["q",[2]]`) {
+		t.Fatalf("new subscriber: %+v", us)
+	}
+}
