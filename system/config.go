@@ -232,7 +232,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.HubMaxTopics, "hub-max-topics", 1000, "topics that may exist")
 	fs.IntVar(&c.HubLogBuffer, "hub-log-buffer", 1024, "log lines kept for GET /api/v1/log")
 	fs.StringVar(&c.HubScramjet, "hub-scramjet", "auto", "scramjet for Node sequences without their own: auto (npm installs it into the data dir on first use), off, or a node_modules folder holding it")
-	c.HubTopicRetention = 64 << 20
+	c.HubTopicRetention = 16 << 20
 	fs.Var((*byteSize)(&c.HubTopicRetention), "hub-topic-retention", "bytes a topic's journal keeps; a full journal holds producers back until its live consumers have read its oldest chunks")
 	fs.DurationVar(&c.HubTopicMaxAge, "hub-topic-max-age", 24*time.Hour, "chunks of a topic older than this are dropped from its journal")
 	fs.StringVar(&c.Node, "node", "node", "Node.js interpreter for sequences")
