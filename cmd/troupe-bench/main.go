@@ -40,6 +40,10 @@ func main() {
 		hub       = flag.Bool("hub", false, "instead: measure the sequence hub (start latency, hello throughput) against bare node")
 		viewSets  = flag.String("view-counts", "10,100,1000,5000", "registered views of each --views run")
 		startup   = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
+		reactive  = flag.Bool("reactive", false, "instead: measure the reactive door (PATCH throughput, PATCH-to-SSE latency) against the real Skip server on the same service files")
+		skipNpm   = flag.String("skip-npm", "integration/skipnpm", "with --reactive: the folder where the real Skip server is installed (npm ci)")
+		skipFiles = flag.String("skip-services", "integration/testdata/skip", "with --reactive: the folder of the sum.mjs and groups.mjs services")
+		samples   = flag.Int("samples", 200, "with --reactive: latency samples per run")
 		messaging = flag.Bool("messaging", false, "instead: measure queues (publish -> consume -> ack) and pub/sub fan-out over WebSocket against a bare coder/websocket server")
 		bareWS    = flag.String("bare-ws", "", "internal: serve the bare WebSocket broadcast server on this address")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
@@ -67,6 +71,9 @@ func main() {
 	}
 	if *hub {
 		run = func() error { return benchHub(*troupeBin) }
+	}
+	if *reactive {
+		run = func() error { return benchReactive(*troupeBin, *skipNpm, *skipFiles, *conns, *duration, *samples) }
 	}
 	if *profile != "" {
 		f, err := os.Create(*profile)

@@ -213,7 +213,8 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no") // nginx would hold the events back
-	write := func(b []byte) error {
+	// put writes b without flushing it; flush sends what was put.
+	put := func(b []byte) error {
 		if err := rc.SetWriteDeadline(time.Now().Add(d.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
@@ -222,16 +223,24 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 		if c.slow.Load() {
 			return errSlow
 		}
-		if len(b) > 0 {
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
+		_, err := w.Write(b)
+		return err
+	}
+	flush := func() error {
+		if err := rc.SetWriteDeadline(time.Now().Add(d.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
 		}
 		return rc.Flush()
 	}
+	write := func(b []byte) error {
+		if err := put(b); err != nil {
+			return err
+		}
+		return flush()
+	}
 	w.WriteHeader(http.StatusOK)
 	status = http.StatusOK
-	if err := write(nil); err != nil {
+	if err := flush(); err != nil {
 		return
 	}
 	observe()
@@ -245,10 +254,22 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case f := <-c.frames:
-			if err := write(f); err != nil {
+			// The events queued meanwhile go out with this one, in one
+			// flush: a busy stream costs a write per burst, not per event.
+			for more := true; more; {
+				if err := put(f); err != nil {
+					return
+				}
+				c.pending.Add(-1)
+				select {
+				case f = <-c.frames:
+				default:
+					more = false
+				}
+			}
+			if err := flush(); err != nil {
 				return
 			}
-			c.pending.Add(-1)
 		case <-tick:
 			if err := write(heartbeat); err != nil {
 				return
