@@ -152,6 +152,8 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			MaxSessions:    c.MaxSessions,
 			RateLimit:      c.RateLimit,
 			RateBurst:      c.RateBurst,
+			Original:       c.DataReplies == "original",
+			WSBufferBytes:  c.WSBufferBytes,
 		}, synap.Backends{
 			Keyspace:       d.keyspace,
 			Queues:         d.queues,

@@ -55,32 +55,34 @@ type args struct {
 // SDKs name some fields differently from the spec (name for queue, payload
 // for message, event for event_type); both are read.
 type msgArgs struct {
-	Queue       string          `json:"queue"`
-	Name        string          `json:"name"`
-	Config      *queueConfig    `json:"config"`
-	queueConfig                 // the config's fields may come at the top level, as Synap's REST route and Python SDK send them
-	Message     json.RawMessage `json:"message"`
-	Payload     json.RawMessage `json:"payload"`
-	Data        json.RawMessage `json:"data"`
-	Priority    json.RawMessage `json:"priority"`
-	Headers     json.RawMessage `json:"headers"`
-	Metadata    json.RawMessage `json:"metadata"`
-	Timeout     json.RawMessage `json:"timeout"`
-	ConsumerID  string          `json:"consumer_id"`
-	MessageID   string          `json:"message_id"`
-	MessageIDs  []string        `json:"message_ids"`
-	Requeue     *bool           `json:"requeue"`
-	Offset      json.RawMessage `json:"offset"`
-	Limit       json.RawMessage `json:"limit"`
-	Room        string          `json:"room"`
-	EventType   string          `json:"event_type"`
-	Event       string          `json:"event"`
-	FromOffset  json.RawMessage `json:"from_offset"`
-	Replay      bool            `json:"replay"`
-	Topic       string          `json:"topic"`
-	Topics      json.RawMessage `json:"topics"`
-	Pattern     string          `json:"pattern"`
-	MaxEvents   json.RawMessage `json:"max_events"`
+	Queue        string          `json:"queue"`
+	Name         string          `json:"name"`
+	Config       *queueConfig    `json:"config"`
+	queueConfig                  // the config's fields may come at the top level, as Synap's REST route and Python SDK send them
+	Message      json.RawMessage `json:"message"`
+	Payload      json.RawMessage `json:"payload"`
+	Data         json.RawMessage `json:"data"`
+	Priority     json.RawMessage `json:"priority"`
+	Headers      json.RawMessage `json:"headers"`
+	Metadata     json.RawMessage `json:"metadata"`
+	Timeout      json.RawMessage `json:"timeout"`
+	ConsumerID   string          `json:"consumer_id"`
+	MessageID    string          `json:"message_id"`
+	MessageIDs   []string        `json:"message_ids"`
+	Requeue      *bool           `json:"requeue"`
+	Offset       json.RawMessage `json:"offset"`
+	Limit        json.RawMessage `json:"limit"`
+	Room         string          `json:"room"`
+	EventType    string          `json:"event_type"`
+	Event        string          `json:"event"`
+	FromOffset   json.RawMessage `json:"from_offset"`
+	Replay       bool            `json:"replay"`
+	Topic        string          `json:"topic"`
+	Topics       json.RawMessage `json:"topics"`
+	Pattern      string          `json:"pattern"`
+	MaxEvents    json.RawMessage `json:"max_events"`
+	SubscriberID string          `json:"subscriber_id"`
+	Max          json.RawMessage `json:"max"`
 }
 
 // queueConfig is the config of queue.create. Times are in seconds; Synap's

@@ -154,7 +154,6 @@ func TestSubscriptionsNeedWebSocket(t *testing.T) {
 	for _, body := range []string{
 		`{"command":"stream.subscribe","payload":{"room":"r"}}`,
 		`{"command":"stream.unsubscribe","payload":{"room":"r"}}`,
-		`{"command":"pubsub.subscribe","payload":{"topics":["a.*"]}}`,
 		`{"command":"pubsub.unsubscribe","payload":{}}`,
 		`{"command":"queue.subscribe","payload":{"queue":"q"}}`,
 		`{"command":"queue.unsubscribe","payload":{"queue":"q"}}`,

@@ -14,6 +14,7 @@ var pubsubCommands = []commandSpec{
 	{"pubsub.stats", pubsubStats},
 	{"pubsub.subscribe", pubsubSubscribe},
 	{"pubsub.unsubscribe", pubsubUnsubscribe},
+	{"pubsub.poll", pubsubPoll},
 }
 
 // doPubSub sends req to the topic router and turns a failure into an
@@ -143,10 +144,15 @@ func pubsubSubscribe(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := c.needSession(); err != nil {
-		return err
+	var id string
+	var rep *messages.PubSubReply
+	if c.sess == nil {
+		// Over HTTP: an inbox read with pubsub.poll (inbox.go).
+		id, rep, err = c.subscribeInbox(topics)
+	} else {
+		id = c.sess.self.Id
+		rep, err = c.sess.subscribeTopics(c, topics)
 	}
-	rep, err := c.sess.subscribeTopics(c, topics)
 	if err != nil {
 		return err
 	}
@@ -155,7 +161,7 @@ func pubsubSubscribe(c *call) error {
 	w.Key("success")
 	w.Bool(true)
 	w.Key("subscriber_id")
-	w.Str(c.sess.self.Id)
+	w.Str(id)
 	w.Key("topics")
 	w.Strs(rep.Topics)
 	w.Key("subscription_count")
@@ -174,6 +180,9 @@ func pubsubUnsubscribe(c *call) error {
 	topics, err := a.topicsArg(false)
 	if err != nil {
 		return err
+	}
+	if a.SubscriberID != "" && (c.sess == nil || a.SubscriberID != c.sess.self.Id) {
+		return c.unsubscribeInbox(a.SubscriberID, topics)
 	}
 	if err := c.needSession(); err != nil {
 		return err

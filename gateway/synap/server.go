@@ -47,6 +47,7 @@ const (
 	DefaultWSReadLimit    = 1 << 20
 	DefaultWSPingInterval = 20 * time.Second
 	DefaultMaxSessions    = 10000
+	DefaultWSBufferBytes  = 16 << 20
 )
 
 // door names this front door in metrics.
@@ -73,6 +74,9 @@ type Config struct {
 	// WSBuffer bounds the frames queued for one WebSocket client; a client
 	// that lets it fill is closed with status 1008.
 	WSBuffer int
+	// WSBufferBytes bounds the bytes queued for one WebSocket client (and
+	// held by one HTTP pub/sub subscriber) as WSBuffer bounds the frames.
+	WSBufferBytes int64
 	// WSReadLimit bounds one frame from a WebSocket client, in bytes (the
 	// connection is closed with status 1009 past it).
 	WSReadLimit int64
@@ -132,6 +136,7 @@ type Server struct {
 	bitmaps  bitmapCounters
 	geo      geoCounters
 	txns     txnTable
+	inboxes  inboxes
 }
 
 // New returns a Server over the backends b.
@@ -147,6 +152,9 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	}
 	if cfg.WSBuffer <= 0 {
 		cfg.WSBuffer = DefaultWSBuffer
+	}
+	if cfg.WSBufferBytes <= 0 {
+		cfg.WSBufferBytes = DefaultWSBufferBytes
 	}
 	if cfg.WSReadLimit <= 0 {
 		cfg.WSReadLimit = DefaultWSReadLimit
