@@ -32,7 +32,7 @@ func (r *runtime) useExternal(service, identifier, params string) int {
 	obj := svc.ToObject(r.rt)
 	kind := obj.Get("__troupeKind")
 	if kind == nil || goja.IsUndefined(kind) {
-		r.throw(fmt.Errorf("useExternalResource: external service %q is neither a PolledExternalService nor a SkipExternalService (other kinds are not supported)", service))
+		return r.useCustom(service, obj, identifier, params)
 	}
 	sub, _ := goja.AssertFunction(r.hooks.Get("subscribe"))
 	spec, err := r.call(sub, obj, r.rt.ToValue(identifier), r.rt.ToValue(params))
@@ -42,6 +42,46 @@ func (r *runtime) useExternal(service, identifier, params string) int {
 	n := r.eng.NewInput("external:" + service + "/" + identifier)
 	r.externals = append(r.externals, externalUse{node: n, service: service, identifier: identifier, params: params, spec: spec.ToObject(r.rt), kind: kind.String()})
 	return r.handle(n)
+}
+
+// customSub is a subscription to an external service written in
+// JavaScript (its own subscribe, driven by its timers or fetches).
+type customSub struct {
+	svc      *goja.Object
+	instance string
+}
+
+// useCustom subscribes to a user-written ExternalService: its update
+// callback posts the entries to the owning actor, which applies them as a
+// write of their own.
+func (r *runtime) useCustom(service string, obj *goja.Object, identifier, params string) int {
+	if _, ok := goja.AssertFunction(obj.Get("subscribe")); !ok {
+		r.throw(fmt.Errorf("useExternalResource: external service %q has no subscribe method", service))
+	}
+	n := r.eng.NewInput("external:" + service + "/" + identifier)
+	h := r.handle(n)
+	r.customSeq++
+	instance := fmt.Sprintf("troupe-%s-%d", service, r.customSeq)
+	hook, _ := goja.AssertFunction(r.hooks.Get("subscribeCustom"))
+	if _, err := r.call(hook, obj, r.rt.ToValue(instance), r.rt.ToValue(identifier), r.rt.ToValue(params), r.rt.ToValue(h)); err != nil {
+		r.throwUser(err)
+	}
+	r.customs = append(r.customs, customSub{svc: obj, instance: instance})
+	return h
+}
+
+// unsubscribeAll ends the custom subscriptions of a runtime being closed.
+func (r *runtime) unsubscribeAll() {
+	for _, c := range r.customs {
+		if f, ok := goja.AssertFunction(c.svc.Get("unsubscribe")); ok {
+			if _, err := r.call(func(this goja.Value, args ...goja.Value) (goja.Value, error) {
+				return f(c.svc, args...)
+			}, r.rt.ToValue(c.instance)); err != nil {
+				r.log.Warn("external service unsubscribe threw", "err", err)
+			}
+		}
+	}
+	r.customs = nil
 }
 
 // externals runs the Go side of an actor's external resources: one

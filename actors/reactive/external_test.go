@@ -1,6 +1,8 @@
 package reactive
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,4 +82,29 @@ func TestFetchJSONAndBroker(t *testing.T) {
 	if got := snapshot(t, s, "all", "{}"); got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
+}
+
+// TestCustomExternalService runs a user-written ExternalService driven by
+// setInterval in the resource instance's runtime.
+func TestCustomExternalService(t *testing.T) {
+	sys := systemtest.Boot(t)
+	s := startService(t, sys, "testdata/custom.ts", Options{})
+	ctx := context.Background()
+	id, err := s.CreateStream(ctx, "ticks", json.RawMessage(`{"step":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newSink()
+	if _, err := s.Subscribe(ctx, id, k); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three ticks", func() bool {
+		n := 0
+		for _, u := range k.all() {
+			if !u.Init && len(u.Entries) == 1 && string(u.Entries[0].Key) == `"ticks"` {
+				n++
+			}
+		}
+		return n >= 3
+	})
 }

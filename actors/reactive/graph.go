@@ -68,6 +68,10 @@ func (g *graphActor) Receive(ctx actor.Context) {
 		g.patch(ctx, msg)
 	case *externalUpdate:
 		g.external(ctx, msg)
+	case *timerFired:
+		if g.rt != nil && msg.rt == g.rt {
+			g.rt.fire(msg.id)
+		}
 	case *externalFetched:
 		if g.rt == nil {
 			return
@@ -126,7 +130,7 @@ func (g *graphActor) build(ctx actor.Context) error {
 		return err
 	}
 	g.eng = engine.New()
-	rt, err := newRuntime(s.prog, g.eng, s.opts.CallBudget, s.log)
+	rt, err := newRuntime(s.prog, g.eng, s.opts.CallBudget, s.log, owner{s.sys.Root, ctx.Self()})
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func (a *instanceActor) handle(ctx actor.Context, m any, sender *actor.PID) {
 			a.respond(sender, &reply{})
 			return
 		}
-		a.respond(sender, &reply{err: a.prepare(msg.changes)})
+		a.respond(sender, &reply{err: a.prepare(ctx, msg.changes)})
 	case *commitReq:
 		if a.eng != nil && a.prepared {
 			if a.next != nil {
@@ -129,6 +129,10 @@ func (a *instanceActor) handle(ctx actor.Context, m any, sender *actor.PID) {
 		a.respond(sender, &reply{err: a.attach(msg)})
 	case *detachReq:
 		a.detach(msg)
+	case *timerFired:
+		if a.rt != nil && msg.rt == a.rt {
+			a.rt.fire(msg.id)
+		}
 	case *externalFetched:
 		if a.rt == nil {
 			return
@@ -181,7 +185,7 @@ func (a *instanceActor) teardown() {
 // already attached get an init of the new contents.
 func (a *instanceActor) build(ctx actor.Context, req *buildReq) error {
 	a.teardown()
-	b, err := a.instantiate(req.graph)
+	b, err := a.instantiate(ctx, req.graph)
 	if err != nil {
 		return err
 	}
@@ -208,9 +212,9 @@ type built struct {
 
 // instantiate runs the resource's instantiate in a new runtime and engine,
 // recording what it reads.
-func (a *instanceActor) instantiate(graph map[string]*engine.Node) (*built, error) {
+func (a *instanceActor) instantiate(ctx actor.Context, graph map[string]*engine.Node) (*built, error) {
 	eng := engine.New()
-	rt, err := newRuntime(a.svc.prog, eng, a.svc.opts.CallBudget, a.svc.log)
+	rt, err := newRuntime(a.svc.prog, eng, a.svc.opts.CallBudget, a.svc.log, owner{a.svc.sys.Root, ctx.Self()})
 	if err != nil {
 		return nil, err
 	}
@@ -239,14 +243,14 @@ func (a *instanceActor) instantiate(graph map[string]*engine.Node) (*built, erro
 // prepare computes the instance's side of a write. When the write changes
 // data instantiate read, the resource is instantiated again over the
 // tentative data (a throw refuses the write) and swapped in at commit.
-func (a *instanceActor) prepare(changes engine.Changes) error {
+func (a *instanceActor) prepare(ctx actor.Context, changes engine.Changes) error {
 	a.eng.Begin()
 	if err := a.eng.Propagate(changes); err != nil {
 		a.eng.Rollback()
 		return err
 	}
 	if a.eng.Stale() {
-		b, err := a.instantiate(a.graph)
+		b, err := a.instantiate(ctx, a.graph)
 		if err != nil {
 			a.eng.Rollback()
 			return err

@@ -56,6 +56,12 @@ type runtime struct {
 	// external resources asked for by useExternalResource while building.
 	externals []externalUse
 
+	owner     owner
+	customs   []customSub
+	customSeq int
+	timers    map[int64]*jsTimer
+	nextTimer int64
+
 	// watchdog: one timer for every call, armed only while user code runs.
 	depth  int
 	timer  *time.Timer
@@ -74,8 +80,8 @@ type externalUse struct {
 }
 
 // newRuntime runs prog in a fresh runtime whose engine is eng.
-func newRuntime(prog *goja.Program, eng *engine.Engine, budget time.Duration, log *slog.Logger) (*runtime, error) {
-	r := &runtime{rt: goja.New(), eng: eng, budget: budget, log: log}
+func newRuntime(prog *goja.Program, eng *engine.Engine, budget time.Duration, log *slog.Logger, own owner) (*runtime, error) {
+	r := &runtime{rt: goja.New(), eng: eng, budget: budget, log: log, owner: own, timers: map[int64]*jsTimer{}}
 	r.timer = time.AfterFunc(time.Hour, func() {
 		r.mu.Lock()
 		if r.active {
@@ -105,7 +111,11 @@ func newRuntime(prog *goja.Program, eng *engine.Engine, budget time.Duration, lo
 }
 
 // close stops the watchdog.
-func (r *runtime) close() { r.timer.Stop() }
+func (r *runtime) close() {
+	r.timer.Stop()
+	r.stopTimers()
+	r.unsubscribeAll()
+}
 
 // guard runs user code under the time budget; nested calls share the
 // outermost one's budget.
@@ -308,6 +318,15 @@ func (r *runtime) install() error {
 	set("external", func(c goja.FunctionCall) goja.Value {
 		return rt.ToValue(r.useExternal(c.Argument(0).String(), c.Argument(1).String(), c.Argument(2).String()))
 	})
+	set("externalUpdate", func(c goja.FunctionCall) goja.Value {
+		n := r.node(c.Argument(0))
+		entries, err := parseEntries(c.Argument(1).String())
+		if err != nil {
+			r.throw(fmt.Errorf("external update: %w", err))
+		}
+		r.owner.post(&externalUpdate{node: n, entries: entries, init: c.Argument(2).ToBoolean()})
+		return goja.Undefined()
+	})
 	set("parseURL", func(c goja.FunctionCall) goja.Value {
 		u, err := parseURL(c.Argument(0).String(), c.Argument(1).String())
 		if err != nil {
@@ -329,6 +348,9 @@ func (r *runtime) install() error {
 		return rt.ToValue([]any{status, text, headers, errText})
 	})
 	if err := rt.Set("__troupe", t); err != nil {
+		return err
+	}
+	if err := r.installTimers(); err != nil {
 		return err
 	}
 	if _, err := rt.RunProgram(prelude); err != nil {

@@ -248,6 +248,17 @@ const hooks = {
   externalService(service, name) {
     return service.externalServices?.[name] ?? null;
   },
+  subscribeCustom(svc, instance, resource, params, h) {
+    const callbacks = {
+      update: (updates, isInit) => {
+        T.externalUpdate(h, json(updates, "external update"), !!isInit);
+        return Promise.resolve();
+      },
+      error: (e) => console.error(`external resource ${resource}: ${e?.stack ?? e}`),
+    };
+    const p = svc.subscribe(instance, resource, parse(params), callbacks);
+    if (p && typeof p.then === "function") p.then(undefined, (e) => console.error(`external resource ${resource}: ${e?.stack ?? e}`));
+  },
   subscribe(svc, identifier, params) {
     return svc.__troupeSubscribe(identifier, parse(params));
   },
