@@ -188,7 +188,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 			Dropped: func() { m.SubscriberDropped(door) }}),
 	}
 	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,
-		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands, geoCommands, txnCommands} {
+		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands, geoCommands, txnCommands, extraCommands} {
 		for _, c := range table {
 			if _, dup := s.commands[c.name]; dup {
 				panic("synap: command registered twice: " + c.name)
