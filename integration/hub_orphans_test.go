@@ -145,9 +145,10 @@ func TestHubChaosInstanceActors(t *testing.T) {
 		if marked := markedProcesses(t, id); len(marked) != 0 {
 			t.Errorf("processes of %s after the crash: %v", id, marked)
 		}
-		// Still the process it had: none was started in its place.
-		if pid := h.pid(id); pid != pids[id] {
-			t.Errorf("instance %s had process %d, now %d", id, pids[id], pid)
+		// None was started in its place: an ended instance has no health
+		// (404, as the original's), and no process carries its mark.
+		if status, body := h.do("GET", "/instance/"+id+"/health", nil); status != http.StatusNotFound {
+			t.Errorf("health of %s after the crash = %d %s, want 404", id, status, body)
 		}
 	}
 	var list []hubInfo

@@ -215,7 +215,10 @@ func (a *topicActor) subscribe(m *subscribe) error {
 	case c.id != "" && known:
 		c.pos = acked
 	default:
+		// What no consumer has been given is this one's: the next
+		// consumer without an offset starts after it.
 		c.pos = j.delivered
+		j.delivered = j.next()
 	}
 	c.pos = min(max(c.pos, j.base), j.next())
 	c.start = c.pos

@@ -80,7 +80,11 @@ func benchHub(troupeBin string) error {
 	addr := freeAddr()
 	stop, err := startProcess(troupeBin, "--hub-addr="+addr, "--data-dir="+filepath.Join(dir, "data"),
 		"--data-addr=off", "--ssp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off",
-		"--log-level=warn", "--hub-retention=5s")
+		"--log-level=warn", "--hub-retention=5s",
+		// The hub's own overhead against bare node: sequences get a plain
+		// stream, as the bare scripts do (scramjet adds the same require
+		// to both; it is measured apart below).
+		"--hub-scramjet=off", "--hub-topic-retention=64MiB")
 	if err != nil {
 		return err
 	}
@@ -130,7 +134,62 @@ func benchHub(troupeBin string) error {
 	}
 	fmt.Printf("hello     bare pipe %8.1f MB/s  troupe input->output %8.1f MB/s  ratio %.2f\n",
 		bareMBs, hubMBs, hubMBs/bareMBs)
+
+	// Topic: one producer, ten consumers, every consumer reads everything.
+	var best float64
+	for run := range hubRuns {
+		mbs, err := hub.topicThroughput(fmt.Sprintf("bench-%d", run), hubTopicConsumers)
+		if err != nil {
+			return err
+		}
+		best = max(best, mbs)
+	}
+	fmt.Printf("topic     1 producer, %d consumers: %8.1f MB/s published (%.1f MB/s delivered in all), %d MiB of 1 KiB ndjson lines\n",
+		hubTopicConsumers, best, best*hubTopicConsumers, hubTopicBytes>>20)
 	return nil
+}
+
+const (
+	hubTopicConsumers = 10
+	hubTopicBytes     = 32 << 20
+)
+
+// topicThroughput publishes hubTopicBytes of ndjson to a topic with n
+// consumers reading it, and times from the first byte sent until every
+// consumer has read the last.
+func (h *hubBench) topicThroughput(name string, n int) (float64, error) {
+	if err := h.do("POST", "/topics", "application/json",
+		strings.NewReader(`{"id":"`+name+`","content-type":"application/x-ndjson"}`), http.StatusOK, nil); err != nil {
+		return 0, err
+	}
+	line := append(append([]byte(`{"x":"`), bytes.Repeat([]byte("x"), 1024-9)...), '"', '}', '\n')
+	read := make(chan error, n)
+	for range n {
+		resp, err := h.client.Get(h.base + "/topic/" + name + "?from=0")
+		if err != nil {
+			return 0, err
+		}
+		go func() {
+			defer resp.Body.Close()
+			got, err := io.CopyN(io.Discard, resp.Body, hubTopicBytes)
+			if err == nil && got != hubTopicBytes {
+				err = fmt.Errorf("a consumer read %d bytes of %d", got, hubTopicBytes)
+			}
+			read <- err
+		}()
+	}
+	t0 := time.Now()
+	body := io.LimitReader(&hubRepeater{b: line}, hubTopicBytes)
+	if err := h.do("POST", "/topic/"+name, "application/x-ndjson", body, http.StatusAccepted, nil); err != nil {
+		return 0, err
+	}
+	for range n {
+		if err := <-read; err != nil {
+			return 0, err
+		}
+	}
+	d := time.Since(t0)
+	return float64(hubTopicBytes) / 1e6 / d.Seconds(), nil
 }
 
 type hubBench struct {
