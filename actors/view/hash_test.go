@@ -184,3 +184,25 @@ func TestRawID(t *testing.T) {
 		}
 	}
 }
+
+// The canonical JSON of any record reads back as the same record and
+// encodes to the same bytes again.
+func FuzzCanonicalJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"b":[1.5,"x\n",null,{"z":true,"a":-0.0}],"a":1e300}`, `{"é":"\u0001<>"}`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		rec, err := ivm.DecodeRecord(raw)
+		if err != nil || rec == nil {
+			return
+		}
+		once := appendCanonical(nil, rec)
+		back, err := ivm.DecodeRecord(once)
+		if err != nil {
+			t.Fatalf("canonical %s of %s does not decode: %v", once, raw, err)
+		}
+		if twice := appendCanonical(nil, back); string(twice) != string(once) {
+			t.Fatalf("canonical of %s: %s, then %s", raw, once, twice)
+		}
+	})
+}
