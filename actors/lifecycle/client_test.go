@@ -18,7 +18,7 @@ func TestClientRegister(t *testing.T) {
 	var got Registration
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ssp/register" || r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "wrong request", 418)
+			http.Error(w, "wrong request", http.StatusTeapot)
 			return
 		}
 		json.NewDecoder(r.Body).Decode(&got)
