@@ -154,6 +154,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			RateBurst:      c.RateBurst,
 			Original:       c.DataReplies == "original",
 			WSBufferBytes:  c.WSBufferBytes,
+			WSWriteTimeout: c.WSWriteTimeout,
 		}, synap.Backends{
 			Keyspace:       d.keyspace,
 			Queues:         d.queues,

@@ -48,6 +48,7 @@ const (
 	DefaultWSPingInterval = 20 * time.Second
 	DefaultMaxSessions    = 10000
 	DefaultWSBufferBytes  = 16 << 20
+	DefaultWSWriteTimeout = 10 * time.Second
 )
 
 // door names this front door in metrics.
@@ -77,6 +78,9 @@ type Config struct {
 	// WSBufferBytes bounds the bytes queued for one WebSocket client (and
 	// held by one HTTP pub/sub subscriber) as WSBuffer bounds the frames.
 	WSBufferBytes int64
+	// WSWriteTimeout bounds one write to a WebSocket client; one that does
+	// not take a frame in time is closed with 1008 as too slow.
+	WSWriteTimeout time.Duration
 	// WSReadLimit bounds one frame from a WebSocket client, in bytes (the
 	// connection is closed with status 1009 past it).
 	WSReadLimit int64
@@ -156,6 +160,9 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if cfg.WSBufferBytes <= 0 {
 		cfg.WSBufferBytes = DefaultWSBufferBytes
 	}
+	if cfg.WSWriteTimeout <= 0 {
+		cfg.WSWriteTimeout = DefaultWSWriteTimeout
+	}
 	if cfg.WSReadLimit <= 0 {
 		cfg.WSReadLimit = DefaultWSReadLimit
 	}
@@ -185,6 +192,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 		commands: make(map[string]command),
 		conns: wsconn.NewRegistry(wsconn.Options{Max: cfg.MaxSessions, Buffer: cfg.WSBuffer,
 			ReadLimit: cfg.WSReadLimit, PingInterval: cfg.WSPingInterval, AnyOrigin: len(cfg.APIKeys) > 0,
+			BufferBytes: cfg.WSBufferBytes, WriteTimeout: cfg.WSWriteTimeout,
 			Dropped: func() { m.SubscriberDropped(door) }}),
 	}
 	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,

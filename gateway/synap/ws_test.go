@@ -394,7 +394,7 @@ func TestWSSlowSubscriber(t *testing.T) {
 		}
 	}
 	ce := doortest.CloseStatus(t, slow)
-	if ce.Code != websocket.StatusPolicyViolation || ce.Reason != "subscriber too slow: 4 messages buffered" {
+	if ce.Code != websocket.StatusPolicyViolation || !strings.HasPrefix(ce.Reason, "subscriber too slow: 4 messages") {
 		t.Errorf("the slow subscriber was closed with %v", ce)
 	}
 	for range 3 {
@@ -490,5 +490,36 @@ func TestWSReadLimit(t *testing.T) {
 	doortest.Send(t, c, `{"command":"kv.set","payload":{"key":"a","value":"`+strings.Repeat("x", 64)+`"}}`)
 	if ce := doortest.CloseStatus(t, c); ce.Code != websocket.StatusMessageTooBig {
 		t.Errorf("an oversized frame closed the connection with %v, want 1009", ce)
+	}
+}
+
+// TestWSSubscriberBoundedInBytes: a subscriber that never reads is closed
+// with 1008 once the bytes queued for it pass --ws-buffer-bytes, well before
+// its message count would, and is counted; pushing never waits on it.
+func TestWSSubscriberBoundedInBytes(t *testing.T) {
+	cfg := insecure()
+	cfg.WSBuffer = 1024
+	cfg.WSBufferBytes = 2 << 20
+	w := startWS(t, cfg)
+	c := w.dial(t, "", nil)
+	doortest.Send(t, c, `{"command":"pubsub.subscribe","payload":{"topics":["t"]}}`)
+	doortest.Recv(t, c)
+	sub := w.pubsub.requests()[0].Subscriber
+	payload := []byte(`"` + strings.Repeat("x", 512<<10) + `"`)
+	// 600 frames stay under the 1024 of --ws-buffer: only the byte bound
+	// can drop the subscriber.
+	for range 600 {
+		w.sessions.push(sub, &messages.PubSubMessage{Topic: "t", Message: payload})
+	}
+	eventually(t, "the subscriber to be dropped", func() bool { return w.metrics.Dropped() == 1 })
+	for {
+		_, _, err := c.Read(context.Background())
+		if err == nil {
+			continue
+		}
+		if ce := websocket.CloseStatus(err); ce != websocket.StatusPolicyViolation {
+			t.Errorf("closed with %v (%v), want 1008", ce, err)
+		}
+		break
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -53,6 +54,14 @@ type Options struct {
 	// Dropped, when set, is called for each client closed for falling
 	// behind its pushes (for metrics).
 	Dropped func()
+	// BufferBytes, when set, bounds the bytes of the frames queued and held
+	// for one client, as Buffer bounds their number: a client whose pushes
+	// pile up past it is closed with status 1008.
+	BufferBytes int64
+	// WriteTimeout, when set, bounds one write to a client: a client that
+	// does not take a frame within it is closed with status 1008, as too
+	// slow.
+	WriteTimeout time.Duration
 }
 
 // ErrFull is returned by Accept past Options.Max: nothing has been written,
@@ -165,6 +174,9 @@ type Conn struct {
 	holds int             // Hold calls not yet ended by Unhold
 	held  []*jsonw.Writer // the pushes that wait for them
 	slow  bool            // closed for falling behind: pushes are dropped
+
+	// queued is the bytes of the frames queued and held, for BufferBytes.
+	queued atomic.Int64
 }
 
 // frame is a frame to write, or a barrier: flushed is closed when every
@@ -216,13 +228,21 @@ func (c *Conn) abort() {
 // Send queues a reply, waiting for room: replies are paced by the client
 // that asked for them. False when the connection closes meanwhile.
 func (c *Conn) Send(w *jsonw.Writer) bool {
+	c.queued.Add(int64(w.Len()))
 	select {
 	case c.out <- frame{w: w}:
 		return true
 	case <-c.closing:
+		c.queued.Add(-int64(w.Len()))
 		jsonw.Put(w)
 		return false
 	}
+}
+
+// overBytes reports whether queuing n more bytes of pushes goes past
+// BufferBytes.
+func (c *Conn) overBytes(n int) bool {
+	return c.opts.BufferBytes > 0 && c.queued.Load()+int64(n) > c.opts.BufferBytes
 }
 
 // Flush waits until every frame queued so far is written, or the
@@ -256,6 +276,7 @@ func (c *Conn) Unhold() {
 	held := c.held
 	c.held = nil
 	for _, w := range held {
+		c.queued.Add(-int64(w.Len())) // Post counts it again
 		c.Post(w)
 	}
 }
@@ -267,11 +288,12 @@ func (c *Conn) Push(w *jsonw.Writer) {
 		c.Post(w)
 		return
 	}
-	if len(c.held) >= c.opts.Buffer {
+	if len(c.held) >= c.opts.Buffer || c.overBytes(w.Len()) {
 		jsonw.Put(w)
 		c.tooSlow()
 		return
 	}
+	c.queued.Add(int64(w.Len()))
 	c.held = append(c.held, w)
 }
 
@@ -282,9 +304,17 @@ func (c *Conn) Post(w *jsonw.Writer) {
 		jsonw.Put(w)
 		return
 	}
+	if c.overBytes(w.Len()) {
+		jsonw.Put(w)
+		c.tooSlow()
+		return
+	}
+	n := int64(w.Len())
+	c.queued.Add(n)
 	select {
 	case c.out <- frame{w: w}:
 	default:
+		c.queued.Add(-n)
 		jsonw.Put(w)
 		c.tooSlow()
 	}
@@ -300,7 +330,11 @@ func (c *Conn) tooSlow() {
 	if c.opts.Dropped != nil {
 		c.opts.Dropped()
 	}
-	c.Close(websocket.StatusPolicyViolation, fmt.Sprintf("subscriber too slow: %d messages buffered", c.opts.Buffer))
+	reason := fmt.Sprintf("subscriber too slow: %d messages buffered", c.opts.Buffer)
+	if c.opts.BufferBytes > 0 {
+		reason = fmt.Sprintf("subscriber too slow: %d messages or %d bytes buffered", c.opts.Buffer, c.opts.BufferBytes)
+	}
+	c.Close(websocket.StatusPolicyViolation, reason)
 }
 
 // writeLoop writes the queued frames until the connection closes.
@@ -319,9 +353,27 @@ func (c *Conn) writeLoop() {
 				close(f.flushed)
 				continue
 			}
-			err := c.ws.Write(context.Background(), websocket.MessageText, f.w.Bytes())
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if c.opts.WriteTimeout > 0 {
+				ctx, cancel = context.WithTimeout(ctx, c.opts.WriteTimeout)
+			}
+			n := int64(f.w.Len())
+			err := c.ws.Write(ctx, websocket.MessageText, f.w.Bytes())
+			timedOut := ctx.Err() != nil
+			cancel()
+			c.queued.Add(-n)
 			jsonw.Put(f.w)
-			if err != nil {
+			switch {
+			case err != nil && timedOut:
+				// A client that does not take its frames in time is too
+				// slow, like one whose queue fills; coder/websocket has
+				// closed the connection already.
+				if c.opts.Dropped != nil {
+					c.opts.Dropped()
+				}
+				c.Close(websocket.StatusPolicyViolation, fmt.Sprintf("subscriber too slow: a write took over %v", c.opts.WriteTimeout))
+				return
+			case err != nil:
 				c.Close(websocket.StatusInternalError, "write failed")
 				return
 			}
