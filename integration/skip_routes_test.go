@@ -126,3 +126,13 @@ func TestSkipResourcePrefix(t *testing.T) {
 		t.Errorf("the stream behind the prefix: %d", s.status)
 	}
 }
+
+func TestSkipDoorsClosedWithoutService(t *testing.T) {
+	s := startServer(t)
+	if err := s.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if !strings.Contains(s.log.String(), "reactive doors closed: no --skip-service given") {
+		t.Errorf("the log does not say why the reactive doors are closed:\n%s", s.log)
+	}
+}
