@@ -278,11 +278,13 @@ func TestViewsJobsBadConfig(t *testing.T) {
 
 // TestViewsJobsKill9 kills the server while one job's call is in flight and
 // two wait in the queue: after the restart the in-flight job is called
-// again (at least once) and the waiting ones run, once each.
+// again (at least once) and the waiting ones run, once each. Then the
+// runner actor crashes while it holds the job, and the restarted runner
+// calls it again.
 func TestViewsJobsKill9(t *testing.T) {
 	b := newJobBackend(t)
 	config := fmt.Sprintf(`[{"name":"api","table":"job","base_url":%q}]`, b.URL)
-	s := startViewsServer(t, jobEnv(config), "--fsync=always", "--ssp-job-concurrency=1")
+	s := startViewsServer(t, jobEnv(config), "--fsync=always", "--ssp-job-concurrency=1", "--chaos")
 	v := newViewsAPI(t, s, viewsSecret)
 	v.register(jobsView, "SELECT * FROM job", nil)
 	for _, id := range []string{"job:g1", "job:g2", "job:g3"} {
@@ -300,22 +302,31 @@ func TestViewsJobsKill9(t *testing.T) {
 	s.restart()
 	v.waitReady()
 	jobsWait(t, "the job in flight at the kill called again", func() bool { return b.callsFor(first) == 2 })
+
+	// The runner crashes (an injected panic at its next message, which the
+	// next job's wake-up brings): its supervisor restarts it, and the new
+	// runner hands the job it held back to the queue and calls it again.
+	if status, out := s.do("POST", "/admin/chaos", []byte(`{"target":"jobs/job","fault":"panic"}`)); status != 200 {
+		t.Fatalf("chaos: %d %s", status, out)
+	}
+	v.ingest("job", "CREATE", "job:g4", map[string]any{"status": "pending", "path": "/gate", "payload": map[string]any{"job": "job:g4"}})
+	jobsWait(t, "the job held by the crashed runner called again", func() bool { return b.callsFor(first) == 3 })
 	b.openGate()
-	for _, id := range []string{"job:g1", "job:g2", "job:g3"} {
+	for _, id := range []string{"job:g1", "job:g2", "job:g3", "job:g4"} {
 		waitJob(v, jobsView, id, "success")
 	}
-	for _, id := range []string{"job:g1", "job:g2", "job:g3"} {
+	for _, id := range []string{"job:g1", "job:g2", "job:g3", "job:g4"} {
 		want := 1
 		if id == first {
-			want = 2
+			want = 3
 		}
 		if n := b.callsFor(id); n != want {
 			t.Errorf("%s called %d times, want %d", id, n, want)
 		}
 	}
-	jobsWait(t, "/info: three jobs done since the restart", func() bool {
+	jobsWait(t, "/info: four jobs done since the restart", func() bool {
 		jobs := jobsInfo(t, s)["job"]
-		return jobs["success"] == 3.0 && jobs["pending"] == 0.0 && jobs["processing"] == 0.0
+		return jobs["success"] == 4.0 && jobs["pending"] == 0.0 && jobs["processing"] == 0.0
 	})
 }
 

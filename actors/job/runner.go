@@ -86,10 +86,12 @@ func (r *runner) start(self *actor.PID) {
 	r.client = r.svc.newClient()
 	r.active = map[string]*running{}
 	r.lateAcks = map[string]bool{}
-	// Jobs an earlier incarnation held go back to the queue at once,
-	// rather than at their ack deadline, and are taken again below.
-	for _, id := range r.track.takeHeld() {
-		r.queueOp(&messages.QueueRequest{Op: messages.QueueOp_QUEUE_NACK, MessageId: id, Requeue: true})
+	// The jobs an earlier incarnation held are still in flight in the
+	// queue, under the same message ids: run them again first, in the
+	// order they were taken.
+	ids, raws := r.track.takeHeld()
+	for i, id := range ids {
+		r.take(id, raws[i])
 	}
 }
 
@@ -145,19 +147,27 @@ func (r *runner) fill() {
 			r.ack(m.MessageId)
 			continue
 		}
-		var q queued
-		err = json.Unmarshal(m.Message, &q)
-		var job *Job
-		if err == nil {
-			job, err = Parse(q.Table, q.ID, q.Record)
-		}
-		if err != nil || q.Table != r.be.Table {
-			r.log.Error("dropping a message of the job queue that is no job of this table", "message_id", m.MessageId, "err", err)
-			r.ack(m.MessageId)
-			continue
-		}
-		r.run(m.MessageId, job)
+		r.take(m.MessageId, m.Message)
 	}
+}
+
+// take starts the job of queue message id, whose content is raw. A message
+// that holds no job of this table can never run: it is dropped.
+func (r *runner) take(id string, raw []byte) {
+	var q queued
+	err := json.Unmarshal(raw, &q)
+	var job *Job
+	if err == nil {
+		job, err = Parse(q.Table, q.ID, q.Record)
+	}
+	if err != nil || q.Table != r.be.Table {
+		r.log.Error("dropping a message of the job queue that is no job of this table", "message_id", id, "err", err)
+		r.ack(id)
+		return
+	}
+	r.active[id] = &running{job: job}
+	r.track.hold(id, raw)
+	r.run(id, job)
 }
 
 func (r *runner) refillLater() {
@@ -170,10 +180,6 @@ func (r *runner) refillLater() {
 
 // run starts a call of job, held as queue message id.
 func (r *runner) run(id string, job *Job) {
-	if _, ok := r.active[id]; !ok {
-		r.active[id] = &running{job: job}
-		r.track.hold(id, true)
-	}
 	job.Start()
 	r.write(job)
 	url := r.be.BaseURL + job.Path
@@ -245,7 +251,7 @@ func (r *runner) retry(id string) {
 
 func (r *runner) release(id string) {
 	delete(r.active, id)
-	r.track.hold(id, false)
+	r.track.hold(id, nil)
 }
 
 // ack removes an ended job from the queue. When the queue no longer has the

@@ -1,13 +1,16 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +74,7 @@ type Service struct {
 }
 
 // track is what outlives a runner's incarnations: its figures, and the
-// queue messages it holds, which a restarted runner hands back.
+// queue messages it holds, which a restarted runner takes over.
 type track struct {
 	backend                  string
 	held                     atomic.Int64
@@ -79,31 +82,41 @@ type track struct {
 	writeFailures            atomic.Int64
 
 	mu   sync.Mutex
-	msgs map[string]bool // message ids held in flight
+	msgs map[string]heldMsg // by id: the messages held in flight
+	seq  uint64
 }
 
-func (t *track) hold(id string, on bool) {
+type heldMsg struct {
+	seq uint64 // the order they were taken in
+	raw []byte
+}
+
+// hold records that the runner holds message id (raw is its content), or
+// with raw nil, that it let it go.
+func (t *track) hold(id string, raw []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if on {
-		t.msgs[id] = true
+	if raw != nil {
+		t.seq++
+		t.msgs[id] = heldMsg{seq: t.seq, raw: raw}
 	} else {
 		delete(t.msgs, id)
 	}
 	t.held.Store(int64(len(t.msgs)))
 }
 
-// takeHeld returns the held message ids and forgets them.
-func (t *track) takeHeld() []string {
+// takeHeld returns the held messages, in the order they were taken, and
+// forgets them.
+func (t *track) takeHeld() (ids []string, raws [][]byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ids := make([]string, 0, len(t.msgs))
-	for id := range t.msgs {
+	for _, id := range slices.SortedFunc(maps.Keys(t.msgs), func(a, b string) int { return cmp.Compare(t.msgs[a].seq, t.msgs[b].seq) }) {
 		ids = append(ids, id)
+		raws = append(raws, t.msgs[id].raw)
 	}
 	clear(t.msgs)
 	t.held.Store(0)
-	return ids
+	return ids, raws
 }
 
 // Start creates each job table's queue (kept when it exists: it holds the
@@ -121,7 +134,7 @@ func Start(sys *system.System, cfg jobconfig.Config, queues Queues, tables Table
 		return s, nil
 	}
 	for _, be := range cfg.Sorted() {
-		s.tracks[be.Table] = &track{backend: be.Name, msgs: map[string]bool{}}
+		s.tracks[be.Table] = &track{backend: be.Name, msgs: map[string]heldMsg{}}
 		if err := s.createQueue(be.Table); err != nil {
 			return nil, err
 		}
