@@ -21,13 +21,19 @@ import (
 // callDone is sent to a runner by the goroutine of one call, and retryDue
 // by the timer of one backoff. They never leave the process (the goroutine
 // and the timer belong to the runner), so they are plain Go values rather
-// than protobuf messages.
+// than protobuf messages. Each names the job's running, so that one sent
+// to a runner's earlier incarnation (its mailbox outlives a restart) is
+// told apart from the new incarnation's running of the same job.
 type callDone struct {
 	msgID string
+	run   *running
 	res   Result
 }
 
-type retryDue struct{ msgID string }
+type retryDue struct {
+	msgID string
+	run   *running
+}
 
 // refill asks a runner to look at its queue again after a failed attempt.
 type refill struct{}
@@ -74,7 +80,7 @@ func (r *runner) Receive(ctx actor.Context) {
 		r.done(msg)
 		r.fill()
 	case *retryDue:
-		r.retry(msg.msgID)
+		r.retry(msg)
 		r.fill()
 	}
 }
@@ -165,9 +171,10 @@ func (r *runner) take(id string, raw []byte) {
 		r.ack(id)
 		return
 	}
-	r.active[id] = &running{job: job}
+	run := &running{job: job}
+	r.active[id] = run
 	r.track.hold(id, raw)
-	r.run(id, job)
+	r.run(id, run)
 }
 
 func (r *runner) refillLater() {
@@ -178,8 +185,9 @@ func (r *runner) refillLater() {
 	r.refilling = time.AfterFunc(time.Second, func() { root.Send(self, refill{}) })
 }
 
-// run starts a call of job, held as queue message id.
-func (r *runner) run(id string, job *Job) {
+// run starts a call of run's job, held as queue message id.
+func (r *runner) run(id string, run *running) {
+	job := run.job
 	job.Start()
 	r.write(job)
 	url := r.be.BaseURL + job.Path
@@ -190,14 +198,14 @@ func (r *runner) run(id string, job *Job) {
 	go func() {
 		defer r.calls.Done()
 		res := call(ctx, client, r.svc.opts.UserAgent, url, token, payload, timeout)
-		root.Send(self, &callDone{msgID: id, res: res})
+		root.Send(self, &callDone{msgID: id, run: run, res: res})
 	}()
 }
 
 // done applies the result of a call.
 func (r *runner) done(msg *callDone) {
-	run, ok := r.active[msg.msgID]
-	if !ok {
+	run := r.active[msg.msgID]
+	if run == nil || run != msg.run {
 		return // from before a restart
 	}
 	job := run.job
@@ -217,8 +225,8 @@ func (r *runner) done(msg *callDone) {
 	r.track.retried.Add(1)
 	r.log.Info("job call failed; retrying", "job", job.ID, "code", msg.res.Code, "reason", job.Errors[len(job.Errors)-1].Reason,
 		"retries", job.Retries, "max_retries", job.MaxRetries, "backoff", step.Backoff)
-	self, root, id := r.self, r.svc.sys.Root, msg.msgID
-	run.timer = time.AfterFunc(step.Backoff, func() { root.Send(self, &retryDue{msgID: id}) })
+	self, root, due := r.self, r.svc.sys.Root, &retryDue{msgID: msg.msgID, run: run}
+	run.timer = time.AfterFunc(step.Backoff, func() { root.Send(self, due) })
 }
 
 // retry makes a job pending again after its backoff. It goes back through
@@ -227,10 +235,10 @@ func (r *runner) done(msg *callDone) {
 // acked, so a crash between the two runs the job twice, never zero times.
 // When the queue has no room for the copy, the runner keeps the job and
 // calls again itself.
-func (r *runner) retry(id string) {
-	run, ok := r.active[id]
-	if !ok {
-		return
+func (r *runner) retry(msg *retryDue) {
+	id, run := msg.msgID, r.active[msg.msgID]
+	if run == nil || run != msg.run {
+		return // from before a restart
 	}
 	job := run.job
 	job.Retry()
@@ -241,7 +249,7 @@ func (r *runner) retry(id string) {
 		r.log.Warn("job not queued again; retrying it in place", "job", job.ID, "err", err)
 		run.timer = nil
 		r.write(job)
-		r.run(id, job)
+		r.run(id, run)
 		return
 	}
 	r.write(job)

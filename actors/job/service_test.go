@@ -271,6 +271,14 @@ func TestRunnerRestart(t *testing.T) {
 	close(be.release)
 	waitFor(t, "success", func() bool { return tables.last("job:r")["status"] == "success" })
 	waitFor(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
+	// The call the crash cut short is no failure of the job: its result,
+	// which reaches the restarted runner, is ignored.
+	if last := tables.last("job:r"); last["retries"] != 0.0 || fmt.Sprint(last["errors"]) != "[]" {
+		t.Errorf("the row after the restart %v", last)
+	}
+	if n := be.count("/gate"); n != 2 {
+		t.Errorf("%d calls, want 2", n)
+	}
 }
 
 // TestQueueDeleted: a job queue deleted through the data door is made
