@@ -1350,6 +1350,8 @@ type PubSubMessage struct {
 	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
 	Message       []byte                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	Metadata      []byte                 `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	MessageId     string                 `protobuf:"bytes,4,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`        // the id publish answered
+	TimestampMs   int64                  `protobuf:"varint,5,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"` // when it was published
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1403,6 +1405,20 @@ func (x *PubSubMessage) GetMetadata() []byte {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *PubSubMessage) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *PubSubMessage) GetTimestampMs() int64 {
+	if x != nil {
+		return x.TimestampMs
+	}
+	return 0
 }
 
 type PubSubReply struct {
@@ -1661,11 +1677,14 @@ const file_messaging_proto_rawDesc = "" +
 	".actor.PIDR\n" +
 	"subscriber\x12\x1a\n" +
 	"\bpatterns\x18\x06 \x03(\tR\bpatterns\x12\x18\n" +
-	"\apattern\x18\a \x01(\tR\apattern\"[\n" +
+	"\apattern\x18\a \x01(\tR\apattern\"\x9d\x01\n" +
 	"\rPubSubMessage\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\x12\x1a\n" +
-	"\bmetadata\x18\x03 \x01(\fR\bmetadata\"\xe0\x02\n" +
+	"\bmetadata\x18\x03 \x01(\fR\bmetadata\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x04 \x01(\tR\tmessageId\x12!\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03R\vtimestampMs\"\xe0\x02\n" +
 	"\vPubSubReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +

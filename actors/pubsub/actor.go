@@ -106,11 +106,12 @@ func (r *router) handle(ctx actor.Context, req *messages.PubSubRequest) *message
 		}
 		r.published++
 		ids := r.trie.Match(req.Topic)
-		msg := &messages.PubSubMessage{Topic: req.Topic, Message: req.Message, Metadata: req.Metadata}
+		msg := &messages.PubSubMessage{Topic: req.Topic, Message: req.Message, Metadata: req.Metadata,
+			MessageId: messageID(), TimestampMs: time.Now().UnixMilli()}
 		for _, id := range ids {
 			ctx.Send(r.subs[id].pid, msg)
 		}
-		return &messages.PubSubReply{SubscribersNotified: int64(len(ids)), MessageId: messageID()}
+		return &messages.PubSubReply{SubscribersNotified: int64(len(ids)), MessageId: msg.MessageId}
 	case messages.PubSubOp_PUBSUB_SUBSCRIBE:
 		if req.Subscriber == nil {
 			return fail(messages.CodeInvalid, "pubsub.subscribe needs a subscriber")

@@ -114,6 +114,9 @@ func (s *Server) routes(metricsHandler http.Handler) {
 		s.mux.HandleFunc("POST /admin/chaos", s.observe(s.serveChaos))
 	}
 	s.mux.HandleFunc("GET "+wsPath, s.serveWS)
+	s.mux.HandleFunc("GET /pubsub/ws", s.serveResourceWS(pubsubEndpoint))
+	s.mux.HandleFunc("GET /stream/{room}/ws/{subscriber_id}", s.serveResourceWS(streamEndpoint))
+	s.mux.HandleFunc("GET /queue/{queue}/ws/{consumer_id}", s.serveResourceWS(queueEndpoint))
 	for _, table := range []struct {
 		routes    []restRoute
 		messaging bool

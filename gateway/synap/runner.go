@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
 
 	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/gateway/wsconn"
@@ -59,7 +60,28 @@ func (r *wsRunner) loop() {
 // runJob runs a frame, writes its reply and the replay its subscriptions
 // brought, and lets the session's held pushes go.
 func (r *wsRunner) runJob(f *wsFrame) {
-	r.conn.Send(r.execute(f, r))
+	out := r.execute(f, r)
+	switch {
+	case f.welcome != nil:
+		// A per-resource endpoint's own subscription: the client gets the
+		// original's welcome frame, or an error frame and the close.
+		w, ok := f.welcome(out.Bytes())
+		jsonw.Put(out)
+		r.conn.Send(w)
+		if !ok {
+			r.conn.Flush()
+			r.conn.Close(websocket.StatusPolicyViolation, "the subscription was refused")
+		}
+	case f.quiet:
+		// An ack or nack on a queue endpoint: the original answers only
+		// a failure.
+		if w := errorFrameOf(out.Bytes()); w != nil {
+			r.conn.Send(w)
+		}
+		jsonw.Put(out)
+	default:
+		r.conn.Send(out)
+	}
 	for _, w := range r.replay {
 		r.conn.Send(w)
 	}

@@ -27,6 +27,9 @@ type session struct {
 	run    *wsRunner
 	cancel context.CancelFunc // ends the runner's context
 	ended  bool               // stopping: frames are refused
+	// original: a per-resource endpoint's session, whose pushes take the
+	// original server's frames (wsorig.go).
+	original bool
 }
 
 // holdDone tells the session that a subscribing command's replies are
@@ -50,11 +53,23 @@ func (a *session) Receive(ctx actor.Context) {
 	case holdDone:
 		a.conn.Unhold()
 	case *messages.RoomEvent:
-		a.conn.Push(eventFrame(m))
+		if a.original {
+			a.conn.Push(originalEventFrame(m))
+		} else {
+			a.conn.Push(eventFrame(m))
+		}
 	case *messages.PubSubMessage:
-		a.conn.Push(messageFrame(m))
+		if a.original {
+			a.conn.Push(originalMessageFrame(m))
+		} else {
+			a.conn.Push(messageFrame(m))
+		}
 	case *messages.QueueDelivery:
-		a.conn.Push(deliveryFrame(m))
+		if a.original {
+			a.conn.Push(originalDeliveryFrame(m))
+		} else {
+			a.conn.Push(deliveryFrame(m))
+		}
 	case *actor.Stopping:
 		// The runner drops the session's subscriptions as it ends.
 		a.ended = true

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
+	"github.com/troupe-run/troupe/gateway/jsonw"
 	"github.com/troupe-run/troupe/gateway/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
@@ -100,6 +101,12 @@ type wsFrame struct {
 	// detach: a queue.consume, which may wait for a message, runs beside
 	// the commands after it rather than before them.
 	detach bool
+	// welcome, on the subscription a per-resource endpoint makes for its
+	// client, turns the command's reply into the frame the client gets,
+	// and says whether the subscription was made (wsorig.go).
+	welcome func(reply []byte) (*jsonw.Writer, bool)
+	// quiet: the reply is written only when the command failed.
+	quiet bool
 }
 
 // subscribeCommands are the commands after which pushes may come.
