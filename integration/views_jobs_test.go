@@ -323,6 +323,10 @@ func TestViewsJobsKill9(t *testing.T) {
 		if n := b.callsFor(id); n != want {
 			t.Errorf("%s called %d times, want %d", id, n, want)
 		}
+		// Calls cut short by the kill or the crash are no failures.
+		if row := jobRow(v, jobsView, id); row["retries"] != 0.0 || fmt.Sprint(row["errors"]) != "[]" {
+			t.Errorf("%s's row %v", id, row)
+		}
 	}
 	jobsWait(t, "/info: four jobs done since the restart", func() bool {
 		jobs := jobsInfo(t, s)["job"]
