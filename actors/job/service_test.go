@@ -245,6 +245,10 @@ func TestJobConcurrency(t *testing.T) {
 		submit(t, svc, fmt.Sprint("job:c", i), `{"status":"pending","path":"/gate"}`)
 	}
 	waitFor(t, "two calls", func() bool { return be.count("/gate") >= 2 })
+	waitFor(t, "info: 2 processing, 4 pending", func() bool {
+		info := svc.Info(context.Background())
+		return info[0].Processing == 2 && info[0].Pending == 4
+	})
 	close(be.release)
 	for i := range 6 {
 		waitFor(t, "success", func() bool { return tables.last(fmt.Sprint("job:c", i))["status"] == "success" })
