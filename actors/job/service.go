@@ -298,7 +298,7 @@ func (s *Service) Info(ctx context.Context) []*messages.JobBackendInfo {
 		info := &messages.JobBackendInfo{Table: be.Table, Backend: be.Name, Processing: held,
 			Success: t.success.Load(), Failed: t.failed.Load(), Retried: t.retried.Load()}
 		if rep, err := s.queues.Do(ctx, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: QueueName(be.Table)}); err == nil && rep.Stats != nil {
-			info.Pending = max(rep.Stats.Depth-held, 0)
+			info.Pending = rep.Stats.Depth // ready messages: the held ones are not counted
 		} else {
 			info.Pending = -1 // unknown: the queue did not answer
 		}
