@@ -118,12 +118,16 @@ func (x *BootstrapRow) GetRecord() []byte {
 	return nil
 }
 
-// BootstrapRows stages one page of a table.
+// BootstrapRows stages one page of a table: rows, or page, the proxy's
+// answer as it came (a JSON array of records), which the engine decodes
+// in one pass. Records whose id is not a string are skipped, as the
+// original skips them.
 type BootstrapRows struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
 	Rows          []*BootstrapRow        `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	Page          []byte                 `protobuf:"bytes,4,opt,name=page,proto3" json:"page,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -175,6 +179,13 @@ func (x *BootstrapRows) GetTable() string {
 func (x *BootstrapRows) GetRows() []*BootstrapRow {
 	if x != nil {
 		return x.Rows
+	}
+	return nil
+}
+
+func (x *BootstrapRows) GetPage() []byte {
+	if x != nil {
+		return x.Page
 	}
 	return nil
 }
@@ -241,6 +252,8 @@ type BootstrapReply struct {
 	Rows          int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`                              // rows staged so far (commit: rows now live)
 	Views         int64                  `protobuf:"varint,4,opt,name=views,proto3" json:"views,omitempty"`                            // commit: views registered
 	ViewErrors    []string               `protobuf:"bytes,5,rep,name=view_errors,json=viewErrors,proto3" json:"view_errors,omitempty"` // commit: views that did not compile, with why
+	PageLen       int64                  `protobuf:"varint,6,opt,name=page_len,json=pageLen,proto3" json:"page_len,omitempty"`         // rows: the page's length, skipped records included
+	LastId        string                 `protobuf:"bytes,7,opt,name=last_id,json=lastId,proto3" json:"last_id,omitempty"`             // rows: the page's last string id, where the next page starts
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -308,6 +321,20 @@ func (x *BootstrapReply) GetViewErrors() []string {
 		return x.ViewErrors
 	}
 	return nil
+}
+
+func (x *BootstrapReply) GetPageLen() int64 {
+	if x != nil {
+		return x.PageLen
+	}
+	return 0
+}
+
+func (x *BootstrapReply) GetLastId() string {
+	if x != nil {
+		return x.LastId
+	}
+	return ""
 }
 
 // TableHashes asks for the content hash of every live table.
@@ -400,14 +427,15 @@ const file_lifecycle_proto_rawDesc = "" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"6\n" +
 	"\fBootstrapRow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06record\x18\x02 \x01(\fR\x06record\"n\n" +
+	"\x06record\x18\x02 \x01(\fR\x06record\"\x82\x01\n" +
 	"\rBootstrapRows\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x121\n" +
-	"\x04rows\x18\x03 \x03(\v2\x1d.troupe.messages.BootstrapRowR\x04rows\"\\\n" +
+	"\x04rows\x18\x03 \x03(\v2\x1d.troupe.messages.BootstrapRowR\x04rows\x12\x12\n" +
+	"\x04page\x18\x04 \x01(\fR\x04page\"\\\n" +
 	"\x0fBootstrapCommit\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x123\n" +
-	"\x05views\x18\x02 \x03(\v2\x1d.troupe.messages.RegisterViewR\x05views\"\x9f\x01\n" +
+	"\x05views\x18\x02 \x03(\v2\x1d.troupe.messages.RegisterViewR\x05views\"\xd3\x01\n" +
 	"\x0eBootstrapReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
@@ -415,7 +443,9 @@ const file_lifecycle_proto_rawDesc = "" +
 	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x14\n" +
 	"\x05views\x18\x04 \x01(\x03R\x05views\x12\x1f\n" +
 	"\vview_errors\x18\x05 \x03(\tR\n" +
-	"viewErrors\"\r\n" +
+	"viewErrors\x12\x19\n" +
+	"\bpage_len\x18\x06 \x01(\x03R\apageLen\x12\x17\n" +
+	"\alast_id\x18\a \x01(\tR\x06lastId\"\r\n" +
 	"\vTableHashes\"\x94\x01\n" +
 	"\x10TableHashesReply\x12E\n" +
 	"\x06hashes\x18\x01 \x03(\v2-.troupe.messages.TableHashesReply.HashesEntryR\x06hashes\x1a9\n" +

@@ -16,7 +16,9 @@ import (
 // Engine is what the lifecycle asks of the views engine (view.Service).
 type Engine interface {
 	BootstrapBegin(ctx context.Context, epoch uint64) error
-	BootstrapRows(ctx context.Context, epoch uint64, table string, rows []*messages.BootstrapRow) error
+	// BootstrapPage stages a page as the proxy answered it and returns its
+	// length and its last string id.
+	BootstrapPage(ctx context.Context, epoch uint64, table string, page []byte) (*messages.BootstrapReply, error)
 	BootstrapCommit(ctx context.Context, epoch uint64, views []*messages.RegisterView) (*messages.BootstrapReply, error)
 	TableHashes(ctx context.Context) (map[string]string, error)
 	ViewCount(ctx context.Context) (int64, error)
@@ -36,8 +38,9 @@ type querier interface {
 // each table by keyset pages (SELECT * FROM t ORDER BY id LIMIT n, then
 // SELECT * FROM t WHERE id > <last id> ORDER BY id LIMIT n until a page
 // comes back short), then SELECT * FROM _00_query for the views. Each page
-// goes to the engine as one message, so the engine never waits for the
-// network and holds at most the snapshot staged so far.
+// goes to the engine as one message, as it came (the engine decodes it in
+// one pass), so the engine never waits for the network and holds at most
+// the snapshot staged so far.
 type bootstrapper struct {
 	proxy    querier
 	engine   Engine
@@ -156,18 +159,18 @@ func (b *bootstrapper) table(ctx context.Context, epoch uint64, table string, be
 		if err != nil {
 			return n, err
 		}
-		rows, pageLen, lastID, err := pageRows(raw)
+		var reply *messages.BootstrapReply
+		err = b.engineStep(ctx, func(c context.Context) error {
+			var err error
+			reply, err = b.engine.BootstrapPage(c, epoch, table, raw)
+			return err
+		})
 		if err != nil {
 			return n, fmt.Errorf("table %s: %w", table, err)
 		}
-		if len(rows) > 0 {
-			err = b.engineStep(ctx, func(c context.Context) error { return b.engine.BootstrapRows(c, epoch, table, rows) })
-			if err != nil {
-				return n, fmt.Errorf("table %s: %w", table, err)
-			}
-		}
-		n += int64(len(rows))
-		b.progress(table, before+n)
+		n = reply.Rows - before
+		b.progress(table, reply.Rows)
+		pageLen, lastID := int(reply.PageLen), reply.LastId
 		if pageLen < b.pageSize {
 			return n, nil
 		}
@@ -179,33 +182,6 @@ func (b *bootstrapper) table(ctx context.Context, epoch uint64, table string, be
 		last = lastID
 		q = fmt.Sprintf("SELECT * FROM %s WHERE id > %s ORDER BY id LIMIT %d", table, last, b.pageSize)
 	}
-}
-
-// pageRows splits a page into its rows: those whose id is a string, as the
-// original keeps (it skips the others), each with its JSON as received.
-// It returns the page's length and its last string id.
-func pageRows(raw json.RawMessage) ([]*messages.BootstrapRow, int, string, error) {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, 0, "", fmt.Errorf("a page is a JSON array of records: %w", err)
-	}
-	rows := make([]*messages.BootstrapRow, 0, len(list))
-	last := ""
-	for _, rec := range list {
-		var head struct {
-			ID any `json:"id"`
-		}
-		if len(rec) == 0 || rec[0] != '{' || json.Unmarshal(rec, &head) != nil {
-			continue
-		}
-		id, ok := head.ID.(string)
-		if !ok || id == "" {
-			continue
-		}
-		rows = append(rows, &messages.BootstrapRow{Id: id, Record: rec})
-		last = id
-	}
-	return rows, len(list), last, nil
 }
 
 // views reads _00_query and maps each row as the original does: id without

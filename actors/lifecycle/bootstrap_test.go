@@ -35,11 +35,22 @@ type fakeEngine struct {
 }
 
 func (e *fakeEngine) BootstrapBegin(context.Context, uint64) error { return nil }
-func (e *fakeEngine) BootstrapRows(_ context.Context, _ uint64, table string, rows []*messages.BootstrapRow) error {
-	for _, r := range rows {
-		e.rows[table] = append(e.rows[table], r.Id)
+func (e *fakeEngine) BootstrapPage(_ context.Context, _ uint64, table string, page []byte) (*messages.BootstrapReply, error) {
+	var list []map[string]any
+	if err := json.Unmarshal(page, &list); err != nil {
+		return nil, err
 	}
-	return nil
+	out := &messages.BootstrapReply{PageLen: int64(len(list))}
+	for _, r := range list {
+		if id, ok := r["id"].(string); ok {
+			e.rows[table] = append(e.rows[table], id)
+			out.LastId = id
+		}
+	}
+	for _, ids := range e.rows {
+		out.Rows += int64(len(ids))
+	}
+	return out, nil
 }
 func (e *fakeEngine) BootstrapCommit(_ context.Context, _ uint64, views []*messages.RegisterView) (*messages.BootstrapReply, error) {
 	e.views = views

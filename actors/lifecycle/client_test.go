@@ -87,13 +87,3 @@ func TestClientLimits(t *testing.T) {
 		t.Fatalf("an answer within the limit: %v", err)
 	}
 }
-
-func TestPageRows(t *testing.T) {
-	rows, n, last, err := pageRows([]byte(`[{"id":"t:1","a":1.0},{"id":{"tb":"t","id":2}},{"x":1},3,{"id":"t:4"}]`))
-	if err != nil || n != 5 || last != "t:4" || len(rows) != 2 || rows[0].Id != "t:1" || string(rows[0].Record) != `{"id":"t:1","a":1.0}` {
-		t.Fatalf("pageRows: %v %d %q %v", rows, n, last, err)
-	}
-	if _, _, _, err := pageRows([]byte(`{"not":"a list"}`)); err == nil {
-		t.Fatalf("an object as a page gave no error")
-	}
-}

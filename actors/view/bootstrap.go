@@ -46,23 +46,60 @@ func (e *engine) bootstrapRows(msg *messages.BootstrapRows) *messages.BootstrapR
 	if st == nil || st.epoch != msg.Epoch {
 		return staleBootstrap(msg.Epoch)
 	}
+	out := &messages.BootstrapReply{}
 	for _, row := range msg.Rows {
-		if max := e.svc.opts.MaxRecord; max > 0 && len(row.Record) > max {
-			return &messages.BootstrapReply{ErrorCode: messages.CodeInvalid,
-				ErrorMessage: fmt.Sprintf("row %s of %d bytes: the limit is %d", row.Id, len(row.Record), max)}
-		}
 		rec, err := e.dec.Decode(row.Record)
+		if err == nil {
+			err = e.stage(st, msg.Table, row.Id, rec)
+		}
 		if err != nil {
 			return &messages.BootstrapReply{ErrorCode: messages.CodeInvalid, ErrorMessage: fmt.Sprintf("row %s: %v", row.Id, err)}
 		}
-		ev, err := st.tables.Apply(ivm.Change{Op: ivm.Create, Table: msg.Table, ID: row.Id, Record: rec, Normalized: true})
-		if err != nil {
-			return &messages.BootstrapReply{ErrorCode: messages.CodeInvalid, ErrorMessage: fmt.Sprintf("row %s: %v", row.Id, err)}
-		}
-		st.hashes.set(msg.Table, row.Id, ev.New)
-		st.rows++
+		out.PageLen++
+		out.LastId = row.Id
 	}
-	return &messages.BootstrapReply{Rows: st.rows}
+	if len(msg.Page) > 0 {
+		// The page is decoded in one pass, as the field of an object (the
+		// decoder reads records, which are objects).
+		wrapped := make([]byte, 0, len(msg.Page)+6)
+		wrapped = append(append(append(wrapped, `{"p":`...), msg.Page...), '}')
+		v, err := e.dec.Decode(wrapped)
+		list, ok := v["p"].([]any)
+		if err != nil || !ok {
+			return &messages.BootstrapReply{ErrorCode: messages.CodeInvalid,
+				ErrorMessage: fmt.Sprintf("a page of table %s is not a JSON array of records: %v", msg.Table, err)}
+		}
+		for _, el := range list {
+			out.PageLen++
+			rec, ok := el.(map[string]any)
+			if !ok {
+				continue
+			}
+			id, ok := rec["id"].(string)
+			if !ok || id == "" {
+				continue // as the original: only rows whose id is a string
+			}
+			if err := e.stage(st, msg.Table, id, rec); err != nil {
+				return &messages.BootstrapReply{ErrorCode: messages.CodeInvalid, ErrorMessage: fmt.Sprintf("row %s: %v", id, err)}
+			}
+			out.LastId = id
+		}
+	}
+	out.Rows = st.rows
+	return out
+}
+
+// stage adds one row to the staged tables.
+func (e *engine) stage(st *staging, table, id string, rec map[string]any) error {
+	ev, err := st.tables.Apply(ivm.Change{Op: ivm.Create, Table: table, ID: id, Record: rec, Normalized: true})
+	if err != nil {
+		return err
+	}
+	if n := st.hashes.set(table, id, ev.New); e.svc.opts.MaxRecord > 0 && n > e.svc.opts.MaxRecord {
+		return fmt.Errorf("%d bytes: the limit is %d", n, e.svc.opts.MaxRecord)
+	}
+	st.rows++
+	return nil
 }
 
 // pending is a view of the snapshot, compiled.

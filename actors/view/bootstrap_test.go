@@ -109,3 +109,32 @@ func startKeeping(t *testing.T, args ...string) (*system.System, *Service) {
 	}
 	return sys, svc
 }
+
+// A page as the proxy answers it: records whose id is not a string are
+// skipped (and counted in the page's length, which tells a short page).
+func TestBootstrapPage(t *testing.T) {
+	_, svc := startKeeping(t)
+	if err := svc.BootstrapBegin(bg, 1); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := svc.BootstrapPage(bg, 1, "t", []byte(`[{"id":"t:1","a":1.0},{"id":{"tb":"t","id":2}},{"x":1},3,{"id":"t:4"}]`))
+	if err != nil || rep.PageLen != 5 || rep.LastId != "t:4" || rep.Rows != 2 {
+		t.Fatalf("page: %v %v", rep, err)
+	}
+	for _, bad := range []string{`{"x":1}`, `[{"id":"t:5"`, `"rows"`} {
+		if _, err := svc.BootstrapPage(bg, 1, "t", []byte(bad)); err == nil {
+			t.Fatalf("page %s was taken", bad)
+		}
+	}
+	if _, err := svc.BootstrapPage(bg, 2, "t", []byte(`[]`)); err == nil {
+		t.Fatalf("a page of another bootstrap was taken")
+	}
+	if _, err := svc.BootstrapCommit(bg, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	hashes, _ := svc.TableHashes(bg)
+	info, _ := svc.Info(bg)
+	if info.CircuitTables["t"] != 2 || !strings.HasPrefix(hashes["t"], "b3:") {
+		t.Fatalf("after the commit: %v %v", info, hashes)
+	}
+}

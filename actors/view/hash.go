@@ -228,8 +228,9 @@ func newTableHashes() *tableHashes {
 	return &tableHashes{tables: map[string]*hashedTable{}}
 }
 
-// set records the new content of a row.
-func (h *tableHashes) set(table, id string, rec map[string]any) {
+// set records the new content of a row and returns the length of its
+// canonical JSON.
+func (h *tableHashes) set(table, id string, rec map[string]any) int {
 	t := h.tables[table]
 	if t == nil {
 		t = &hashedTable{rows: map[string]*hashedRow{}}
@@ -239,10 +240,11 @@ func (h *tableHashes) set(table, id string, rec map[string]any) {
 	t.sum = ""
 	if r := t.rows[id]; r != nil {
 		r.canon = append(r.canon[:0], h.buf...)
-		return
+		return len(h.buf)
 	}
 	t.rows[id] = &hashedRow{id: id, raw: rawID(id), canon: slices.Clone(h.buf)}
 	t.order = nil
+	return len(h.buf)
 }
 
 // del records that a row is gone.

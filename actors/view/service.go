@@ -203,10 +203,16 @@ func (s *Service) BootstrapBegin(ctx context.Context, epoch uint64) error {
 	return err
 }
 
-// BootstrapRows stages one page of rows of a table.
+// BootstrapRows stages rows of a table.
 func (s *Service) BootstrapRows(ctx context.Context, epoch uint64, table string, rows []*messages.BootstrapRow) error {
 	_, err := s.bootstrap(ctx, &messages.BootstrapRows{Epoch: epoch, Table: table, Rows: rows})
 	return err
+}
+
+// BootstrapPage stages a page of a table as the proxy answered it, a JSON
+// array of records; the reply has the page's length and its last id.
+func (s *Service) BootstrapPage(ctx context.Context, epoch uint64, table string, page []byte) (*messages.BootstrapReply, error) {
+	return s.bootstrap(ctx, &messages.BootstrapRows{Epoch: epoch, Table: table, Page: page})
 }
 
 // BootstrapCommit makes the staged tables live and views the registered
@@ -232,6 +238,8 @@ func (s *Service) bootstrap(ctx context.Context, msg any) (*messages.BootstrapRe
 			return r, fmt.Errorf("%s: %s", r.ErrorCode, r.ErrorMessage)
 		}
 		return r, nil
+	case *messages.IngestReply: // a failed store write answers so
+		return nil, fmt.Errorf("%s: %s", r.ErrorCode, r.ErrorMessage)
 	}
 	return nil, fmt.Errorf("unexpected reply %T", res)
 }
