@@ -34,6 +34,9 @@ func openPipes() (child, parent [fdCount]*os.File, err error) {
 		} else {
 			child[i], parent[i] = w, r
 		}
+		if i == fdInput || i == fdOutput {
+			growPipe(r)
+		}
 	}
 	return child, parent, nil
 }

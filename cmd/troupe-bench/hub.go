@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,9 +164,19 @@ func (h *hubBench) topicThroughput(name string, n int) (float64, error) {
 		return 0, err
 	}
 	line := append(append([]byte(`{"x":"`), bytes.Repeat([]byte("x"), 1024-9)...), '"', '}', '\n')
+	// Streams of their own: one connection each, bounded by a deadline
+	// rather than the short requests' timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	streams := &http.Client{Transport: &http.Transport{}}
+	defer streams.CloseIdleConnections()
 	read := make(chan error, n)
 	for range n {
-		resp, err := h.client.Get(h.base + "/topic/" + name + "?from=0")
+		req, err := http.NewRequestWithContext(ctx, "GET", h.base+"/topic/"+name+"?from=0", nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := streams.Do(req)
 		if err != nil {
 			return 0, err
 		}
@@ -179,9 +190,19 @@ func (h *hubBench) topicThroughput(name string, n int) (float64, error) {
 		}()
 	}
 	t0 := time.Now()
-	body := io.LimitReader(&hubRepeater{b: line}, hubTopicBytes)
-	if err := h.do("POST", "/topic/"+name, "application/x-ndjson", body, http.StatusAccepted, nil); err != nil {
+	req, err := http.NewRequestWithContext(ctx, "POST", h.base+"/topic/"+name, io.LimitReader(&hubRepeater{b: line}, hubTopicBytes))
+	if err != nil {
 		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := streams.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return 0, fmt.Errorf("POST /topic/%s: %s", name, resp.Status)
 	}
 	for range n {
 		if err := <-read; err != nil {
