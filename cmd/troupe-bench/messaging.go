@@ -18,6 +18,8 @@ import (
 
 // benchMessaging measures the data door's messaging in one run:
 //
+//   - durable work queues side by side with NATS JetStream and Redis
+//     (queues.go);
 //   - queues: messages/s through publish -> consume -> ack over HTTP, with
 //     --fsync=batch and with --fsync=none;
 //   - pub/sub fan-out: deliveries/s from one WebSocket publisher to 1, 10
@@ -27,6 +29,9 @@ import (
 //     by the same load generator.
 func benchMessaging(troupeBin string, conns int, d time.Duration) error {
 	fmt.Printf("messaging: %s per run\n", d)
+	if err := benchQueuePeers(troupeBin, d); err != nil {
+		return err
+	}
 	for _, fsync := range []string{"batch", "none"} {
 		rate, err := benchQueue(troupeBin, fsync, conns, d)
 		if err != nil {

@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+)
+
+// Queue throughput side by side, in one run: durable work queues with 32
+// publishers and 32 consumers, each message published, delivered to one
+// consumer and acknowledged:
+//
+//   - Troupe over the WebSocket: publishers send queue.publish frames,
+//     consumers get queue.subscribe pushes and send queue.ack frames;
+//   - Troupe over HTTP: queue.publish, queue.consume (waiting) and queue.ack;
+//   - NATS JetStream (Debian nats-server): a work-queue stream on file
+//     storage, a shared durable pull consumer with explicit acks;
+//   - Redis (Debian redis-server, appendonly with appendfsync everysec):
+//     LPUSH, then BRPOPLPUSH to a processing list and LREM as the ack.
+//
+// Troupe runs with --fsync=batch (an fsync every 10 ms). A peer that is
+// not installed is skipped, saying so. Publishers stay at most a window of
+// messages ahead of the acks, so every queue's depth stays bounded.
+
+const (
+	queueWorkers = 32
+	queueWindow  = 4096
+)
+
+// flow bounds the messages published and not yet acked, and counts acks.
+type flow struct {
+	tokens chan struct{}
+	acked  atomic.Int64
+	stop   atomic.Bool
+}
+
+func newFlow() *flow {
+	f := &flow{tokens: make(chan struct{}, queueWindow)}
+	for range queueWindow {
+		f.tokens <- struct{}{}
+	}
+	return f
+}
+
+// take waits for room to publish; false once the run is over.
+func (f *flow) take() bool {
+	for !f.stop.Load() {
+		select {
+		case <-f.tokens:
+			return true
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+func (f *flow) ack() {
+	f.acked.Add(1)
+	select {
+	case f.tokens <- struct{}{}:
+	default:
+	}
+}
+
+// measure runs for d after a warm-up and returns acks per second.
+func (f *flow) measure(d time.Duration) float64 {
+	time.Sleep(d / 5)
+	start, n0 := time.Now(), f.acked.Load()
+	time.Sleep(d)
+	rate := float64(f.acked.Load()-n0) / time.Since(start).Seconds()
+	f.stop.Store(true)
+	return rate
+}
+
+func benchQueuePeers(troupeBin string, d time.Duration) error {
+	fmt.Printf("durable work queue, %d publishers and %d consumers, %s per run\n", queueWorkers, queueWorkers, d)
+	type result struct {
+		name string
+		rate float64
+	}
+	var results []result
+	run := func(name string, f func(time.Duration) (float64, error)) {
+		rate, err := f(d)
+		switch {
+		case errors.Is(err, errSkipped):
+			fmt.Printf("%-34s skipped: %v\n", name, err)
+		case err != nil:
+			fmt.Printf("%-34s failed: %v\n", name, err)
+		default:
+			fmt.Printf("%-34s %10.0f messages/s\n", name, rate)
+			results = append(results, result{name, rate})
+		}
+	}
+	run("troupe queue over WebSocket", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d) })
+	run("troupe queue over HTTP", func(d time.Duration) (float64, error) { return troupeQueueHTTP(troupeBin, d) })
+	run("NATS JetStream (work queue, file)", natsQueue)
+	run("Redis (LPUSH/BRPOPLPUSH+LREM, AOF)", redisQueue)
+	if len(results) > 1 {
+		fmt.Println("ratios (row / column):")
+		for _, a := range results {
+			var parts []string
+			for _, b := range results {
+				if a.name != b.name {
+					parts = append(parts, fmt.Sprintf("%.2f vs %s", a.rate/b.rate, b.name))
+				}
+			}
+			fmt.Printf("  %s: %s\n", a.name, strings.Join(parts, "; "))
+		}
+	}
+	return nil
+}
+
+var errSkipped = errors.New("not installed")
+
+// wsSend writes one command frame.
+func wsSend(ctx context.Context, c *websocket.Conn, command string, payload any) error {
+	raw, _ := json.Marshal(map[string]any{"command": command, "payload": payload})
+	return c.Write(ctx, websocket.MessageText, raw)
+}
+
+func troupeQueueWS(troupeBin string, d time.Duration) (float64, error) {
+	base, stop, err := startTroupe(troupeBin, "--fsync=batch", "--ws-buffer=100000", "--max-sessions=1000")
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	if _, err := call(newClient(1), base, []byte(`{"command":"queue.create","payload":{"queue":"bench","config":{"max_depth":1000000}}}`)); err != nil {
+		return 0, err
+	}
+	url := "ws" + strings.TrimPrefix(base, "http") + "/api/v1/ws"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFlow()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for i := range queueWorkers {
+		cons, _, err := websocket.Dial(ctx, url, nil)
+		if err != nil {
+			return 0, err
+		}
+		cons.SetReadLimit(-1)
+		defer cons.CloseNow()
+		if err := wsSend(ctx, cons, "queue.subscribe", map[string]any{"queue": "bench", "consumer_id": "c" + strconv.Itoa(i)}); err != nil {
+			return 0, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, data, err := cons.Read(ctx)
+				if err != nil {
+					return
+				}
+				var m struct {
+					Type      string `json:"type"`
+					MessageID string `json:"message_id"`
+				}
+				json.Unmarshal(data, &m)
+				if m.Type != "queue_message" {
+					continue // a reply to our own frames
+				}
+				if wsSend(ctx, cons, "queue.ack", map[string]any{"queue": "bench", "message_id": m.MessageID}) != nil {
+					return
+				}
+				f.ack()
+			}
+		}()
+		pub, _, err := websocket.Dial(ctx, url, nil)
+		if err != nil {
+			return 0, err
+		}
+		pub.SetReadLimit(-1)
+		defer pub.CloseNow()
+		wg.Add(2)
+		go func() { // the publisher's replies, read so that its socket flows
+			defer wg.Done()
+			for {
+				if _, _, err := pub.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for f.take() {
+				if wsSend(ctx, pub, "queue.publish", map[string]any{"queue": "bench", "message": "job"}) != nil {
+					return
+				}
+			}
+		}()
+	}
+	return f.measure(d), nil
+}
+
+func troupeQueueHTTP(troupeBin string, d time.Duration) (float64, error) {
+	base, stop, err := startTroupe(troupeBin, "--fsync=batch")
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	client := newClient(2 * queueWorkers)
+	if _, err := call(client, base, []byte(`{"command":"queue.create","payload":{"queue":"bench","config":{"max_depth":1000000}}}`)); err != nil {
+		return 0, err
+	}
+	f := newFlow()
+	var wg sync.WaitGroup
+	publish := []byte(`{"command":"queue.publish","payload":{"queue":"bench","message":"job"}}`)
+	consume := []byte(`{"command":"queue.consume","payload":{"queue":"bench","timeout":1}}`)
+	for range queueWorkers {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for f.take() {
+				if _, err := call(client, base, publish); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for !f.stop.Load() {
+				id, err := consumeID(client, base, consume)
+				if err != nil || id == "" {
+					continue
+				}
+				ack := fmt.Appendf(nil, `{"command":"queue.ack","payload":{"queue":"bench","message_id":%q}}`, id)
+				if _, err := call(client, base, ack); err == nil {
+					f.ack()
+				}
+			}
+		}()
+	}
+	rate := f.measure(d)
+	wg.Wait()
+	return rate, nil
+}
+
+// startPeer starts a peer server and waits until its port answers.
+func startPeer(bin string, addr string, args ...string) (func(), error) {
+	if _, err := exec.LookPath(bin); err != nil {
+		return nil, fmt.Errorf("%w: %s (apt-get install %s)", errSkipped, bin, bin)
+	}
+	stop, err := startProcess(bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return stop, nil
+		}
+	}
+	stop()
+	return nil, fmt.Errorf("%s did not listen on %s", bin, addr)
+}
+
+func natsQueue(d time.Duration) (float64, error) {
+	dir, err := os.MkdirTemp("", "bench-nats")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	addr := freeAddr()
+	_, port, _ := net.SplitHostPort(addr)
+	stop, err := startPeer("nats-server", addr, "-a", "127.0.0.1", "-p", port, "-js", "-sd", dir)
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	nc, err := nats.Connect("nats://" + addr)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "BENCH", Subjects: []string{"bench"},
+		Retention: nats.WorkQueuePolicy, Storage: nats.FileStorage}); err != nil {
+		return 0, err
+	}
+	f := newFlow()
+	var wg sync.WaitGroup
+	for range queueWorkers {
+		// Each worker has its own connection, as Troupe's clients do.
+		conn, err := nats.Connect("nats://" + addr)
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close()
+		wjs, _ := conn.JetStream()
+		sub, err := wjs.PullSubscribe("bench", "workers", nats.AckExplicit())
+		if err != nil {
+			return 0, err
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for f.take() {
+				if _, err := wjs.Publish("bench", []byte("job")); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for !f.stop.Load() {
+				msgs, err := sub.Fetch(64, nats.MaxWait(200*time.Millisecond))
+				if err != nil && !errors.Is(err, nats.ErrTimeout) {
+					continue
+				}
+				for _, m := range msgs {
+					if m.Ack() == nil {
+						f.ack()
+					}
+				}
+			}
+		}()
+	}
+	rate := f.measure(d)
+	wg.Wait()
+	return rate, nil
+}
+
+func redisQueue(d time.Duration) (float64, error) {
+	dir, err := os.MkdirTemp("", "bench-redis")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	addr := freeAddr()
+	_, port, _ := net.SplitHostPort(addr)
+	stop, err := startPeer("redis-server", addr, "--bind", "127.0.0.1", "--port", port, "--dir", dir,
+		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2*queueWorkers + 4})
+	defer rdb.Close()
+	ctx := context.Background()
+	f := newFlow()
+	var wg sync.WaitGroup
+	for i := range queueWorkers {
+		processing := "bench:processing:" + strconv.Itoa(i)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for f.take() {
+				if rdb.LPush(ctx, "bench", "job").Err() != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for !f.stop.Load() {
+				// BLMOVE RIGHT LEFT is BRPOPLPUSH under its current name.
+				v, err := rdb.BLMove(ctx, "bench", processing, "RIGHT", "LEFT", time.Second).Result()
+				if err != nil {
+					continue
+				}
+				if rdb.LRem(ctx, processing, 1, v).Err() == nil {
+					f.ack()
+				}
+			}
+		}()
+	}
+	rate := f.measure(d)
+	wg.Wait()
+	return rate, nil
+}
