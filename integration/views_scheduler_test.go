@@ -175,6 +175,15 @@ func TestSchedulerBootstrap(t *testing.T) {
 		}
 	}
 
+	// /metrics (data door) shows the lifecycle.
+	_, metrics := s.do("GET", "/metrics", nil)
+	for _, series := range []string{`troupe_ssp_lifecycle_state{state="ready"}`, `troupe_ssp_registrations_total{result="ok"}`,
+		`troupe_ssp_bootstraps_total{result="ok"}`, `troupe_ssp_heartbeats_total{status="200"}`} {
+		if !containsMetric(string(metrics), series) {
+			t.Fatalf("/metrics has no %s", series)
+		}
+	}
+
 	// The id is kept across a restart on the same data dir.
 	if err := s.stop(); err != nil {
 		t.Fatalf("stop: %v", err)

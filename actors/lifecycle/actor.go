@@ -43,7 +43,10 @@ func (a *lifecycleActor) Receive(ctx actor.Context) {
 		if tf, ok := msg.(TimerFired); ok {
 			delete(a.timers, tf.Token)
 		}
-		a.run(a.m.Handle(msg))
+		before := a.m.State()
+		effects := a.m.Handle(msg)
+		a.svc.counts.observe(msg, before, a.m.State())
+		a.run(effects)
 	case progress:
 		a.svc.log.Debug("bootstrap progress", "epoch", msg.epoch, "table", msg.table, "rows", msg.rows)
 	}

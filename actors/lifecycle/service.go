@@ -53,6 +53,7 @@ type Service struct {
 	epochs atomic.Uint64 // bootstraps begun
 
 	sampler *procSampler
+	counts  *counts
 	ctx     context.Context // ends at Close; every goroutine's context derives from it
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the goroutines of every incarnation
@@ -83,9 +84,12 @@ func Start(sys *system.System, engine Engine, opts Options) (*Service, error) {
 		opts.MaxResponse = 64 << 20
 	}
 	s := &Service{sys: sys, opts: opts, engine: engine, client: NewClient(opts.SchedulerURL, opts.MaxResponse),
-		log: sys.Log.With("actor", "lifecycle/"+actorName), sampler: newProcSampler()}
+		log: sys.Log.With("actor", "lifecycle/"+actorName), sampler: newProcSampler(), counts: newCounts()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.publish(Registering, "")
+	if err := sys.Metrics.Registry().Register(&collector{svc: s}); err != nil {
+		return nil, fmt.Errorf("lifecycle metrics: %w", err)
+	}
 	err := sys.Registry.Domain("lifecycle", func(string) actor.Producer {
 		return func() actor.Actor { return &lifecycleActor{svc: s} }
 	})
