@@ -348,8 +348,27 @@ func (m queueMsg) none() bool { return m.MessageID == "" && string(m.Message) ==
 func (s *server) consume(payload map[string]any) queueMsg {
 	s.t.Helper()
 	var m queueMsg
-	s.ok("queue.consume", payload, &m)
-	return m
+	if _, ok := payload["consumer_id"]; !ok {
+		s.ok("queue.consume", payload, &m)
+		return m
+	}
+	// With a consumer_id the reply takes the original's shape,
+	// {message: {id, payload, ...}} or {message: null}.
+	var r struct {
+		Message *struct {
+			ID         string            `json:"id"`
+			Payload    json.RawMessage   `json:"payload"`
+			Priority   int               `json:"priority"`
+			RetryCount int               `json:"retry_count"`
+			Headers    map[string]string `json:"headers"`
+		} `json:"message"`
+	}
+	s.ok("queue.consume", payload, &r)
+	if r.Message == nil {
+		return queueMsg{Message: json.RawMessage("null")}
+	}
+	return queueMsg{MessageID: r.Message.ID, Message: r.Message.Payload, Priority: r.Message.Priority,
+		RetryCount: r.Message.RetryCount, Headers: r.Message.Headers}
 }
 
 // tryCommand posts one command from any goroutine: it never fails the test.
