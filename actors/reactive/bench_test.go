@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/troupe-run/troupe/gateway/skip"
@@ -52,4 +53,29 @@ func BenchmarkPatch(b *testing.B) {
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "keys/s")
 		})
 	}
+}
+
+// BenchmarkConcurrentPatch: 64 writers at once, one key per PATCH, no
+// stream (as troupe-bench's throughput runs).
+func BenchmarkConcurrentPatch(b *testing.B) {
+	sys := systemtest.Boot(b)
+	svcs, err := Start(sys, Options{Files: []string{"testdata/sum.ts"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := svcs[0]
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1)
+			e := skip.Entry{Key: json.RawMessage(`"k` + strconv.Itoa(int(i%100000)) + `"`), Values: []json.RawMessage{json.RawMessage(strconv.Itoa(int(i % 1000)))}}
+			if err := s.Patch(ctx, "input", []skip.Entry{e}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-run/troupe/actors/reactive/engine"
 	"github.com/troupe-run/troupe/gateway/skip"
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
 )
 
 // graphActor owns a service's input collections (durable in the store)
@@ -42,6 +43,13 @@ func (g *graphActor) Receive(ctx actor.Context) {
 		}
 		g.rebuildInstances(ctx)
 		g.armSweep(ctx)
+		// Writes the last incarnation was applying when it crashed: their
+		// outcome is whatever the store kept. Writes still queued are
+		// applied now.
+		for _, r := range g.svc.takeInflight() {
+			answer(r, fmt.Errorf("%w: %s crashed while applying the write; it is applied only if the store has it", system.ErrFailed, ctx.Self().Id))
+		}
+		ctx.Send(ctx.Self(), &drainReq{})
 	case *actor.Restarting, *actor.Stopping:
 		g.stopped = true
 		if g.sweep != nil {
@@ -64,8 +72,8 @@ func (g *graphActor) Receive(ctx actor.Context) {
 			res.resources = g.resourceNames()
 		}
 		ctx.Respond(res)
-	case *patchReq:
-		g.patch(ctx, msg)
+	case *drainReq:
+		g.drain(ctx)
 	case *externalUpdate:
 		g.external(ctx, msg)
 	case *timerFired:
@@ -217,39 +225,81 @@ func rawStrings(vs []json.RawMessage) []string {
 	return out
 }
 
-// patch applies one PATCH: tentative change in the graph, prepare in every
-// instance, then commit everywhere (and journal) or abort everywhere.
-func (g *graphActor) patch(ctx actor.Context, req *patchReq) {
+// drain applies the queued writes: all in one transaction, or, when that
+// is refused, one by one so that only the writes that fail are refused.
+func (g *graphActor) drain(ctx actor.Context) {
+	reqs := g.svc.dequeue()
+	if len(reqs) == 0 {
+		return
+	}
+	g.svc.setInflight(reqs)
+	defer g.svc.setInflight(nil)
 	if g.err != nil {
-		ctx.Respond(&reply{err: g.err})
+		for _, r := range reqs {
+			answer(r, g.err)
+		}
 		return
 	}
-	n := g.inputs[req.collection]
-	if n == nil {
-		ctx.Respond(&reply{err: fmt.Errorf("%w: %q", skip.ErrUnknownCollection, req.collection)})
-		return
-	}
-	g.eng.Begin()
-	for _, k := range req.keys {
-		g.eng.Set(n, k, req.vals[k])
-	}
-	if err := g.apply(ctx, nil); err != nil {
-		ctx.Respond(&reply{err: err})
-		return
-	}
-	batch := g.svc.sys.Store.NewBatch()
-	p := g.prefix(req.collection)
-	for _, k := range req.keys {
-		key := append(append([]byte(nil), p...), k...)
-		if len(req.vals[k]) == 0 {
-			batch.Delete(key)
-		} else {
-			batch.Set(key, []byte(jsonArray(req.vals[k])))
+	if len(reqs) > 1 {
+		if g.applyWrites(ctx, reqs) == nil {
+			return
 		}
 	}
-	g.svc.sys.Commit(ctx.Self(), ctx.Sender(), batch, &reply{}, func(err error) any {
-		return &reply{err: fmt.Errorf("journal the write: %w", err)}
+	for _, r := range reqs {
+		if err := g.applyWrites(ctx, []*patchReq{r}); err != nil {
+			answer(r, err)
+		}
+	}
+}
+
+// answer gives a write its outcome; a write is answered once (a second
+// answer, after a crash, is dropped).
+func answer(r *patchReq, err error) {
+	select {
+	case r.done <- err:
+	default:
+	}
+}
+
+// applyWrites applies writes as one transaction; on success their answers
+// go out once the journal has them, on refusal nothing is applied and
+// nobody is answered.
+func (g *graphActor) applyWrites(ctx actor.Context, reqs []*patchReq) error {
+	g.eng.Begin()
+	for _, req := range reqs {
+		n := g.inputs[req.collection]
+		if n == nil {
+			g.eng.Rollback()
+			return fmt.Errorf("%w: %q", skip.ErrUnknownCollection, req.collection)
+		}
+		for _, k := range req.keys {
+			g.eng.Set(n, k, req.vals[k])
+		}
+	}
+	if err := g.apply(ctx, nil); err != nil {
+		return err
+	}
+	batch := g.svc.sys.Store.NewBatch()
+	for _, req := range reqs {
+		p := g.prefix(req.collection)
+		for _, k := range req.keys {
+			key := append(append([]byte(nil), p...), k...)
+			if len(req.vals[k]) == 0 {
+				batch.Delete(key)
+			} else {
+				batch.Set(key, []byte(jsonArray(req.vals[k])))
+			}
+		}
+	}
+	g.svc.sys.AfterCommit(ctx.Self(), batch, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("journal the write: %w", err)
+		}
+		for _, r := range reqs {
+			answer(r, err)
+		}
 	})
+	return nil
 }
 
 // apply propagates the transaction begun by the caller through the graph

@@ -72,6 +72,10 @@ type Service struct {
 	resources          map[string]bool
 	graph              *actor.PID
 
+	qmu      sync.Mutex
+	queue    []*patchReq // writes waiting for the graph actor
+	inflight []*patchReq // writes the graph actor is applying
+
 	mu        sync.Mutex
 	streams   map[string]*instance // uuid -> its instance
 	instances map[string]*instance // by instance key
@@ -210,11 +214,65 @@ func (s *Service) Patch(ctx context.Context, collection string, entries []skip.E
 		}
 		vals[k] = vs // a duplicate key: the last one wins
 	}
-	res, err := s.ask(ctx, s.graph, &patchReq{collection: collection, keys: keys, vals: vals})
-	if err != nil {
+	req := &patchReq{collection: collection, keys: keys, vals: vals, done: make(chan error, 1)}
+	if err := s.enqueue(req); err != nil {
 		return err
 	}
-	return res.(*reply).err
+	t := time.NewTimer(s.timeout(ctx))
+	defer t.Stop()
+	select {
+	case err := <-req.done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("%s did not answer within %s", s.graph.Id, s.timeout(ctx))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxQueued bounds the writes waiting for the graph actor.
+const maxQueued = 10000
+
+// enqueue hands a write to the graph actor. Writes that arrive while it is
+// busy queue up and are applied together, as one transaction when none of
+// them is refused: concurrent writers share one round of the resource
+// instances and one journal write.
+func (s *Service) enqueue(req *patchReq) error {
+	s.qmu.Lock()
+	if len(s.queue) >= maxQueued {
+		s.qmu.Unlock()
+		return fmt.Errorf("%d writes are waiting for the service; try again", len(s.queue))
+	}
+	s.queue = append(s.queue, req)
+	kick := len(s.queue) == 1
+	s.qmu.Unlock()
+	if kick {
+		s.sys.Root.Send(s.graph, &drainReq{})
+	}
+	return nil
+}
+
+func (s *Service) setInflight(reqs []*patchReq) {
+	s.qmu.Lock()
+	s.inflight = reqs
+	s.qmu.Unlock()
+}
+
+func (s *Service) takeInflight() []*patchReq {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	r := s.inflight
+	s.inflight = nil
+	return r
+}
+
+// dequeue takes every queued write.
+func (s *Service) dequeue() []*patchReq {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	q := s.queue
+	s.queue = nil
+	return q
 }
 
 func names(m map[string]bool) string {
@@ -418,7 +476,11 @@ type patchReq struct {
 	collection string
 	keys       []string
 	vals       map[string][]string
+	done       chan error // buffered: the graph never waits on it
 }
+
+// drainReq tells the graph actor that writes are queued.
+type drainReq struct{}
 
 type reply struct{ err error }
 
