@@ -41,7 +41,7 @@ func OutcomeOf(code int, main string) Outcome {
 	case ExitBadEnvironment:
 		return Outcome{StatusErrored, "Runner started with a bad environment"}
 	case ExitBadMain:
-		return Outcome{StatusErrored, fmt.Sprintf("Sequence entrypoint path %s is invalid", main)}
+		return Outcome{StatusErrored, fmt.Sprintf("Sequence entrypoint path %s is invalid. Check `main` field in Sequence package.json", main)}
 	case ExitFailedOnStart:
 		return Outcome{StatusErrored, "Sequence failed on start"}
 	case ExitFailedRunning:

@@ -201,7 +201,7 @@ func TestNodeBadMain(t *testing.T) {
 	if r.msgs.has(CodePing) {
 		t.Errorf("runner sent PING for a sequence it cannot run")
 	}
-	if o := OutcomeOf(ExitBadMain, "missing.js"); o.Status != StatusErrored || o.Reason != "Sequence entrypoint path missing.js is invalid" {
+	if o := OutcomeOf(ExitBadMain, "missing.js"); o.Status != StatusErrored || o.Reason != "Sequence entrypoint path missing.js is invalid. Check `main` field in Sequence package.json" {
 		t.Errorf("OutcomeOf(21) = %+v", o)
 	}
 }

@@ -90,7 +90,7 @@ func TestOutcomeOf(t *testing.T) {
 		{137, StatusCompleted, "Instance killed"},
 		{138, StatusCompleted, "Instance stopped"},
 		{20, StatusErrored, "Runner started with a bad environment"},
-		{21, StatusErrored, "Sequence entrypoint path ./index is invalid"},
+		{21, StatusErrored, "Sequence entrypoint path ./index is invalid. Check `main` field in Sequence package.json"},
 		{22, StatusErrored, "Sequence failed on start"},
 		{23, StatusErrored, "Sequence failed while running"},
 		{1, StatusErrored, "Runner failed with exit code 1"},
