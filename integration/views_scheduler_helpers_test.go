@@ -367,7 +367,7 @@ func (d *schedDouble) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
 			return
 		case 409:
 			d.ready = false
-			http.Error(w, "Buffer overflow detected. SSP needs to re-bootstrap.", 409)
+			http.Error(w, "Buffer overflow detected. SSP needs to re-bootstrap.", http.StatusConflict)
 			return
 		default:
 			http.Error(w, "planned", status)

@@ -152,7 +152,7 @@ func newHandler(cfg system.Config) slog.Handler {
 		}
 	}
 	if format == "text" {
-		return tint.NewHandler(os.Stderr, &tint.Options{Level: level, TimeFormat: time.TimeOnly})
+		return tint.NewTextHandler(os.Stderr, &tint.Options{Level: level, TimeFormat: time.TimeOnly})
 	}
 	return slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 }
