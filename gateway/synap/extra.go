@@ -321,6 +321,36 @@ func kvGetset(c *call) error {
 	return nil
 }
 
+// copyWays says, per type, which command reads a whole key (whole: a
+// range over every element) and how what it read is written to another key.
+var copyWays = map[string]struct {
+	read  messages.DataOp
+	whole bool
+	write func(dst string, r *messages.DataReply) *messages.DataRequest
+}{
+	"string": {messages.DataOp_KV_GET, false, func(dst string, r *messages.DataReply) *messages.DataRequest {
+		return &messages.DataRequest{Op: messages.DataOp_KV_SET, Key: dst, Value: r.Value}
+	}},
+	"hash": {messages.DataOp_HASH_GETALL, false, func(dst string, r *messages.DataReply) *messages.DataRequest {
+		return &messages.DataRequest{Op: messages.DataOp_HASH_SET, Key: dst, Pairs: r.Pairs}
+	}},
+	"list": {messages.DataOp_LIST_RANGE, true, func(dst string, r *messages.DataReply) *messages.DataRequest {
+		return &messages.DataRequest{Op: messages.DataOp_LIST_RPUSH, Key: dst, Values: r.Values}
+	}},
+	"set": {messages.DataOp_SET_MEMBERS, false, func(dst string, r *messages.DataReply) *messages.DataRequest {
+		return &messages.DataRequest{Op: messages.DataOp_SET_ADD, Key: dst, Members: r.Keys}
+	}},
+	"zset": {messages.DataOp_ZSET_RANGE, true, func(dst string, r *messages.DataReply) *messages.DataRequest {
+		return &messages.DataRequest{Op: messages.DataOp_ZSET_ADD, Key: dst, Scored: r.Scored}
+	}},
+	"hyperloglog": {messages.DataOp_HLL_GET, false, func(dst string, r *messages.DataReply) *messages.DataRequest {
+		return &messages.DataRequest{Op: messages.DataOp_HLL_MERGE, Key: dst, Values: [][]byte{r.Value}}
+	}},
+	"bitmap": {messages.DataOp_BIT_GET, false, func(dst string, r *messages.DataReply) *messages.DataRequest {
+		return &messages.DataRequest{Op: messages.DataOp_BIT_STORE, Key: dst, Value: r.Value}
+	}},
+}
+
 // copyKey copies src to dst (dst must be free, or replace set) with its
 // expiry; false when src does not exist. Every type is copied with the
 // commands that read and write it.
@@ -339,54 +369,19 @@ func copyKey(c *call, src, dst string, replace bool) (bool, error) {
 			return false, err
 		}
 	}
-	var w *messages.DataRequest
-	switch t.Type {
-	case "string":
-		r, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_GET, Key: src})
-		if err != nil {
-			return false, err
-		}
-		w = &messages.DataRequest{Op: messages.DataOp_KV_SET, Key: dst, Value: r.Value}
-	case "hash":
-		r, err := c.do(&messages.DataRequest{Op: messages.DataOp_HASH_GETALL, Key: src})
-		if err != nil {
-			return false, err
-		}
-		w = &messages.DataRequest{Op: messages.DataOp_HASH_SET, Key: dst, Pairs: r.Pairs}
-	case "list":
-		r, err := c.do(&messages.DataRequest{Op: messages.DataOp_LIST_RANGE, Key: src, Start: 0, Stop: -1})
-		if err != nil {
-			return false, err
-		}
-		w = &messages.DataRequest{Op: messages.DataOp_LIST_RPUSH, Key: dst, Values: r.Values}
-	case "set":
-		r, err := c.do(&messages.DataRequest{Op: messages.DataOp_SET_MEMBERS, Key: src})
-		if err != nil {
-			return false, err
-		}
-		w = &messages.DataRequest{Op: messages.DataOp_SET_ADD, Key: dst, Members: r.Keys}
-	case "zset":
-		r, err := c.do(&messages.DataRequest{Op: messages.DataOp_ZSET_RANGE, Key: src, Start: 0, Stop: -1})
-		if err != nil {
-			return false, err
-		}
-		w = &messages.DataRequest{Op: messages.DataOp_ZSET_ADD, Key: dst, Scored: r.Scored}
-	case "hyperloglog":
-		r, err := c.do(&messages.DataRequest{Op: messages.DataOp_HLL_GET, Key: src})
-		if err != nil {
-			return false, err
-		}
-		w = &messages.DataRequest{Op: messages.DataOp_HLL_MERGE, Key: dst, Values: [][]byte{r.Value}}
-	case "bitmap":
-		r, err := c.do(&messages.DataRequest{Op: messages.DataOp_BIT_GET, Key: src})
-		if err != nil {
-			return false, err
-		}
-		w = &messages.DataRequest{Op: messages.DataOp_BIT_STORE, Key: dst, Value: r.Value}
-	default:
+	way, ok := copyWays[t.Type]
+	if !ok {
 		return false, invalid("key %q holds a %s, which cannot be copied", src, t.Type)
 	}
-	if _, err := c.do(w); err != nil {
+	read := &messages.DataRequest{Op: way.read, Key: src}
+	if way.whole {
+		read.Start, read.Stop = 0, -1
+	}
+	r, err := c.do(read)
+	if err != nil {
+		return false, err
+	}
+	if _, err := c.do(way.write(dst, r)); err != nil {
 		return false, err
 	}
 	ttl, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_TTL, Key: src})
