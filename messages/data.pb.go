@@ -7,6 +7,7 @@
 package messages
 
 import (
+	actor "github.com/asynkron/protoactor-go/actor"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -789,12 +790,162 @@ func (x *DataReply) GetFlags() []bool {
 	return nil
 }
 
+// KeyWatch adds a subscriber's watch patterns on a shard, or with remove
+// drops them (all of the subscriber's when patterns is empty): every change
+// to a string key matching one is pushed to the subscriber as a KeyChange
+// (the original's /kv/ws). Patterns are kv.keys globs. Answered by a
+// DataReply whose integer is the subscriber's patterns on the shard.
+type KeyWatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber    *actor.PID             `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	Patterns      []string               `protobuf:"bytes,2,rep,name=patterns,proto3" json:"patterns,omitempty"`
+	Remove        bool                   `protobuf:"varint,3,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyWatch) Reset() {
+	*x = KeyWatch{}
+	mi := &file_data_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyWatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyWatch) ProtoMessage() {}
+
+func (x *KeyWatch) ProtoReflect() protoreflect.Message {
+	mi := &file_data_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyWatch.ProtoReflect.Descriptor instead.
+func (*KeyWatch) Descriptor() ([]byte, []int) {
+	return file_data_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *KeyWatch) GetSubscriber() *actor.PID {
+	if x != nil {
+		return x.Subscriber
+	}
+	return nil
+}
+
+func (x *KeyWatch) GetPatterns() []string {
+	if x != nil {
+		return x.Patterns
+	}
+	return nil
+}
+
+func (x *KeyWatch) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+// KeyChange is one change to a watched string key, pushed by its shard.
+type KeyChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Event         string                 `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`      // set, del, expired, expire, persist, incrby, decrby
+	Version       uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"` // per key from 1, in memory; restarts after del or expired
+	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`      // the value after the change (JSON), when has_value
+	HasValue      bool                   `protobuf:"varint,5,opt,name=has_value,json=hasValue,proto3" json:"has_value,omitempty"`
+	TimestampMs   int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyChange) Reset() {
+	*x = KeyChange{}
+	mi := &file_data_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyChange) ProtoMessage() {}
+
+func (x *KeyChange) ProtoReflect() protoreflect.Message {
+	mi := &file_data_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
+func (*KeyChange) Descriptor() ([]byte, []int) {
+	return file_data_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *KeyChange) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *KeyChange) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *KeyChange) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *KeyChange) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *KeyChange) GetHasValue() bool {
+	if x != nil {
+		return x.HasValue
+	}
+	return false
+}
+
+func (x *KeyChange) GetTimestampMs() int64 {
+	if x != nil {
+		return x.TimestampMs
+	}
+	return 0
+}
+
 var File_data_proto protoreflect.FileDescriptor
 
 const file_data_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"data.proto\x12\x0ftroupe.messages\"\x88\x05\n" +
+	"data.proto\x12\x0ftroupe.messages\x1a\vactor.proto\"\x88\x05\n" +
 	"\vDataRequest\x12'\n" +
 	"\x02op\x18\x01 \x01(\x0e2\x17.troupe.messages.DataOpR\x02op\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
@@ -847,7 +998,21 @@ const file_data_proto_rawDesc = "" +
 	"\x06scored\x18\r \x03(\v2\x1d.troupe.messages.ScoredMemberR\x06scored\x12\x19\n" +
 	"\bhas_more\x18\x0e \x01(\bR\ahasMore\x12\x12\n" +
 	"\x04type\x18\x0f \x01(\tR\x04type\x12\x14\n" +
-	"\x05flags\x18\x10 \x03(\bR\x05flags*\xfc\a\n" +
+	"\x05flags\x18\x10 \x03(\bR\x05flags\"j\n" +
+	"\bKeyWatch\x12*\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\n" +
+	"subscriber\x12\x1a\n" +
+	"\bpatterns\x18\x02 \x03(\tR\bpatterns\x12\x16\n" +
+	"\x06remove\x18\x03 \x01(\bR\x06remove\"\xa3\x01\n" +
+	"\tKeyChange\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05event\x18\x02 \x01(\tR\x05event\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\x12\x1b\n" +
+	"\thas_value\x18\x05 \x01(\bR\bhasValue\x12!\n" +
+	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs*\xfc\a\n" +
 	"\x06DataOp\x12\x17\n" +
 	"\x13DATA_OP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -944,13 +1109,16 @@ func file_data_proto_rawDescGZIP() []byte {
 }
 
 var file_data_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_data_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_data_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_data_proto_goTypes = []any{
 	(DataOp)(0),          // 0: troupe.messages.DataOp
 	(*DataRequest)(nil),  // 1: troupe.messages.DataRequest
 	(*Pair)(nil),         // 2: troupe.messages.Pair
 	(*ScoredMember)(nil), // 3: troupe.messages.ScoredMember
 	(*DataReply)(nil),    // 4: troupe.messages.DataReply
+	(*KeyWatch)(nil),     // 5: troupe.messages.KeyWatch
+	(*KeyChange)(nil),    // 6: troupe.messages.KeyChange
+	(*actor.PID)(nil),    // 7: actor.PID
 }
 var file_data_proto_depIdxs = []int32{
 	0, // 0: troupe.messages.DataRequest.op:type_name -> troupe.messages.DataOp
@@ -958,11 +1126,12 @@ var file_data_proto_depIdxs = []int32{
 	3, // 2: troupe.messages.DataRequest.scored:type_name -> troupe.messages.ScoredMember
 	2, // 3: troupe.messages.DataReply.pairs:type_name -> troupe.messages.Pair
 	3, // 4: troupe.messages.DataReply.scored:type_name -> troupe.messages.ScoredMember
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7, // 5: troupe.messages.KeyWatch.subscriber:type_name -> actor.PID
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_data_proto_init() }
@@ -976,7 +1145,7 @@ func file_data_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_data_proto_rawDesc), len(file_data_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
