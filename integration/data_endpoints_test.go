@@ -108,3 +108,55 @@ func TestOriginalWebSocketEndpoints(t *testing.T) {
 		t.Fatalf("after a refused subscription: %v", err)
 	}
 }
+
+// TestKVWatchEndpoint: /kv/ws?keys= sends the original's welcome, then one
+// message frame per change of a matching string key, on the key's
+// "__watch@0__:" channel, with the value after the change; a key nobody
+// watches sends nothing; without keys the handshake is refused.
+func TestKVWatchEndpoint(t *testing.T) {
+	s := startServer(t) // the frames are the same in both reply modes
+
+	c := dialEndpoint(t, s, "/kv/ws?keys=user:*,count")
+	m := readJSON(t, c)
+	if m["type"] != "connected" || m["subscriber_id"] == "" || m["subscription_count"] != float64(2) {
+		t.Fatalf("welcome: %v", m)
+	}
+	if topics, _ := m["topics"].([]any); len(topics) != 2 || topics[0] != "__watch@0__:user:*" || topics[1] != "__watch@0__:count" {
+		t.Fatalf("welcome topics: %v", m["topics"])
+	}
+	expect := func(key, event string, version int, value any) {
+		t.Helper()
+		m := readJSON(t, c)
+		p, _ := m["payload"].(map[string]any)
+		v, has := p["value"]
+		if m["type"] != "message" || m["topic"] != "__watch@0__:"+key || m["message_id"] == "" || p["key"] != key ||
+			p["event"] != event || p["version"] != float64(version) || has != (value != nil) || (has && v != value) {
+			t.Fatalf("got %v, want %s %s v%d %v", m, key, event, version, value)
+		}
+	}
+	s.ok("kv.set", map[string]any{"key": "other", "value": "x"}, nil) // not watched
+	s.ok("kv.set", map[string]any{"key": "user:1", "value": "alice"}, nil)
+	expect("user:1", "set", 1, "alice")
+	s.ok("kv.set", map[string]any{"key": "user:2", "value": map[string]any{"a": 1}}, nil)
+	expect("user:2", "set", 1, `{"a":1}`)
+	s.ok("kv.incr", map[string]any{"key": "count", "amount": 3}, nil)
+	expect("count", "incrby", 1, "3")
+	s.ok("kv.decr", map[string]any{"key": "count", "amount": 1}, nil)
+	expect("count", "decrby", 2, "2")
+	s.ok("kv.append", map[string]any{"key": "user:1", "value": "!"}, nil)
+	expect("user:1", "set", 2, "alice!")
+	s.ok("kv.expire", map[string]any{"key": "user:1", "ttl": 600}, nil)
+	expect("user:1", "expire", 3, nil)
+	s.ok("kv.persist", map[string]any{"key": "user:1"}, nil)
+	expect("user:1", "persist", 4, nil)
+	s.ok("kv.del", map[string]any{"key": "user:1"}, nil)
+	expect("user:1", "del", 5, nil)
+	s.ok("hash.set", map[string]any{"key": "user:h", "field": "f", "value": 1}, nil) // only strings are watched
+	s.ok("kv.set", map[string]any{"key": "user:1", "value": "again"}, nil)
+	expect("user:1", "set", 1, "again")
+
+	// No keys: refused before the upgrade, as the original does (400).
+	if _, status, err := tryDialWS("ws"+strings.TrimPrefix(s.data, "http")+"/kv/ws", nil); err == nil || status != 400 {
+		t.Fatalf("/kv/ws without keys: %d %v", status, err)
+	}
+}

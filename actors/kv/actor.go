@@ -31,6 +31,10 @@ type shardActor struct {
 	// they are applied again, in order, when the reservation ends.
 	stash []stashed
 	txns  map[uint64]time.Time // reservations held, to abort abandoned ones
+
+	watch    *watchers // shared by the shard's incarnations
+	watchBuf []watchedKey
+	maxWatch int // patterns per subscriber
 }
 
 type stashed struct {
@@ -43,6 +47,14 @@ func (a *shardActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.self = ctx.Self()
 		a.rebuild()
+		// A new incarnation watches the subscribers the registry kept.
+		for _, sub := range a.watch.subs {
+			ctx.Watch(sub.pid)
+		}
+	case *messages.KeyWatch:
+		a.keyWatch(ctx, msg)
+	case *actor.Terminated:
+		a.watch.remove(msg.Who, nil)
 	case *actor.Restarting:
 		// The next incarnation rebuilds from the store: give back what this
 		// one charged to the shared memory budget.
@@ -67,6 +79,7 @@ func (a *shardActor) rebuild() {
 		panic(fmt.Sprintf("store barrier: %v", err))
 	}
 	a.shard = NewShard(a.prefix, a.mem)
+	a.shard.expiredHook = a.expired
 	a.txns = map[uint64]time.Time{}
 	if err := a.sys.Store.Scan(a.prefix, a.shard.Restore); err != nil {
 		panic(fmt.Sprintf("rebuild %s from the store: %v", a.self.Id, err))
@@ -79,10 +92,17 @@ func (a *shardActor) rebuild() {
 func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 	now := time.Now()
 	b := a.sys.Store.NewBatch()
+	var watched []watchedKey
+	if a.watch.active() {
+		watched = a.watchedBefore(req, now.UnixMilli())
+	}
 	reply := a.shard.Apply(now, req, b)
 	if reply.ErrorCode == messages.CodeKeyReserved {
 		a.stash = append(a.stash, stashed{sender, req})
 		return
+	}
+	if len(watched) > 0 {
+		a.notifyChanges(watched, req, reply, now)
 	}
 	a.commit(sender, b, reply)
 	switch req.Op {
@@ -140,5 +160,81 @@ func (a *shardActor) tick() {
 	b := a.sys.Store.NewBatch()
 	if a.shard.Sweep(now, b, sweepBatch) > 0 {
 		a.commit(nil, b, nil)
+	}
+}
+
+// keyWatch adds or removes a subscriber's watch patterns.
+func (a *shardActor) keyWatch(ctx actor.Context, msg *messages.KeyWatch) {
+	reply := &messages.DataReply{Ok: true}
+	switch {
+	case msg.GetSubscriber() == nil:
+		reply = &messages.DataReply{ErrorCode: messages.CodeInvalid, ErrorMessage: "a watch needs a subscriber"}
+	case msg.GetRemove():
+		reply.Integer = int64(a.watch.remove(msg.Subscriber, msg.Patterns))
+	default:
+		n, fresh, ok := a.watch.add(msg.Subscriber, msg.Patterns, a.maxWatch)
+		if !ok {
+			reply = &messages.DataReply{ErrorCode: messages.CodeLimit,
+				ErrorMessage: fmt.Sprintf("a subscriber may watch at most %d patterns (--max-subscriptions)", a.maxWatch)}
+			break
+		}
+		if fresh {
+			ctx.Watch(msg.Subscriber)
+		}
+		reply.Integer = int64(n)
+	}
+	a.respond(ctx.Sender(), reply)
+}
+
+// watchedBefore notes the state of the watched keys req names, before it
+// runs.
+func (a *shardActor) watchedBefore(req *messages.DataRequest, ms int64) []watchedKey {
+	out := a.watchBuf[:0]
+	namedKeys(req, func(key string) {
+		for _, w := range out {
+			if w.key == key {
+				return
+			}
+		}
+		if subs := a.watch.matching(key, nil); len(subs) > 0 {
+			out = append(out, watchedKey{key: key, before: a.shard.peek(key, ms), subs: subs})
+		}
+	})
+	a.watchBuf = out
+	return out
+}
+
+// notifyChanges pushes what req changed of the watched keys.
+func (a *shardActor) notifyChanges(watched []watchedKey, req *messages.DataRequest, reply *messages.DataReply, now time.Time) {
+	ms := now.UnixMilli()
+	for i, w := range watched {
+		after := a.shard.peek(w.key, ms)
+		event, withValue := change(w.before, after, req.GetOp(), req.GetAmount(), reply.GetOk())
+		if event != "" {
+			c := &messages.KeyChange{Key: w.key, Event: event, TimestampMs: ms,
+				Version: a.watch.next(w.key, event == "del" || event == "expired")}
+			if withValue {
+				c.Value, c.HasValue = after.value, true
+			}
+			for _, pid := range w.subs {
+				a.sys.Root.Send(pid, c)
+			}
+		}
+		watched[i] = watchedKey{}
+	}
+}
+
+// expired pushes the "expired" event of a string key the sweep removed.
+func (a *shardActor) expired(key string) {
+	if !a.watch.active() {
+		return
+	}
+	subs := a.watch.matching(key, nil)
+	if len(subs) == 0 {
+		return
+	}
+	c := &messages.KeyChange{Key: key, Event: "expired", TimestampMs: time.Now().UnixMilli(), Version: a.watch.next(key, true)}
+	for _, pid := range subs {
+		a.sys.Root.Send(pid, c)
 	}
 }

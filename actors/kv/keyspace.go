@@ -48,8 +48,10 @@ func Start(sys *system.System, mem *Memory) (*Keyspace, error) {
 	err := sys.Registry.Domain("data", func(name string) actor.Producer {
 		i, _ := strconv.Atoi(name[len("shard-"):])
 		prefix := shardPrefix(i)
+		watch := newWatchers()
 		return func() actor.Actor {
-			return &shardActor{sys: sys, prefix: prefix, mem: mem, txnExpiry: txnExpiry}
+			return &shardActor{sys: sys, prefix: prefix, mem: mem, txnExpiry: txnExpiry,
+				watch: watch, maxWatch: sys.Config.MaxSubscriptions}
 		}
 	})
 	if err != nil {
@@ -160,6 +162,53 @@ func (k *Keyspace) Do(ctx context.Context, req *messages.DataRequest) (*messages
 		}
 	}
 	return k.ask(k.shards[k.shardOf(req.Key)], req, timeout)
+}
+
+// Watch registers patterns (kv.keys globs) for subscriber with every shard:
+// each change to a matching string key is pushed to it as a
+// *messages.KeyChange. At most --max-subscriptions patterns per subscriber.
+// A refusal is a reply with its error code; the error is a timeout or a
+// crashed shard.
+func (k *Keyspace) Watch(ctx context.Context, subscriber *actor.PID, patterns []string) (*messages.DataReply, error) {
+	return k.watchAll(ctx, &messages.KeyWatch{Subscriber: subscriber, Patterns: patterns})
+}
+
+// Unwatch drops patterns of subscriber (every one when none is named).
+// Shards also forget a subscriber that stops.
+func (k *Keyspace) Unwatch(ctx context.Context, subscriber *actor.PID, patterns []string) (*messages.DataReply, error) {
+	return k.watchAll(ctx, &messages.KeyWatch{Subscriber: subscriber, Patterns: patterns, Remove: true})
+}
+
+func (k *Keyspace) watchAll(ctx context.Context, msg *messages.KeyWatch) (*messages.DataReply, error) {
+	timeout := k.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	futures := make([]actor.Future, len(k.shards))
+	for i, pid := range k.shards {
+		futures[i] = k.sys.Root.RequestFuture(pid, msg, timeout)
+	}
+	out := &messages.DataReply{Ok: true}
+	var firstErr error
+	for _, f := range futures {
+		res, err := f.Result()
+		if err == nil {
+			if fail, ok := res.(*messages.Failure); ok {
+				err = fmt.Errorf("%w: %s: %s", system.ErrFailed, fail.Actor, fail.Reason)
+			} else if r := res.(*messages.DataReply); r.ErrorCode != "" {
+				out = r
+			} else if out.ErrorCode == "" {
+				out.Integer = r.Integer // the same on every shard
+			}
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
 }
 
 func (k *Keyspace) ask(pid *actor.PID, req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {

@@ -99,6 +99,10 @@ type Shard struct {
 	held    int64 // bytes charged to mem for reservations, not yet in bytes
 
 	rng *rand.Rand // set.pop and set.randmember
+
+	// expiredHook, when set, is told of each string key Sweep removes (the
+	// watchers' "expired" event).
+	expiredHook func(key string)
 }
 
 // NewShard returns an empty shard whose records live under prefix in the
@@ -317,7 +321,11 @@ func (s *Shard) Sweep(now time.Time, j Journal, limit int) int {
 	ms := now.UnixMilli()
 	n := 0
 	for n < limit && len(s.expiry) > 0 && s.expiry[0].expired(ms) {
-		s.remove(s.expiry[0], j)
+		e := s.expiry[0]
+		s.remove(e, j)
+		if s.expiredHook != nil && e.kind == kindString {
+			s.expiredHook(e.key)
+		}
 		n++
 	}
 	return n

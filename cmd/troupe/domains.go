@@ -157,6 +157,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			WSWriteTimeout: c.WSWriteTimeout,
 		}, synap.Backends{
 			Keyspace:       d.keyspace,
+			Watch:          d.keyspace,
 			Queues:         d.queues,
 			Rooms:          d.rooms,
 			PubSub:         d.pubsub,

@@ -11,8 +11,8 @@ import (
 )
 
 // Backends are what the data door serves: the actors behind it, and the
-// parts of the system it reports to. Every one is required but Metrics and
-// MetricsHandler.
+// parts of the system it reports to. Every one is required but Watch, Metrics
+// and MetricsHandler.
 type Backends struct {
 	Keyspace Keyspace
 	Queues   Queues
@@ -20,6 +20,9 @@ type Backends struct {
 	PubSub   PubSub
 	Sessions Sessions
 	Admin    Admin
+	// Watch lets WebSocket sessions watch keys (/kv/ws, kv.watch); nil
+	// answers those 503.
+	Watch KeyWatcher
 	// Metrics records every request (nothing when nil).
 	Metrics Metrics
 	// MetricsHandler serves GET /metrics (no such route when nil).

@@ -117,6 +117,7 @@ func (s *Server) routes(metricsHandler http.Handler) {
 	s.mux.HandleFunc("GET /pubsub/ws", s.serveResourceWS(pubsubEndpoint))
 	s.mux.HandleFunc("GET /stream/{room}/ws/{subscriber_id}", s.serveResourceWS(streamEndpoint))
 	s.mux.HandleFunc("GET /queue/{queue}/ws/{consumer_id}", s.serveResourceWS(queueEndpoint))
+	s.mux.HandleFunc("GET /kv/ws", s.serveResourceWS(kvEndpoint))
 	for _, table := range []struct {
 		routes    []restRoute
 		messaging bool

@@ -35,10 +35,11 @@ type wsRunner struct {
 
 	// Only the loop's goroutine touches these. A subscription is noted
 	// before it is asked for: one that fails in transit may have happened.
-	rooms  map[string]bool
-	queues map[string]bool
-	topics bool            // the session may hold patterns at the router
-	replay []*jsonw.Writer // event frames due after the current command's reply
+	rooms    map[string]bool
+	queues   map[string]bool
+	topics   bool            // the session may hold patterns at the router
+	watching bool            // the session may watch keys
+	replay   []*jsonw.Writer // event frames due after the current command's reply
 }
 
 // loop runs the jobs until the session closes the channel, then drops the
@@ -220,5 +221,8 @@ func (r *wsRunner) unsubscribeAll() {
 	}
 	if r.topics {
 		r.s.pubsub.Do(ctx, &messages.PubSubRequest{Op: messages.PubSubOp_PUBSUB_UNSUBSCRIBE, Subscriber: r.self})
+	}
+	if r.watching {
+		r.s.watch.Unwatch(ctx, r.self, nil)
 	}
 }

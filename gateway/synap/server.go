@@ -126,6 +126,7 @@ type Server struct {
 	pubsub   PubSub
 	sessions Sessions
 	admin    Admin
+	watch    KeyWatcher // nil: no key watching
 	metrics  Metrics
 	log      *slog.Logger
 	gate     access.Gate
@@ -184,6 +185,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 		pubsub:   b.PubSub,
 		sessions: b.Sessions,
 		admin:    b.Admin,
+		watch:    b.Watch,
 		metrics:  m,
 		log:      log,
 		gate:     access.NewGate(cfg.APIKeys, cfg.Insecure),
@@ -196,7 +198,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 			Dropped: func() { m.SubscriberDropped(door) }}),
 	}
 	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,
-		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands, geoCommands, txnCommands, extraCommands} {
+		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands, geoCommands, txnCommands, extraCommands, watchCommands} {
 		for _, c := range table {
 			if _, dup := s.commands[c.name]; dup {
 				panic("synap: command registered twice: " + c.name)

@@ -30,6 +30,7 @@ type session struct {
 	// original: a per-resource endpoint's session, whose pushes take the
 	// original server's frames (wsorig.go).
 	original bool
+	watchSeq uint64 // key changes pushed, to name them
 }
 
 // holdDone tells the session that a subscribing command's replies are
@@ -70,6 +71,9 @@ func (a *session) Receive(ctx actor.Context) {
 		} else {
 			a.conn.Push(deliveryFrame(m))
 		}
+	case *messages.KeyChange:
+		a.watchSeq++
+		a.conn.Push(watchFrame(m, a.watchSeq))
 	case *actor.Stopping:
 		// The runner drops the session's subscriptions as it ends.
 		a.ended = true

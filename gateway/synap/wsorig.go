@@ -28,13 +28,13 @@ import (
 //	GET /queue/{name}/ws/{consumer}  {"type":"connected","queue","consumer_id"},
 //	                                 then {"type":"message","message_id","payload","priority","retry_count","created_at","headers"};
 //	                                 the client sends {"command":"ack"|"nack","message_id","requeue"?}
+//	GET /kv/ws?keys=user:1,session:*  as /pubsub/ws, on the keys' channels "__watch@0__:<key>" (watch.go)
 //
 // Each runs on the same session machinery as /api/v1/ws (bounded buffers,
 // write deadlines, 1008 for a client too slow): the handler makes the
 // subscription as the session's first command, whose reply becomes the
 // welcome frame; a refused subscription gets {"type":"error","error"} and
-// the connection is closed. The original's /kv/ws (key watching) is not
-// served.
+// the connection is closed.
 
 type endpoint int
 
@@ -42,6 +42,7 @@ const (
 	pubsubEndpoint endpoint = iota
 	streamEndpoint
 	queueEndpoint
+	kvEndpoint
 )
 
 // serveResourceWS serves one of the per-resource endpoints.
@@ -148,6 +149,25 @@ func subscription(kind endpoint, r *http.Request) (*resourceSub, error) {
 					json.Unmarshal(p["newest_offset"], &newest)
 					w.Int(newest + 1)
 				}
+			})}, nil
+	case kvEndpoint:
+		var keys []string
+		for _, k := range strings.Split(q.Get("keys"), ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			return nil, malformed("at least one key is required: ?keys=user:1,session:*")
+		}
+		return &resourceSub{env: cmd("kv.watch", map[string]any{"keys": keys}),
+			welcome: welcomeFrame(func(w *jsonw.Writer, p map[string]json.RawMessage) {
+				w.Key("subscriber_id")
+				w.Raw(p["subscriber_id"])
+				w.Key("topics")
+				w.Raw(p["topics"])
+				w.Key("subscription_count")
+				w.Raw(p["subscription_count"])
 			})}, nil
 	case queueEndpoint:
 		queue, consumer := r.PathValue("queue"), r.PathValue("consumer_id")
