@@ -48,6 +48,7 @@ type server struct {
 	data    string // base URL of the data door
 	views   string // base URL of the views door
 	hub     string // base URL of the hub door, with /api/v1
+	resp    string // host:port of the Redis-protocol door
 	log     *bytes.Buffer
 	exited  chan error
 }
@@ -65,12 +66,13 @@ func startServer(t *testing.T, args ...string) *server {
 func (s *server) start() {
 	t := s.t
 	t.Helper()
-	port, viewsPort, hubPort := freePort(t), freePort(t), freePort(t)
+	port, viewsPort, hubPort, respPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	args := append([]string{
 		"--data-dir=" + s.dataDir,
 		"--data-addr=127.0.0.1:" + port,
 		"--ssp-addr=127.0.0.1:" + viewsPort,
 		"--hub-addr=127.0.0.1:" + hubPort,
+		"--resp-addr=127.0.0.1:" + respPort,
 		"--skip-control-addr=off", "--skip-streaming-addr=off",
 		"--log-format=json", "--log-level=debug",
 	}, s.args...)
@@ -87,6 +89,7 @@ func (s *server) start() {
 	s.data = "http://127.0.0.1:" + port
 	s.views = "http://127.0.0.1:" + viewsPort
 	s.hub = "http://127.0.0.1:" + hubPort + "/api/v1"
+	s.resp = "127.0.0.1:" + respPort
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.data + "/health")

@@ -80,7 +80,7 @@ func benchHub(troupeBin string) error {
 	}
 	addr := freeAddr()
 	stop, err := startProcess(troupeBin, "--hub-addr="+addr, "--data-dir="+filepath.Join(dir, "data"),
-		"--data-addr=off", "--ssp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off",
+		"--data-addr=off", "--ssp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--resp-addr=off",
 		"--log-level=warn", "--hub-retention=5s",
 		// The hub's own overhead against bare node: sequences get a plain
 		// stream, as the bare scripts do (scramjet adds the same require

@@ -155,7 +155,7 @@ func startTroupeSkip(troupeBin, file string) (*reactiveTarget, error) {
 	control, streaming := freeAddr(), freeAddr()
 	stop, err := startProcess(troupeBin, "--data-dir="+dir, "--skip-service="+file,
 		"--skip-control-addr="+control, "--skip-streaming-addr="+streaming,
-		"--data-addr=off", "--ssp-addr=off", "--hub-addr=off", "--log-level=warn")
+		"--data-addr=off", "--ssp-addr=off", "--hub-addr=off", "--resp-addr=off", "--log-level=warn")
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

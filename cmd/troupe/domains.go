@@ -201,5 +201,8 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			return err
 		}
 	}
+	if err := d.listenRESP(g, servers); err != nil {
+		return err
+	}
 	return d.listenReactive(g, servers)
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/oklog/run"
+
+	"github.com/troupe-run/troupe/gateway/resp"
+	"github.com/troupe-run/troupe/system"
+)
+
+// listenRESP opens the Redis-protocol door (--resp-addr) on the data
+// door's keyspace and pub/sub router. Its bounds are the data door's:
+// --max-body per command, --max-sessions connections, --ws-buffer-bytes
+// and --ws-write-timeout for a subscriber's output, --max-subscriptions
+// channels and patterns per connection.
+func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
+	sys, c := d.sys, d.sys.Config
+	if !system.Enabled(c.RESPAddr) {
+		return nil
+	}
+	sessions, err := sys.Sessions("resp")
+	if err != nil {
+		return err
+	}
+	door := resp.New(resp.Config{
+		APIKeys:        c.APIKeys,
+		Insecure:       c.Insecure,
+		MaxRequest:     int(c.MaxBody),
+		MaxClients:     c.MaxSessions,
+		OutputBuffer:   int(c.WSBufferBytes),
+		WriteTimeout:   c.WSWriteTimeout,
+		RequestTimeout: c.RequestTimeout,
+		MaxPatterns:    c.MaxSubscriptions,
+		MaxBatch:       c.MaxBatch,
+		Version:        system.Version,
+		DataDir:        c.DataDir,
+		Fsync:          c.Fsync,
+	}, resp.Backends{
+		Keyspace: d.keyspace,
+		PubSub:   d.pubsub,
+		Sessions: sessions,
+		Dropped:  func() { sys.Metrics.SubscriberDropped("resp") },
+	}, sys.Log.With("door", "resp"))
+	ln, err := net.Listen("tcp", c.RESPAddr)
+	if err != nil {
+		return fmt.Errorf("resp door: %w", err)
+	}
+	if !d.sys.Config.Insecure && len(c.APIKeys) == 0 {
+		sys.Log.Info("resp door in protected mode: loopback clients only (no --api-keys, no --insecure)")
+	}
+	sys.Log.Info("front door listening", "door", "resp", "addr", ln.Addr().String())
+	servers.Add(1)
+	g.Add(func() error {
+		defer servers.Done()
+		return door.Serve(ln)
+	}, func(error) {
+		door.Close()
+	})
+	return nil
+}

@@ -1,0 +1,224 @@
+// Package resp is the Redis-protocol front door: RESP2 and RESP3 (HELLO),
+// inline commands and pipelining, served by the same KV shard actors,
+// pub/sub router and commit pipeline as the data door (gateway/synap),
+// through the same messages. Replies and error texts are Redis 7's, so
+// that redis-cli, client libraries and redis-benchmark work unchanged.
+//
+// A connection is a goroutine owned by the server, reading and answering
+// commands in order; one that subscribes gets a session actor (the
+// router's subscriber) and a writer goroutine, both owned by the
+// connection, and a bounded output buffer past which it is dropped.
+package resp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/messages"
+)
+
+// Config bounds and describes the door.
+type Config struct {
+	APIKeys  []string
+	Insecure bool
+	// MaxRequest bounds one command (its bulk strings and the buffer
+	// holding it), as Redis's proto-max-bulk-len does.
+	MaxRequest int
+	// MaxClients bounds the connections open at once (Redis's maxclients).
+	MaxClients int
+	// OutputBuffer bounds the bytes queued to a subscribed connection; past
+	// it the connection is closed, as Redis's client-output-buffer-limit
+	// for pubsub does.
+	OutputBuffer int
+	// WriteTimeout is the deadline of one write to a client.
+	WriteTimeout time.Duration
+	// RequestTimeout bounds a command inside the server.
+	RequestTimeout time.Duration
+	// MaxPatterns bounds the channels and patterns of one subscriber.
+	MaxPatterns int
+	// For INFO.
+	Version  string
+	DataDir  string
+	Fsync    string
+	MaxBatch int
+}
+
+// Keyspace runs data commands on the shards (kv.Keyspace).
+type Keyspace interface {
+	Do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error)
+}
+
+// PubSub runs pub/sub commands on the router (pubsub.Service).
+type PubSub interface {
+	Do(ctx context.Context, req *messages.PubSubRequest) (*messages.PubSubReply, error)
+}
+
+// Sessions spawns session actors under the door's supervisor.
+type Sessions interface {
+	Spawn(name string, producer actor.Producer) (*actor.PID, error)
+	Stop(pid *actor.PID)
+}
+
+// Backends are what the door serves.
+type Backends struct {
+	Keyspace Keyspace
+	PubSub   PubSub
+	Sessions Sessions
+	// Dropped counts a subscriber closed as too slow (nil: not counted).
+	Dropped func()
+}
+
+// Server is the door.
+type Server struct {
+	cfg  Config
+	b    Backends
+	gate access.Gate
+	log  *slog.Logger
+
+	started time.Time
+	nextID  atomic.Int64
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closed  bool
+	wg      sync.WaitGroup
+	lnMu    sync.Mutex
+	lns     []net.Listener
+	closing chan struct{}
+
+	// local carries channels the router cannot (a name that is not a
+	// dot-separated topic): they reach this door's subscribers only.
+	local localHub
+
+	stats stats
+}
+
+type stats struct {
+	connections, commands, rejected, dropped atomic.Int64
+	netIn, netOut, pubsubMessages            atomic.Int64
+	blocked, subscribers                     atomic.Int64
+}
+
+// New returns the door.
+func New(cfg Config, b Backends, log *slog.Logger) *Server {
+	if cfg.MaxRequest <= 0 {
+		cfg.MaxRequest = 512 << 20
+	}
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = 10000
+	}
+	if cfg.OutputBuffer <= 0 {
+		cfg.OutputBuffer = 32 << 20
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	s := &Server{cfg: cfg, b: b, gate: access.NewGate(cfg.APIKeys, cfg.Insecure), log: log,
+		started: time.Now(), conns: map[*conn]struct{}{}, closing: make(chan struct{})}
+	s.local.subs = map[string]map[*conn]struct{}{}
+	return s
+}
+
+// Serve accepts connections on ln until Close; it returns nil then.
+func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	s.lns = append(s.lns, ln)
+	s.lnMu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closing:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.accept(nc)
+	}
+}
+
+func (s *Server) accept(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		_ = tc.SetKeepAlive(true)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(s.conns) >= s.cfg.MaxClients {
+		s.mu.Unlock()
+		s.stats.rejected.Add(1)
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.stats.connections.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// Clients is the number of connections open.
+func (s *Server) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Close stops accepting, closes every connection and waits for their
+// goroutines (and the session actors they own) to end.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return
+	}
+	s.closed = true
+	close(s.closing)
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.lnMu.Lock()
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	s.lnMu.Unlock()
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	s.wg.Wait()
+}
