@@ -40,6 +40,15 @@ type wsRunner struct {
 	topics   bool            // the session may hold patterns at the router
 	watching bool            // the session may watch keys
 	replay   []*jsonw.Writer // event frames due after the current command's reply
+
+	// The deadline of the commands run in order: one context serves those
+	// that start within a tenth of --request-timeout of its making, each
+	// then getting between 0.9 and 1 of it. A context with a deadline
+	// costs a timer; at a WebSocket's rates, one per command was a
+	// twentieth of the server's time.
+	dctx    context.Context
+	dcancel context.CancelFunc
+	dmade   time.Time
 }
 
 // loop runs the jobs until the session closes the channel, then drops the
@@ -56,6 +65,24 @@ func (r *wsRunner) loop() {
 		}
 	}
 	r.unsubscribeAll()
+	if r.dcancel != nil {
+		r.dcancel()
+	}
+}
+
+// deadline returns the context of the next in-order command (see dctx).
+// No command runs on the old one when it is replaced: they run one at a
+// time, on the loop's goroutine.
+func (r *wsRunner) deadline() context.Context {
+	now := time.Now()
+	if r.dctx == nil || now.Sub(r.dmade) > r.s.cfg.RequestTimeout/10 {
+		if r.dcancel != nil {
+			r.dcancel()
+		}
+		r.dmade = now
+		r.dctx, r.dcancel = context.WithDeadline(r.ctx, now.Add(r.s.cfg.RequestTimeout))
+	}
+	return r.dctx
 }
 
 // runJob runs a frame, writes its reply and the replay its subscriptions
@@ -142,8 +169,14 @@ func (r *wsRunner) execute(f *wsFrame, sess *wsRunner) (out *jsonw.Writer) {
 		name, status = f.errLabel, f.err.status
 		return out
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, r.s.cfg.RequestTimeout)
-	defer cancel()
+	var ctx context.Context
+	if sess != nil {
+		ctx = r.deadline()
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(r.ctx, r.s.cfg.RequestTimeout)
+		defer cancel()
+	}
 	c := call{ctx: ctx, base: r.ctx, s: r.s, out: out, sess: sess}
 	name, status = r.s.execute(&c, &f.env, f.id)
 	return out

@@ -93,13 +93,14 @@ func (g *Registry) Accept(w http.ResponseWriter, r *http.Request) (*Conn, error)
 	if !g.reserve() {
 		return nil, ErrFull
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: g.opts.AnyOrigin})
+	cw := &corkWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{InsecureSkipVerify: g.opts.AnyOrigin})
 	if err != nil {
 		g.Release(nil)
 		return nil, err
 	}
 	ws.SetReadLimit(g.opts.ReadLimit)
-	c := &Conn{ws: ws, opts: &g.opts, out: make(chan frame, g.opts.Buffer), closing: make(chan struct{})}
+	c := &Conn{ws: ws, sock: cw.conn, opts: &g.opts, out: make(chan frame, g.opts.Buffer), closing: make(chan struct{})}
 	if !g.add(c) {
 		c.Close(websocket.StatusGoingAway, drainReason)
 		return c, nil
@@ -165,6 +166,7 @@ func (g *Registry) Drain() {
 // its writer sends, and the way to close it, once.
 type Conn struct {
 	ws      *websocket.Conn
+	sock    *corkConn // the socket under ws
 	opts    *Options
 	out     chan frame
 	closing chan struct{} // closed when the connection is to close
@@ -337,7 +339,9 @@ func (c *Conn) tooSlow() {
 	c.Close(websocket.StatusPolicyViolation, reason)
 }
 
-// writeLoop writes the queued frames until the connection closes.
+// writeLoop writes the queued frames until the connection closes. It
+// writes a run of the frames queued at once with one write to the socket
+// (cork.go), within Options.WriteTimeout.
 func (c *Conn) writeLoop() {
 	for {
 		select {
@@ -349,36 +353,69 @@ func (c *Conn) writeLoop() {
 		case <-c.closing:
 			return
 		case f := <-c.out:
-			if f.flushed != nil {
-				close(f.flushed)
-				continue
-			}
-			ctx, cancel := context.Background(), context.CancelFunc(func() {})
-			if c.opts.WriteTimeout > 0 {
-				ctx, cancel = context.WithTimeout(ctx, c.opts.WriteTimeout)
-			}
-			n := int64(f.w.Len())
-			err := c.ws.Write(ctx, websocket.MessageText, f.w.Bytes())
-			timedOut := ctx.Err() != nil
-			cancel()
-			c.queued.Add(-n)
-			jsonw.Put(f.w)
-			switch {
-			case err != nil && timedOut:
-				// A client that does not take its frames in time is too
-				// slow, like one whose queue fills; coder/websocket has
-				// closed the connection already.
-				if c.opts.Dropped != nil {
-					c.opts.Dropped()
-				}
-				c.Close(websocket.StatusPolicyViolation, fmt.Sprintf("subscriber too slow: a write took over %v", c.opts.WriteTimeout))
-				return
-			case err != nil:
-				c.Close(websocket.StatusInternalError, "write failed")
+			if !c.writeRun(f) {
 				return
 			}
 		}
 	}
+}
+
+// writeRun writes f and the frames queued behind it, up to a run's bounds,
+// corked; false when the connection is done.
+func (c *Conn) writeRun(f frame) bool {
+	c.sock.cork()
+	frames, bytes := 0, 0
+	for {
+		if f.flushed != nil {
+			// A barrier: what came before it must be on the socket.
+			if !c.uncork() {
+				return false
+			}
+			close(f.flushed)
+			c.sock.cork()
+		} else {
+			n := f.w.Len()
+			err := c.ws.Write(context.Background(), websocket.MessageText, f.w.Bytes())
+			c.queued.Add(-int64(n))
+			jsonw.Put(f.w)
+			if err != nil {
+				c.sock.uncork(c.opts.WriteTimeout)
+				c.Close(websocket.StatusInternalError, "write failed")
+				return false
+			}
+			frames, bytes = frames+1, bytes+n
+		}
+		if frames >= corkFrames || bytes >= corkBytes {
+			break
+		}
+		select {
+		case f = <-c.out:
+			continue
+		default:
+		}
+		break
+	}
+	return c.uncork()
+}
+
+// uncork writes what the run gathered; false when the write failed, and
+// the connection is closed.
+func (c *Conn) uncork() bool {
+	err := c.sock.uncork(c.opts.WriteTimeout)
+	switch {
+	case err != nil && timedOut(err):
+		// A client that does not take its frames in time is too slow,
+		// like one whose queue fills.
+		if c.opts.Dropped != nil {
+			c.opts.Dropped()
+		}
+		c.Close(websocket.StatusPolicyViolation, fmt.Sprintf("subscriber too slow: a write took over %v", c.opts.WriteTimeout))
+		return false
+	case err != nil:
+		c.Close(websocket.StatusInternalError, "write failed")
+		return false
+	}
+	return true
 }
 
 // pingLoop pings the client every interval, and drops a connection whose
