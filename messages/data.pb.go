@@ -627,23 +627,29 @@ func (x *ScoredMember) GetScore() float64 {
 // DataReply answers a DataRequest. error_code is empty on success; otherwise
 // it is one of the codes in errors.go and error_message says what was wrong.
 type DataReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ErrorCode     string                 `protobuf:"bytes,1,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
-	ErrorMessage  string                 `protobuf:"bytes,2,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
-	Ok            bool                   `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"` // the write happened (set, nx/xx outcome, expire ...)
-	Found         bool                   `protobuf:"varint,4,opt,name=found,proto3" json:"found,omitempty"`
-	Value         []byte                 `protobuf:"bytes,5,opt,name=value,proto3" json:"value,omitempty"`               // JSON
-	Previous      []byte                 `protobuf:"bytes,6,opt,name=previous,proto3" json:"previous,omitempty"`         // JSON, kv.set's previous value; empty = none
-	TtlMs         int64                  `protobuf:"varint,7,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"` // remaining; -1 no expiry, -2 no key
-	Integer       int64                  `protobuf:"varint,8,opt,name=integer,proto3" json:"integer,omitempty"`          // counters, lengths, counts, ranks
-	Number        float64                `protobuf:"fixed64,9,opt,name=number,proto3" json:"number,omitempty"`           // scores
-	Values        [][]byte               `protobuf:"bytes,10,rep,name=values,proto3" json:"values,omitempty"`            // JSON values (list ranges, pops, hash mget)
-	Keys          []string               `protobuf:"bytes,11,rep,name=keys,proto3" json:"keys,omitempty"`                // scan keys, hash fields, set members
-	Pairs         []*Pair                `protobuf:"bytes,12,rep,name=pairs,proto3" json:"pairs,omitempty"`              // hash getall
-	Scored        []*ScoredMember        `protobuf:"bytes,13,rep,name=scored,proto3" json:"scored,omitempty"`
-	HasMore       bool                   `protobuf:"varint,14,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
-	Type          string                 `protobuf:"bytes,15,opt,name=type,proto3" json:"type,omitempty"`           // kv.type: string, hash, list, set, zset, none
-	Flags         []bool                 `protobuf:"varint,16,rep,packed,name=flags,proto3" json:"flags,omitempty"` // hash mget presence, per field
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ErrorCode    string                 `protobuf:"bytes,1,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorMessage string                 `protobuf:"bytes,2,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	Ok           bool                   `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"` // the write happened (set, nx/xx outcome, expire ...)
+	Found        bool                   `protobuf:"varint,4,opt,name=found,proto3" json:"found,omitempty"`
+	Value        []byte                 `protobuf:"bytes,5,opt,name=value,proto3" json:"value,omitempty"`               // JSON
+	Previous     []byte                 `protobuf:"bytes,6,opt,name=previous,proto3" json:"previous,omitempty"`         // JSON, kv.set's previous value; empty = none
+	TtlMs        int64                  `protobuf:"varint,7,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"` // remaining; -1 no expiry, -2 no key
+	Integer      int64                  `protobuf:"varint,8,opt,name=integer,proto3" json:"integer,omitempty"`          // counters, lengths, counts, ranks
+	Number       float64                `protobuf:"fixed64,9,opt,name=number,proto3" json:"number,omitempty"`           // scores
+	Values       [][]byte               `protobuf:"bytes,10,rep,name=values,proto3" json:"values,omitempty"`            // JSON values (list ranges, pops, hash mget)
+	Keys         []string               `protobuf:"bytes,11,rep,name=keys,proto3" json:"keys,omitempty"`                // scan keys, hash fields, set members
+	Pairs        []*Pair                `protobuf:"bytes,12,rep,name=pairs,proto3" json:"pairs,omitempty"`              // hash getall
+	Scored       []*ScoredMember        `protobuf:"bytes,13,rep,name=scored,proto3" json:"scored,omitempty"`
+	HasMore      bool                   `protobuf:"varint,14,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	Type         string                 `protobuf:"bytes,15,opt,name=type,proto3" json:"type,omitempty"`           // kv.type: string, hash, list, set, zset, none
+	Flags        []bool                 `protobuf:"varint,16,rep,packed,name=flags,proto3" json:"flags,omitempty"` // hash mget presence, per field
+	// KV_COUNT with a type in field (the *.stats commands): the type's
+	// elements (hash fields, list items, set and sorted-set members, string
+	// bytes, bitmap bits, the sum of hyperloglog estimates), and the bytes
+	// its keys hold.
+	Elements      int64 `protobuf:"varint,17,opt,name=elements,proto3" json:"elements,omitempty"`
+	Bytes         int64 `protobuf:"varint,18,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,6 +794,20 @@ func (x *DataReply) GetFlags() []bool {
 		return x.Flags
 	}
 	return nil
+}
+
+func (x *DataReply) GetElements() int64 {
+	if x != nil {
+		return x.Elements
+	}
+	return 0
+}
+
+func (x *DataReply) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
 }
 
 // KeyWatch adds a subscriber's watch patterns on a shard, or with remove
@@ -979,7 +999,7 @@ const file_data_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"<\n" +
 	"\fScoredMember\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x01R\x05score\"\xc5\x03\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\"\xf7\x03\n" +
 	"\tDataReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
@@ -998,7 +1018,9 @@ const file_data_proto_rawDesc = "" +
 	"\x06scored\x18\r \x03(\v2\x1d.troupe.messages.ScoredMemberR\x06scored\x12\x19\n" +
 	"\bhas_more\x18\x0e \x01(\bR\ahasMore\x12\x12\n" +
 	"\x04type\x18\x0f \x01(\tR\x04type\x12\x14\n" +
-	"\x05flags\x18\x10 \x03(\bR\x05flags\"j\n" +
+	"\x05flags\x18\x10 \x03(\bR\x05flags\x12\x1a\n" +
+	"\belements\x18\x11 \x01(\x03R\belements\x12\x14\n" +
+	"\x05bytes\x18\x12 \x01(\x03R\x05bytes\"j\n" +
 	"\bKeyWatch\x12*\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\v2\n" +
