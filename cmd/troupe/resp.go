@@ -42,6 +42,7 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 		Keyspace: d.keyspace,
 		PubSub:   d.pubsub,
 		Sessions: sessions,
+		Pipes:    func() resp.Pipe { return d.keyspace.NewPipe() },
 		Dropped:  func() { sys.Metrics.SubscriberDropped("resp") },
 	}, sys.Log.With("door", "resp"))
 	ln, err := net.Listen("tcp", c.RESPAddr)

@@ -26,6 +26,8 @@ type cmdSpec struct {
 	flags            int
 	first, last, ste int
 	run              func(c *conn, args [][]byte)
+	// async, when set, lets a pipeline run the command beside others.
+	async asyncFn
 }
 
 // keysOf returns the keys a command names, by its key positions. Commands
@@ -104,6 +106,15 @@ func (c *conn) dispatch(args [][]byte) {
 	var buf [24]byte
 	name := lower(args[0], buf[:])
 	cs := commands[string(name)]
+	if cs != nil && cs.async != nil && c.authed && !c.multi && c.sub == nil && c.txn == 0 &&
+		((cs.arity > 0 && len(args) == cs.arity) || (cs.arity < 0 && len(args) >= -cs.arity)) {
+		c.lastCmd = cs.name
+		if c.runAsync(cs.async, args) {
+			return
+		}
+	}
+	// Whatever comes next answers after the commands in flight.
+	c.drain()
 	if cs == nil {
 		c.refuse(unknownCommand(args))
 		return

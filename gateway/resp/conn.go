@@ -51,6 +51,11 @@ type conn struct {
 	// txn is the hold of the EXEC running (0: none); commands carry it.
 	txn uint64
 
+	// pipe runs pipelined commands side by side (made on first use);
+	// pending are those in flight, in the client's order.
+	pipe    Pipe
+	pending []pending
+
 	cursors    map[uint64]string
 	nextCursor uint64
 
@@ -61,8 +66,9 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{s: s, nc: nc, id: s.nextID.Add(1), addr: nc.RemoteAddr().String(),
+	c := &conn{s: s, nc: nc, id: s.nextID.Add(1), addr: nc.RemoteAddr().String(),
 		rd: newReader(nc, s.cfg.MaxRequest), created: time.Now(), ctx: context.Background()}
+	return c
 }
 
 // deniedText is what Redis's protected mode tells a refused client before
@@ -83,6 +89,9 @@ func (c *conn) serve() {
 	c.authed = !c.s.gate.Keyed()
 	for {
 		args, err := c.rd.next()
+		if err != nil || args == nil {
+			c.drain()
+		}
 		if err != nil {
 			var pe *errProtocol
 			if errors.As(err, &pe) {
@@ -146,6 +155,9 @@ func (c *conn) close() {
 		c.s.stats.subscribers.Add(-1)
 	}
 	c.s.local.drop(c)
+	if c.pipe != nil {
+		c.pipe.Close()
+	}
 	if len(c.watched) > 0 {
 		c.unwatch()
 	}

@@ -72,6 +72,9 @@ type Backends struct {
 	Keyspace Keyspace
 	PubSub   PubSub
 	Sessions Sessions
+	// Pipes makes a connection's pipe for pipelined commands (nil: a
+	// pipeline runs one command at a time).
+	Pipes func() Pipe
 	// Dropped counts a subscriber closed as too slow (nil: not counted).
 	Dropped func()
 }
@@ -127,6 +130,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
 	}
+	attachAsync.Do(attach)
 	s := &Server{cfg: cfg, b: b, gate: access.NewGate(cfg.APIKeys, cfg.Insecure), log: log,
 		started: time.Now(), conns: map[*conn]struct{}{}, closing: make(chan struct{})}
 	s.local.subs = map[string]map[*conn]struct{}{}

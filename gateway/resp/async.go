@@ -1,0 +1,375 @@
+package resp
+
+import (
+	"math"
+	"sync"
+
+	"github.com/troupe-run/troupe/messages"
+)
+
+// Pipelining. A client that sends many commands before reading (redis-
+// benchmark -P 16, a client library's pipeline) would wait for each
+// command's round trip to its shard, and under durable writes for each
+// commit, one after the other. Instead, the simple single-key commands of
+// a pipeline are sent to their shards at once (Sender), and their replies
+// collected in order. Commands sent by one connection reach each shard in
+// the order sent, so each key sees them in the client's order; replies go
+// out in the client's order. Any other command first waits for those in
+// flight, then runs alone.
+
+// Pipe starts single-key commands without waiting (kv.Pipe): each Send's
+// function waits for its reply, called in the order of the sends.
+type Pipe interface {
+	Send(req *messages.DataRequest) func() (*messages.DataReply, error)
+	Close()
+}
+
+// finish writes a command's reply from its keyspace reply (or error).
+type finish func(c *conn, rep *messages.DataReply, err error)
+
+// asyncFn builds a command's one keyspace request and the finish that
+// answers it. A nil request with a finish answers without the keyspace
+// (a bad argument); nil and nil: the command needs its full handler.
+type asyncFn func(c *conn, a [][]byte) (*messages.DataRequest, finish)
+
+type pending struct {
+	wait func() (*messages.DataReply, error)
+	fin  finish
+}
+
+// maxInFlight bounds the commands of one connection in flight at once.
+const maxInFlight = 256
+
+// runAsync sends a pipelined command, or runs it at once when nothing can
+// go ahead of it anyway; false when the command needs its full handler.
+func (c *conn) runAsync(f asyncFn, a [][]byte) bool {
+	req, fin := f(c, a)
+	switch {
+	case req == nil && fin == nil:
+		return false
+	case req == nil:
+		if len(c.pending) == 0 {
+			fin(c, nil, nil)
+			return true
+		}
+		c.pending = append(c.pending, pending{fin: fin})
+	case c.s.b.Pipes == nil || (len(c.pending) == 0 && c.rd.buffered() == 0):
+		// The last (or only) command of what was read: nothing to overlap.
+		rep, err := c.do(req)
+		c.drain()
+		fin(c, rep, err)
+		return true
+	default:
+		if c.pipe == nil {
+			c.pipe = c.s.b.Pipes()
+		}
+		c.pending = append(c.pending, pending{wait: c.pipe.Send(req), fin: fin})
+	}
+	if len(c.pending) >= maxInFlight {
+		c.drain()
+	}
+	return true
+}
+
+// drain waits for the commands in flight and writes their replies, in
+// order.
+func (c *conn) drain() {
+	for i, p := range c.pending {
+		if p.wait == nil {
+			p.fin(c, nil, nil)
+		} else {
+			rep, err := p.wait()
+			p.fin(c, rep, err)
+		}
+		c.pending[i] = pending{}
+	}
+	c.pending = c.pending[:0]
+}
+
+// syncOf is the handler of a command that has an asyncFn: it runs the
+// request at once, or the full handler when the asyncFn declines.
+func syncOf(f asyncFn, full func(c *conn, a [][]byte)) func(c *conn, a [][]byte) {
+	return func(c *conn, a [][]byte) {
+		req, fin := f(c, a)
+		switch {
+		case req == nil && fin == nil:
+			full(c, a)
+		case req == nil:
+			fin(c, nil, nil)
+		default:
+			rep, err := c.do(req)
+			fin(c, rep, err)
+		}
+	}
+}
+
+func errFin(msg string) finish { return func(c *conn, _ *messages.DataReply, _ error) { c.w.err(msg) } }
+
+func bulkFin(c *conn, rep *messages.DataReply, err error) {
+	if c.failed(rep, err) {
+		return
+	}
+	if !rep.Found {
+		c.w.null()
+		return
+	}
+	c.w.bulk(decode(rep.Value))
+}
+
+func intFin(c *conn, rep *messages.DataReply, err error) {
+	if !c.failed(rep, err) {
+		c.w.int(rep.Integer)
+	}
+}
+
+func asyncGet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+	key := string(a[1])
+	return &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: key}, func(c *conn, rep *messages.DataReply, err error) {
+		if err == nil && rep.ErrorCode == messages.CodeWrongType {
+			if v, found, ok := c.getString(key); ok {
+				c.bulkOrNull(v, found)
+			}
+			return
+		}
+		bulkFin(c, rep, err)
+	}
+}
+
+// asyncSet takes SET without EXAT/PXAT (a past time needs the full path).
+func asyncSet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+	req := &messages.DataRequest{Op: messages.DataOp_KV_SET, Key: string(a[1])}
+	get, expSet := false, false
+	for i := 3; i < len(a); i++ {
+		var buf [8]byte
+		opt := string(lower(a[i], buf[:]))
+		switch {
+		case opt == "nx" && !req.Xx:
+			req.Nx = true
+		case opt == "xx" && !req.Nx:
+			req.Xx = true
+		case opt == "get":
+			get = true
+		case opt == "keepttl" && !expSet:
+			req.KeepTtl, expSet = true, true
+		case (opt == "ex" || opt == "px") && !expSet && i+1 < len(a):
+			ms, msg := expiry(opt, a[i+1], "set")
+			if msg != "" {
+				return nil, errFin(msg)
+			}
+			req.TtlMs, expSet = ms, true
+			i++
+		default:
+			return nil, nil
+		}
+	}
+	req.Value = encode(a[2])
+	// The arguments' bytes stay valid until the replies are written (the
+	// read buffer moves only then); the list of them does not.
+	args := append([][]byte(nil), a...)
+	return req, func(c *conn, rep *messages.DataReply, err error) {
+		if err == nil && rep.ErrorCode == messages.CodeWrongType && !get {
+			// A key of another type: the full SET replaces it.
+			cmdSet(c, args)
+			return
+		}
+		if c.failed(rep, err) {
+			return
+		}
+		switch {
+		case get && len(rep.Previous) == 0:
+			c.w.null()
+		case get:
+			c.w.bulk(decode(rep.Previous))
+		case !rep.Ok:
+			c.w.null()
+		default:
+			c.w.ok()
+		}
+	}
+}
+
+func asyncIncr(sign int64, withArg bool) asyncFn {
+	return func(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+		n := int64(1)
+		if withArg {
+			var ok bool
+			if n, ok = argInt(a[2]); !ok {
+				return nil, errFin(notInteger)
+			}
+			if sign < 0 && n == math.MinInt64 {
+				return nil, errFin("ERR decrement would overflow")
+			}
+		}
+		return &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: string(a[1]), Amount: sign * n}, intFin
+	}
+}
+
+func asyncPush(op messages.DataOp) asyncFn {
+	return func(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+		return &messages.DataRequest{Op: op, Key: string(a[1]), Values: values(a[2:])}, intFin
+	}
+}
+
+// asyncPop takes LPOP/RPOP without a count.
+func asyncPop(op messages.DataOp) asyncFn {
+	return func(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+		if len(a) != 2 {
+			return nil, nil
+		}
+		return &messages.DataRequest{Op: op, Key: string(a[1])}, func(c *conn, rep *messages.DataReply, err error) {
+			if c.failed(rep, err) {
+				return
+			}
+			if len(rep.Values) == 0 {
+				c.w.null()
+				return
+			}
+			c.w.bulk(decode(rep.Values[0]))
+		}
+	}
+}
+
+func asyncHSet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+	if len(a)%2 != 0 {
+		return nil, errFin(wrongArity("hset"))
+	}
+	req := &messages.DataRequest{Op: messages.DataOp_HASH_SET, Key: string(a[1]), Pairs: make([]*messages.Pair, 0, (len(a)-2)/2)}
+	for i := 2; i < len(a); i += 2 {
+		req.Pairs = append(req.Pairs, &messages.Pair{Key: string(a[i]), Value: encode(a[i+1])})
+	}
+	return req, intFin
+}
+
+func asyncHGet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+	return &messages.DataRequest{Op: messages.DataOp_HASH_GET, Key: string(a[1]), Field: string(a[2])}, bulkFin
+}
+
+func asyncSAdd(op messages.DataOp) asyncFn {
+	return func(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+		return &messages.DataRequest{Op: op, Key: string(a[1]), Members: strs(a[2:])}, intFin
+	}
+}
+
+// asyncZAdd takes ZADD with NX, XX or INCR (GT, LT and CH need the full
+// handler).
+func asyncZAdd(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+	req := &messages.DataRequest{Op: messages.DataOp_ZSET_ADD, Key: string(a[1])}
+	i := 2
+	for ; i < len(a); i++ {
+		var buf [8]byte
+		switch string(lower(a[i], buf[:])) {
+		case "nx":
+			req.Nx = true
+		case "xx":
+			req.Xx = true
+		case "incr":
+			req.Incr = true
+		case "gt", "lt", "ch":
+			return nil, nil
+		default:
+			goto members
+		}
+	}
+members:
+	rest := a[i:]
+	switch {
+	case len(rest) == 0 || len(rest)%2 != 0:
+		return nil, errFin(syntaxErr)
+	case req.Nx && req.Xx:
+		return nil, errFin("ERR XX and NX options at the same time are not compatible")
+	case req.Incr && len(rest) > 2:
+		return nil, errFin("ERR INCR option supports a single increment-element pair")
+	}
+	req.Scored = make([]*messages.ScoredMember, 0, len(rest)/2)
+	for j := 0; j < len(rest); j += 2 {
+		f, ok := argFloat(rest[j])
+		if !ok {
+			return nil, errFin(notFloat)
+		}
+		req.Scored = append(req.Scored, &messages.ScoredMember{Member: string(rest[j+1]), Score: f})
+	}
+	incr := req.Incr
+	return req, func(c *conn, rep *messages.DataReply, err error) {
+		if err == nil && rep.ErrorCode == messages.CodeNotFloat && incr {
+			c.w.err("ERR resulting score is not a number (NaN)")
+			return
+		}
+		if c.failed(rep, err) {
+			return
+		}
+		switch {
+		case incr && !rep.Ok:
+			c.w.null()
+		case incr:
+			c.w.double(rep.Number)
+		default:
+			c.w.int(rep.Integer)
+		}
+	}
+}
+
+func asyncZScore(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+	return &messages.DataRequest{Op: messages.DataOp_ZSET_SCORE, Key: string(a[1]), Member: string(a[2])},
+		func(c *conn, rep *messages.DataReply, err error) {
+			if c.failed(rep, err) {
+				return
+			}
+			if !rep.Found {
+				c.w.null()
+				return
+			}
+			c.w.double(rep.Number)
+		}
+}
+
+func asyncLRange(c *conn, a [][]byte) (*messages.DataRequest, finish) {
+	start, ok1 := argInt(a[2])
+	stop, ok2 := argInt(a[3])
+	if !ok1 || !ok2 {
+		return nil, errFin(notInteger)
+	}
+	return &messages.DataRequest{Op: messages.DataOp_LIST_RANGE, Key: string(a[1]), Start: start, Stop: stop},
+		func(c *conn, rep *messages.DataReply, err error) {
+			if c.failed(rep, err) {
+				return
+			}
+			c.w.array(len(rep.Values))
+			for _, v := range rep.Values {
+				c.w.bulk(decode(v))
+			}
+		}
+}
+
+// asyncs are the commands a pipeline runs side by side, with the handler
+// they fall back to.
+var asyncs = map[string]asyncFn{
+	"get":    asyncGet,
+	"set":    asyncSet,
+	"incr":   asyncIncr(1, false),
+	"decr":   asyncIncr(-1, false),
+	"incrby": asyncIncr(1, true),
+	"decrby": asyncIncr(-1, true),
+	"lpush":  asyncPush(messages.DataOp_LIST_LPUSH),
+	"rpush":  asyncPush(messages.DataOp_LIST_RPUSH),
+	"lpop":   asyncPop(messages.DataOp_LIST_LPOP),
+	"rpop":   asyncPop(messages.DataOp_LIST_RPOP),
+	"hset":   asyncHSet,
+	"hget":   asyncHGet,
+	"sadd":   asyncSAdd(messages.DataOp_SET_ADD),
+	"srem":   asyncSAdd(messages.DataOp_SET_REM),
+	"zadd":   asyncZAdd,
+	"zscore": asyncZScore,
+	"lrange": asyncLRange,
+}
+
+var attachAsync sync.Once
+
+// attach gives the pipelined commands their async path (once, after every
+// file's commands are registered).
+func attach() {
+	for name, f := range asyncs {
+		cs := commands[name]
+		cs.async = f
+		cs.run = syncOf(f, cs.run)
+	}
+}
