@@ -187,11 +187,40 @@ func GetBit(b []byte, off int64) int64 {
 // countKind counts the live keys whose type is named kind (KV_COUNT with a
 // field), for the stats commands of a type: a walk over the shard's keys.
 func (s *Shard) countKind(now int64, name string) *messages.DataReply {
-	var n int64
+	r := &messages.DataReply{}
 	for _, e := range s.keys {
-		if e.kind.String() == name && !e.expired(now) {
-			n++
+		if e.kind.String() != name || e.expired(now) {
+			continue
 		}
+		r.Integer++
+		r.Bytes += e.size
+		r.Elements += elements(e)
 	}
-	return &messages.DataReply{Integer: n}
+	return r
+}
+
+// elements is what the stats of e's type count of it: fields, items or
+// members; a string's bytes, a bitmap's bits, a sketch's estimate (which
+// reads the sketch, as the original does).
+func elements(e *entry) int64 {
+	switch c := e.coll.(type) {
+	case *hashValue:
+		return int64(c.fields.Len())
+	case *listValue:
+		return int64(c.items.Len())
+	case *setValue:
+		return int64(c.members.Len())
+	case *zsetValue:
+		return int64(len(c.scores))
+	}
+	switch e.kind {
+	case kindBitmap:
+		return 8 * int64(len(e.value))
+	case kindHLL:
+		if sk, bad := sketchOf(e); bad == nil {
+			return int64(sk.Estimate())
+		}
+		return 0
+	}
+	return int64(len(e.value))
 }

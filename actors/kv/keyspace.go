@@ -397,6 +397,8 @@ func (k *Keyspace) count(req *messages.DataRequest, timeout time.Duration) (*mes
 	out := &messages.DataReply{}
 	for _, r := range replies {
 		out.Integer += r.Integer
+		out.Elements += r.Elements
+		out.Bytes += r.Bytes
 	}
 	return out, nil
 }

@@ -73,22 +73,6 @@ func adminStats(c *call) error {
 	return nil
 }
 
-// kv.stats {} -> {total_keys, total_memory_bytes}, the part of Synap's KV
-// statistics Troupe keeps.
-func kvStats(c *call) error {
-	st, err := c.s.admin.Stats(c.ctx)
-	if err != nil {
-		return asAPIError(err)
-	}
-	c.out.Obj()
-	c.out.Key("total_keys")
-	c.out.Int(st.TotalKeys)
-	c.out.Key("total_memory_bytes")
-	c.out.Int(st.MemoryUsed)
-	c.out.EndObj()
-	return nil
-}
-
 // admin.config {} -> the effective configuration.
 func adminConfig(c *call) error {
 	b, err := json.Marshal(c.s.admin.Config())

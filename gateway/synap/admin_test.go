@@ -29,8 +29,17 @@ func TestAdminStats(t *testing.T) {
 		t.Errorf("admin.stats\n got %s\nwant %s", r.Payload, want)
 	}
 
+	// Two gets, one finding its key, and a set.
+	ts.ks.reply = func(req *messages.DataRequest) (*messages.DataReply, error) {
+		return &messages.DataReply{Ok: true, Found: req.Key == "here", Value: []byte(`1`)}, nil
+	}
+	for _, cmd := range []string{`{"command":"kv.get","payload":{"key":"here"}}`,
+		`{"command":"kv.get","payload":{"key":"gone"}}`, `{"command":"kv.set","payload":{"key":"k","value":1}}`} {
+		postCommand(ts, cmd)
+	}
 	rec := serve(ts, "GET", "/kv/stats", "")
-	if got := rec.Body.String(); got != `{"total_keys":1000000,"total_memory_bytes":536870912}` {
+	if got := rec.Body.String(); got != `{"total_keys":1000000,"total_memory_bytes":536870912,`+
+		`"operations":{"gets":2,"sets":1,"dels":0,"hits":1,"misses":1},"hit_rate":0.5}` {
 		t.Errorf("GET /kv/stats = %d %s", rec.Code, got)
 	}
 

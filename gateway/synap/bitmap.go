@@ -321,8 +321,8 @@ func bitField(c *call) error {
 }
 
 // bitmap.stats {} -> the original's figures: total_bitmaps (keys holding a
-// bitmap now), total_bits (null: it would read every bitmap) and the
-// command counts since the server started.
+// bitmap now), total_bits (their bytes times 8, as the original counts) and
+// the command counts since the server started.
 func bitStats(c *call) error {
 	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_COUNT, Field: "bitmap"})
 	if err != nil {
@@ -334,7 +334,7 @@ func bitStats(c *call) error {
 	w.Key("total_bitmaps")
 	w.Int(rep.Integer)
 	w.Key("total_bits")
-	w.Null()
+	w.Int(rep.Elements)
 	for _, f := range []struct {
 		name string
 		n    *atomic.Int64

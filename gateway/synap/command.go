@@ -254,6 +254,7 @@ func (s *Server) run(c *call, name string, payload rawJSON) (string, error) {
 		payload = nil
 	}
 	c.payload, c.a, c.m = payload, nil, nil
+	s.calls.add(name)
 	if queued, err := s.maybeQueue(c, name, payload); queued || err != nil {
 		return name, err
 	}

@@ -1294,12 +1294,3 @@ func zstore(op byte) command {
 		return nil
 	}
 }
-
-// sortedset.stats {} -> {total_keys}: the sorted sets held now.
-func zsetStats(c *call) error {
-	r, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_COUNT, Field: "zset"})
-	if err != nil {
-		return err
-	}
-	return intReply(c, "total_keys", r.Integer)
-}

@@ -471,8 +471,10 @@ func geoSearch(c *call) error {
 
 // geospatial.stats {} -> {total_keys, total_locations, geoadd_count,
 // geodist_count, georadius_count, geopos_count, geohash_count}. Geo keys are
-// sorted sets: total_keys counts every sorted set, and total_locations the
-// locations geoadd added since the server started.
+// sorted sets: total_keys counts every sorted set and total_locations their
+// members, read from the keyspace (the original counts what geoadd added
+// since it started, and never what went); the command counts are since the
+// server started.
 func geoStats(c *call) error {
 	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_COUNT, Field: "zset"})
 	if err != nil {
@@ -483,10 +485,12 @@ func geoStats(c *call) error {
 	w.Obj()
 	w.Key("total_keys")
 	w.Int(rep.Integer)
+	w.Key("total_locations")
+	w.Int(rep.Elements)
 	for _, f := range []struct {
 		name string
 		n    *atomic.Int64
-	}{{"total_locations", &g.added}, {"geoadd_count", &g.adds}, {"geodist_count", &g.dists},
+	}{{"geoadd_count", &g.adds}, {"geodist_count", &g.dists},
 		{"georadius_count", &g.radius}, {"geopos_count", &g.pos}, {"geohash_count", &g.hashes}} {
 		w.Key(f.name)
 		w.Int(f.n.Load())

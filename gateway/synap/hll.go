@@ -189,8 +189,8 @@ func hllMerge(c *call) error {
 
 // hyperloglog.stats {} -> {total_hlls, total_cardinality, pfadd_count,
 // pfcount_count, pfmerge_count}: the keys holding a sketch now; the command
-// counts since the server started. total_cardinality is null: summing every
-// sketch's estimate would read them all.
+// counts since the server started; total_cardinality, the sum of every
+// sketch's estimate, reads them all, as the original does.
 func hllStats(c *call) error {
 	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_COUNT, Field: "hyperloglog"})
 	if err != nil {
@@ -201,7 +201,7 @@ func hllStats(c *call) error {
 	w.Key("total_hlls")
 	w.Int(rep.Integer)
 	w.Key("total_cardinality")
-	w.Null()
+	w.Int(rep.Elements)
 	w.Key("pfadd_count")
 	w.Int(c.s.hll.adds.Load())
 	w.Key("pfcount_count")

@@ -80,6 +80,11 @@ func kvGet(c *call) error {
 	if err != nil {
 		return err
 	}
+	if rep.Found {
+		c.s.kvHits.Add(1)
+	} else {
+		c.s.kvMisses.Add(1)
+	}
 	w := c.out
 	if c.original() {
 		writeOriginalValue(w, rep.Found, rep.Value)

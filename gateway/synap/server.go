@@ -142,6 +142,9 @@ type Server struct {
 	geo      geoCounters
 	txns     txnTable
 	inboxes  inboxes
+	calls    callCounts   // commands run, by name (the *.stats commands)
+	kvHits   atomic.Int64 // kv.get of a key that exists
+	kvMisses atomic.Int64
 }
 
 // New returns a Server over the backends b.
@@ -198,7 +201,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 			Dropped: func() { m.SubscriberDropped(door) }}),
 	}
 	for _, table := range [][]commandSpec{kvCommands, hashCommands, listCommands, setCommands, zsetCommands,
-		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands, geoCommands, txnCommands, extraCommands, watchCommands} {
+		adminCommands, queueCommands, streamCommands, pubsubCommands, hllCommands, bitmapCommands, geoCommands, txnCommands, extraCommands, watchCommands, statsCommands} {
 		for _, c := range table {
 			if _, dup := s.commands[c.name]; dup {
 				panic("synap: command registered twice: " + c.name)
@@ -206,6 +209,11 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 			s.commands[c.name] = c.run
 		}
 	}
+	s.calls = newCallCounts(func(add func(string)) {
+		for name := range s.commands {
+			add(name)
+		}
+	})
 	s.serveCmd = s.observe(s.serveCommand)
 	s.routes(b.MetricsHandler)
 
