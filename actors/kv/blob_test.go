@@ -2,6 +2,7 @@ package kv
 
 import (
 	"testing"
+	"time"
 
 	"github.com/axiomhq/hyperloglog"
 
@@ -41,10 +42,36 @@ func TestHyperLogLog(t *testing.T) {
 			{req: add("h1", "a")},
 			{req: add("h2", "a")},
 			{req: &pb.DataRequest{Op: pb.DataOp_BIT_SET, Key: "b", Start: 1, Amount: 1}},
-			{req: &pb.DataRequest{Op: pb.DataOp_KV_COUNT, Field: "hyperloglog"}, want: &pb.DataReply{Integer: 2}},
-			{req: &pb.DataRequest{Op: pb.DataOp_KV_COUNT, Field: "bitmap"}, want: &pb.DataReply{Integer: 1}},
 		}},
 	})
+}
+
+// TestTypeTotals: KV_COUNT of a type counts its keys, their elements (a
+// sketch's estimate, a bitmap's bits, a collection's members) and bytes.
+func TestTypeTotals(t *testing.T) {
+	s := NewShard([]byte("t"), nil)
+	j := mapJournal{}
+	now := time.Now()
+	for _, req := range []*pb.DataRequest{
+		{Op: pb.DataOp_HLL_ADD, Key: "h1", Members: []string{"a", "b"}},
+		{Op: pb.DataOp_HLL_ADD, Key: "h2", Members: []string{"a"}},
+		{Op: pb.DataOp_BIT_SET, Key: "b", Start: 9, Amount: 1},
+		{Op: pb.DataOp_SET_ADD, Key: "s", Members: []string{"x", "y", "z"}},
+	} {
+		if r := s.Apply(now, req, j); r.ErrorCode != "" {
+			t.Fatal(r.ErrorMessage)
+		}
+	}
+	for _, tc := range []struct {
+		kind           string
+		keys, elements int64
+	}{{"hyperloglog", 2, 3}, {"bitmap", 1, 16}, {"set", 1, 3}, {"hash", 0, 0}} {
+		r := s.Apply(now, &pb.DataRequest{Op: pb.DataOp_KV_COUNT, Field: tc.kind}, j)
+		if r.Integer != tc.keys || r.Elements != tc.elements || (tc.keys > 0) != (r.Bytes > 0) {
+			t.Errorf("%s: %d keys, %d elements, %d bytes; want %d keys, %d elements", tc.kind, r.Integer, r.Elements, r.Bytes,
+				tc.keys, tc.elements)
+		}
+	}
 }
 
 func TestBitmaps(t *testing.T) {
