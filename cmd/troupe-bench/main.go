@@ -44,6 +44,9 @@ func main() {
 		skipNpm   = flag.String("skip-npm", "integration/skipnpm", "with --reactive: the folder where the real Skip server is installed (npm ci)")
 		skipFiles = flag.String("skip-services", "integration/testdata/skip", "with --reactive: the folder of the sum.mjs and groups.mjs services")
 		samples   = flag.Int("samples", 200, "with --reactive: latency samples per run")
+		respBench = flag.Bool("resp", false, "instead: run redis-benchmark against Troupe's Redis-protocol door and redis-server in alternation (memory only and durable, -P 1 and -P 16)")
+		respN     = flag.Int("resp-requests", 200000, "with --resp: redis-benchmark -n")
+		respTests = flag.String("resp-tests", "set,get,incr,lpush,lpop,hset,zadd", "with --resp: redis-benchmark -t, one test at a time")
 		messaging = flag.Bool("messaging", false, "instead: measure queues (publish -> consume -> ack) and pub/sub fan-out over WebSocket against a bare coder/websocket server")
 		bareWS    = flag.String("bare-ws", "", "internal: serve the bare WebSocket broadcast server on this address")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
@@ -71,6 +74,9 @@ func main() {
 	}
 	if *hub {
 		run = func() error { return benchHub(*troupeBin) }
+	}
+	if *respBench {
+		run = func() error { return benchRESP(*troupeBin, *respN, 50, *respTests) }
 	}
 	if *reactive {
 		run = func() error { return benchReactive(*troupeBin, *skipNpm, *skipFiles, *conns, *duration, *samples) }
