@@ -47,6 +47,7 @@ func main() {
 		respBench = flag.Bool("resp", false, "instead: run redis-benchmark against Troupe's Redis-protocol door and redis-server in alternation (memory only and durable, -P 1 and -P 16)")
 		respN     = flag.Int("resp-requests", 200000, "with --resp: redis-benchmark -n")
 		respTests = flag.String("resp-tests", "set,get,incr,lpush,lpop,hset,zadd", "with --resp: redis-benchmark -t, one test at a time")
+		rounds    = flag.Int("rounds", 3, "with --messaging: rounds of the queue comparison, the peers taking turns (medians compared)")
 		messaging = flag.Bool("messaging", false, "instead: measure queues (publish -> consume -> ack) and pub/sub fan-out over WebSocket against a bare coder/websocket server")
 		bareWS    = flag.String("bare-ws", "", "internal: serve the bare WebSocket broadcast server on this address")
 		profile   = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
@@ -70,7 +71,7 @@ func main() {
 		run = func() error { return benchViews(*views, *viewSets) }
 	}
 	if *messaging {
-		run = func() error { return benchMessaging(*troupeBin, *conns, *duration) }
+		run = func() error { return benchMessaging(*troupeBin, *conns, *duration, *rounds) }
 	}
 	if *hub {
 		run = func() error { return benchHub(*troupeBin) }

@@ -27,9 +27,9 @@ import (
 //     bare coder/websocket server (this program started again with
 //     --bare-ws) that broadcasts the same frames to the same clients, driven
 //     by the same load generator.
-func benchMessaging(troupeBin string, conns int, d time.Duration) error {
+func benchMessaging(troupeBin string, conns int, d time.Duration, rounds int) error {
 	fmt.Printf("messaging: %s per run\n", d)
-	if err := benchQueuePeers(troupeBin, d); err != nil {
+	if err := benchQueuePeers(troupeBin, d, rounds); err != nil {
 		return err
 	}
 	for _, fsync := range []string{"batch", "none"} {
