@@ -306,6 +306,7 @@ func startProcess(bin string, args ...string) (stop func(), err error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
+	lastServer.Store(int64(cmd.Process.Pid))
 	return func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()

@@ -80,11 +80,44 @@ func (f *flow) ack() {
 // measure runs for d after a warm-up and returns acks per second.
 func (f *flow) measure(d time.Duration) float64 {
 	time.Sleep(d / 5)
-	start, n0 := time.Now(), f.acked.Load()
+	pid := int(lastServer.Load())
+	start, n0, cpu0 := time.Now(), f.acked.Load(), cpuTime(pid)
 	time.Sleep(d)
-	rate := float64(f.acked.Load()-n0) / time.Since(start).Seconds()
+	n := f.acked.Load() - n0
+	rate := float64(n) / time.Since(start).Seconds()
+	if cpu := cpuTime(pid) - cpu0; n > 0 && cpu > 0 {
+		lastCPUPerMessage.Store(int64(cpu / time.Duration(n)))
+	}
 	f.stop.Store(true)
 	return rate
+}
+
+// lastServer is the process of the server being measured (the last one
+// started), lastCPUPerMessage the CPU time it spent per message acked in
+// the last measurement: a figure that another process's load on a shared
+// machine moves much less than the rate.
+var lastServer, lastCPUPerMessage atomic.Int64
+
+// cpuTime returns the user and system time pid has used, from
+// /proc/<pid>/stat (0 when unreadable).
+func cpuTime(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces, in parentheses):
+	// utime and stime are the 12th and 13th, in clock ticks (100 a second).
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(raw[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // benchQueuePeers measures each peer rounds times, taking turns (so that
@@ -103,12 +136,14 @@ func benchQueuePeers(troupeBin string, d time.Duration, rounds int) error {
 		{"Redis (LPUSH/BRPOPLPUSH+LREM, AOF)", redisQueue},
 	}
 	rates := make([][]float64, len(peers))
+	cpus := make([][]float64, len(peers)) // µs of server CPU per message
 	failed := make([]bool, len(peers))
 	for r := range rounds {
 		for i, p := range peers {
 			if failed[i] {
 				continue
 			}
+			lastCPUPerMessage.Store(0)
 			rate, err := p.f(d)
 			switch {
 			case errors.Is(err, errSkipped):
@@ -118,25 +153,30 @@ func benchQueuePeers(troupeBin string, d time.Duration, rounds int) error {
 				fmt.Printf("%-34s failed: %v\n", p.name, err)
 				failed[i] = true
 			default:
-				fmt.Printf("round %d  %-34s %10.0f messages/s\n", r+1, p.name, rate)
+				cpu := time.Duration(lastCPUPerMessage.Load())
+				fmt.Printf("round %d  %-34s %10.0f messages/s  %6.1f µs of server CPU per message\n", r+1, p.name, rate,
+					float64(cpu)/float64(time.Microsecond))
 				rates[i] = append(rates[i], rate)
+				cpus[i] = append(cpus[i], float64(cpu)/float64(time.Microsecond))
 			}
 		}
 	}
 	type result struct {
 		name string
 		rate float64
+		cpu  float64
 	}
 	var results []result
 	for i, p := range peers {
 		if len(rates[i]) > 0 {
 			slices.Sort(rates[i])
-			results = append(results, result{p.name, rates[i][len(rates[i])/2]})
+			slices.Sort(cpus[i])
+			results = append(results, result{p.name, rates[i][len(rates[i])/2], cpus[i][len(cpus[i])/2]})
 		}
 	}
 	fmt.Println("medians:")
 	for _, r := range results {
-		fmt.Printf("%-34s %10.0f messages/s\n", r.name, r.rate)
+		fmt.Printf("%-34s %10.0f messages/s  %6.1f µs of server CPU per message\n", r.name, r.rate, r.cpu)
 	}
 	if len(results) > 1 {
 		fmt.Println("ratios of the medians (row / column):")
