@@ -16,6 +16,7 @@ const (
 	tokFloat            // a float literal, possibly negative
 	tokString           // a string literal; text holds the decoded value
 	tokParam            // $name; text holds the name
+	tokRecord           // r'table:key'; text holds the string
 	tokOp               // an operator or punctuation; text holds it
 )
 
@@ -114,6 +115,15 @@ func (l *lexer) next() token {
 			l.off++
 		}
 		if q := l.peekByte(0); (q == '\'' || q == '"') && l.off-start == 1 {
+			// SurrealDB's typed strings, as it renders values (params):
+			// d'...' a datetime and u'...' a uuid, kept as their text (JSON
+			// carries them so); s'...' a string; r'...' a record id.
+			switch prefix := l.src[start]; prefix {
+			case 'd', 'u', 's':
+				return token{kind: tokString, text: l.string(), pos: start, end: l.off}
+			case 'r':
+				return token{kind: tokRecord, text: l.string(), pos: start, end: l.off}
+			}
 			l.errorf(start, "prefixed string literals (%s%c...%c) are not supported", l.src[start:l.off], q, q)
 		}
 		return token{kind: tokIdent, text: l.src[start:l.off], pos: start, end: l.off}
@@ -170,14 +180,24 @@ func (l *lexer) number() token {
 			kind = tokFloat
 		}
 	}
+	text := l.src[start:l.off]
 	if isIdentByte(l.peekByte(0)) {
 		end := l.off
 		for end < len(l.src) && isIdentByte(l.src[end]) {
 			end++
 		}
-		l.errorf(start, "unsupported literal %q: only plain integers and floats are supported", l.src[start:end])
+		// The suffixes of SurrealDB's typed numbers: 1.5f is a float,
+		// 2dec a decimal (taken as a float).
+		switch suffix := l.src[l.off:end]; suffix {
+		case "f", "dec":
+			if _, err := strconv.ParseFloat(text, 64); err != nil {
+				l.errorf(start, "number %s is out of range", text)
+			}
+			l.off = end
+			return token{kind: tokFloat, text: text, pos: start, end: l.off}
+		}
+		l.errorf(start, "unsupported literal %q: only integers and floats (1, 1.5, 1.5f, 2dec) are supported", l.src[start:end])
 	}
-	text := l.src[start:l.off]
 	if kind == tokInt {
 		if _, err := strconv.ParseInt(text, 10, 64); err != nil {
 			l.errorf(start, "integer %s is out of range", text)

@@ -483,14 +483,10 @@ func (p *parser) and() Expr {
 	return x
 }
 
-// not parses the NOT keyword, which, as in SQL, negates a whole comparison:
-// NOT a = 1 is !(a = 1).
+// not refuses the NOT keyword, as SurrealDB 3 does: negation is !.
 func (p *parser) not() Expr {
 	if p.isWord("NOT") {
-		p.enter()
-		defer p.leave()
-		p.next()
-		return &Unary{Op: OpNot, X: p.not()}
+		p.errorf(p.tok.pos, "NOT is not a SurrealQL operator: negate with ! and parentheses, as in !(a = 1)")
 	}
 	return p.compare()
 }
@@ -525,12 +521,7 @@ func (p *parser) compareOp() (Op, bool) {
 		}
 		return OpEq, true
 	case "NOT":
-		p.next()
-		if !p.isWord("IN") && !p.isWord("INSIDE") {
-			p.expected("IN or INSIDE after NOT")
-		}
-		p.next()
-		return OpNotInside, true
+		p.errorf(pos, "NOT is not a SurrealQL operator: use NOTINSIDE, or negate with !")
 	}
 	if op, ok := compareOps[word]; ok {
 		p.next()
@@ -543,7 +534,10 @@ func (p *parser) compareOp() (Op, bool) {
 }
 
 func (p *parser) unary() Expr {
-	if p.isOp("!") || p.isWord("NOT") {
+	if p.isWord("NOT") {
+		p.not()
+	}
+	if p.isOp("!") {
 		p.enter()
 		defer p.leave()
 		p.next()
@@ -566,6 +560,13 @@ func (p *parser) operand() Expr {
 		s := p.tok.text
 		p.next()
 		return &Literal{Value: s}
+	case tokRecord:
+		id, ok := Link(p.tok.text)
+		if !ok {
+			p.errorf(p.tok.pos, "r%q is not a record id", p.tok.text)
+		}
+		p.next()
+		return &Literal{Value: id}
 	case tokParam:
 		param := &Param{Name: p.tok.text}
 		p.next()
@@ -595,24 +596,119 @@ func (p *parser) operand() Expr {
 func (p *parser) name() Expr {
 	if p.atRecordID() {
 		table := p.tok.text
+		quoted := strings.HasPrefix(p.lex.src[p.tok.end+1:], "⟨") || strings.HasPrefix(p.lex.src[p.tok.end+1:], "`")
 		key := p.lex.recordKey(table)
 		p.next()
-		return &Literal{Value: RecordID{Table: table, Key: key}}
+		if quoted {
+			return &Literal{Value: RecordID{Table: table, Key: key}}
+		}
+		return &Literal{Value: NewRecordID(table, key)}
 	}
 	if v, ok := p.keywordLiteral(); ok {
 		p.next()
 		return &Literal{Value: v}
 	}
 	if next := p.peek(); next.kind == tokOp && (next.text == "(" || next.text == "::") {
-		// Name the whole function, string::len and not just string.
-		pos, name := p.tok.pos, p.tok.text
-		for p.next(); p.tok.kind == tokOp && p.tok.text == "::"; p.next() {
-			p.next()
-			name += "::" + p.tok.text
-		}
-		p.errorf(pos, "functions are not supported in conditions (found %s)", strconv.Quote(name))
+		return p.function()
 	}
 	return p.path("a field")
+}
+
+// conditionFuncs are the functions a condition may call, by their
+// number of arguments.
+var conditionFuncs = map[string]int{
+	"string::lowercase": 1, "string::uppercase": 1, "string::len": 1, "string::trim": 1,
+	"string::starts_with": 2, "string::ends_with": 2, "string::contains": 2,
+	"array::len": 1, "math::abs": 1,
+	"type::is::array": 1, "type::is::bool": 1, "type::is::float": 1, "type::is::int": 1,
+	"type::is::none": 1, "type::is::null": 1, "type::is::number": 1, "type::is::object": 1,
+	"type::is::string": 1, "type::is::record": 1,
+}
+
+// function parses a function call in a condition.
+func (p *parser) function() Expr {
+	p.enter()
+	defer p.leave()
+	pos, name := p.tok.pos, p.tok.text
+	for p.next(); p.tok.kind == tokOp && p.tok.text == "::"; p.next() {
+		p.next()
+		if p.tok.kind != tokIdent {
+			p.expected("a function name after ::")
+		}
+		name += "::" + p.tok.text
+	}
+	lower := strings.ToLower(name)
+	n, ok := conditionFuncs[lower]
+	if !ok {
+		if lower == "time::now" {
+			p.errorf(pos, "function time::now is not supported: a view's result cannot depend on the clock")
+		}
+		p.errorf(pos, "function %s is not supported in conditions (supported: string::lowercase, uppercase, len, trim, starts_with, ends_with, contains; array::len; math::abs; type::is::*)", name)
+	}
+	call := &Call{Name: lower}
+	p.expectOp("(")
+	for !p.isOp(")") {
+		call.Args = append(call.Args, p.expr())
+		if !p.isOp(",") {
+			break
+		}
+		p.next()
+	}
+	p.expectOp(")")
+	if len(call.Args) != n {
+		p.errorf(pos, "function %s takes %d argument(s), not %d", name, n, len(call.Args))
+	}
+	return call
+}
+
+// ParseValue parses a SurrealQL value as SurrealDB renders one, such as a
+// view's params: { auth: { id: user:abc }, name: 'bob', n: 1.5f,
+// at: d'2024-01-01T00:00:00Z', tags: ['a'], x: NONE }. Datetimes and uuids
+// are kept as their text.
+func ParseValue(src string) (v Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(*Error)
+			if !ok {
+				panic(r)
+			}
+			v, err = nil, e
+		}
+	}()
+	if i := firstInvalidUTF8(src); i >= 0 {
+		return nil, &Error{Pos: position(src, i), Msg: "value is not valid UTF-8"}
+	}
+	p := &parser{lex: lexer{src: src}}
+	p.next()
+	x := p.expr()
+	if p.tok.kind != tokEOF {
+		p.expected("end of value")
+	}
+	return p.constant(x), nil
+}
+
+// constant evaluates a constant expression: literals, arrays and objects.
+func (p *parser) constant(x Expr) Value {
+	switch x := x.(type) {
+	case *Literal:
+		return x.Value
+	case *Array:
+		out := make([]any, len(x.Elems))
+		for i, e := range x.Elems {
+			out[i] = p.constant(e)
+		}
+		return out
+	case *Object:
+		out := make(map[string]any, len(x.Entries))
+		for _, en := range x.Entries {
+			if v := p.constant(en.Value); v != None {
+				out[en.Key] = v
+			}
+		}
+		return out
+	}
+	p.errorf(0, "%s is not a value", x)
+	panic("unreachable")
 }
 
 // keywordLiteral returns the value of the current token if it is TRUE,

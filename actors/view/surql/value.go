@@ -35,32 +35,73 @@ func (none) String() string { return "NONE" }
 
 func (none) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
 
-// A RecordID is a record id literal: table:key.
+// A RecordID is a record id (a record link): table:key. Its key is a
+// number (Num: Key holds its decimal digits) or a string.
 //
-// Records carry their ids as strings ("user:123"), since JSON has no record
-// ids. A RecordID compares with such a string as the id the string spells,
-// so `author = user:123` matches a record whose author is "user:123".
+// Records arrive as JSON, which has no record ids: a string that spells one
+// in SurrealDB's text form (see Link) is taken as a link when a record or a
+// view's params are stored. A RecordID never equals a string, as in
+// SurrealDB: `author = 'user:1'` is false where `author = user:1` is true.
 type RecordID struct {
 	Table string
 	Key   string
+	Num   bool // the key is an integer
 }
 
-// String formats id as SurrealQL: user:123, or user:⟨a b⟩ when the key is
-// not a run of letters, digits and underscores.
-func (id RecordID) String() string {
-	return quoteIdent(id.Table) + ":" + quoteKey(id.Key)
+// NewRecordID returns table:key, with a numeric key when key is the
+// decimal form of an int64 (no sign, no leading zero), as SurrealDB parses
+// user:10.
+func NewRecordID(table, key string) RecordID {
+	return RecordID{Table: table, Key: key, Num: isIntKey(key)}
 }
 
-func quoteKey(key string) string {
-	plain := key != ""
+func isIntKey(key string) bool {
+	if key == "" || len(key) > 19 || key[0] == '0' && len(key) > 1 {
+		return false
+	}
 	for i := 0; i < len(key); i++ {
-		plain = plain && isIdentByte(key[i])
+		if !isDigit(key[i]) {
+			return false
+		}
+	}
+	_, err := strconv.ParseInt(key, 10, 64)
+	return err == nil
+}
+
+// String formats id as SurrealDB does: user:123, user:abc, or user:⟨a b⟩
+// when the key is a string that is not a run of letters, digits and
+// underscores, or that a number would be read from (user:⟨10⟩).
+func (id RecordID) String() string {
+	return quoteIdent(id.Table) + ":" + id.keyText()
+}
+
+func (id RecordID) keyText() string {
+	if id.Num {
+		return id.Key
+	}
+	plain := id.Key != "" && !isIntKey(id.Key) && !allDigits(id.Key)
+	for i := 0; i < len(id.Key); i++ {
+		plain = plain && isIdentByte(id.Key[i])
 	}
 	if plain {
-		return key
+		return id.Key
 	}
 	r := strings.NewReplacer(`\`, `\\`, "⟩", `\⟩`)
-	return "⟨" + r.Replace(key) + "⟩"
+	return "⟨" + r.Replace(id.Key) + "⟩"
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalJSON writes a record id as SurrealDB's JSON does: its text form.
+func (id RecordID) MarshalJSON() ([]byte, error) {
+	return json.Marshal(id.String())
 }
 
 // ParseRecordID parses a record id written as a string, such as "user:123"
@@ -74,10 +115,61 @@ func ParseRecordID(s string) (RecordID, bool) {
 		if len(key) > len(q[0])+len(q[1]) && strings.HasPrefix(key, q[0]) && strings.HasSuffix(key, q[1]) {
 			inner := key[len(q[0]) : len(key)-len(q[1])]
 			key = strings.NewReplacer(`\`+q[1], q[1], `\\`, `\`).Replace(inner)
-			break
+			return RecordID{Table: table, Key: key}, true
 		}
 	}
-	return RecordID{Table: table, Key: key}, true
+	return NewRecordID(table, key), true
+}
+
+// Link returns the record id that s spells in SurrealDB's text form, and
+// true: a plain table name (a letter or _ then letters, digits and _), one
+// ':', and a key that is a run of letters, digits and _ or is quoted in
+// ⟨...⟩. This is the rule by which an ingested string (SurrealDB sends
+// record links as such strings in JSON) is taken as a link.
+func Link(s string) (RecordID, bool) {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 || i == len(s)-1 || !isPlainIdent(s[:i]) {
+		return RecordID{}, false
+	}
+	key := s[i+1:]
+	if strings.HasPrefix(key, "⟨") {
+		if !strings.HasSuffix(key, "⟩") || len(key) <= len("⟨⟩") {
+			return RecordID{}, false
+		}
+		return ParseRecordID(s)
+	}
+	for j := 0; j < len(key); j++ {
+		if !isIdentByte(key[j]) {
+			return RecordID{}, false
+		}
+	}
+	return NewRecordID(s[:i], key), true
+}
+
+// Links replaces, in place, every string of v (a Value: in objects and
+// arrays too) that spells a record id (see Link) by that RecordID, and
+// returns v.
+func Links(v Value) Value {
+	switch x := v.(type) {
+	case string:
+		if strings.IndexByte(x, ':') > 0 {
+			if id, ok := Link(x); ok {
+				return id
+			}
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = Links(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			switch e.(type) {
+			case string, []any, map[string]any:
+				x[k] = Links(e)
+			}
+		}
+	}
+	return v
 }
 
 // Normalize converts a value decoded from JSON (with or without
@@ -195,10 +287,10 @@ func kind(v Value) int {
 //   - arrays compare element by element, then by length;
 //   - objects compare as their (key, value) pairs sorted by key, element by
 //     element, then by length;
-//   - record ids compare by table, then key.
+//   - record ids compare by table, then key (numbers before strings).
 //
-// A string and a RecordID compare as record ids when the string spells one
-// (see ParseRecordID); otherwise the string is less.
+// Record ids compare by table, then key: a numeric key is a number, and
+// numbers come before strings (user:9 < user:10 < user:u1).
 func Compare(a, b Value) int {
 	switch a := a.(type) {
 	case bool:
@@ -223,10 +315,6 @@ func Compare(a, b Value) int {
 		switch b := b.(type) {
 		case string:
 			return strings.Compare(a, b)
-		case RecordID:
-			if id, ok := ParseRecordID(a); ok {
-				return recordCompare(id, b)
-			}
 		}
 	case []any:
 		if b, ok := b.([]any); ok {
@@ -240,18 +328,14 @@ func Compare(a, b Value) int {
 		switch b := b.(type) {
 		case RecordID:
 			return recordCompare(a, b)
-		case string:
-			if id, ok := ParseRecordID(b); ok {
-				return recordCompare(a, id)
-			}
 		}
 	}
 	return cmp.Compare(kind(a), kind(b))
 }
 
 // Equal reports whether a and b are equal: values of different types never
-// are (5 is not "5"), except that an integer equals a float of the same
-// value and a RecordID equals a string that spells it.
+// are (5 is not "5", user:1 is not 'user:1'), except that an integer equals
+// a float of the same value.
 func Equal(a, b Value) bool {
 	// Conditions compare strings far more than anything else; == on two
 	// strings is cheaper than ordering them.
@@ -327,6 +411,16 @@ func objectCompare(a, b map[string]any) int {
 func recordCompare(a, b RecordID) int {
 	if c := strings.Compare(a.Table, b.Table); c != 0 {
 		return c
+	}
+	switch {
+	case a.Num && b.Num:
+		if c := cmp.Compare(len(a.Key), len(b.Key)); c != 0 {
+			return c // no leading zeros: the longer is the larger
+		}
+	case a.Num:
+		return -1
+	case b.Num:
+		return 1
 	}
 	return strings.Compare(a.Key, b.Key)
 }

@@ -43,9 +43,9 @@ func TestCompare(t *testing.T) {
 		{map[string]any{"a": int64(1), "b": int64(0)}},
 		{map[string]any{"a": int64(2)}},
 		{map[string]any{"b": int64(0)}},
-		{RecordID{"a", "9"}},
-		{RecordID{"user", "1"}},
-		{RecordID{"user", "2"}},
+		{RecordID{Table: "a", Key: "9", Num: true}},
+		{RecordID{Table: "user", Key: "1", Num: true}},
+		{RecordID{Table: "user", Key: "2", Num: true}},
 	}
 	for i, row := range order {
 		for _, a := range row {
@@ -69,28 +69,84 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-func TestCompareRecordIDWithString(t *testing.T) {
+// Record ids order as in SurrealDB: a numeric key is a number and comes
+// before string keys; a record id never equals the string that spells it.
+func TestCompareRecordIDs(t *testing.T) {
+	ordered := []string{"post:z", "user:0", "user:9", "user:10", "user:200", "user:⟨10⟩", "user:a", "user:u1", "user:⟨z z⟩"}
+	for i, a := range ordered {
+		ida, ok := ParseRecordID(a)
+		if !ok {
+			t.Fatalf("ParseRecordID(%q) failed", a)
+		}
+		for j, b := range ordered {
+			idb, _ := ParseRecordID(b)
+			want := 0
+			if i < j {
+				want = -1
+			} else if i > j {
+				want = 1
+			}
+			if got := Compare(ida, idb); got != want {
+				t.Errorf("Compare(%s, %s) = %d, want %d", a, b, got, want)
+			}
+		}
+		if Equal(ida, a) || Equal(a, ida) {
+			t.Errorf("record id %s equals the string %q", ida, a)
+		}
+		if got := ida.String(); got != a {
+			t.Errorf("ParseRecordID(%q).String() = %q", a, got)
+		}
+	}
+}
+
+func TestLink(t *testing.T) {
 	tests := []struct {
 		s    string
-		id   RecordID
-		want int
+		want Value
 	}{
-		{"user:1", RecordID{"user", "1"}, 0},
-		{"user:⟨a b⟩", RecordID{"user", "a b"}, 0},
-		{"user:`a b`", RecordID{"user", "a b"}, 0},
-		{"user:a b", RecordID{"user", "a b"}, 0},
-		{"user:0", RecordID{"user", "1"}, -1},
-		{"user:2", RecordID{"user", "1"}, 1},
-		{"post:1", RecordID{"user", "1"}, -1},
-		{"user", RecordID{"user", "1"}, -1}, // not an id: strings order before record ids
-		{"zzz", RecordID{"a", "1"}, -1},
+		{"user:10", RecordID{Table: "user", Key: "10", Num: true}},
+		{"user:u1", RecordID{Table: "user", Key: "u1"}},
+		{"user:⟨a b⟩", RecordID{Table: "user", Key: "a b"}},
+		{"user:010", RecordID{Table: "user", Key: "010"}},
+		{"http://x", "http://x"},
+		{"12:30", "12:30"},
+		{"a:b c", "a:b c"},
+		{"user:", "user:"},
+		{"no colon", "no colon"},
 	}
 	for _, tc := range tests {
-		if got := Compare(tc.s, tc.id); got != tc.want {
-			t.Errorf("Compare(%q, %v) = %d, want %d", tc.s, tc.id, got, tc.want)
+		if got := Links(tc.s); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Links(%q) = %#v, want %#v", tc.s, got, tc.want)
 		}
-		if got := Compare(tc.id, tc.s); got != -tc.want {
-			t.Errorf("Compare(%v, %q) = %d, want %d", tc.id, tc.s, got, -tc.want)
+	}
+	rec := map[string]any{"a": "user:1", "b": []any{"x", "post:p"}, "c": map[string]any{"d": "t:k"}, "n": int64(1)}
+	Links(rec)
+	want := map[string]any{"a": NewRecordID("user", "1"), "b": []any{"x", NewRecordID("post", "p")},
+		"c": map[string]any{"d": NewRecordID("t", "k")}, "n": int64(1)}
+	if !reflect.DeepEqual(rec, want) {
+		t.Errorf("Links(record) = %#v, want %#v", rec, want)
+	}
+}
+
+// ParseValue reads params as SurrealDB renders them.
+func TestParseValue(t *testing.T) {
+	src := "{ auth: { id: user:abc }, username: 'bob', n: 1.5f, m: 2dec, i: -3, d: d'2024-01-01T00:00:00Z', " +
+		"tags: ['a', \"b\"], x: NONE, y: NULL, ok: true, 'odd key': s'v', r: r'post:⟨a b⟩', u: u'0190b5c8-0000-7000-8000-000000000000' }"
+	got, err := ParseValue(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"auth": map[string]any{"id": RecordID{Table: "user", Key: "abc"}}, "username": "bob", "n": 1.5, "m": 2.0,
+		"i": int64(-3), "d": "2024-01-01T00:00:00Z", "tags": []any{"a", "b"}, "y": nil, "ok": true,
+		"odd key": "v", "r": RecordID{Table: "post", Key: "a b"}, "u": "0190b5c8-0000-7000-8000-000000000000",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseValue = %#v\nwant %#v", got, want)
+	}
+	for _, bad := range []string{"{ a: b }", "{ a: 1 + 2 }", "{ a: 1", "{ a: 10s }"} {
+		if _, err := ParseValue(bad); err == nil {
+			t.Errorf("ParseValue(%q) succeeded", bad)
 		}
 	}
 }
@@ -104,7 +160,7 @@ func TestTruthy(t *testing.T) {
 		{int64(0), false}, {int64(-1), true}, {0.0, false}, {0.1, true},
 		{"", false}, {"0", true}, {[]any{}, false}, {[]any{nil}, true},
 		{map[string]any{}, false}, {map[string]any{"a": nil}, true},
-		{RecordID{"a", "b"}, true},
+		{RecordID{Table: "a", Key: "b"}, true},
 	}
 	for _, tc := range tests {
 		if got := Truthy(tc.v); got != tc.want {
@@ -149,7 +205,7 @@ func TestNormalize(t *testing.T) {
 func TestFormatReadsBack(t *testing.T) {
 	values := []Value{
 		None, nil, true, int64(-12), 1.0, -0.5, 1e21, "it's \\ \n ⟩",
-		RecordID{"user", "123"}, RecordID{"user", "a b⟩"}, RecordID{"select", "x"},
+		RecordID{Table: "user", Key: "123", Num: true}, RecordID{Table: "user", Key: "123"}, RecordID{Table: "user", Key: "a b⟩"}, RecordID{Table: "select", Key: "x"},
 		[]any{int64(1), "a", []any{}}, map[string]any{"b": int64(1), "a key": "x", "c": map[string]any{}},
 	}
 	for _, v := range values {
@@ -196,10 +252,10 @@ func TestParseRecordID(t *testing.T) {
 		want RecordID
 		ok   bool
 	}{
-		{"user:1", RecordID{"user", "1"}, true},
-		{"user:⟨a:b⟩", RecordID{"user", "a:b"}, true},
-		{`user:⟨x\⟩y⟩`, RecordID{"user", "x⟩y"}, true},
-		{"user:a:b", RecordID{"user", "a:b"}, true},
+		{"user:1", RecordID{Table: "user", Key: "1", Num: true}, true},
+		{"user:⟨a:b⟩", RecordID{Table: "user", Key: "a:b"}, true},
+		{`user:⟨x\⟩y⟩`, RecordID{Table: "user", Key: "x⟩y"}, true},
+		{"user:a:b", RecordID{Table: "user", Key: "a:b"}, true},
 		{"user:", RecordID{}, false},
 		{":1", RecordID{}, false},
 		{"user", RecordID{}, false},
