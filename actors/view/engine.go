@@ -416,11 +416,11 @@ func (e *engine) register(req *messages.RegisterView, now time.Time) *messages.V
 	}
 	// Equal params are the same view whatever their key order or spacing.
 	if len(req.Params) > 0 {
-		params, err := ivm.DecodeRecord(req.Params)
+		params, err := decodeParams(req.Params)
 		if err != nil {
 			return &messages.ViewResult{ErrorCode: messages.CodeInvalid, ErrorMessage: "params: " + err.Error()}
 		}
-		req.Params, _ = json.Marshal(params) // map keys come out sorted
+		req.Params, _ = json.Marshal(params) // map keys come out sorted; links as their text
 	}
 	if r, ok := e.views[req.Id]; ok && r.spec.Surql == req.Surql && bytes.Equal(r.spec.Params, req.Params) {
 		r.spec.LastActiveMs, r.spec.TtlMs, r.spec.ClientId = req.LastActiveMs, req.TtlMs, req.ClientId
@@ -621,11 +621,34 @@ func compile(spec *messages.RegisterView) (*ivm.View, error) {
 	}
 	var params map[string]any
 	if len(spec.Params) > 0 {
-		if params, err = ivm.DecodeRecord(spec.Params); err != nil {
+		if params, err = decodeParams(spec.Params); err != nil {
 			return nil, fmt.Errorf("params: %w", err)
 		}
 	}
-	return ivm.Compile(sel, params)
+	return ivm.CompileWith(sel, params, ivm.Options{PrefixStar: spec.Format == FormatSp00ky})
+}
+
+// FormatSp00ky is the format of views registered by Sp00ky's clients that
+// keep the original SSP's reading of = 'text*' as a prefix match.
+const FormatSp00ky = "sp00ky"
+
+// decodeParams decodes a view's params: a JSON object, or an object in
+// SurrealQL's text, as SurrealDB renders one (Sp00ky's register function
+// sends that). Strings that spell record ids are links either way
+// (surql.Link), as in ingested records.
+func decodeParams(raw []byte) (map[string]any, error) {
+	if json.Valid(raw) {
+		return ivm.DecodeRecord(raw)
+	}
+	v, err := surql.ParseValue(string(raw))
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("params must be an object, not %s", surql.Format(v))
+	}
+	return m, nil
 }
 
 func wireRows(rows []ivm.Row, format string) []*messages.ViewRecord {

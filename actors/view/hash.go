@@ -1,6 +1,8 @@
 package view
 
 import (
+	"github.com/troupe-run/troupe/actors/view/surql"
+
 	"cmp"
 	"encoding/hex"
 	"encoding/json"
@@ -51,6 +53,8 @@ func appendCanonical(b []byte, v any) []byte {
 		return strconv.AppendBool(b, v)
 	case string:
 		return appendString(b, v)
+	case surql.RecordID: // a link, ingested as the string it spells
+		return appendString(b, v.String())
 	case int64:
 		return strconv.AppendInt(b, v, 10)
 	case float64:

@@ -1,7 +1,6 @@
 package view
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 
@@ -60,6 +59,12 @@ func (a *viewActor) Receive(ctx actor.Context) {
 		ctx.Unwatch(msg.Subscriber)
 	case *actor.Terminated:
 		a.drop(msg.Who)
+	case *actor.Stopping:
+		// Stopped: the view was unregistered, expired or reset (a restart
+		// is not a stop). Its subscribers are told that it is gone.
+		for _, sub := range c.subs {
+			ctx.Send(sub, &messages.UnsubscribeViews{Ids: []string{a.id}})
+		}
 	}
 }
 
@@ -74,13 +79,15 @@ func (a *viewActor) resync(ctx actor.Context) {
 	}
 }
 
-// catchUp replaces the result with seed's, and sends subscribers the
-// difference as one delta.
+// catchUp replaces the result with seed's, and sends subscribers the whole
+// new result as a replacement (initial) frame: after a re-registration
+// with another query, or a restart that may have lost deltas, a client
+// replaces what it held instead of patching it.
 func (a *viewActor) catchUp(seed *messages.ViewSeed) {
 	c := a.cell
 	if c.seeded && len(c.subs) > 0 {
-		d := diff(c.records, seed.Records)
-		d.ViewId, d.Hash, d.Generation = a.id, seed.Hash, seed.Generation
+		d := &messages.ViewDelta{ViewId: a.id, Hash: seed.Hash, Generation: seed.Generation,
+			Additions: seed.Records, Initial: true, Seq: seed.Seq}
 		for _, sub := range c.subs {
 			a.svc.sys.Root.Send(sub, d)
 		}
@@ -159,31 +166,4 @@ func replay(prev []*messages.ViewRecord, d *messages.ViewDelta) []*messages.View
 		out = slices.Insert(out, min(int(p.Index), len(out)), r)
 	}
 	return out
-}
-
-// diff is the delta that turns result a into result b; the order places
-// every row of b, so moved rows need no update.
-func diff(a, b []*messages.ViewRecord) *messages.ViewDelta {
-	old := make(map[string]*messages.ViewRecord, len(a))
-	for _, r := range a {
-		old[r.Id] = r
-	}
-	d := &messages.ViewDelta{}
-	seen := make(map[string]bool, len(b))
-	for i, r := range b {
-		seen[r.Id] = true
-		switch o, ok := old[r.Id]; {
-		case !ok:
-			d.Additions = append(d.Additions, r)
-		case o.Version != r.Version || !bytes.Equal(o.Record, r.Record):
-			d.Updates = append(d.Updates, r)
-		}
-		d.Order = append(d.Order, &messages.ViewPosition{Id: r.Id, Index: int64(i)})
-	}
-	for _, r := range a {
-		if !seen[r.Id] {
-			d.Removals = append(d.Removals, &messages.ViewRecord{Id: r.Id, Version: r.Version})
-		}
-	}
-	return d
 }

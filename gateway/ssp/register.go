@@ -30,6 +30,9 @@ type registerBody struct {
 // formatIDs is the format whose results leave out the records.
 const formatIDs = "ids"
 
+// formatSp00ky keeps the original SSP's prefix match (actors/view).
+const formatSp00ky = "sp00ky"
+
 // decodeRegister decodes and validates a registration. id, surql, clientId
 // and ttl are required, as in the original; lastActiveAt is optional, as
 // the spec says (the original requires it), and defaults to now.
@@ -100,7 +103,9 @@ func or(a, b string) string {
 
 // decodeParams returns a view's params, a JSON object, or nil for none. The
 // sp00ky clients send them as a string holding the object (their SurrealQL
-// functions cast it with <string>), which is taken when it holds JSON.
+// functions cast it with <string>): JSON, or the object as SurrealDB
+// renders it ({ auth: { id: user:abc }, n: 1.5f }), which the views parse
+// (and refuse with 400 when it is not an object).
 func decodeParams(raw json.RawMessage) ([]byte, *apiError) {
 	if isNull(raw) {
 		return nil, nil
@@ -116,7 +121,10 @@ func decodeParams(raw json.RawMessage) ([]byte, *apiError) {
 		}
 		raw = json.RawMessage(s)
 		if !json.Valid(raw) {
-			return nil, badRequest("'params' holds a string that is not a JSON object: %q", s)
+			if s[0] != '{' {
+				return nil, badRequest("'params' holds a string that is not an object: %q", s)
+			}
+			return raw, nil // SurrealQL's text
 		}
 	}
 	if !isObject(raw) {
@@ -127,15 +135,19 @@ func decodeParams(raw json.RawMessage) ([]byte, *apiError) {
 
 // decodeFormat maps the format of a registration to the views': "ids"
 // leaves out the records; the original's formats (flat, tree, streaming;
-// the clients send flat) all mean the records here, as does none.
+// the clients send flat) all mean the records here, as does none; "sp00ky"
+// means the records, with the original's reading of = 'text*' as a prefix
+// match (elsewhere the * is a character, as in SurrealDB).
 func decodeFormat(f string) (string, *apiError) {
 	switch strings.ToLower(f) {
 	case formatIDs:
 		return formatIDs, nil
+	case formatSp00ky:
+		return formatSp00ky, nil
 	case "", "flat", "tree", "streaming":
 		return "", nil
 	}
-	return "", badRequest(`unsupported format %q: use "ids" for ids and versions only, or leave it out for the records`, f)
+	return "", badRequest(`unsupported format %q: use "ids" for ids and versions only, "sp00ky" for the original's prefix match, or leave it out for the records`, f)
 }
 
 // parseTime parses an RFC 3339 time, also in the d'...' form SurrealQL

@@ -95,10 +95,10 @@ func TestRegisterErrors(t *testing.T) {
 			plain(`invalid 'lastActiveAt' "yesterday": an RFC 3339 time such as 2024-01-01T00:00:00Z is required`)},
 		{"params an array", `{"id":"q","surql":"SELECT * FROM t","clientId":"c","ttl":"30s","params":[1]}`, nil, 400,
 			plain("'params' must be a JSON object")},
-		{"params a string of SurrealQL", `{"id":"q","surql":"SELECT * FROM t","clientId":"c","ttl":"30s","params":"{ a: 1 }"}`, nil, 400,
-			plain(`'params' holds a string that is not a JSON object: "{ a: 1 }"`)},
+		{"params a string that is no object", `{"id":"q","surql":"SELECT * FROM t","clientId":"c","ttl":"30s","params":"a: 1"}`, nil, 400,
+			plain(`'params' holds a string that is not an object: "a: 1"`)},
 		{"unknown format", `{"id":"q","surql":"SELECT * FROM t","clientId":"c","ttl":"30s","format":"xml"}`, nil, 400,
-			plain(`unsupported format "xml": use "ids" for ids and versions only, or leave it out for the records`)},
+			plain(`unsupported format "xml": use "ids" for ids and versions only, "sp00ky" for the original's prefix match, or leave it out for the records`)},
 		{"unsupported query", good, func(f *fakeViews) {
 			f.register = &messages.ViewResult{ErrorCode: messages.CodeInvalid,
 				ErrorMessage: "unsupported: FETCH at line 1, column 17 (FETCH is not supported in views)"}

@@ -60,6 +60,18 @@ func (a *session) Receive(ctx actor.Context) {
 		}
 		a.subs[m.ViewId] = true
 		a.conn.Push(deltaFrame(m))
+	case *messages.UnsubscribeViews:
+		// The views are gone (unregistered, expired or reset).
+		var gone []string
+		for _, id := range m.Ids {
+			if _, ok := a.subs[id]; ok {
+				delete(a.subs, id)
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) > 0 {
+			a.conn.Push(idsFrame("gone", gone))
+		}
 	case *actor.Stopping:
 		// Stopped by the reader, the connection is closed already; crashed,
 		// it is closed here, which ends the reader.

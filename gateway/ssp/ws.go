@@ -30,12 +30,16 @@ import (
 //	{"type":"pong"}
 //	{"type":"error","message":"..."}                    a bad frame, or the views could not answer
 //	{"type":"delta","view_id","hash","generation","initial","additions","removals","updates","order"}
+//	{"type":"gone","ids":[...]}                         the views were unregistered, expired or reset
 //
 // A subscribe is answered by its "subscribed" frame, then by one delta per
 // view with initial=true holding the view's whole result, in its order, in
 // additions (a client replaces what it held of the view with it), then
 // by a delta after each ingest that changes the view, in ingest order,
-// without gap. additions, removals and updates list records as POST
+// without gap. A delta with initial=true may also come later (the view was
+// registered again with another query): it too holds the whole result,
+// which replaces what the client held. After "gone" no frame of those views
+// comes; the connection stays open. additions, removals and updates list records as POST
 // /view/register does ({"id","version","record"}; removals without
 // "record"), and order places rows in the new result ([{"id","index"}]).
 // To apply a delta: drop the removals and every row order lists, replace

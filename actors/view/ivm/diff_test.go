@@ -434,7 +434,7 @@ func (w *world) guard(table string) string {
 
 var compareOps = []string{"=", "!=", "==", "<", "<=", ">", ">=", "IS", "IS NOT",
 	"CONTAINS", "CONTAINSNOT", "CONTAINSALL", "CONTAINSANY", "CONTAINSNONE",
-	"INSIDE", "IN", "NOT IN", "NOTINSIDE", "ALLINSIDE", "ANYINSIDE", "NONEINSIDE"}
+	"INSIDE", "IN", "NOTINSIDE", "ALLINSIDE", "ANYINSIDE", "NONEINSIDE"}
 
 func (w *world) condition(table string, depth int) string {
 	if depth > 0 {
@@ -444,7 +444,7 @@ func (w *world) condition(table string, depth int) string {
 		case 1:
 			return "(" + w.condition(table, depth-1) + " OR " + w.condition(table, depth-1) + ")"
 		case 2:
-			return "NOT " + w.condition(table, depth-1)
+			return "!(" + w.condition(table, depth-1) + ")"
 		}
 	}
 	fields := map[string][]string{

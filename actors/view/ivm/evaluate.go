@@ -11,7 +11,12 @@ import (
 // row. It is the reference that the incremental View is tested against,
 // and it is what a View's result equals after every Apply.
 func Evaluate(t *Tables, sel *surql.Select, params map[string]any) ([]Row, error) {
-	p, err := compileQuery(sel, params)
+	return EvaluateWith(t, sel, params, Options{})
+}
+
+// EvaluateWith is Evaluate with compile options.
+func EvaluateWith(t *Tables, sel *surql.Select, params map[string]any, opts Options) ([]Row, error) {
+	p, err := compileQuery(sel, params, opts)
 	if err != nil {
 		return nil, err
 	}

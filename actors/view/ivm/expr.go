@@ -17,6 +17,8 @@ type scope struct {
 	params map[string]any // the view's parameters, as Values
 	sub    bool           // the SELECT is a subquery: $parent is bound
 	parent [][]string     // the paths of $parent the expressions read
+	// prefixStar reads = 'text*' as a prefix match (Options.PrefixStar).
+	prefixStar bool
 }
 
 // condition compiles a WHERE clause.
@@ -88,7 +90,7 @@ func (s *scope) compile(e surql.Expr) (evalFn, error) {
 	case *surql.Subquery, *surql.Index:
 		return nil, fmt.Errorf("subqueries are supported in the projection only, not in %s", e)
 	case *surql.Call:
-		return nil, fmt.Errorf("%s is supported in the projection only", e)
+		return s.call(e)
 	}
 	return nil, fmt.Errorf("unsupported expression %s", e)
 }
@@ -181,7 +183,7 @@ func (s *scope) binary(e *surql.Binary) (evalFn, error) {
 // literal that ends in *, as in title = 'hel*', matches (or does not) the
 // strings that start with the text before the *.
 func (s *scope) prefixMatch(e *surql.Binary) (evalFn, bool, error) {
-	if e.Op != surql.OpEq && e.Op != surql.OpNe {
+	if !s.prefixStar || e.Op != surql.OpEq && e.Op != surql.OpNe {
 		return nil, false, nil
 	}
 	other, prefix, ok := starPattern(e.X, e.Y)
@@ -233,7 +235,7 @@ var operators = map[surql.Op]func(a, b surql.Value) bool{
 	surql.OpNotInside:    func(a, b surql.Value) bool { return !contains(b, a) },
 	surql.OpAllInside:    func(a, b surql.Value) bool { return containsAll(b, a) },
 	surql.OpAnyInside:    func(a, b surql.Value) bool { return containsAny(b, a) },
-	surql.OpNoneInside:   func(a, b surql.Value) bool { return containsNone(b, a) },
+	surql.OpNoneInside:   func(a, b surql.Value) bool { return !containsAny(b, a) },
 }
 
 // contains reports whether the array a has an element equal to b, or the
@@ -253,10 +255,11 @@ func contains(a, b surql.Value) bool {
 	return false
 }
 
-// containsAll reports whether a contains every element of the array b.
+// containsAll reports whether a contains every element of the array b;
+// as in SurrealDB, any value contains every element of [].
 func containsAll(a, b surql.Value) bool {
 	bs, ok := b.([]any)
-	if !ok || !isContainer(a) {
+	if !ok {
 		return false
 	}
 	for _, e := range bs {
@@ -281,20 +284,9 @@ func containsAny(a, b surql.Value) bool {
 	return false
 }
 
-// containsNone reports whether a, an array or string, contains no element
-// of the array b.
-func containsNone(a, b surql.Value) bool {
-	_, ok := b.([]any)
-	return ok && isContainer(a) && !containsAny(a, b)
-}
-
-func isContainer(v surql.Value) bool {
-	switch v.(type) {
-	case []any, string:
-		return true
-	}
-	return false
-}
+// containsNone is the negation of containsAny, as in SurrealDB: a missing
+// or scalar value contains none of anything.
+func containsNone(a, b surql.Value) bool { return !containsAny(a, b) }
 
 // A guard is a condition that every record a WHERE accepts satisfies: the
 // value at path equals one of a few constants, because the WHERE is
@@ -305,9 +297,7 @@ type guard struct {
 	keys []any // the valueKey of each constant
 }
 
-// guard finds a guard in a WHERE clause, or returns nil. Constants that
-// hold record ids are left out: a record id equals strings that differ
-// from one another, which one key cannot stand for.
+// guard finds a guard in a WHERE clause, or returns nil.
 func (s *scope) guard(e surql.Expr) *guard {
 	b, ok := e.(*surql.Binary)
 	if !ok {
@@ -320,10 +310,7 @@ func (s *scope) guard(e surql.Expr) *guard {
 		}
 		return s.guard(b.Y)
 	case surql.OpEq:
-		if _, _, star := starPattern(b.X, b.Y); star {
-			return nil
-		}
-		if _, _, star := starPattern(b.Y, b.X); star {
+		if s.isPrefixMatch(b) {
 			return nil
 		}
 		if g := s.equalityGuard(b.X, b.Y); g != nil {
@@ -345,7 +332,7 @@ func (s *scope) equalityGuard(path, value surql.Expr) *guard {
 		return nil
 	}
 	v, ok, _ := s.constant(value)
-	if !ok || hasRecordID(v) {
+	if !ok {
 		return nil
 	}
 	return &guard{path: p.Parts, keys: []any{valueKey(v)}}
@@ -359,7 +346,7 @@ func (s *scope) membershipGuard(path, values surql.Expr) *guard {
 	}
 	v, ok, _ := s.constant(values)
 	arr, isArray := v.([]any)
-	if !ok || !isArray || hasRecordID(arr) {
+	if !ok || !isArray {
 		return nil
 	}
 	g := &guard{path: p.Parts}
@@ -369,20 +356,14 @@ func (s *scope) membershipGuard(path, values surql.Expr) *guard {
 	return g
 }
 
-func hasRecordID(v surql.Value) bool {
-	switch v := v.(type) {
-	case surql.RecordID:
-		return true
-	case []any:
-		return slices.ContainsFunc(v, hasRecordID)
-	case map[string]any:
-		for _, e := range v {
-			if hasRecordID(e) {
-				return true
-			}
-		}
+// isPrefixMatch reports whether b is read as a prefix match.
+func (s *scope) isPrefixMatch(b *surql.Binary) bool {
+	if !s.prefixStar {
+		return false
 	}
-	return false
+	_, _, x := starPattern(b.X, b.Y)
+	_, _, y := starPattern(b.Y, b.X)
+	return x || y
 }
 
 // A seek finds the records that a WHERE clause can accept by their value
@@ -406,10 +387,7 @@ func (s *scope) seek(e surql.Expr) *seek {
 		}
 		return s.seek(b.Y)
 	case surql.OpEq:
-		if _, _, star := starPattern(b.X, b.Y); star {
-			return nil
-		}
-		if _, _, star := starPattern(b.Y, b.X); star {
+		if s.isPrefixMatch(b) {
 			return nil
 		}
 		for _, x := range [][2]surql.Expr{{b.X, b.Y}, {b.Y, b.X}} {

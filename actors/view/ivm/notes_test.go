@@ -130,7 +130,7 @@ func TestSampleQueries(t *testing.T) {
 	if got := ids(top.Result()); !slices.Equal(got, []string{"product:1", "product:3"}) {
 		t.Errorf("top products: %v", got)
 	}
-	prefix := f.view("SELECT * FROM thread WHERE title = 'hel*'", "")
+	prefix := f.viewWith("SELECT * FROM thread WHERE title = 'hel*'", "", Options{PrefixStar: true})
 	if got := ids(prefix.Result()); !slices.Equal(got, []string{"thread:1", "thread:2"}) {
 		t.Errorf("title = 'hel*': %v", got)
 	}
@@ -163,8 +163,8 @@ func TestSampleQueries(t *testing.T) {
 		t.Errorf("a new comment: delta %+v", d)
 	}
 	want := []any{
-		map[string]any{"id": "comment:1", "thread": "thread:1", "text": "hi"},
-		map[string]any{"id": "comment:2", "thread": "thread:1", "text": "hey"},
+		map[string]any{"id": surql.NewRecordID("comment", "1"), "thread": surql.NewRecordID("thread", "1"), "text": "hi"},
+		map[string]any{"id": surql.NewRecordID("comment", "2"), "thread": surql.NewRecordID("thread", "1"), "text": "hey"},
 	}
 	if got := comments.Result()[0].Record["comments"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("comments %v", got)

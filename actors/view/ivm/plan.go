@@ -66,10 +66,10 @@ const maxWindow = 1 << 40
 // compile checks that sel is within what the engine evaluates and compiles
 // it. params are the view's parameters, as Values; sub tells whether sel is
 // a subquery, where $parent is bound.
-func compile(sel *surql.Select, params map[string]any, sub bool) (*plan, error) {
+func compile(sel *surql.Select, params map[string]any, sub bool, opts Options) (*plan, error) {
 	p := &plan{table: sel.From, star: sel.All, limit: -1}
 	if sel.Where != nil {
-		sc := &scope{params: params, sub: sub}
+		sc := &scope{params: params, sub: sub, prefixStar: opts.PrefixStar}
 		where, err := sc.condition(sel.Where)
 		if err != nil {
 			return nil, fmt.Errorf("WHERE: %w", err)
@@ -90,7 +90,7 @@ func compile(sel *surql.Select, params map[string]any, sub bool) (*plan, error) 
 			}
 			p.fields = append(p.fields, field{src: x.Parts, out: out})
 		case *surql.Subquery, *surql.Index:
-			s, err := compileSubquery(f, params)
+			s, err := compileSubquery(f, params, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -147,7 +147,7 @@ func compile(sel *surql.Select, params map[string]any, sub bool) (*plan, error) 
 	return p, nil
 }
 
-func compileSubquery(f surql.Field, params map[string]any) (*subquery, error) {
+func compileSubquery(f surql.Field, params map[string]any, opts Options) (*subquery, error) {
 	if f.Alias == "" {
 		return nil, fmt.Errorf("the subquery %s needs a name: (SELECT ...) AS name", f.Expr)
 	}
@@ -160,7 +160,7 @@ func compileSubquery(f surql.Field, params map[string]any) (*subquery, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported field %s", f.Expr)
 	}
-	sp, err := compile(sq.Select, params, true)
+	sp, err := compile(sq.Select, params, true, opts)
 	if err != nil {
 		return nil, fmt.Errorf("subquery %s: %w", f.Alias, err)
 	}
@@ -266,7 +266,12 @@ func (p *plan) fill(e *entry, id string, rec map[string]any) *entry {
 		*e = entry{}
 	}
 	e.id, e.version, e.src, e.base = id, Version(rec), rec, p.project(rec)
-	e.key = p.sortKey(e.keyBuf[:0], e.base, id)
+	tie, ok := rec["id"].(surql.RecordID) // ties break by id, as SurrealDB orders ids
+	if !ok {
+		e.key = p.sortKey(e.keyBuf[:0], e.base, id)
+	} else {
+		e.key = p.sortKey(e.keyBuf[:0], e.base, tie)
+	}
 	e.first = makeFastKey(e.key[0])
 	return e
 }
@@ -282,7 +287,7 @@ func (p *plan) project(rec map[string]any) map[string]any {
 		maps.Copy(out, rec)
 	}
 	for _, f := range p.fields {
-		setPath(out, f.out, lookup(rec, f.src))
+		projectPath(out, f.out, lookup(rec, f.src))
 	}
 	return out
 }

@@ -56,6 +56,24 @@ func setPath(out map[string]any, path []string, v surql.Value) {
 	out[path[0]] = child
 }
 
+// projectPath sets the value at path in out as a projection does: as in
+// SurrealDB, a missing value leaves its field out but the objects along
+// its path in (SELECT meta.score on a record without meta gives
+// {meta: {}}).
+func projectPath(out map[string]any, path []string, v surql.Value) {
+	if v != surql.None || len(path) == 1 {
+		setPath(out, path, v)
+		return
+	}
+	child, _ := out[path[0]].(map[string]any)
+	child = maps.Clone(child)
+	if child == nil {
+		child = make(map[string]any)
+	}
+	projectPath(child, path[1:], v)
+	out[path[0]] = child
+}
+
 // identical reports whether two Values are the same value of the same type:
 // unlike surql.Equal, 1 and 1.0 differ. It decides whether a row changed.
 func identical(a, b surql.Value) bool {

@@ -93,7 +93,12 @@ func appendValueKey(b []byte, v surql.Value) []byte {
 	case string:
 		return strconv.AppendQuote(append(b, 's'), v)
 	case surql.RecordID:
-		b = strconv.AppendQuote(append(b, 'r'), v.Table)
+		if v.Num {
+			b = append(b, 'R')
+		} else {
+			b = append(b, 'r')
+		}
+		b = strconv.AppendQuote(b, v.Table)
 		return strconv.AppendQuote(b, v.Key)
 	case []any:
 		b = append(b, '[')

@@ -132,7 +132,11 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 		if rec == nil {
 			rec = make(map[string]any, 1)
 		}
-		rec["id"] = ch.ID
+		// Strings that spell record ids are links (surql.Link), as the
+		// record ids SurrealDB sent as JSON strings were; the record is
+		// the change's own, so it is converted in place.
+		surql.Links(rec)
+		rec["id"] = idValue(ch.ID)
 		if tb == nil {
 			tb = &table{rows: make(map[string]*row)}
 			t.tables[ch.Table] = tb
@@ -179,6 +183,9 @@ func (t *Tables) seek(name string, path []string, v surql.Value) iter.Seq2[strin
 	}
 	if len(path) == 1 && path[0] == "id" { // ids are the keys of the table
 		id, _ := v.(string)
+		if rid, ok := v.(surql.RecordID); ok {
+			id = rid.String()
+		}
 		return func(yield func(string, map[string]any) bool) {
 			if r, ok := tb.rows[id]; ok {
 				yield(id, r.rec)
@@ -280,6 +287,15 @@ func (t *Tables) All(table string) iter.Seq2[string, map[string]any] {
 			}
 		}
 	}
+}
+
+// idValue is the value of a record's id field: the record id its id
+// spells, or the id as a string if it spells none.
+func idValue(id string) surql.Value {
+	if rid, ok := surql.Link(id); ok {
+		return rid
+	}
+	return id
 }
 
 // Version returns a record's content version: its integer _00_rv field,

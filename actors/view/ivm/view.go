@@ -109,24 +109,40 @@ type change struct {
 // It fails for what the engine does not evaluate, with a message that
 // names it.
 func Compile(sel *surql.Select, params map[string]any) (*View, error) {
-	p, err := compileQuery(sel, params)
+	return CompileWith(sel, params, Options{})
+}
+
+// Options change how a query is compiled.
+type Options struct {
+	// PrefixStar keeps the original SSP's reading of = 'text*' (and !=) as
+	// a prefix match, for views registered with format "sp00ky". Otherwise
+	// the * is a character, as in SurrealDB.
+	PrefixStar bool
+}
+
+// CompileWith is Compile with options.
+func CompileWith(sel *surql.Select, params map[string]any, opts Options) (*View, error) {
+	p, err := compileQuery(sel, params, opts)
 	if err != nil {
 		return nil, err
 	}
 	return newView(p, nil), nil
 }
 
-func compileQuery(sel *surql.Select, params map[string]any) (*plan, error) {
+func compileQuery(sel *surql.Select, params map[string]any, opts Options) (*plan, error) {
 	v, err := surql.Normalize(params)
 	if err != nil {
 		return nil, fmt.Errorf("params: %w", err)
 	}
-	np, _ := v.(map[string]any)
-	p, err := compile(sel, np, false)
+	np, _ := surql.Links(v).(map[string]any) // as in ingested records
+	p, err := compile(sel, np, false, opts)
 	if err != nil {
 		return nil, err
 	}
 	p.paramsKey = paramsKey(sel, np)
+	if opts.PrefixStar {
+		p.paramsKey += "|prefix*"
+	}
 	return p, nil
 }
 
@@ -181,9 +197,7 @@ func (v *View) Load(t *Tables) {
 func (v *View) candidates(t *Tables) iter.Seq2[string, map[string]any] {
 	p := v.plan
 	if p.seek != nil {
-		if val := p.seek.value(nil, v.parent); !hasRecordID(val) {
-			return t.seek(p.table, p.seek.path, val)
-		}
+		return t.seek(p.table, p.seek.path, p.seek.value(nil, v.parent))
 	}
 	return t.All(p.table)
 }

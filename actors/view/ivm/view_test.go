@@ -22,6 +22,7 @@ type fixtureView struct {
 	*View
 	sel    *surql.Select
 	params map[string]any
+	opts   Options
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -45,17 +46,22 @@ func decode(t *testing.T, s string) map[string]any {
 
 func (f *fixture) view(query string, params string) *fixtureView {
 	f.t.Helper()
+	return f.viewWith(query, params, Options{})
+}
+
+func (f *fixture) viewWith(query string, params string, opts Options) *fixtureView {
+	f.t.Helper()
 	sel, err := surql.Parse(query)
 	if err != nil {
 		f.t.Fatalf("Parse(%q): %v", query, err)
 	}
 	p := decode(f.t, params)
-	v, err := Compile(sel, p)
+	v, err := CompileWith(sel, p, opts)
 	if err != nil {
 		f.t.Fatalf("Compile(%q): %v", query, err)
 	}
 	v.Load(f.tables)
-	fv := &fixtureView{View: v, sel: sel, params: p}
+	fv := &fixtureView{View: v, sel: sel, params: p, opts: opts}
 	f.views = append(f.views, fv)
 	f.check()
 	return fv
@@ -80,7 +86,7 @@ func (f *fixture) apply(op Op, table, id, record string) []Delta {
 func (f *fixture) check() {
 	f.t.Helper()
 	for _, v := range f.views {
-		want, err := Evaluate(f.tables, v.sel, v.params)
+		want, err := EvaluateWith(f.tables, v.sel, v.params, v.opts)
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -130,7 +136,7 @@ func TestUpdateOfUnknownRecordCreatesIt(t *testing.T) {
 	f := newFixture(t)
 	v := f.view("SELECT * FROM user", "")
 	d := f.apply(Update, "user", "user:1", `{"name": "ann", "_00_rv": 3}`)[0]
-	want := []Row{{ID: "user:1", Version: 3, Record: map[string]any{"id": "user:1", "name": "ann", "_00_rv": int64(3)}}}
+	want := []Row{{ID: "user:1", Version: 3, Record: map[string]any{"id": surql.NewRecordID("user", "1"), "name": "ann", "_00_rv": int64(3)}}}
 	if !rowsEqual(d.Additions, want) {
 		t.Errorf("additions %v, want %v", d.Additions, want)
 	}
@@ -335,7 +341,7 @@ func TestTables(t *testing.T) {
 		t.Errorf("Len(a) = %d", n)
 	}
 	// The id of a record is the id it was ingested under.
-	if rec, ok := f.tables.Get("a", "a:2"); !ok || rec["id"] != "a:2" || rec["x"] != int64(2) {
+	if rec, ok := f.tables.Get("a", "a:2"); !ok || rec["id"] != surql.NewRecordID("a", "2") || rec["x"] != int64(2) {
 		t.Errorf("Get(a:2) = %v, %v", rec, ok)
 	}
 	ids := map[string]bool{}

@@ -625,6 +625,15 @@ var conditionFuncs = map[string]int{
 	"type::is::string": 1, "type::is::record": 1,
 }
 
+func init() {
+	// SurrealDB 3 spells the type checks type::is_string.
+	for name, n := range conditionFuncs {
+		if rest, ok := strings.CutPrefix(name, "type::is::"); ok {
+			conditionFuncs["type::is_"+rest] = n
+		}
+	}
+}
+
 // function parses a function call in a condition.
 func (p *parser) function() Expr {
 	p.enter()

@@ -178,7 +178,7 @@ func Links(v Value) Value {
 // and on Go types JSON does not produce.
 func Normalize(v any) (Value, error) {
 	switch v := v.(type) {
-	case nil, bool, string:
+	case nil, bool, string, RecordID, none:
 		return v, nil
 	case json.Number:
 		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
