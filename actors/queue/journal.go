@@ -61,9 +61,13 @@ func encodeEntry(e *entry) []byte {
 	b = binary.AppendUvarint(b, uint64(e.retries))
 	b = binary.AppendVarint(b, e.publishedAt.UnixNano())
 	b = binary.AppendUvarint(b, uint64(len(e.headers)))
-	for _, k := range slices.Sorted(maps.Keys(e.headers)) {
-		b = appendString(b, k)
-		b = appendString(b, e.headers[k])
+	if len(e.headers) > 0 {
+		// Most messages have no headers: the sort (and the deep stack it
+		// grows a fresh mailbox goroutine to) is for those that do.
+		for _, k := range slices.Sorted(maps.Keys(e.headers)) {
+			b = appendString(b, k)
+			b = appendString(b, e.headers[k])
+		}
 	}
 	return append(b, e.payload...)
 }

@@ -120,10 +120,10 @@ func (s *Store) Policy() Policy { return s.opts.Policy }
 
 // NewBatch returns an empty batch. In memory-only mode it records nothing.
 func (s *Store) NewBatch() *Batch {
-	if s.db == nil {
-		return &Batch{}
-	}
-	return &Batch{b: s.db.NewBatch()}
+	// The Pebble batch is made by the first write: many batches (a read's,
+	// an actor's spare one) never get any, and a Pebble batch that is not
+	// committed is garbage rather than reused.
+	return &Batch{db: s.db}
 }
 
 // Commit hands b to the pipeline; done runs once b is durable (or failed).
@@ -299,26 +299,38 @@ func (s *Store) write(group []commit, errs []error) {
 
 // Batch collects the writes of one command (or of several, by one actor).
 type Batch struct {
-	b *pebble.Batch
+	db *pebble.DB // nil: memory only, the writes go nowhere
+	b  *pebble.Batch
+}
+
+// open makes the Pebble batch on the first write; false without a store.
+func (b *Batch) open() bool {
+	if b.b == nil {
+		if b.db == nil {
+			return false
+		}
+		b.b = b.db.NewBatch()
+	}
+	return true
 }
 
 // Set records key = value.
 func (b *Batch) Set(key, value []byte) {
-	if b.b != nil {
+	if b.open() {
 		_ = b.b.Set(key, value, nil) // fails only on a closed batch
 	}
 }
 
 // Delete records the removal of key.
 func (b *Batch) Delete(key []byte) {
-	if b.b != nil {
+	if b.open() {
 		_ = b.b.Delete(key, nil)
 	}
 }
 
 // DeleteRange records the removal of every key in [start, end).
 func (b *Batch) DeleteRange(start, end []byte) {
-	if b.b != nil {
+	if b.open() {
 		_ = b.b.DeleteRange(start, end, nil)
 	}
 }
