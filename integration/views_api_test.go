@@ -362,7 +362,10 @@ func TestViewsBadRequests(t *testing.T) {
 		{"DELETE user", "DELETE"},
 		{"SELECT * FROM user WHERE", "end of query"},
 		{"SELECT * FROM user ORDER BY name COLLATE", "COLLATE"},
-		{"SELECT * FROM user WHERE string::len(name) > 3", "string::len"}, // the whole name, not "string"
+		{"SELECT * FROM user WHERE string::levenshtein(name, 'x') > 3", "string::levenshtein"}, // the whole name, not "string"
+		{"SELECT * FROM user WHERE NOT name = 'x'", "NOT"},
+		{"SELECT * FROM user WHERE name NOT INSIDE ['x']", "NOT"},
+		{"SELECT * FROM user WHERE time::now() > at", "time::now"},
 	} {
 		bad("/view/register", reg(c.surql), c.names)
 	}
@@ -405,7 +408,8 @@ func TestViewsRegisterSemantics(t *testing.T) {
 	}
 
 	// A different query replaces the view; its hash and generation move
-	// on, and the subscriber gets one delta to the new result.
+	// on, and the subscriber gets the new result whole, as an initial
+	// delta that replaces what it held (no delta is patched onto it).
 	repl := api.register("query:r", "SELECT * FROM user WHERE age < 40 ORDER BY age DESC", nil)
 	if !slices.Equal(viewKeys(repl.Records), []string{"user:bob@2", "user:ann@1"}) || repl.Generation <= first.Generation ||
 		repl.Hash == first.Hash {
@@ -417,8 +421,8 @@ func TestViewsRegisterSemantics(t *testing.T) {
 		t.Fatalf("debug view after replacement: %s", d.raw)
 	}
 	c.converge(api, "query:r")
-	if h := c.replica("query:r").history; len(h) != 1 {
-		t.Fatalf("the replacement reached the subscriber as %d deltas: %v", len(h), h)
+	if rep := c.replica("query:r"); len(rep.history) != 0 || rep.initials != 2 {
+		t.Fatalf("the replacement reached the subscriber as %d deltas and %d initial results: %v", len(rep.history), rep.initials, rep.history)
 	}
 	// The replaced view follows ingests under its new query only.
 	api.ingest("user", "CREATE", "user:eve", map[string]any{"name": "eve", "age": 35})

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/troupe-run/troupe/actors/view/surql"
 )
 
 // Helpers shared by the views door's end-to-end tests (views_*_test.go).
@@ -698,7 +700,7 @@ func viewsModel(table map[string]map[string]any, keep func(map[string]any) bool,
 				return c < 0
 			}
 		}
-		return rows[i].id < rows[j].id
+		return recordIDLess(rows[i].id, rows[j].id)
 	})
 	if start > len(rows) {
 		start = len(rows)
@@ -751,4 +753,16 @@ func dialViewsConnURL(s *server, pathAndQuery string) (*websocket.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
+}
+
+// recordIDLess orders record ids as SurrealDB does: by table, then key, a
+// numeric key as a number and before string keys (item:9 < item:10 <
+// item:06, whose key is a string).
+func recordIDLess(a, b string) bool {
+	ia, okA := surql.ParseRecordID(a)
+	ib, okB := surql.ParseRecordID(b)
+	if !okA || !okB {
+		return a < b
+	}
+	return surql.Compare(ia, ib) < 0
 }

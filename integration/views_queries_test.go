@@ -173,7 +173,14 @@ func TestViewsSampleQueries(t *testing.T) {
 		"thread:4": "hel", "thread:5": "shell"} {
 		api.ingest("thread", "CREATE", id, map[string]any{"title": title, "author": "user:1", "created_at": id[len(id)-1:]})
 	}
-	api.register("q:prefix", "SELECT * FROM thread WHERE title = 'hel*'", nil)
+	// The original's prefix match, for views of format "sp00ky" (elsewhere
+	// the * is a character, as in SurrealDB).
+	api.registerBody(map[string]any{"id": "q:prefix", "surql": "SELECT * FROM thread WHERE title = 'hel*'",
+		"clientId": "it", "ttl": "1h", "format": "sp00ky"})
+	api.register("q:star", "SELECT * FROM thread WHERE title = 'hel*'", nil)
+	if ids := viewIDs(api.debug("q:star").Cache); len(ids) != 0 {
+		t.Errorf("title = 'hel*' without format sp00ky: %v, want none", ids)
+	}
 	c.subscribe([]string{"q:prefix"})
 	expect("q:prefix", "thread:1", "thread:2", "thread:4")
 	api.ingest("thread", "UPDATE", "thread:3", map[string]any{"title": "helicopter", "author": "user:3", "created_at": "3", "_00_rv": 2})

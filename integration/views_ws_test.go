@@ -95,9 +95,13 @@ func TestViewsWSProtocol(t *testing.T) {
 	}
 	c.converge(api, "query:a")
 
-	// A view unregistered while subscribed is unknown to a later
-	// subscribe; registered again, it can be subscribed to again.
+	// A view unregistered while subscribed is reported gone, and is
+	// unknown to a later subscribe; registered again, it can be subscribed
+	// to again.
 	api.mustDo("POST", "/view/unregister", map[string]any{"id": "query:b"})
+	if f := c.next(); f.Type != "gone" || !slices.Equal(f.IDs, []string{"query:b"}) {
+		t.Fatalf("unregister of a subscribed view: %s, want a gone frame", f.raw)
+	}
 	c.send(map[string]any{"type": "subscribe", "ids": []string{"query:b"}})
 	if f := c.next(); f.Type != "subscribed" || len(f.IDs) != 0 || !slices.Equal(f.Unknown, []string{"query:b"}) {
 		t.Errorf("subscribe to a view unregistered meanwhile: %s, want it reported unknown", f.raw)
