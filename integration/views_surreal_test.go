@@ -222,6 +222,9 @@ func (w *surrealWorkload) views() []surrealView {
 		add(fmt.Sprintf("SELECT *, (SELECT name FROM user WHERE id = $parent.owner) AS who FROM item WHERE price > %d ORDER BY price, id LIMIT 4", w.rng.IntN(100)))
 		add("SELECT * FROM item WHERE owner = " + w.userID())
 	}
+	add(fmt.Sprintf("SELECT * FROM item WHERE owner.age > %d", w.rng.IntN(80)))
+	add("SELECT id, owner.name AS who, price FROM item WHERE owner.name = 'ann' ORDER BY price, id")
+	add("SELECT * FROM item ORDER BY owner.age, id LIMIT 5")
 	add("SELECT * FROM item WHERE owner = 'user:1'")
 	add("SELECT * FROM item WHERE owner INSIDE [user:1, user:2, user:u1]")
 	add("SELECT * FROM item WHERE tags CONTAINSNONE ['a']")

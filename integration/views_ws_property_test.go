@@ -24,6 +24,7 @@ func TestViewsWSClientApplyProperty(t *testing.T) {
 		"SELECT id, n, tags FROM item WHERE tags CONTAINS 'a' AND n >= %d",
 		"SELECT *, (SELECT * FROM item WHERE n = $parent.n AND id != $parent.id) AS same FROM item WHERE n > %d LIMIT 5",
 		"SELECT grp, count() AS c FROM item WHERE n > %d GROUP BY grp",
+		"SELECT id, owner.name AS who FROM item WHERE owner.age > %d ORDER BY id",
 	}
 	query := func() string { return fmt.Sprintf(queries[rng.IntN(len(queries))], rng.IntN(10)) }
 	const nviews = 12
@@ -53,6 +54,9 @@ func TestViewsWSClientApplyProperty(t *testing.T) {
 			}
 			api.register(id, query(), nil)
 			c.subscribe([]string{id})
+		case r < 5: // a linked record
+			id := fmt.Sprintf("user:%d", rng.IntN(4))
+			api.ingest("user", "UPDATE", id, map[string]any{"name": fmt.Sprint("u", rng.IntN(3)), "age": rng.IntN(10)})
 		default:
 			id := fmt.Sprintf("item:%d", rng.IntN(30))
 			if live[id] && rng.IntN(4) == 0 {
@@ -69,7 +73,8 @@ func TestViewsWSClientApplyProperty(t *testing.T) {
 			if rng.IntN(2) == 0 {
 				tags = append(tags, "a")
 			}
-			api.ingest("item", op, id, map[string]any{"n": rng.IntN(10), "grp": rng.IntN(3), "tags": tags, "_00_rv": step})
+			api.ingest("item", op, id, map[string]any{"n": rng.IntN(10), "grp": rng.IntN(3), "tags": tags, "_00_rv": step,
+				"owner": fmt.Sprintf("user:%d", rng.IntN(5))})
 		}
 		if step%5 == 0 {
 			checkpoint()

@@ -9,6 +9,12 @@ import (
 // which t already reflects, and returns the change of its result. The
 // Delta has the view's hash and generation even when it changes no row.
 func (v *View) Apply(t *Tables, ev Event) Delta {
+	if v.plan.linked && v.plan.links.reached[ev.Table] {
+		return v.recompute(t)
+	}
+	if ev.Table != v.plan.table && !v.plan.subTables[ev.Table] {
+		return Delta{Hash: v.Hash(), Generation: v.gen} // a table it does not read
+	}
 	c := &v.pending
 	if !v.apply(t, ev, c) { // nothing touched: nothing to reset
 		return Delta{Hash: v.Hash(), Generation: v.gen}
@@ -291,4 +297,55 @@ func (v *View) delta(c *pending) Delta {
 
 func (v *View) position(e *entry) Position {
 	return Position{ID: e.id, Index: v.tree.rank(e) - v.plan.start}
+}
+
+// recompute brings a view whose paths reached a linked table up to date
+// with a change of that table: a linked record's change can change any
+// row, so the result is computed again and the Delta replaces it whole:
+// every row of the new result is an addition or an update, and Order
+// places them all. A change of some row's record (not only of ids and
+// versions) bumps the generation, so that the hash changes.
+func (v *View) recompute(t *Tables) Delta {
+	old := v.Result()
+	v.Load(t)
+	now := v.Result()
+	prev := make(map[string]Row, len(old))
+	for _, r := range old {
+		prev[r.ID] = r
+	}
+	var d Delta
+	same, changed := len(old) == len(now), false
+	for i, r := range now {
+		o, kept := prev[r.ID]
+		switch {
+		case !kept:
+			d.Additions = append(d.Additions, r)
+		default:
+			delete(prev, r.ID)
+			if o.Version == r.Version && identical(o.Record, r.Record) {
+				d.Updates = append(d.Updates, r) // listed so that Order can place it
+			} else {
+				d.Updates = append(d.Updates, r)
+				changed, same = true, false
+			}
+		}
+		if same && old[i].ID != r.ID {
+			same = false
+		}
+		d.Order = append(d.Order, Position{ID: r.ID, Index: i})
+	}
+	for _, r := range old {
+		if _, gone := prev[r.ID]; gone {
+			d.Removals = append(d.Removals, r)
+			same = false
+		}
+	}
+	if same && len(d.Additions) == 0 {
+		d = Delta{}
+	}
+	if changed {
+		v.gen++
+	}
+	d.Hash, d.Generation = v.Hash(), v.gen
+	return d
 }

@@ -24,6 +24,7 @@ func EvaluateWith(t *Tables, sel *surql.Select, params map[string]any, opts Opti
 }
 
 func (p *plan) evaluate(t *Tables, parent map[string]any) []Row {
+	p.links.t = t
 	var entries []*entry
 	if p.group == nil {
 		for id, rec := range t.All(p.table) {

@@ -19,6 +19,8 @@ type scope struct {
 	parent [][]string     // the paths of $parent the expressions read
 	// prefixStar reads = 'text*' as a prefix match (Options.PrefixStar).
 	prefixStar bool
+	links      *linker // follows links in paths of more than one part
+	linked     bool    // some path of more than one part was compiled
 }
 
 // condition compiles a WHERE clause.
@@ -47,7 +49,9 @@ func (s *scope) compile(e surql.Expr) (evalFn, error) {
 				return surql.None
 			}, nil
 		}
-		return func(rec, _ map[string]any) surql.Value { return lookup(rec, e.Parts) }, nil
+		s.linked = true
+		lk := s.links
+		return func(rec, _ map[string]any) surql.Value { return lk.lookup(rec, e.Parts) }, nil
 	case *surql.Param: // $parent: constants were handled above
 		s.parent = append(s.parent, e.Path)
 		return func(_, parent map[string]any) surql.Value { return lookup(parent, e.Path) }, nil
@@ -328,7 +332,7 @@ func (s *scope) guard(e surql.Expr) *guard {
 // equalityGuard returns the guard of path = value.
 func (s *scope) equalityGuard(path, value surql.Expr) *guard {
 	p, ok := path.(*surql.Path)
-	if !ok {
+	if !ok || len(p.Parts) > 1 { // a longer path may go through a link
 		return nil
 	}
 	v, ok, _ := s.constant(value)
@@ -341,7 +345,7 @@ func (s *scope) equalityGuard(path, value surql.Expr) *guard {
 // membershipGuard returns the guard of path IN values.
 func (s *scope) membershipGuard(path, values surql.Expr) *guard {
 	p, ok := path.(*surql.Path)
-	if !ok {
+	if !ok || len(p.Parts) > 1 {
 		return nil
 	}
 	v, ok, _ := s.constant(values)
@@ -392,7 +396,7 @@ func (s *scope) seek(e surql.Expr) *seek {
 		}
 		for _, x := range [][2]surql.Expr{{b.X, b.Y}, {b.Y, b.X}} {
 			p, ok := x[0].(*surql.Path)
-			if !ok || !dependsOnParams(x[1]) {
+			if !ok || len(p.Parts) > 1 || !dependsOnParams(x[1]) {
 				continue
 			}
 			if fn, err := s.compile(x[1]); err == nil {

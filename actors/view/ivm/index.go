@@ -18,6 +18,10 @@ import (
 type Index struct {
 	views  map[string]*View
 	tables map[string]*tableIndex
+	// linking holds the views whose paths may go through record links:
+	// every event goes to them, since the tables their links reach are
+	// known only from the data (see linker).
+	linking map[string]bool
 }
 
 type tableIndex struct {
@@ -33,13 +37,16 @@ type fieldIndex struct {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{views: make(map[string]*View), tables: make(map[string]*tableIndex)}
+	return &Index{views: make(map[string]*View), tables: make(map[string]*tableIndex), linking: make(map[string]bool)}
 }
 
 // Add indexes v under id, replacing the view id had.
 func (x *Index) Add(id string, v *View) {
 	x.Remove(id)
 	x.views[id] = v
+	if v.plan.linked {
+		x.linking[id] = true
+	}
 	for ti, g := range x.guards(v) {
 		if g == nil {
 			ti.every[id] = true
@@ -66,6 +73,7 @@ func (x *Index) Remove(id string) {
 		return
 	}
 	delete(x.views, id)
+	delete(x.linking, id)
 	for ti, g := range x.guards(v) {
 		if g == nil {
 			delete(ti.every, id)
@@ -115,11 +123,15 @@ func (x *Index) Match(ev Event) []string { return x.AppendMatch(nil, ev) }
 // AppendMatch appends to dst the ids Match returns and returns the
 // extended slice, so that a caller can reuse one slice for every event.
 func (x *Index) AppendMatch(dst []string, ev Event) []string {
+	n := len(dst)
+	for id := range x.linking {
+		dst = append(dst, id)
+	}
 	ti := x.tables[ev.Table]
 	if ti == nil {
-		return dst
+		slices.Sort(dst[n:])
+		return append(dst[:n], slices.Compact(dst[n:])...)
 	}
-	n := len(dst)
 	for id := range ti.every {
 		dst = append(dst, id)
 	}

@@ -28,6 +28,9 @@ type plan struct {
 	guard  *guard     // nil when WHERE has none
 	seek   *seek      // nil when WHERE has none
 
+	links  *linker // shared by a view's plans
+	linked bool    // this plan or a subquery's reads a path that may go through a link
+
 	tables    []string        // every table read: its own and its subqueries', sorted
 	subTables map[string]bool // the tables its subqueries read
 	paramsKey string          // see View.ParamsKey; set for a top-level query
@@ -67,15 +70,20 @@ const maxWindow = 1 << 40
 // it. params are the view's parameters, as Values; sub tells whether sel is
 // a subquery, where $parent is bound.
 func compile(sel *surql.Select, params map[string]any, sub bool, opts Options) (*plan, error) {
-	p := &plan{table: sel.From, star: sel.All, limit: -1}
+	return compileLinked(sel, params, sub, opts, &linker{})
+}
+
+func compileLinked(sel *surql.Select, params map[string]any, sub bool, opts Options, lk *linker) (*plan, error) {
+	p := &plan{table: sel.From, star: sel.All, limit: -1, links: lk}
 	if sel.Where != nil {
-		sc := &scope{params: params, sub: sub, prefixStar: opts.PrefixStar}
+		sc := &scope{params: params, sub: sub, prefixStar: opts.PrefixStar, links: lk}
 		where, err := sc.condition(sel.Where)
 		if err != nil {
 			return nil, fmt.Errorf("WHERE: %w", err)
 		}
 		p.guard, p.seek = sc.guard(sel.Where), sc.seek(sel.Where)
 		p.where, p.parent = where, sc.parent
+		p.linked = sc.linked
 	}
 	grouped := sel.GroupAll || len(sel.GroupBy) > 0
 	var aggs []aggregate
@@ -89,8 +97,9 @@ func compile(sel *surql.Select, params map[string]any, sub bool, opts Options) (
 				out = []string{f.Alias}
 			}
 			p.fields = append(p.fields, field{src: x.Parts, out: out})
+			p.linked = p.linked || len(x.Parts) > 1
 		case *surql.Subquery, *surql.Index:
-			s, err := compileSubquery(f, params, opts)
+			s, err := compileSubquery(f, params, opts, lk)
 			if err != nil {
 				return nil, err
 			}
@@ -138,6 +147,7 @@ func compile(sel *surql.Select, params map[string]any, sub bool, opts Options) (
 		for _, t := range s.plan.tables {
 			p.subTables[t] = true
 		}
+		p.linked = p.linked || s.plan.linked
 	}
 	p.tables = slices.Sorted(maps.Keys(p.subTables))
 	if !p.subTables[p.table] {
@@ -147,7 +157,7 @@ func compile(sel *surql.Select, params map[string]any, sub bool, opts Options) (
 	return p, nil
 }
 
-func compileSubquery(f surql.Field, params map[string]any, opts Options) (*subquery, error) {
+func compileSubquery(f surql.Field, params map[string]any, opts Options, lk *linker) (*subquery, error) {
 	if f.Alias == "" {
 		return nil, fmt.Errorf("the subquery %s needs a name: (SELECT ...) AS name", f.Expr)
 	}
@@ -160,7 +170,7 @@ func compileSubquery(f surql.Field, params map[string]any, opts Options) (*subqu
 	if !ok {
 		return nil, fmt.Errorf("unsupported field %s", f.Expr)
 	}
-	sp, err := compile(sq.Select, params, true, opts)
+	sp, err := compileLinked(sq.Select, params, true, opts, lk)
 	if err != nil {
 		return nil, fmt.Errorf("subquery %s: %w", f.Alias, err)
 	}
@@ -287,7 +297,7 @@ func (p *plan) project(rec map[string]any) map[string]any {
 		maps.Copy(out, rec)
 	}
 	for _, f := range p.fields {
-		projectPath(out, f.out, lookup(rec, f.src))
+		projectPath(out, f.out, p.links.lookup(rec, f.src))
 	}
 	return out
 }
@@ -297,6 +307,8 @@ func (p *plan) project(rec map[string]any) map[string]any {
 // id, or for a group its GROUP BY values.
 func (p *plan) sortKey(key []any, rec map[string]any, tie surql.Value) []any {
 	for _, o := range p.order {
+		// SurrealDB does not follow links in ORDER BY: owner.age on a
+		// link is NONE there, and so here.
 		key = append(key, lookup(rec, o.path))
 	}
 	return append(key, tie)

@@ -66,3 +66,39 @@ func TestMissingValues(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// Paths through record links read the linked record, and a change of the
+// linked record changes the views that reached it.
+func TestLinkPaths(t *testing.T) {
+	f := newFixture(t)
+	f.apply(Create, "user", "user:u1", `{"name": "Ann", "age": 30}`)
+	f.apply(Create, "user", "user:u2", `{"name": "Bob", "age": 20}`)
+	f.apply(Create, "thread", "thread:1", `{"author": "user:u1", "title": "a"}`)
+	f.apply(Create, "thread", "thread:2", `{"author": "user:u2", "title": "b"}`)
+	f.apply(Create, "thread", "thread:3", `{"author": "user:u9", "title": "c"}`)
+	ann := f.view("SELECT * FROM thread WHERE author.name = 'Ann'", "")
+	who := f.view("SELECT id, author.name AS who FROM thread ORDER BY id", "")
+	byAge := f.view("SELECT * FROM thread ORDER BY author.age, id LIMIT 2", "")
+	if got := ids(ann.Result()); !slices.Equal(got, []string{"thread:1"}) {
+		t.Fatalf("author.name = 'Ann': %v", got)
+	}
+	out, _ := json.Marshal(who.Result()[0].Record)
+	if string(out) != `{"id":"thread:1","who":"Ann"}` {
+		t.Fatalf("author.name AS who: %s", out)
+	}
+	// As in SurrealDB, ORDER BY does not follow links: by id.
+	if got := ids(byAge.Result()); !slices.Equal(got, []string{"thread:1", "thread:2"}) {
+		t.Fatalf("ORDER BY author.age: %v", got)
+	}
+	// Bob becomes Ann; user:u9 appears: the views follow (f.apply checks
+	// each view against Evaluate after every change).
+	f.apply(Update, "user", "user:u2", `{"name": "Ann", "age": 40}`)
+	f.apply(Create, "user", "user:u9", `{"name": "Cy", "age": 50}`)
+	if got := ids(ann.Result()); !slices.Equal(got, []string{"thread:1", "thread:2"}) {
+		t.Fatalf("after the linked records changed: %v", got)
+	}
+	f.apply(Delete, "user", "user:u1", "")
+	if got := ids(ann.Result()); !slices.Equal(got, []string{"thread:2"}) {
+		t.Fatalf("after the linked record went: %v", got)
+	}
+}

@@ -160,6 +160,7 @@ func newView(p *plan, parent map[string]any) *View {
 // The generation is kept.
 func (v *View) Load(t *Tables) {
 	p := v.plan
+	p.links.t = t
 	clear(v.rows)
 	v.tree.root = nil
 	v.hash = 0
