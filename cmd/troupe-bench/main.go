@@ -39,6 +39,7 @@ func main() {
 		views     = flag.Int("views", 0, "instead: measure the views service with this many ingests per run")
 		hub       = flag.Bool("hub", false, "instead: measure the sequence hub (start latency, hello throughput) against bare node")
 		viewSets  = flag.String("view-counts", "10,100,1000,5000", "registered views of each --views run")
+		viewsHTTP = flag.Bool("views-http", false, "with --views: the mixed workload over HTTP against a troupe started from --troupe, 1 and 16 clients")
 		startup   = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
 		reactive  = flag.Bool("reactive", false, "instead: measure the reactive door (PATCH throughput, PATCH-to-SSE latency) against the real Skip server on the same service files")
 		skipNpm   = flag.String("skip-npm", "integration/skipnpm", "with --reactive: the folder where the real Skip server is installed (npm ci)")
@@ -69,6 +70,9 @@ func main() {
 	}
 	if *views > 0 {
 		run = func() error { return benchViews(*views, *viewSets) }
+		if *viewsHTTP {
+			run = func() error { return benchViewsHTTP(*troupeBin, *views, *viewSets) }
+		}
 	}
 	if *messaging {
 		run = func() error { return benchMessaging(*troupeBin, *conns, *duration, *rounds) }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// benchViewsHTTP measures the views door as clients use it: a troupe
+// process is started, 20,000 records are ingested over HTTP, then m views
+// of a mix of kinds are registered (equality on a link, a price range,
+// ORDER BY + LIMIT over a category, a subquery, GROUP BY over a range),
+// and ingests (updates of random records) are timed one by one over HTTP,
+// first from one client, then from 16 at once. It prints p50, p99 and the
+// maximum per ingest, and the server's resident memory (VmRSS) after the
+// views are registered and after the ingests.
+func benchViewsHTTP(troupeBin string, ingests int, counts string) error {
+	const records = 20000
+	fmt.Printf("views over HTTP: %d records, %d timed ingests per client count, mixed views (equality, range, ORDER BY+LIMIT, subquery, GROUP BY)\n",
+		records, ingests)
+	for _, field := range strings.Split(counts, ",") {
+		m, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			return fmt.Errorf("--view-counts: %q is not a number", field)
+		}
+		if err := benchViewsHTTPOnce(troupeBin, m, records, ingests); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) error {
+	dir, err := os.MkdirTemp("", "troupe-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr := freeAddr()
+	stopProc, err := startProcess(troupeBin, "--ssp-addr="+addr, "--data-dir="+dir, "--fsync=none", "--data-addr=off",
+		"--hub-addr=off", "--resp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn",
+		"--max-views="+strconv.Itoa(m+10))
+	if err != nil {
+		return err
+	}
+	defer stopProc()
+	pid := int(lastServer.Load())
+	base := "http://" + addr
+	if err := waitHealthy(base); err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
+	post := func(path, body string) error {
+		req, err := http.NewRequest("POST", base+path, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		// Without SPKY_AUTH_SECRET any bearer token is taken (loopback only).
+		req.Header.Set("Authorization", "Bearer bench")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	record := func(i int) string {
+		return fmt.Sprintf(`{"table":"product","op":"UPDATE","id":"product:%d","record":{"price":%d,"category":"c%d","owner":"user:%d","status":"open"}}`,
+			i, rng.IntN(1000), rng.IntN(50), rng.IntN(1000))
+	}
+	for i := 0; i < 1000; i++ {
+		if err := post("/ingest", fmt.Sprintf(`{"table":"user","op":"CREATE","id":"user:%d","record":{"name":"u%d"}}`, i, i)); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < records; i++ {
+		if err := post("/ingest", record(i)); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	for i := 0; i < m; i++ {
+		var q, params string
+		switch i % 5 {
+		case 0:
+			q, params = "SELECT * FROM product WHERE owner = $owner", fmt.Sprintf(`"{ owner: user:%d }"`, rng.IntN(1000))
+		case 1:
+			lo := rng.IntN(990)
+			q = fmt.Sprintf("SELECT * FROM product WHERE price > %d AND price < %d", lo, lo+3)
+		case 2:
+			q = fmt.Sprintf("SELECT * FROM product WHERE category = 'c%d' ORDER BY price DESC, id LIMIT 10", rng.IntN(50))
+		case 3:
+			q = fmt.Sprintf("SELECT *, (SELECT name FROM user WHERE id = $parent.owner) AS who FROM product WHERE owner = user:%d", rng.IntN(1000))
+		case 4:
+			q = fmt.Sprintf("SELECT category, count() AS n FROM product WHERE price > %d GROUP BY category", 990+rng.IntN(10))
+		}
+		body := fmt.Sprintf(`{"id":"bench:%d","surql":%q,"clientId":"bench","ttl":"1h"`, i, q)
+		if params != "" {
+			body += `,"params":` + params
+		}
+		if err := post("/view/register", body+"}"); err != nil {
+			return err
+		}
+	}
+	registered := time.Since(start)
+	rssViews := vmRSS(pid)
+	// The memory per view is this RSS less that of a run with 0 views
+	// (--view-counts=0,...), which holds the same tables.
+	fmt.Printf("views=%-5d registered in %v; RSS %.1f MB\n", m, registered.Round(time.Millisecond), float64(rssViews)/1e6)
+	for _, clients := range []int{1, 16} {
+		lat := make([][]time.Duration, clients)
+		var wg sync.WaitGroup
+		errs := make(chan error, clients)
+		bodies := make([][]string, clients)
+		for c := range bodies {
+			for i := 0; i < ingests/clients; i++ {
+				bodies[c] = append(bodies[c], record(rng.IntN(records)))
+			}
+		}
+		for c := 0; c < clients; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				for _, b := range bodies[c] {
+					t0 := time.Now()
+					if err := post("/ingest", b); err != nil {
+						errs <- err
+						return
+					}
+					lat[c] = append(lat[c], time.Since(t0))
+				}
+			}(c)
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return err
+		}
+		all := slices.Concat(lat...)
+		slices.Sort(all)
+		pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+		fmt.Printf("views=%-5d clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  RSS %.1f MB\n",
+			m, clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]), float64(vmRSS(pid))/1e6)
+	}
+	return nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// vmRSS returns a process's resident memory in bytes, 0 if unknown.
+func vmRSS(pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1000
+		}
+	}
+	return 0
+}
