@@ -235,16 +235,25 @@ func (e *engine) add(spec *messages.RegisterView, v *ivm.View) {
 	}
 	sh.members = append(sh.members, r)
 	e.views[spec.Id] = r
-	if r.pid == nil {
-		pid, err := e.svc.sys.Registry.Get("views/" + spec.Id)
-		if err != nil {
-			panic(fmt.Sprintf("spawn view %s: %v", spec.Id, err))
-		}
-		r.pid = pid
-	}
 	if r.out.live {
+		e.spawn(r)
 		e.svc.sys.Root.Send(r.pid, e.seed(spec.Id, r))
 	}
+}
+
+// spawn starts r's view actor unless it runs. A view's actor is started
+// when its first subscriber comes: until then nobody reads its deltas, and
+// an actor (its mailbox, context and name) would be most of the memory of
+// a view that no client watches.
+func (e *engine) spawn(r *registered) {
+	if r.pid != nil {
+		return
+	}
+	pid, err := e.svc.sys.Registry.Get("views/" + r.spec.Id)
+	if err != nil {
+		panic(fmt.Sprintf("spawn view %s: %v", r.spec.Id, err))
+	}
+	r.pid = pid
 }
 
 // leave takes r out of its shared view, which goes when r was its last
@@ -473,8 +482,10 @@ func (e *engine) drop(id string, r *registered) {
 	e.leave(r)
 	e.svc.dropDelivery(id)
 	e.batch.Delete(viewKey(id))
-	if err := e.svc.sys.Registry.Forget("views/" + id); err != nil {
-		e.svc.sys.Log.Warn("stopping a view actor", "view", id, "err", err)
+	if r.pid != nil {
+		if err := e.svc.sys.Registry.Forget("views/" + id); err != nil {
+			e.svc.sys.Log.Warn("stopping a view actor", "view", id, "err", err)
+		}
 	}
 	e.svc.dropCell(id)
 }
@@ -599,6 +610,7 @@ func (e *engine) subscribe(ctx actor.Context, req *messages.SubscribeViews) *mes
 		}
 		if !r.out.live { // from now on the actor gets every delta
 			r.out.live = true
+			e.spawn(r)
 			ctx.Send(r.pid, e.seed(id, r))
 		}
 		ctx.Send(r.pid, &messages.SubscribeViews{Ids: []string{id}, Subscriber: req.Subscriber})
@@ -608,7 +620,7 @@ func (e *engine) subscribe(ctx actor.Context, req *messages.SubscribeViews) *mes
 
 func (e *engine) unsubscribe(ctx actor.Context, req *messages.UnsubscribeViews) {
 	for id, r := range e.views {
-		if len(req.Ids) == 0 || slices.Contains(req.Ids, id) {
+		if r.pid != nil && (len(req.Ids) == 0 || slices.Contains(req.Ids, id)) {
 			ctx.Send(r.pid, &messages.UnsubscribeViews{Ids: []string{id}, Subscriber: req.Subscriber})
 		}
 	}
