@@ -4,6 +4,8 @@ import (
 	"iter"
 	"slices"
 	"strings"
+
+	"github.com/troupe-run/troupe/actors/view/surql"
 )
 
 // An Index finds the views that an event can change, so that an ingest
@@ -27,6 +29,7 @@ type Index struct {
 type tableIndex struct {
 	every  map[string]bool        // ids of the views every event can change
 	fields map[string]*fieldIndex // by path, joined with "\x00"
+	ranges map[string]*rangeIndex // by path: views found by a range of numbers
 }
 
 // A fieldIndex finds views by the value of one field.
@@ -49,6 +52,15 @@ func (x *Index) Add(id string, v *View) {
 	}
 	for ti, g := range x.guards(v) {
 		if g == nil {
+			if r := x.ranged(v, ti); r != nil {
+				ri := ti.ranges[pathKey(r.path)]
+				if ri == nil {
+					ri = &rangeIndex{path: r.path}
+					ti.ranges[pathKey(r.path)] = ri
+				}
+				ri.add(r, id)
+				continue
+			}
 			ti.every[id] = true
 			continue
 		}
@@ -76,6 +88,15 @@ func (x *Index) Remove(id string) {
 	delete(x.linking, id)
 	for ti, g := range x.guards(v) {
 		if g == nil {
+			if r := x.ranged(v, ti); r != nil {
+				if ri := ti.ranges[pathKey(r.path)]; ri != nil {
+					ri.remove(id)
+					if ri.len() == 0 {
+						delete(ti.ranges, pathKey(r.path))
+					}
+				}
+				continue
+			}
 			delete(ti.every, id)
 			continue
 		}
@@ -100,7 +121,7 @@ func (x *Index) guards(v *View) iter.Seq2[*tableIndex, *guard] {
 		for _, table := range p.tables {
 			ti := x.tables[table]
 			if ti == nil {
-				ti = &tableIndex{every: make(map[string]bool), fields: make(map[string]*fieldIndex)}
+				ti = &tableIndex{every: make(map[string]bool), fields: make(map[string]*fieldIndex), ranges: make(map[string]*rangeIndex)}
 				x.tables[table] = ti
 			}
 			var g *guard
@@ -112,6 +133,16 @@ func (x *Index) guards(v *View) iter.Seq2[*tableIndex, *guard] {
 			}
 		}
 	}
+}
+
+// ranged returns the range guard that finds v by the events of the table
+// of ti, or nil: only for v's own table, when no subquery reads it.
+func (x *Index) ranged(v *View, ti *tableIndex) *rangeGuard {
+	p := v.plan
+	if p.rng == nil || x.tables[p.table] != ti || p.subTables[p.table] {
+		return nil
+	}
+	return p.rng
 }
 
 func pathKey(path []string) string { return strings.Join(path, "\x00") }
@@ -134,6 +165,18 @@ func (x *Index) AppendMatch(dst []string, ev Event) []string {
 	}
 	for id := range ti.every {
 		dst = append(dst, id)
+	}
+	for _, ri := range ti.ranges {
+		var old surql.Value
+		if ev.Old != nil {
+			old = lookup(ev.Old, ri.path)
+			dst = ri.appendMatch(dst, old)
+		}
+		if ev.New != nil {
+			if v := lookup(ev.New, ri.path); ev.Old == nil || !identical(v, old) {
+				dst = ri.appendMatch(dst, v)
+			}
+		}
 	}
 	for _, fi := range ti.fields {
 		var oldKey any

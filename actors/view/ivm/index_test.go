@@ -76,3 +76,51 @@ func TestIndex(t *testing.T) {
 		}
 	}
 }
+
+// Views ranged on a number are found only by the events whose value
+// enters or leaves their range; a value that is no number finds them all.
+func TestIndexRanges(t *testing.T) {
+	views := map[string]string{
+		"gt10":   "SELECT * FROM p WHERE price > 10",
+		"le5":    "SELECT * FROM p WHERE 5 >= price AND ok != false",
+		"b20_30": "SELECT * FROM p WHERE price >= 20 AND price < 30 ORDER BY price LIMIT 3",
+		"b0_100": "SELECT * FROM p WHERE price > 0 AND price < 100",
+		"other":  "SELECT * FROM p WHERE n > 1",
+	}
+	index := NewIndex()
+	for id, q := range views {
+		v, err := Compile(surql.MustParse(q), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		index.Add(id, v)
+	}
+	tests := []struct {
+		old, new any
+		want     []string
+	}{
+		{nil, int64(25), []string{"b0_100", "b20_30", "gt10"}},
+		{int64(3), 7.5, []string{"b0_100", "le5"}},
+		{int64(200), int64(300), []string{"gt10"}},
+		{int64(-1), int64(-2), []string{"le5"}},
+		{"x", int64(-2), []string{"b0_100", "b20_30", "gt10", "le5"}},
+		{int64(30), int64(30), []string{"b0_100", "b20_30", "gt10"}},
+	}
+	for i, tc := range tests {
+		ev := Event{Table: "p", New: map[string]any{"price": tc.new}}
+		if tc.old != nil {
+			ev.Old = map[string]any{"price": tc.old}
+		}
+		want := append(slices.Clone(tc.want), "other")
+		slices.Sort(want)
+		if got := index.Match(ev); !slices.Equal(got, want) {
+			t.Errorf("%d: Match = %v, want %v", i, got, want)
+		}
+	}
+	for id := range views {
+		index.Remove(id)
+	}
+	if got := index.Match(Event{Table: "p", New: map[string]any{"price": int64(1)}}); len(got) != 0 {
+		t.Errorf("after removing every view: %v", got)
+	}
+}

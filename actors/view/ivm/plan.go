@@ -26,6 +26,7 @@ type plan struct {
 	limit  int        // -1: no LIMIT
 	parent [][]string // the paths of $parent that WHERE reads
 	guard  *guard     // nil when WHERE has none
+	rng    *rangeGuard // nil when WHERE has none, or has a guard
 	seek   *seek      // nil when WHERE has none
 
 	links  *linker // shared by a view's plans
@@ -82,6 +83,9 @@ func compileLinked(sel *surql.Select, params map[string]any, sub bool, opts Opti
 			return nil, fmt.Errorf("WHERE: %w", err)
 		}
 		p.guard, p.seek = sc.guard(sel.Where), sc.seek(sel.Where)
+		if p.guard == nil {
+			p.rng = sc.rangeGuard(sel.Where)
+		}
 		p.where, p.parent = where, sc.parent
 		p.linked = sc.linked
 	}
