@@ -23,11 +23,11 @@ type plan struct {
 	group  *grouping // nil without GROUP BY or GROUP ALL
 	order  []order
 	start  int
-	limit  int        // -1: no LIMIT
-	parent [][]string // the paths of $parent that WHERE reads
-	guard  *guard     // nil when WHERE has none
+	limit  int         // -1: no LIMIT
+	parent [][]string  // the paths of $parent that WHERE reads
+	guard  *guard      // nil when WHERE has none
 	rng    *rangeGuard // nil when WHERE has none, or has a guard
-	seek   *seek      // nil when WHERE has none
+	seek   *seek       // nil when WHERE has none
 
 	links  *linker // shared by a view's plans
 	linked bool    // this plan or a subquery's reads a path that may go through a link
