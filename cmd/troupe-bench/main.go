@@ -30,30 +30,31 @@ import (
 
 func main() {
 	var (
-		troupeBin = flag.String("troupe", "troupe", "troupe binary to start (ignored with --target)")
-		target    = flag.String("target", "", "base URL of a running data door instead of starting one")
-		fsync     = flag.String("fsync", "batch", "--fsync of the troupe started")
-		conns     = flag.Int("conns", 64, "keep-alive connections")
-		duration  = flag.Duration("duration", 5*time.Second, "length of each measurement")
-		keys      = flag.Int("keys", 10000, "distinct keys")
-		views     = flag.Int("views", 0, "instead: measure the views service with this many ingests per run")
-		hub       = flag.Bool("hub", false, "instead: measure the sequence hub (start latency, hello throughput) against bare node")
-		viewSets  = flag.String("view-counts", "10,100,1000,5000", "registered views of each --views run")
-		viewsHTTP = flag.Bool("views-http", false, "with --views: the mixed workload over HTTP against a troupe started from --troupe, 1 and 16 clients")
-		startup   = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
-		reactive  = flag.Bool("reactive", false, "instead: measure the reactive door (PATCH throughput, PATCH-to-SSE latency) against the real Skip server on the same service files")
-		skipNpm   = flag.String("skip-npm", "integration/skipnpm", "with --reactive: the folder where the real Skip server is installed (npm ci)")
-		skipFiles = flag.String("skip-services", "integration/testdata/skip", "with --reactive: the folder of the sum.mjs and groups.mjs services")
-		samples   = flag.Int("samples", 200, "with --reactive: latency samples per run")
-		respBench = flag.Bool("resp", false, "instead: run redis-benchmark against Troupe's Redis-protocol door and redis-server in alternation (memory only and durable, -P 1 and -P 16)")
-		respN     = flag.Int("resp-requests", 200000, "with --resp: redis-benchmark -n")
-		respTests = flag.String("resp-tests", "set,get,incr,lpush,lpop,hset,zadd", "with --resp: redis-benchmark -t, one test at a time")
-		rounds    = flag.Int("rounds", 3, "with --messaging: rounds of the queue comparison, the peers taking turns (medians compared)")
-		messaging = flag.Bool("messaging", false, "instead: measure queues (publish -> consume -> ack) and pub/sub fan-out over WebSocket against a bare coder/websocket server")
-		bareWS    = flag.String("bare-ws", "", "internal: serve the bare WebSocket broadcast server on this address")
-		profile   = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
-		bare      = flag.String("bare", "", "internal: serve the bare handler on this address with a body of --bare-size bytes")
-		bareSize  = flag.Int("bare-size", 0, "internal: body size of the bare handler")
+		troupeBin  = flag.String("troupe", "troupe", "troupe binary to start (ignored with --target)")
+		target     = flag.String("target", "", "base URL of a running data door instead of starting one")
+		fsync      = flag.String("fsync", "batch", "--fsync of the troupe started")
+		conns      = flag.Int("conns", 64, "keep-alive connections")
+		duration   = flag.Duration("duration", 5*time.Second, "length of each measurement")
+		keys       = flag.Int("keys", 10000, "distinct keys")
+		views      = flag.Int("views", 0, "instead: measure the views service with this many ingests per run")
+		hub        = flag.Bool("hub", false, "instead: measure the sequence hub (start latency, hello throughput) against bare node")
+		viewSets   = flag.String("view-counts", "10,100,1000,5000", "registered views of each --views run")
+		viewsHTTP  = flag.Bool("views-http", false, "with --views: the mixed workload over HTTP against a troupe started from --troupe, 1 and 16 clients")
+		surrealNpm = flag.String("views-surreal", "integration/surrealnpm", "with --views-http: the folder of the embedded SurrealDB (npm ci) the same ingests go to, with LIVE SELECT views; empty: none")
+		startup    = flag.Int("startup-keys", 0, "instead: load this many keys, restart troupe and time its start-up")
+		reactive   = flag.Bool("reactive", false, "instead: measure the reactive door (PATCH throughput, PATCH-to-SSE latency) against the real Skip server on the same service files")
+		skipNpm    = flag.String("skip-npm", "integration/skipnpm", "with --reactive: the folder where the real Skip server is installed (npm ci)")
+		skipFiles  = flag.String("skip-services", "integration/testdata/skip", "with --reactive: the folder of the sum.mjs and groups.mjs services")
+		samples    = flag.Int("samples", 200, "with --reactive: latency samples per run")
+		respBench  = flag.Bool("resp", false, "instead: run redis-benchmark against Troupe's Redis-protocol door and redis-server in alternation (memory only and durable, -P 1 and -P 16)")
+		respN      = flag.Int("resp-requests", 200000, "with --resp: redis-benchmark -n")
+		respTests  = flag.String("resp-tests", "set,get,incr,lpush,lpop,hset,zadd", "with --resp: redis-benchmark -t, one test at a time")
+		rounds     = flag.Int("rounds", 3, "with --messaging: rounds of the queue comparison, the peers taking turns (medians compared)")
+		messaging  = flag.Bool("messaging", false, "instead: measure queues (publish -> consume -> ack) and pub/sub fan-out over WebSocket against a bare coder/websocket server")
+		bareWS     = flag.String("bare-ws", "", "internal: serve the bare WebSocket broadcast server on this address")
+		profile    = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
+		bare       = flag.String("bare", "", "internal: serve the bare handler on this address with a body of --bare-size bytes")
+		bareSize   = flag.Int("bare-size", 0, "internal: body size of the bare handler")
 	)
 	flag.Parse()
 	if *bare != "" {
@@ -71,7 +72,7 @@ func main() {
 	if *views > 0 {
 		run = func() error { return benchViews(*views, *viewSets) }
 		if *viewsHTTP {
-			run = func() error { return benchViewsHTTP(*troupeBin, *views, *viewSets) }
+			run = func() error { return benchViewsHTTP(*troupeBin, *surrealNpm, *views, *viewSets) }
 		}
 	}
 	if *messaging {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +24,13 @@ import (
 // first from one client, then from 16 at once. It prints p50, p99 and the
 // maximum per ingest, and the server's resident memory (VmRSS) after the
 // views are registered and after the ingests.
-func benchViewsHTTP(troupeBin string, ingests int, counts string) error {
+//
+// With surrealNpm (integration/surrealnpm, installed with npm ci), the same
+// records and ingests go to an embedded SurrealDB 3 with a LIVE SELECT per
+// view (bench.mjs: the WHERE of each view, as LIVE SELECT takes no ORDER BY,
+// LIMIT or GROUP BY), and the ratio of the p50s is printed. SurrealDB gets
+// fewer ingests with many views (it takes long per ingest).
+func benchViewsHTTP(troupeBin, surrealNpm string, ingests int, counts string) error {
 	const records = 20000
 	fmt.Printf("views over HTTP: %d records, %d timed ingests per client count, mixed views (equality, range, ORDER BY+LIMIT, subquery, GROUP BY)\n",
 		records, ingests)
@@ -31,17 +39,36 @@ func benchViewsHTTP(troupeBin string, ingests int, counts string) error {
 		if err != nil {
 			return fmt.Errorf("--view-counts: %q is not a number", field)
 		}
-		if err := benchViewsHTTPOnce(troupeBin, m, records, ingests); err != nil {
+		p50, err := benchViewsHTTPOnce(troupeBin, m, records, ingests)
+		if err != nil {
 			return err
 		}
+		if surrealNpm == "" || m == 0 {
+			continue
+		}
+		n := min(ingests, max(20, 100000/m))
+		cmd := exec.Command("node", "bench.mjs", strconv.Itoa(records), strconv.Itoa(m), strconv.Itoa(n))
+		cmd.Dir = surrealNpm
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("SurrealDB (node bench.mjs in %s; npm ci there first): %w", surrealNpm, err)
+		}
+		var sr struct{ P50, P99, Max float64 }
+		if err := json.Unmarshal(out, &sr); err != nil {
+			return fmt.Errorf("SurrealDB answered %q: %w", out, err)
+		}
+		fmt.Printf("views=%-5d SurrealDB 3 embedded, LIVE SELECT per view, %d ingests: p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs"+
+			"   Troupe/SurrealDB p50 ratio %.4f\n", m, n, sr.P50, sr.P99, sr.Max, us(p50)/sr.P50)
 	}
 	return nil
 }
 
-func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) error {
+// benchViewsHTTPOnce runs one view count and returns the one-client p50.
+func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) (p50 time.Duration, err error) {
 	dir, err := os.MkdirTemp("", "troupe-bench")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer os.RemoveAll(dir)
 	addr := freeAddr()
@@ -49,13 +76,13 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) error {
 		"--hub-addr=off", "--resp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn",
 		"--max-views="+strconv.Itoa(m+10))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer stopProc()
 	pid := int(lastServer.Load())
 	base := "http://" + addr
 	if err := waitHealthy(base); err != nil {
-		return err
+		return 0, err
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
 	post := func(path, body string) error {
@@ -84,12 +111,12 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) error {
 	}
 	for i := 0; i < 1000; i++ {
 		if err := post("/ingest", fmt.Sprintf(`{"table":"user","op":"CREATE","id":"user:%d","record":{"name":"u%d"}}`, i, i)); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for i := 0; i < records; i++ {
 		if err := post("/ingest", record(i)); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	start := time.Now()
@@ -113,7 +140,7 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) error {
 			body += `,"params":` + params
 		}
 		if err := post("/view/register", body+"}"); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	registered := time.Since(start)
@@ -148,15 +175,18 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) error {
 		wg.Wait()
 		close(errs)
 		if err := <-errs; err != nil {
-			return err
+			return 0, err
 		}
 		all := slices.Concat(lat...)
 		slices.Sort(all)
 		pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
 		fmt.Printf("views=%-5d clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  RSS %.1f MB\n",
 			m, clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]), float64(vmRSS(pid))/1e6)
+		if clients == 1 {
+			p50 = pct(0.50)
+		}
 	}
-	return nil
+	return p50, nil
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
