@@ -79,7 +79,10 @@ func (id RecordID) keyText() string {
 	if id.Num {
 		return id.Key
 	}
-	plain := id.Key != "" && !isIntKey(id.Key) && !allDigits(id.Key)
+	// A string key is quoted when it is not a run of letters, digits and
+	// _, or when it would read back as a number; user:010 reads back as
+	// the string key 010, so it stays as it was ingested.
+	plain := id.Key != "" && !isIntKey(id.Key)
 	for i := 0; i < len(id.Key); i++ {
 		plain = plain && isIdentByte(id.Key[i])
 	}
@@ -88,15 +91,6 @@ func (id RecordID) keyText() string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, "⟩", `\⟩`)
 	return "⟨" + r.Replace(id.Key) + "⟩"
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // MarshalJSON writes a record id as SurrealDB's JSON does: its text form.

@@ -107,7 +107,7 @@ func TestLink(t *testing.T) {
 		{"user:10", RecordID{Table: "user", Key: "10", Num: true}},
 		{"user:u1", RecordID{Table: "user", Key: "u1"}},
 		{"user:⟨a b⟩", RecordID{Table: "user", Key: "a b"}},
-		{"user:010", RecordID{Table: "user", Key: "010"}},
+		{"user:010", RecordID{Table: "user", Key: "010"}}, // a string key, written back as it came
 		{"http://x", "http://x"},
 		{"12:30", "12:30"},
 		{"a:b c", "a:b c"},
@@ -118,6 +118,9 @@ func TestLink(t *testing.T) {
 		if got := Links(tc.s); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Links(%q) = %#v, want %#v", tc.s, got, tc.want)
 		}
+	}
+	if got := NewRecordID("user", "010").String(); got != "user:010" {
+		t.Errorf("user:010 prints as %s", got)
 	}
 	rec := map[string]any{"a": "user:1", "b": []any{"x", "post:p"}, "c": map[string]any{"d": "t:k"}, "n": int64(1)}
 	Links(rec)
