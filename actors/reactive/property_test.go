@@ -82,12 +82,16 @@ func TestServiceIncrementalEqualsFromScratch(t *testing.T) {
 			patch(t, f, c, all...)
 		}
 		for i, p := range params {
-			want := snapshot(t, f, "res", p)
-			if got := snapshot(t, s, "res", p); got != want {
+			wantEs, err := f.Snapshot(ctx, "res", json.RawMessage(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := render(wantEs)
+			if got := render(withoutVanished(snapshotEntries(t, s, p), wantEs, p)); got != want {
 				t.Fatalf("step %d %s: incremental %s, from scratch %s", step, p, got, want)
 			}
 			folded[i] = fold(sinks[i].all())
-			if got := render(fromFolded(folded[i])); got != want {
+			if got := render(withoutVanished(fromFolded(folded[i]), wantEs, p)); got != want {
 				t.Fatalf("step %d %s: stream folds to %s, from scratch %s", step, p, got, want)
 			}
 		}
@@ -147,4 +151,39 @@ func keyLess(a, b json.RawMessage) bool {
 		return false
 	}
 	return string(a) < string(b)
+}
+
+func snapshotEntries(t *testing.T, s *Service, params string) []skip.Entry {
+	t.Helper()
+	es, err := s.Snapshot(context.Background(), "res", json.RawMessage(params))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// reducedInitial is the initial value of the reducer behind each reducing
+// resource of testdata/ops.ts.
+var reducedInitial = map[string]string{`{"op":"sum"}`: "0", `{"op":"count"}`: "0", `{"op":"reduce"}`: "0", `{"op":"product"}`: "1"}
+
+// withoutVanished drops the keys of a reducing resource that a fresh
+// service lacks because their values went: a live instance keeps them at
+// the reducer's initial value, as Skip does.
+func withoutVanished(got, fresh []skip.Entry, params string) []skip.Entry {
+	init, ok := reducedInitial[params]
+	if !ok {
+		return got
+	}
+	have := map[string]bool{}
+	for _, e := range fresh {
+		have[string(e.Key)] = true
+	}
+	var out []skip.Entry
+	for _, e := range got {
+		if !have[string(e.Key)] && len(e.Values) == 1 && string(e.Values[0]) == init {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -872,7 +872,17 @@ func (e *Engine) refold(n *Node, k string) error {
 		})
 	}
 	if len(vals) == 0 {
-		e.setVals(n, k, nil)
+		// A key that had an accumulator keeps one when its last value
+		// goes, as Skip's reduce does: the reducer's initial value (Sum
+		// and Count 0), none for Min and Max, which start from nothing.
+		// A key that never had values has no accumulator.
+		var keep []string
+		if len(n.tab.get(k)) > 0 {
+			if init, ok := n.reducer.Initial(); ok {
+				keep = []string{init}
+			}
+		}
+		e.setVals(n, k, keep)
 		return nil
 	}
 	acc, has := n.reducer.Initial()
@@ -899,6 +909,8 @@ func (e *Engine) rereduce(n *Node, k string) error {
 	}
 	cur := n.tab.get(k)
 	if len(cur) == 0 || !n.parents[0].has(k) {
+		// No accumulator to update, or no values left: fold afresh
+		// (refold keeps a vanished key at the initial value).
 		return e.refold(n, k)
 	}
 	acc := cur[0]
