@@ -27,14 +27,14 @@ import (
 // view's result in Troupe (/debug/view) must equal the same query's answer
 // in SurrealDB, rows in order and field values included.
 //
-// TROUPE_VIEWS_SURREAL_OPS sets the number of ingests (default 400, the
+// TROUPE_VIEWS_SURREAL_OPS sets the number of ingests (default 1000, the
 // size CI runs); TROUPE_VIEWS_SURREAL_SEED a seed, or "random".
 func TestViewsSurrealDifferential(t *testing.T) {
 	ref := startSurrealRef(t)
 	s := startViewsServer(t, []string{"SPKY_AUTH_SECRET=" + viewsSecret})
 	api := newViewsAPI(t, s, viewsSecret)
 
-	ops := 400
+	ops := 1000
 	if n, err := strconv.Atoi(os.Getenv("TROUPE_VIEWS_SURREAL_OPS")); err == nil && n > 0 {
 		ops = n
 	}
