@@ -419,7 +419,7 @@ func cmdPubSubInfo(c *conn, a [][]byte) {
 		sort.Strings(out)
 		c.w.strings(out)
 	case "numsub":
-		c.w.mapOf(len(a) - 2)
+		c.w.array(2 * (len(a) - 2)) // an array in RESP3 too, as Redis 7.0 answers
 		h.mu.Lock()
 		counts := make([]int, len(a)-2)
 		for i, ch := range a[2:] {
