@@ -483,6 +483,7 @@ func (e *engine) drop(id string, r *registered) {
 	e.svc.dropDelivery(id)
 	e.batch.Delete(viewKey(id))
 	if r.pid != nil {
+		e.svc.markGone(id)
 		if err := e.svc.sys.Registry.Forget("views/" + id); err != nil {
 			e.svc.sys.Log.Warn("stopping a view actor", "view", id, "err", err)
 		}

@@ -75,15 +75,29 @@ func TestReRegisterReplacesAndUnregisterTellsGone(t *testing.T) {
 	if res, err := svc.Unregister(bg, "v"); err != nil || res.ErrorCode != "" {
 		t.Fatalf("unregister: %v %v", res, err)
 	}
+	w.waitGone(t, "v")
+	// A reset tells the subscribers of every view.
+	register(t, svc, "w", "SELECT * FROM product")
+	if _, err := svc.Subscribe(bg, []string{"w"}, pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Reset(bg); err != nil {
+		t.Fatal(err)
+	}
+	w.waitGone(t, "v", "w")
+}
+
+func (w *goneWatcher) waitGone(t *testing.T, want ...string) {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		w.gmu.Lock()
 		gone := slices.Clone(w.gone)
 		w.gmu.Unlock()
-		if slices.Equal(gone, []string{"v"}) {
-			break
+		if slices.Equal(gone, want) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the subscriber was never told the view is gone (%v)", gone)
+			t.Fatalf("the subscriber was told %v are gone, want %v", gone, want)
 		}
 	}
 }

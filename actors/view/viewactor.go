@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -19,6 +20,7 @@ type cell struct {
 	gen     uint64
 	seq     uint64
 	subs    []*actor.PID
+	gone    atomic.Bool // set by the engine before it stops the actor for good
 }
 
 // viewActor delivers one view's result and deltas to its subscribers.
@@ -60,8 +62,11 @@ func (a *viewActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		a.drop(msg.Who)
 	case *actor.Stopping:
-		// Stopped: the view was unregistered, expired or reset (a restart
-		// is not a stop). Its subscribers are told that it is gone.
+		// Stopped because the view was unregistered, expired or reset:
+		// its subscribers are told that it is gone.
+		if !c.gone.Load() {
+			return
+		}
 		for _, sub := range c.subs {
 			ctx.Send(sub, &messages.UnsubscribeViews{Ids: []string{a.id}})
 		}
