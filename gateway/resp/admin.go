@@ -23,7 +23,7 @@ const redisVersion = "7.0.15"
 
 func init() {
 	register(
-		&cmdSpec{name: "ping", arity: -1, flags: fNoAuth | fPubSub | fFast, run: cmdPing},
+		&cmdSpec{name: "ping", arity: -1, flags: fPubSub | fFast, run: cmdPing},
 		&cmdSpec{name: "echo", arity: 2, flags: fFast, run: func(c *conn, a [][]byte) { c.w.bulk(a[1]) }},
 		&cmdSpec{name: "quit", arity: -1, flags: fNoAuth | fPubSub | fNoMulti, run: func(c *conn, a [][]byte) { c.w.ok(); c.quit = true }},
 		&cmdSpec{name: "reset", arity: 1, flags: fNoAuth | fPubSub | fNoMulti, run: cmdReset},

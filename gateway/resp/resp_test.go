@@ -1,0 +1,252 @@
+package resp
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSplitArgs(t *testing.T) {
+	for in, want := range map[string][]string{
+		`set a b`:                 {"set", "a", "b"},
+		`  set   "a b"  'c d'  `:  {"set", "a b", "c d"},
+		`echo "x\ny\x41"`:         {"echo", "x\ny\x41"},
+		`echo ""`:                 {"echo", ""},
+		`echo 'it\'s'`:            {"echo", "it's"},
+		`get`:                     {"get"},
+		"":                        nil,
+		`set "a"b`:                nil, // a quote must end an argument
+		`set "unbalanced`:         nil,
+		`set 'unbalanced`:         nil,
+		"set\ta\tb":               {"set", "a", "b"},
+		`hset h "f" "v with \"q"`: {"hset", "h", "f", `v with "q`},
+	} {
+		got, ok := splitArgs([]byte(in), nil)
+		if want == nil && in != "" {
+			if ok {
+				t.Errorf("splitArgs(%q) = %q, want a failure", in, got)
+			}
+			continue
+		}
+		if !ok || len(got) != len(want) {
+			t.Errorf("splitArgs(%q) = %q %v, want %q", in, got, ok, want)
+			continue
+		}
+		for i := range want {
+			if string(got[i]) != want[i] {
+				t.Errorf("splitArgs(%q)[%d] = %q, want %q", in, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	for _, c := range []struct {
+		p, s string
+		want bool
+	}{
+		{"*", "", true}, {"h?llo", "hello", true}, {"h?llo", "hllo", false}, {"h*llo", "heeeello", true},
+		{"h[ae]llo", "hallo", true}, {"h[ae]llo", "hillo", false}, {"h[^e]llo", "hallo", true}, {"h[^e]llo", "hello", false},
+		{"h[a-b]llo", "hbllo", true}, {"h[a-b]llo", "hcllo", false}, {`h\*llo`, "h*llo", true}, {`h\*llo`, "hello", false},
+		{"news.*", "news.sport", true}, {"news.*", "news", false}, {"a*b*c", "aXXbYYc", true}, {"a*b*c", "aXXbYY", false},
+	} {
+		if got := globMatch(c.p, c.s, false); got != c.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
+		}
+	}
+}
+
+func TestFormatDouble(t *testing.T) {
+	for f, want := range map[float64]string{1.5: "1.5", 1.1: "1.1000000000000001", 3: "3", -0.25: "-0.25",
+		1e20: "1e+20", 123456789012345678: "1.2345678901234568e+17", 0.0001: "0.0001", 0.00001: "1.0000000000000001e-05"} {
+		if got := formatDouble(f); got != want {
+			t.Errorf("formatDouble(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
+
+func TestValueEncoding(t *testing.T) {
+	for _, v := range []string{"", "plain", `with "quotes" and \`, "line\nbreak", "ünïcode", "\xff\xfe binary"} {
+		if got := string(decode(encode([]byte(v)))); got != v {
+			t.Errorf("decode(encode(%q)) = %q", v, got)
+		}
+	}
+	if got := string(encode([]byte("\xff"))); !strings.HasPrefix(got, base64Prefix) {
+		t.Errorf("bytes that are not UTF-8 are stored as %q", got)
+	}
+	if got := string(decode([]byte(`{"a":1}`))); got != `{"a":1}` {
+		t.Errorf("a JSON object stored by the data door reads as %q", got)
+	}
+}
+
+func TestInlineAndPipelines(t *testing.T) {
+	_, addr := door(t, Config{})
+	c := dial(t, addr)
+	// Inline commands, then a pipeline in one write mixing commands that
+	// run side by side with ones that wait for them.
+	if _, err := c.nc.Write([]byte("SET greeting \"hello world\"\r\nGET greeting\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.reply(); got != "+OK\r\n" {
+		t.Fatalf("inline SET: %q", got)
+	}
+	if got := c.reply(); got != "$11\r\nhello world\r\n" {
+		t.Fatalf("inline GET: %q", got)
+	}
+	var batch []byte
+	for range 300 {
+		batch = append(batch, encodeCommand("INCR", "n")...)
+		batch = append(batch, encodeCommand("RPUSH", "l", "x")...)
+	}
+	batch = append(batch, encodeCommand("GET", "n")...)
+	batch = append(batch, encodeCommand("LLEN", "l")...) // not pipelined side by side
+	batch = append(batch, encodeCommand("SET", "n", "v", "EXAT", "1")...)
+	batch = append(batch, encodeCommand("EXISTS", "n")...)
+	if _, err := c.nc.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 300; i++ {
+		if got, want := c.reply(), ":"+strconv.Itoa(i)+"\r\n"; got != want {
+			t.Fatalf("INCR %d: %q, want %q", i, got, want)
+		}
+		if got, want := c.reply(), ":"+strconv.Itoa(i)+"\r\n"; got != want {
+			t.Fatalf("RPUSH %d: %q, want %q", i, got, want)
+		}
+	}
+	for _, want := range []string{"$3\r\n300\r\n", ":300\r\n", "+OK\r\n", ":0\r\n"} {
+		if got := c.reply(); got != want {
+			t.Fatalf("after the pipeline: %q, want %q", got, want)
+		}
+	}
+	// A protocol error is answered, then the connection closed.
+	if _, err := c.nc.Write([]byte("*1\r\n#oops\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.reply(); got != "-ERR Protocol error: expected '$', got '#'\r\n" {
+		t.Fatalf("protocol error: %q", got)
+	}
+	if _, err := c.rd.ReadByte(); err == nil {
+		t.Fatal("the connection stayed open after a protocol error")
+	}
+}
+
+func TestTransactions(t *testing.T) {
+	_, addr := door(t, Config{})
+	a, b := dial(t, addr), dial(t, addr)
+	for _, step := range [][2]string{
+		{"WATCH k", "+OK\r\n"}, {"MULTI", "+OK\r\n"}, {"SET k mine", "+QUEUED\r\n"},
+	} {
+		if got := a.do(strings.Fields(step[0])...); got != step[1] {
+			t.Fatalf("%s: %q", step[0], got)
+		}
+	}
+	if got := b.do("SET", "k", "theirs"); got != "+OK\r\n" {
+		t.Fatal(got)
+	}
+	if got := a.do("EXEC"); got != "*-1\r\n" {
+		t.Fatalf("EXEC after the watched key changed: %q", got)
+	}
+	if got := a.do("GET", "k"); got != "$6\r\ntheirs\r\n" {
+		t.Fatalf("the aborted EXEC wrote: %q", got)
+	}
+	a.do("WATCH", "k")
+	a.do("MULTI")
+	a.do("INCR", "c")
+	a.do("LPUSH", "k", "x") // fails at EXEC (k is a string); the rest stays
+	a.do("INCR", "c")
+	if got := a.do("EXEC"); got != "*3\r\n:1\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:2\r\n" {
+		t.Fatalf("EXEC: %q", got)
+	}
+}
+
+func TestPubSubPushes(t *testing.T) {
+	_, addr := door(t, Config{})
+	sub, pub := dial(t, addr), dial(t, addr)
+	if got := sub.do("HELLO", "3"); !strings.HasPrefix(got, "%7\r\n") {
+		t.Fatalf("HELLO 3: %q", got)
+	}
+	if got := sub.do("SUBSCRIBE", "orders"); got != ">3\r\n$9\r\nsubscribe\r\n$6\r\norders\r\n:1\r\n" {
+		t.Fatalf("SUBSCRIBE: %q", got)
+	}
+	if got := sub.do("PSUBSCRIBE", "ne?s.*"); got != ">3\r\n$10\r\npsubscribe\r\n$6\r\nne?s.*\r\n:2\r\n" {
+		t.Fatalf("PSUBSCRIBE: %q", got)
+	}
+	// RESP3 lets a subscriber run other commands.
+	if got := sub.do("SET", "a", "1"); got != "+OK\r\n" {
+		t.Fatalf("SET while subscribed: %q", got)
+	}
+	if got := pub.do("PUBLISH", "orders", "o1"); got != ":1\r\n" {
+		t.Fatalf("PUBLISH: %q", got)
+	}
+	if got := sub.reply(); got != ">3\r\n$7\r\nmessage\r\n$6\r\norders\r\n$2\r\no1\r\n" {
+		t.Fatalf("message: %q", got)
+	}
+	pub.do("PUBLISH", "news.sport.live", "goal")
+	if got := sub.reply(); got != ">4\r\n$8\r\npmessage\r\n$6\r\nne?s.*\r\n$15\r\nnews.sport.live\r\n$4\r\ngoal\r\n" {
+		t.Fatalf("pmessage: %q", got)
+	}
+	// A channel that is no topic stays inside the door.
+	sub.do("SUBSCRIBE", "two words")
+	if got := pub.do("PUBLISH", "two words", "x"); got != ":1\r\n" {
+		t.Fatalf("PUBLISH to a local channel: %q", got)
+	}
+	if got := sub.reply(); got != ">3\r\n$7\r\nmessage\r\n$9\r\ntwo words\r\n$1\r\nx\r\n" {
+		t.Fatalf("local message: %q", got)
+	}
+	// RESP2 subscribed mode refuses other commands.
+	r2 := dial(t, addr)
+	r2.do("SUBSCRIBE", "x")
+	if got := r2.do("GET", "a"); !strings.HasPrefix(got, "-ERR Can't execute 'get'") {
+		t.Fatalf("GET in RESP2 subscribed mode: %q", got)
+	}
+	if got := r2.do("PING"); got != "*2\r\n$4\r\npong\r\n$0\r\n\r\n" {
+		t.Fatalf("PING in RESP2 subscribed mode: %q", got)
+	}
+}
+
+// TestSlowSubscriberDropped: a subscriber that reads nothing is closed
+// once its output passes the bound, and publishers never wait on it.
+func TestSlowSubscriberDropped(t *testing.T) {
+	s, addr := door(t, Config{OutputBuffer: 64 << 10})
+	sub, pub := dial(t, addr), dial(t, addr)
+	sub.do("SUBSCRIBE", "flood")
+	big := strings.Repeat("x", 32<<10)
+	deadline := time.Now().Add(60 * time.Second)
+	for s.stats.dropped.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber that reads nothing was never dropped")
+		}
+		if got := pub.do("PUBLISH", "flood", big); !strings.HasPrefix(got, ":") {
+			t.Fatalf("PUBLISH: %q", got)
+		}
+	}
+}
+
+func TestAuthAndErrors(t *testing.T) {
+	_, addr := door(t, Config{APIKeys: []string{"secret"}})
+	c := dial(t, addr)
+	for _, step := range [][2]string{
+		{"PING", "-NOAUTH Authentication required.\r\n"},
+		{"AUTH wrong", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
+		{"AUTH someone secret", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
+		{"AUTH secret", "+OK\r\n"},
+		{"CLIENT SETNAME worker-1", "+OK\r\n"},
+		{"CLIENT GETNAME", "$8\r\nworker-1\r\n"},
+		{"CLIENT SETNAME has\x01ctl", "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"},
+		{"SELECT 3", "-ERR DB index is out of range\r\n"},
+		{"HELLO 4", "-NOPROTO unsupported protocol version\r\n"},
+		{"FOO bar", "-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n"},
+		{"GET", "-ERR wrong number of arguments for 'get' command\r\n"},
+	} {
+		if got := c.do(strings.Fields(step[0])...); got != step[1] {
+			t.Errorf("%s: %q, want %q", step[0], got, step[1])
+		}
+	}
+	if got := c.do("INFO", "keyspace"); !strings.Contains(got, "# Keyspace") {
+		t.Errorf("INFO keyspace: %q", got)
+	}
+	if got := c.do("COMMAND", "DOCS", "get"); !strings.Contains(got, "Returns the string value of a key.") {
+		t.Errorf("COMMAND DOCS get: %q", got)
+	}
+}
