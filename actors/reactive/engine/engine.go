@@ -15,6 +15,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 )
@@ -969,12 +970,22 @@ func diff(old, now []string) (add, rem []string) {
 }
 
 // ErrNotNumber is returned by the native numeric reducers.
-var ErrNotNumber = errors.New("not a number")
+var ErrNotNumber = errors.New("not an integer")
 
+// numberOf reads a value for Sum, Min or Max as Skip's native reducers
+// do: they work on 64-bit integers, take a boolean as 1 or 0 (Skip stores
+// booleans as those integers) and refuse anything else, fractions
+// included.
 func numberOf(what, v string) (float64, error) {
+	switch v {
+	case "true":
+		return 1, nil
+	case "false":
+		return 0, nil
+	}
 	f, ok := parseNumber(v)
-	if !ok {
-		return 0, fmt.Errorf("%s: value %s is %w", what, v, ErrNotNumber)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("%s: value %s is %w (Skip's Sum, Min and Max take integers and booleans only)", what, v, ErrNotNumber)
 	}
 	return f, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -345,5 +346,43 @@ func TestReduceKeepsVanishedKey(t *testing.T) {
 	write("a", "5")
 	if got := fmt.Sprint(outs["sum"].Entries()); got != `[{a [5]}]` {
 		t.Errorf("sum after a value came back: %s", got)
+	}
+}
+
+// TestNativeReducersAsSkip: Sum, Min and Max take integers and booleans
+// (1 and 0) and refuse fractions and other JSON, naming the value; Count
+// counts any value.
+func TestNativeReducersAsSkip(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		vals       []string
+	}{
+		{"sum", "6", []string{"true", "false", "5"}},
+		{"min", "0", []string{"true", "false", "5"}},
+		{"max", "5", []string{"true", "false", "5"}},
+		{"sum", "2000", []string{"1e3", "1000.0"}},
+		{"count", "4", []string{`"x"`, "2.5", "null", `{"a":1}`}},
+	} {
+		r, _ := Native(c.name)
+		acc, has := r.Initial()
+		for _, v := range c.vals {
+			next, err := r.Add(acc, has, v)
+			if err != nil {
+				t.Fatalf("%s %v: %v", c.name, c.vals, err)
+			}
+			acc, has = next, true
+		}
+		if acc != c.want {
+			t.Errorf("%s %v = %s, want %s", c.name, c.vals, acc, c.want)
+		}
+	}
+	for _, name := range []string{"sum", "min", "max"} {
+		r, _ := Native(name)
+		for _, v := range []string{"2.5", `"3"`, "null", "[1]"} {
+			_, err := r.Add("0", true, v)
+			if !errors.Is(err, ErrNotNumber) || !strings.Contains(err.Error(), v) {
+				t.Errorf("%s over %s: %v", name, v, err)
+			}
+		}
 	}
 }
