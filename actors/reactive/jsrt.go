@@ -171,11 +171,20 @@ func exceptionMessage(ex *goja.Exception) string {
 			if m := msg.String(); m != "" {
 				return n + ": " + m
 			}
+			if n == "TypeError" {
+				return frozenElement
+			}
 			return n
 		}
 	}
 	return ex.Error()
 }
+
+// frozenElement explains the bare TypeError goja throws, with no message,
+// when code assigns to an element of a frozen array (sort, reverse, a[i] =
+// x): in a service that is almost always a value, key or param Skip gave
+// it, which are read-only.
+const frozenElement = "TypeError (no message): an element of a frozen array was assigned (sort, reverse or a[i] = x on a value, key or param Skip passed in, which are read-only: copy it first, e.g. [...array].sort())"
 
 // call runs a hook under the budget.
 func (r *runtime) call(f goja.Callable, args ...goja.Value) (goja.Value, error) {

@@ -30,6 +30,15 @@ function parse(text) {
   return deepFreeze(JSON.parse(text));
 }
 
+// parseValues reads a key's values: each value is frozen, the array that
+// holds them is not, as in Skip, whose toArray returns an array its own
+// examples sort in place.
+function parseValues(text) {
+  const vs = JSON.parse(text);
+  for (let i = 0; i < vs.length; i++) deepFreeze(vs[i]);
+  return vs;
+}
+
 function json(v, what) {
   const s = JSON.stringify(v);
   if (s === undefined) throw new SkipError(`${what} is not JSON: ${String(v)}`);
@@ -138,6 +147,8 @@ class ValuesImpl {
   getUnique(d) {
     return uniqueOf(this.arr, d, false);
   }
+  // toArray returns the array itself, as Skip's does: user code may sort
+  // it in place, and iterating afterwards sees that order, as in Skip.
   toArray() {
     return this.arr;
   }
@@ -192,7 +203,9 @@ const hooks = {
   // Go built itself: strings and numbers need no parsing.
   map(m, key, values, raw) {
     let out = "";
-    const res = m.mapEntry(raw ? key : parse(key), new ValuesImpl(raw ? Object.freeze(values) : parse(values)), hooks.context);
+    // Go builds a fresh array for every call: the raw one holds only
+    // strings and numbers, which need no freezing.
+    const res = m.mapEntry(raw ? key : parse(key), new ValuesImpl(raw ? values : parseValues(values)), hooks.context);
     for (const kv of res) {
       if (!Array.isArray(kv) || kv.length !== 2) throw new SkipError(`${m.constructor.name}.mapEntry must yield [key, value] pairs, got ${JSON.stringify(kv)}`);
       const k = json(kv[0], `${m.constructor.name}.mapEntry key`);

@@ -28,9 +28,39 @@ class Res implements Resource<Inputs> {
   }
 }
 
+// Skip's examples sort toArray's array in place: it is the key's own
+// array, not frozen; the values in it are.
+class Sorted implements Mapper<string, Json, string, Json> {
+  mapEntry(key: string, values: Values<Json>): Iterable<[string, Json]> {
+    const vs = values.toArray();
+    vs.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    return [[key, [...values]]];
+  }
+}
+
+class SortedRes implements Resource<Inputs> {
+  instantiate(cs: Inputs): EagerCollection<string, Json> {
+    return cs.input.map(Sorted);
+  }
+}
+
+// Reversing a value's array changes a frozen value.
+class Mutate implements Mapper<string, Json, string, Json> {
+  mapEntry(key: string, values: Values<Json>): Iterable<[string, Json]> {
+    const o = values.getUnique() as { tags?: string[] } | null;
+    return [[key, o?.tags?.reverse() ?? []]];
+  }
+}
+
+class MutateRes implements Resource<Inputs> {
+  instantiate(cs: Inputs): EagerCollection<string, Json> {
+    return cs.input.map(Mutate);
+  }
+}
+
 const service: SkipService<Inputs, Inputs> = {
-  initialData: { input: [["x", [{ a: { b: 2 }, tags: ["t", "t"] }]], ["y", [null]]] },
-  resources: { res: Res },
+  initialData: { input: [["x", [{ a: { b: 2 }, tags: ["t", "u"] }]], ["y", [null]]] },
+  resources: { res: Res, sorted: SortedRes, mutate: MutateRes },
   createGraph: (inputs) => ({ ...inputs }),
 };
 
