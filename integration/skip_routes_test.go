@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -134,5 +135,29 @@ func TestSkipDoorsClosedWithoutService(t *testing.T) {
 	}
 	if !strings.Contains(s.log.String(), "reactive doors closed: no --skip-service given") {
 		t.Errorf("the log does not say why the reactive doors are closed:\n%s", s.log)
+	}
+}
+
+// TestSkipNoCORS: a service run with no_cors answers the streaming API's
+// preflights and sends the CORS headers, as the real Skip server does with
+// the same file.
+func TestSkipNoCORS(t *testing.T) {
+	file := skipService(t, "cors.mjs")
+	_, troupe := startSkipTroupe(t, file)
+	for _, d := range []*skipDoors{startSkipReal(t, file), troupe} {
+		req, _ := http.NewRequest("OPTIONS", d.streaming+"/v1/streams", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s: preflight %d %v", d.name, resp.StatusCode, resp.Header)
+		}
+		s := d.subscribe(d.createStream("posts", `{}`), "text/event-stream")
+		if s.status != 200 || s.header.Get("Access-Control-Allow-Origin") != "*" || s.header.Get("Access-Control-Allow-Credentials") != "true" ||
+			s.header.Get("Access-Control-Allow-Methods") != "GET,OPTIONS" {
+			t.Errorf("%s: stream %d %v", d.name, s.status, s.header)
+		}
 	}
 }

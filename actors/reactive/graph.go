@@ -64,7 +64,7 @@ func (g *graphActor) Receive(ctx actor.Context) {
 	case *initReq:
 		res := &initRes{err: g.err}
 		if g.rt != nil {
-			res.control, res.streaming = g.rt.control, g.rt.stream
+			res.control, res.streaming, res.noCORS = g.rt.control, g.rt.stream, g.rt.noCORS
 			for n := range g.inputs {
 				res.inputs = append(res.inputs, n)
 			}

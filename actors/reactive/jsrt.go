@@ -44,6 +44,7 @@ type runtime struct {
 	service  goja.Value
 	control  int
 	stream   int
+	noCORS   bool // runService's no_cors
 	failure  error
 	hooks    *goja.Object
 	fMap     goja.Callable
@@ -225,6 +226,7 @@ func (r *runtime) install() error {
 		r.service = c.Argument(0)
 		r.control = int(c.Argument(1).ToInteger())
 		r.stream = int(c.Argument(2).ToInteger())
+		r.noCORS = c.Argument(3).ToBoolean()
 		return goja.Undefined()
 	})
 	set("fail", func(c goja.FunctionCall) goja.Value {

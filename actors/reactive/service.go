@@ -68,6 +68,7 @@ type Service struct {
 	prog *goja.Program
 
 	control, streaming int
+	noCORS             bool
 	inputs             map[string]bool
 	resources          map[string]bool
 	graph              *actor.PID
@@ -145,7 +146,7 @@ func Start(sys *system.System, opts Options) ([]*Service, error) {
 		if info.err != nil {
 			return nil, fmt.Errorf("start %s: %w", s.file, info.err)
 		}
-		s.control, s.streaming = info.control, info.streaming
+		s.control, s.streaming, s.noCORS = info.control, info.streaming, info.noCORS
 		s.inputs, s.resources = map[string]bool{}, map[string]bool{}
 		for _, n := range info.inputs {
 			s.inputs[n] = true
@@ -169,6 +170,10 @@ func (s *Service) Name() string { return filepath.Base(s.file) }
 
 // Ports are the ones given to runService.
 func (s *Service) Ports() (control, streaming int) { return s.control, s.streaming }
+
+// NoCORS is runService's no_cors option: the streaming door then lets
+// pages of any origin read it.
+func (s *Service) NoCORS() bool { return s.noCORS }
 
 func (s *Service) timeout(ctx context.Context) time.Duration {
 	d := s.sys.Config.RequestTimeout
@@ -469,6 +474,7 @@ type initReq struct{}
 type initRes struct {
 	err                error
 	control, streaming int
+	noCORS             bool
 	inputs, resources  []string
 }
 

@@ -65,6 +65,7 @@ func (d *domains) listenReactive(g *run.Group, servers *sync.WaitGroup) error {
 			WriteTimeout:   c.SkipWriteTimeout,
 			MaxSessions:    c.MaxSessions,
 			ResourcePrefix: os.Getenv("SKIP_RESOURCE_PREFIX"),
+			NoCORS:         svc.NoCORS(),
 		}, svc, sessions, sys.Metrics, log.With("door", name))
 		if system.Enabled(controlAddr) {
 			if err := listen(g, servers, name+"-control", controlAddr, door.Control(), door.Drain, c.DrainTimeout, log); err != nil {

@@ -56,6 +56,10 @@ type Config struct {
 	// answers "<prefix>/<uuid>" instead of the bare uuid, for a service
 	// behind a reverse proxy that routes streams by that prefix.
 	ResourcePrefix string
+	// NoCORS is runService's no_cors: the streaming API then allows any
+	// origin (Access-Control-Allow-Origin: *, credentials, GET and
+	// OPTIONS) and answers every OPTIONS preflight 204, as Skip's server.
+	NoCORS bool
 }
 
 // Sessions starts the actor of one stream client under the door's
@@ -152,7 +156,23 @@ func New(cfg Config, svc Service, sessions Sessions, metrics Metrics, log *slog.
 func (d *Door) Control() http.Handler { return d.control }
 
 // Streaming returns the handler of the streaming API (SSE).
-func (d *Door) Streaming() http.Handler { return d.stream }
+func (d *Door) Streaming() http.Handler {
+	if !d.cfg.NoCORS {
+		return d.stream
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Allow-Methods", "GET,OPTIONS")
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions {
+			h.Set("Content-Length", "0")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		d.stream.ServeHTTP(w, r)
+	})
+}
 
 // Drain makes the doors refuse new work (503 but for the health checks)
 // and ends every open stream: an SSE stream has no end of its own, and

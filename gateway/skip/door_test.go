@@ -329,3 +329,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestNoCORS: runService's no_cors opens the streaming API to pages of any
+// origin, preflights included, as Skip's server; without it no CORS header
+// is sent.
+func TestNoCORS(t *testing.T) {
+	serve := func(td *testDoor, method, path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		rec := httptest.NewRecorder()
+		td.Streaming().ServeHTTP(rec, req)
+		return rec
+	}
+	open := newTestDoor(t, Config{NoCORS: true})
+	rec := serve(open, "OPTIONS", "/v1/streams")
+	if rec.Code != 204 || rec.Header().Get("Access-Control-Allow-Origin") != "*" || rec.Body.Len() != 0 {
+		t.Fatalf("preflight: %d %v %q", rec.Code, rec.Header(), rec.Body)
+	}
+	rec = serve(open, "GET", "/v1/streams/nope")
+	h := rec.Header()
+	if rec.Code != 404 || h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Access-Control-Allow-Credentials") != "true" ||
+		h.Get("Access-Control-Allow-Methods") != "GET,OPTIONS" {
+		t.Fatalf("GET: %d %v", rec.Code, h)
+	}
+	closed := newTestDoor(t, Config{})
+	if rec := serve(closed, "GET", "/v1/streams/nope"); rec.Code != 404 || rec.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("without no_cors: %d %v", rec.Code, rec.Header())
+	}
+}
