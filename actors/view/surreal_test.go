@@ -77,10 +77,11 @@ func TestReRegisterReplacesAndUnregisterTellsGone(t *testing.T) {
 	}
 	w.waitGone(t, "v")
 	// A reset tells the subscribers of every view.
-	register(t, svc, "w", "SELECT * FROM product")
+	rw := register(t, svc, "w", "SELECT * FROM product")
 	if _, err := svc.Subscribe(bg, []string{"w"}, pid); err != nil {
 		t.Fatal(err)
 	}
+	w.waitFor(t, rw.Hash) // subscribed: the initial result came
 	if err := svc.Reset(bg); err != nil {
 		t.Fatal(err)
 	}
