@@ -93,7 +93,7 @@ class Res implements Resource<Inputs> {
 
 class Extracted implements Resource<Inputs> {
   instantiate(_cs: Inputs, context: Context): EagerCollection<Json, Json> {
-    throw new Error(JSON.stringify(context.jsonExtract({ a: { b: [1, 2] } }, "a.b")));
+    throw new Error(JSON.stringify(context.jsonExtract({ a: { b: [1, 2] } }, "{a.b: x}")));
   }
 }
 
