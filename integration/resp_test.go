@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 )
 
 // The Redis-protocol door against a real redis-server: the same scripted
@@ -501,4 +502,50 @@ func postJSON(t *testing.T, url, body string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestRESPRueidis drives the door with rueidis, a RESP3-only client
+// (client-side caching off: the door does not track keys).
+func TestRESPRueidis(t *testing.T) {
+	s := startServer(t, "--data-dir=")
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{s.resp}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Do(ctx, c.B().Set().Key("rk").Value("v").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Do(ctx, c.B().Get().Key("rk").Build()).ToString(); err != nil || v != "v" {
+		t.Fatalf("GET: %q %v", v, err)
+	}
+	if err := c.Do(ctx, c.B().Get().Key("none").Build()).Error(); !rueidis.IsRedisNil(err) {
+		t.Fatalf("GET of a missing key: %v", err)
+	}
+	if err := c.Do(ctx, c.B().Hset().Key("rh").FieldValue().FieldValue("a", "1").FieldValue("b", "2").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.Do(ctx, c.B().Hgetall().Key("rh").Build()).AsStrMap(); err != nil || m["a"] != "1" || m["b"] != "2" {
+		t.Fatalf("HGETALL: %v %v", m, err)
+	}
+	// DoMulti pipelines.
+	cmds := make(rueidis.Commands, 0, 50)
+	for range 50 {
+		cmds = append(cmds, c.B().Incr().Key("rn").Build())
+	}
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		if n, err := r.AsInt64(); err != nil || n != int64(i+1) {
+			t.Fatalf("pipelined INCR %d: %d %v", i, n, err)
+		}
+	}
+	if err := c.Do(ctx, c.B().Zadd().Key("rz").ScoreMember().ScoreMember(1.5, "m").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.Do(ctx, c.B().Zscore().Key("rz").Member("m").Build()).AsFloat64(); err != nil || f != 1.5 {
+		t.Fatalf("ZSCORE: %v %v", f, err)
+	}
+	if err := c.Do(ctx, c.B().Lpush().Key("rk").Element("x").Build()).Error(); err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		t.Fatalf("LPUSH on a string: %v", err)
+	}
 }
