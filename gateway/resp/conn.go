@@ -10,7 +10,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/troupe-run/troupe/gateway/access"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -175,9 +174,6 @@ func (c *conn) authorize(user, key string) bool {
 	c.authed = true
 	return true
 }
-
-// loopback reports whether the client is on this host.
-func (c *conn) loopback() bool { return access.Loopback(c.addr) }
 
 // do runs a data command, inside the running EXEC's hold if any.
 func (c *conn) do(req *messages.DataRequest) (*messages.DataReply, error) {

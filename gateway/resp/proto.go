@@ -487,20 +487,6 @@ func cG17(f float64) string {
 	return mant
 }
 
-// boolean is RESP3's boolean, an integer 1 or 0 in RESP2.
-func (w *writer) boolean(v bool) {
-	switch {
-	case w.resp3 && v:
-		w.b = append(w.b, "#t\r\n"...)
-	case w.resp3:
-		w.b = append(w.b, "#f\r\n"...)
-	case v:
-		w.b = append(w.b, ":1\r\n"...)
-	default:
-		w.b = append(w.b, ":0\r\n"...)
-	}
-}
-
 func (w *writer) strings(items []string) {
 	w.array(len(items))
 	for _, s := range items {

@@ -106,7 +106,7 @@ type Server struct {
 
 type stats struct {
 	connections, commands, rejected, dropped atomic.Int64
-	netIn, netOut, pubsubMessages            atomic.Int64
+	netOut, pubsubMessages                   atomic.Int64
 	blocked, subscribers                     atomic.Int64
 }
 

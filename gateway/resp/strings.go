@@ -136,16 +136,16 @@ func cmdSet(c *conn, a [][]byte) {
 	rep, err := c.do(req)
 	if err == nil && rep.ErrorCode == messages.CodeWrongType && !get {
 		// SET replaces a key of any type.
-		c.atomically([]string{req.Key}, func() bool {
-			del, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_DEL, Key: req.Key})
-			if c.failed(del, err) {
+		done := c.atomically([]string{req.Key}, func() bool {
+			del, derr := c.do(&messages.DataRequest{Op: messages.DataOp_KV_DEL, Key: req.Key})
+			if c.failed(del, derr) {
 				return false
 			}
 			rep, err = c.do(req)
 			return true
 		})
-		if rep.ErrorCode == messages.CodeWrongType {
-			return // the atomically failure was written
+		if !done {
+			return // the failure was answered
 		}
 	}
 	if c.failed(rep, err) {
