@@ -432,9 +432,9 @@ func (g *graphActor) instance(ctx actor.Context, req *instanceReq) (*instance, e
 
 func (g *graphActor) buildInstance(inst *instance) error {
 	g.eng.Settle()
-	res, err := g.svc.sys.Request(inst.pid, &buildReq{graph: g.exported}, g.svc.opts.CallBudget*2+g.svc.sys.Config.RequestTimeout)
+	res, err := g.svc.sys.Request(inst.pid, &buildReq{graph: g.exported}, g.svc.opts.BuildTimeout+g.svc.opts.CallBudget+time.Second)
 	if err != nil {
-		return err
+		return fmt.Errorf("building the resource instance over its data took longer than --skip-build-timeout (%s): %w", g.svc.opts.BuildTimeout, err)
 	}
 	if err := res.(*reply).err; err != nil {
 		var je *jsError

@@ -226,7 +226,7 @@ func (a *instanceActor) instantiate(ctx actor.Context, graph map[string]*engine.
 	var h goja.Value
 	err = eng.Track(func() error {
 		var err error
-		h, err = rt.call(hook, rt.service, rt.rt.ToValue(a.inst.resource), rt.rt.ToValue(a.inst.params), colls)
+		h, err = rt.callBuild(a.svc.opts.BuildTimeout, hook, rt.service, rt.rt.ToValue(a.inst.resource), rt.rt.ToValue(a.inst.params), colls)
 		return err
 	})
 	if err != nil {

@@ -40,6 +40,9 @@ type runtime struct {
 	log     *slog.Logger
 	handles []*engine.Node
 	budget  time.Duration
+	// buildEnd is set while a build call runs (callBuild): the end of its
+	// whole budget, restored after each nested call's own.
+	buildEnd time.Time
 
 	service  goja.Value
 	control  int
@@ -119,10 +122,17 @@ func (r *runtime) close() {
 }
 
 // guard runs user code under the time budget; nested calls share the
-// outermost one's budget.
-func (r *runtime) guard(f func()) {
+// outermost one's budget, but in a build (callBuild) each nested call has a
+// budget of its own within the build's.
+func (r *runtime) guard(f func()) { r.guardFor(r.budget, f) }
+
+func (r *runtime) guardFor(budget time.Duration, f func()) {
 	if r.depth > 0 {
 		r.depth++
+		if !r.buildEnd.IsZero() && r.depth == 2 {
+			r.timer.Reset(min(r.budget, time.Until(r.buildEnd)))
+			defer func() { r.timer.Reset(max(time.Until(r.buildEnd), 0)) }()
+		}
 		f()
 		r.depth--
 		return
@@ -131,7 +141,7 @@ func (r *runtime) guard(f func()) {
 	r.mu.Lock()
 	r.active = true
 	r.mu.Unlock()
-	r.timer.Reset(r.budget)
+	r.timer.Reset(budget)
 	defer func() {
 		r.timer.Stop()
 		r.mu.Lock()
@@ -193,6 +203,26 @@ func (r *runtime) call(f goja.Callable, args ...goja.Value) (goja.Value, error) 
 	var err error
 	r.guard(func() { res, err = f(goja.Undefined(), args...) })
 	if err != nil {
+		return nil, r.wrap(err)
+	}
+	return res, nil
+}
+
+// callBuild runs a hook that builds over all of a collection's data (a
+// resource's instantiate maps every key while it runs): the whole of it
+// may take up to total (--skip-build-timeout), each user call it makes
+// the call budget.
+func (r *runtime) callBuild(total time.Duration, f goja.Callable, args ...goja.Value) (goja.Value, error) {
+	var res goja.Value
+	var err error
+	r.buildEnd = time.Now().Add(total)
+	defer func() { r.buildEnd = time.Time{} }()
+	r.guardFor(total, func() { res, err = f(goja.Undefined(), args...) })
+	if err != nil {
+		var ie *goja.InterruptedError
+		if errors.As(err, &ie) && !time.Now().Before(r.buildEnd) {
+			return nil, &jsError{msg: fmt.Sprintf("building the resource instance over its data took longer than --skip-build-timeout (%s)", total), cause: ie}
+		}
 		return nil, r.wrap(err)
 	}
 	return res, nil

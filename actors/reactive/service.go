@@ -39,6 +39,7 @@ type Options struct {
 	Files        []string      // the service modules (--skip-service)
 	CallBudget   time.Duration // longest one call of user code may run
 	InstanceTTL  time.Duration // how long an instance outlives its last stream
+	BuildTimeout time.Duration // longest an instance's instantiate over all its data may take
 	MaxInstances int           // resource instances per service
 	MaxStreams   int           // streams per service
 }
@@ -49,6 +50,9 @@ func (o *Options) defaults() {
 	}
 	if o.InstanceTTL <= 0 {
 		o.InstanceTTL = 30 * time.Second
+	}
+	if o.BuildTimeout <= 0 {
+		o.BuildTimeout = 2 * time.Minute
 	}
 	if o.MaxInstances <= 0 {
 		o.MaxInstances = 1000
@@ -306,7 +310,17 @@ func (s *Service) instanceFor(ctx context.Context, resource string, params json.
 		inst.touch()
 		return inst, nil
 	}
-	res, err := s.ask(ctx, s.graph, &instanceReq{resource: resource, params: p, key: key})
+	// Building an instance maps all of its data through user code: it
+	// may take longer than a request, up to --skip-build-timeout (the
+	// door gives these requests that long).
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d := s.opts.BuildTimeout + s.opts.CallBudget + 2*time.Second
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		d = time.Until(dl)
+	}
+	res, err := s.sys.Request(s.graph, &instanceReq{resource: resource, params: p, key: key}, d)
 	if err != nil {
 		return nil, err
 	}

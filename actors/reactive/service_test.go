@@ -477,3 +477,25 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 		t.Fatalf("new subscriber: %+v", us)
 	}
 }
+
+// TestBuildOutlastsRequestTimeout: the first snapshot of a resource whose
+// instance takes longer to build than a request may (400 keys of a slow
+// mapper, --request-timeout 100ms) waits for the build, up to
+// --skip-build-timeout, instead of failing every time.
+func TestBuildOutlastsRequestTimeout(t *testing.T) {
+	sys := systemtest.Boot(t, "--request-timeout=100ms")
+	s := startService(t, sys, "testdata/slow.ts", Options{CallBudget: 50 * time.Millisecond})
+	es, err := s.Snapshot(context.Background(), "slow", json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 400 || string(es[399].Values[0]) != "400" {
+		t.Fatalf("%d entries, last %s", len(es), render(es[len(es)-1:]))
+	}
+	// Past --skip-build-timeout the build fails and says so.
+	s2 := startService(t, systemtest.Boot(t, "--request-timeout=100ms"), "testdata/slow.ts",
+		Options{CallBudget: 50 * time.Millisecond, BuildTimeout: 100 * time.Millisecond})
+	if _, err := s2.Snapshot(context.Background(), "slow", json.RawMessage(`{}`)); err == nil || !strings.Contains(err.Error(), "--skip-build-timeout") {
+		t.Fatalf("past the build timeout: %v", err)
+	}
+}

@@ -26,7 +26,7 @@ func (d *domains) listenReactive(g *run.Group, servers *sync.WaitGroup) error {
 		return nil
 	}
 	svcs, err := reactive.Start(sys, reactive.Options{Files: c.SkipServices, CallBudget: c.SkipCallBudget,
-		InstanceTTL: c.SkipInstanceTTL, MaxInstances: c.SkipMaxInstances, MaxStreams: c.SkipMaxStreams})
+		InstanceTTL: c.SkipInstanceTTL, BuildTimeout: c.SkipBuildTimeout, MaxInstances: c.SkipMaxInstances, MaxStreams: c.SkipMaxStreams})
 	if err != nil {
 		return err
 	}
@@ -66,6 +66,7 @@ func (d *domains) listenReactive(g *run.Group, servers *sync.WaitGroup) error {
 			MaxSessions:    c.MaxSessions,
 			ResourcePrefix: os.Getenv("SKIP_RESOURCE_PREFIX"),
 			NoCORS:         svc.NoCORS(),
+			BuildTimeout:   c.SkipBuildTimeout,
 		}, svc, sessions, sys.Metrics, log.With("door", name))
 		if system.Enabled(controlAddr) {
 			if err := listen(g, servers, name+"-control", controlAddr, door.Control(), door.Drain, c.DrainTimeout, log); err != nil {

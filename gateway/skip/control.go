@@ -114,7 +114,7 @@ func (d *Door) serveSnapshot(w http.ResponseWriter, r *http.Request) int {
 	if ae != nil {
 		return d.writeError(w, ae)
 	}
-	ctx, cancel := d.requestContext(r)
+	ctx, cancel := d.readContext(r)
 	defer cancel()
 	entries, err := d.svc.Snapshot(ctx, r.PathValue("resource"), params(body))
 	if err != nil {
@@ -159,7 +159,7 @@ func (d *Door) serveLookup(w http.ResponseWriter, r *http.Request) int {
 	if !ok {
 		return d.writeError(w, errorf(http.StatusBadRequest, `the body has no "params" field`))
 	}
-	ctx, cancel := d.requestContext(r)
+	ctx, cancel := d.readContext(r)
 	defer cancel()
 	values, err := d.svc.Lookup(ctx, r.PathValue("resource"), p, key)
 	if err != nil {
@@ -180,7 +180,7 @@ func (d *Door) serveCreateStream(w http.ResponseWriter, r *http.Request) int {
 	if ae != nil {
 		return d.writeError(w, ae)
 	}
-	ctx, cancel := d.requestContext(r)
+	ctx, cancel := d.readContext(r)
 	defer cancel()
 	uuid, err := d.svc.CreateStream(ctx, r.PathValue("resource"), params(body))
 	if err != nil {

@@ -60,6 +60,11 @@ type Config struct {
 	// origin (Access-Control-Allow-Origin: *, credentials, GET and
 	// OPTIONS) and answers every OPTIONS preflight 204, as Skip's server.
 	NoCORS bool
+	// BuildTimeout is how long the service may take to build a resource
+	// instance over all its data (--skip-build-timeout): snapshots,
+	// lookups and stream creations, which may build one, wait that long
+	// when it is longer than RequestTimeout.
+	BuildTimeout time.Duration
 }
 
 // Sessions starts the actor of one stream client under the door's
@@ -313,6 +318,11 @@ func serviceError(err error) *apiError {
 // requestContext bounds the work on one request.
 func (d *Door) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), d.cfg.RequestTimeout)
+}
+
+// readContext bounds a request that may build a resource instance.
+func (d *Door) readContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d.cfg.RequestTimeout+d.cfg.BuildTimeout)
 }
 
 // readBody reads the request body, up to the configured limit.
