@@ -2,7 +2,9 @@ package resp
 
 import (
 	"bytes"
+	"errors"
 	"math"
+	"net"
 	"strconv"
 	"time"
 
@@ -502,9 +504,24 @@ func (c *conn) block(blocking bool, timeout time.Duration, try func() bool) bool
 		if try() {
 			return true
 		}
+		if !c.peerAlive() {
+			return false // nobody to answer
+		}
 		wait = min(2*wait, 50*time.Millisecond)
 		tick.Reset(wait)
 	}
+}
+
+// peerAlive reads what the blocked client sent meanwhile (kept for after
+// the blocking command), waiting at most a millisecond, to notice a client
+// that went away. The blocking command's arguments were copied before, so
+// the read buffer may move.
+func (c *conn) peerAlive() bool {
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Millisecond))
+	err := c.rd.fill()
+	_ = c.nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return err == nil || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func cmdBPop(op messages.DataOp) func(c *conn, a [][]byte) {

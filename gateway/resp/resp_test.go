@@ -250,3 +250,44 @@ func TestAuthAndErrors(t *testing.T) {
 		t.Errorf("COMMAND DOCS get: %q", got)
 	}
 }
+
+// TestBlockingPops: BLPOP waits for a push from another client, and a
+// client that goes away while blocked is let go.
+func TestBlockingPops(t *testing.T) {
+	s, addr := door(t, Config{})
+	a, b := dial(t, addr), dial(t, addr)
+	a.send("BLPOP", "q1", "q2", "0")
+	waitUntil(t, "the client to block", func() bool { return s.stats.blocked.Load() == 1 })
+	if got := b.do("RPUSH", "q2", "job"); got != ":1\r\n" {
+		t.Fatal(got)
+	}
+	if got := a.reply(); got != "*2\r\n$2\r\nq2\r\n$3\r\njob\r\n" {
+		t.Fatalf("BLPOP: %q", got)
+	}
+	// Commands sent while blocked are answered after.
+	a.send("BRPOP", "q3", "0")
+	waitUntil(t, "the client to block", func() bool { return s.stats.blocked.Load() == 1 })
+	a.send("PING")
+	b.do("LPUSH", "q3", "x")
+	for _, want := range []string{"*2\r\n$2\r\nq3\r\n$1\r\nx\r\n", "+PONG\r\n"} {
+		if got := a.reply(); got != want {
+			t.Fatalf("after the pop: %q, want %q", got, want)
+		}
+	}
+	c := dial(t, addr)
+	c.send("BLPOP", "never", "0")
+	waitUntil(t, "the client to block", func() bool { return s.stats.blocked.Load() == 1 })
+	c.nc.Close()
+	waitUntil(t, "the gone client to be let go", func() bool { return s.stats.blocked.Load() == 0 && s.Clients() == 2 })
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
