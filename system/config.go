@@ -35,6 +35,7 @@ type Config struct {
 	SkipCallBudget    time.Duration
 	SkipInstanceTTL   time.Duration
 	SkipBuildTimeout  time.Duration
+	SkipValueCache    int
 	SkipMaxInstances  int
 	SkipMaxStreams    int
 	SkipHeartbeat     time.Duration
@@ -156,6 +157,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.SkipCallBudget, "skip-call-budget", 5*time.Second, "longest one call of a Skip service's code may run before it is interrupted (its write is refused)")
 	fs.DurationVar(&c.SkipInstanceTTL, "skip-instance-ttl", 30*time.Second, "how long a Skip resource instance outlives its last subscriber")
 	fs.DurationVar(&c.SkipBuildTimeout, "skip-build-timeout", 2*time.Minute, "longest a Skip resource instance may take to be built over all its data (the first snapshot or stream of a resource over a large collection waits for it, past --request-timeout)")
+	fs.IntVar(&c.SkipValueCache, "skip-value-cache", 10_000, "parsed values a Skip runtime keeps for the getArray/getUnique reads of its mappers")
 	fs.IntVar(&c.SkipMaxInstances, "skip-max-instances", 1000, "Skip resource instances (distinct resource and params) per service")
 	fs.IntVar(&c.SkipMaxStreams, "skip-max-streams", 10_000, "Skip streams per service")
 	fs.DurationVar(&c.SkipHeartbeat, "skip-heartbeat", 30*time.Second, "how often an idle Skip stream gets an empty update that keeps proxies open (0: never)")

@@ -79,3 +79,49 @@ func BenchmarkConcurrentPatch(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
 }
+
+// BenchmarkJoinToggle: the groups service's latency path (troupe-bench
+// --reactive): one friend of a 200-member group goes active and inactive,
+// and the group's mapper joins all 200 members through getArray again.
+func BenchmarkJoinToggle(b *testing.B) {
+	sys := systemtest.Boot(b)
+	svcs, err := Start(sys, Options{Files: []string{"../../integration/testdata/skip/groups.mjs"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := svcs[0]
+	ctx := context.Background()
+	ids := ""
+	for i := 1; i <= 200; i++ {
+		if i > 1 {
+			ids += ","
+		}
+		ids += fmt.Sprint(i)
+	}
+	es := []skip.Entry{{Key: json.RawMessage(`100`), Values: []json.RawMessage{json.RawMessage(`{"name":"bench","members":[` + ids + `]}`)}}}
+	if err := s.Patch(ctx, "groups", es); err != nil {
+		b.Fatal(err)
+	}
+	var us []skip.Entry
+	for i := 1; i <= 200; i++ {
+		us = append(us, skip.Entry{Key: json.RawMessage(fmt.Sprint(i)), Values: []json.RawMessage{json.RawMessage(fmt.Sprintf(`{"name":"u%d","active":true,"friends":[1]}`, i))}})
+	}
+	us[0].Values[0] = json.RawMessage(`{"name":"me","active":true,"friends":[` + ids + `]}`)
+	if err := s.Patch(ctx, "users", us); err != nil {
+		b.Fatal(err)
+	}
+	id, err := s.CreateStream(ctx, "activeFriends", json.RawMessage(`{"uid":1}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Subscribe(ctx, id, nullSink{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e := skip.Entry{Key: json.RawMessage(`2`), Values: []json.RawMessage{json.RawMessage(fmt.Sprintf(`{"name":"u2","active":%v,"friends":[1]}`, i%2 == 0))}}
+		if err := s.Patch(ctx, "users", []skip.Entry{e}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

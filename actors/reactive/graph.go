@@ -142,6 +142,7 @@ func (g *graphActor) build(ctx actor.Context) error {
 	if err != nil {
 		return err
 	}
+	rt.valueCap = s.opts.ValueCache
 	g.rt = rt
 	hook, _ := goja.AssertFunction(rt.hooks.Get("inputs"))
 	v, err := rt.call(hook, rt.service)

@@ -218,6 +218,7 @@ func (a *instanceActor) instantiate(ctx actor.Context, graph map[string]*engine.
 	if err != nil {
 		return nil, err
 	}
+	rt.valueCap = a.svc.opts.ValueCache
 	colls := rt.rt.NewObject()
 	for name, n := range graph {
 		_ = colls.Set(name, rt.handle(n))

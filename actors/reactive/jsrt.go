@@ -56,6 +56,14 @@ type runtime struct {
 	fAdd     goja.Callable
 	fRemove  goja.Callable
 	fCall    goja.Callable
+	fValue   goja.Callable
+
+	// values caches the frozen JavaScript value of each JSON text that
+	// getArray handed out: a mapper joining through getArray reads the
+	// same values over and over, and a frozen value can be shared. At
+	// most valueCap (--skip-value-cache) entries; full, it starts afresh.
+	values   map[string]goja.Value
+	valueCap int
 
 	// external resources asked for by useExternalResource while building.
 	externals []externalUse
@@ -245,6 +253,22 @@ func (r *runtime) handle(n *engine.Node) int {
 	return len(r.handles) - 1
 }
 
+// value returns the frozen JavaScript value of a JSON text, parsed once.
+func (r *runtime) value(text string) goja.Value {
+	if v, ok := r.values[text]; ok {
+		return v
+	}
+	v, err := r.fValue(goja.Undefined(), r.rt.ToValue(text))
+	if err != nil {
+		r.throw(err)
+	}
+	if r.values == nil || len(r.values) >= max(r.valueCap, 1) {
+		r.values = make(map[string]goja.Value, min(max(r.valueCap, 1), 1024))
+	}
+	r.values[text] = v
+	return v
+}
+
 // install defines globalThis.__troupe, the bridge the built-in modules call.
 func (r *runtime) install() error {
 	rt := r.rt
@@ -278,7 +302,7 @@ func (r *runtime) install() error {
 			return f
 		}
 		r.fMap, r.fCompute, r.fInitial = fn("map"), fn("compute"), fn("initial")
-		r.fAdd, r.fRemove, r.fCall = fn("add"), fn("remove"), fn("call")
+		r.fAdd, r.fRemove, r.fCall, r.fValue = fn("add"), fn("remove"), fn("call"), fn("value")
 		return goja.Undefined()
 	})
 	set("getArray", func(c goja.FunctionCall) goja.Value {
@@ -291,7 +315,11 @@ func (r *runtime) install() error {
 		if err != nil {
 			r.throw(err)
 		}
-		return rt.ToValue(jsonArray(vals))
+		out := make([]any, len(vals))
+		for i, v := range vals {
+			out[i] = r.value(v)
+		}
+		return rt.NewArray(out...)
 	})
 	set("size", func(c goja.FunctionCall) goja.Value {
 		return rt.ToValue(r.eng.Size(r.node(c.Argument(0))))

@@ -40,6 +40,7 @@ type Options struct {
 	CallBudget   time.Duration // longest one call of user code may run
 	InstanceTTL  time.Duration // how long an instance outlives its last stream
 	BuildTimeout time.Duration // longest an instance's instantiate over all its data may take
+	ValueCache   int           // parsed values kept per runtime for getArray
 	MaxInstances int           // resource instances per service
 	MaxStreams   int           // streams per service
 }
@@ -53,6 +54,9 @@ func (o *Options) defaults() {
 	}
 	if o.BuildTimeout <= 0 {
 		o.BuildTimeout = 2 * time.Minute
+	}
+	if o.ValueCache <= 0 {
+		o.ValueCache = 10000
 	}
 	if o.MaxInstances <= 0 {
 		o.MaxInstances = 1000

@@ -26,7 +26,7 @@ func (d *domains) listenReactive(g *run.Group, servers *sync.WaitGroup) error {
 		return nil
 	}
 	svcs, err := reactive.Start(sys, reactive.Options{Files: c.SkipServices, CallBudget: c.SkipCallBudget,
-		InstanceTTL: c.SkipInstanceTTL, BuildTimeout: c.SkipBuildTimeout, MaxInstances: c.SkipMaxInstances, MaxStreams: c.SkipMaxStreams})
+		InstanceTTL: c.SkipInstanceTTL, BuildTimeout: c.SkipBuildTimeout, ValueCache: c.SkipValueCache, MaxInstances: c.SkipMaxInstances, MaxStreams: c.SkipMaxStreams})
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ export class LazyCollectionImpl extends SkManaged {
     Object.freeze(this);
   }
   getArray(key) {
-    return parse(T.getArray(this.h, json(key, "key")));
+    return Object.freeze(T.getArray(this.h, json(key, "key")));
   }
   getUnique(key, d) {
     return uniqueOf(this.getArray(key), d, true);
@@ -110,7 +110,7 @@ export class EagerCollectionImpl extends SkManaged {
     Object.freeze(this);
   }
   getArray(key) {
-    return parse(T.getArray(this.h, json(key, "key")));
+    return Object.freeze(T.getArray(this.h, json(key, "key")));
   }
   getUnique(key, d) {
     return uniqueOf(this.getArray(key), d, true);
@@ -657,6 +657,10 @@ export class ContextImpl extends SkManaged {
 // Hooks Go calls. Each takes and returns JSON text, so that one entry
 // crosses once in each direction.
 const hooks = {
+  // value parses one value for getArray, which Go caches.
+  value(text) {
+    return parse(text);
+  },
   // map returns the pairs as JSON texts joined by newlines, which
   // JSON.stringify never leaves inside a text: cheaper to split in Go
   // than a JSON array to parse.
