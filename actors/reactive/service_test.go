@@ -499,3 +499,18 @@ func TestBuildOutlastsRequestTimeout(t *testing.T) {
 		t.Fatalf("past the build timeout: %v", err)
 	}
 }
+
+// TestValueCacheBound: with --skip-value-cache 1 the getArray cache starts
+// afresh at nearly every read, and joins still read the right values.
+func TestValueCacheBound(t *testing.T) {
+	small := startService(t, systemtest.Boot(t), "testdata/ops.ts", Options{ValueCache: 1})
+	full := startService(t, systemtest.Boot(t), "testdata/ops.ts", Options{})
+	for _, s := range []*Service{small, full} {
+		patch(t, s, "other", entry(`2`, "7"), entry(`3`, "8"), entry(`4`, "9"))
+	}
+	for _, p := range []string{`{"op":"join"}`, `{"op":"lazy"}`, `{"op":"size"}`} {
+		if got, want := snapshot(t, small, "res", p), snapshot(t, full, "res", p); got != want {
+			t.Errorf("%s: cache of 1 %s, default %s", p, got, want)
+		}
+	}
+}
