@@ -231,16 +231,37 @@ func (s *Service) Patch(ctx context.Context, collection string, entries []skip.E
 	if err := s.enqueue(req); err != nil {
 		return err
 	}
-	t := time.NewTimer(s.timeout(ctx))
+	wait := s.timeout(ctx)
+	t := time.NewTimer(wait)
 	defer t.Stop()
+	var why error
 	select {
 	case err := <-req.done:
 		return err
 	case <-t.C:
-		return fmt.Errorf("%s did not answer within %s", s.graph.Id, s.timeout(ctx))
+		why = fmt.Errorf("the service did not answer within %s", wait)
 	case <-ctx.Done():
-		return ctx.Err()
+		why = ctx.Err()
 	}
+	// Say truthfully what became of the write: taken back from the queue,
+	// it will never be applied; already taken by the graph, it may be.
+	if s.unqueue(req) {
+		return fmt.Errorf("%w; the write was not applied", why)
+	}
+	return fmt.Errorf("%w; the write is being applied and may yet take effect", why)
+}
+
+// unqueue takes req back from the writes waiting for the graph.
+func (s *Service) unqueue(req *patchReq) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	for i, q := range s.queue {
+		if q == req {
+			s.queue = append(s.queue[:i:i], s.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // maxQueued bounds the writes waiting for the graph actor.

@@ -514,3 +514,45 @@ func TestValueCacheBound(t *testing.T) {
 		}
 	}
 }
+
+// TestTimedOutWriteSaysWhatBecameOfIt: a PATCH that waits past its
+// deadline behind a long build is taken back from the queue and says it
+// was not applied, and indeed is not; an answered one is applied.
+func TestTimedOutWriteSaysWhatBecameOfIt(t *testing.T) {
+	s := startService(t, systemtest.Boot(t), "testdata/slow.ts", Options{CallBudget: 50 * time.Millisecond})
+	built := make(chan error, 1)
+	go func() {
+		_, err := s.Snapshot(context.Background(), "slow", json.RawMessage(`{}`))
+		built <- err
+	}()
+	// The graph is busy from when the instance is registered until it is
+	// built (some 800 ms); should the build be over already, the write
+	// simply goes through, and that is checked too.
+	waitFor(t, "the build to start", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.instances) > 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := s.Patch(ctx, "input", []skip.Entry{entry(`1000`, "5")})
+	cancel()
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the write: %v", err)
+	switch {
+	case err == nil:
+		waitFor(t, "the answered write in the snapshot", func() bool {
+			return strings.Contains(snapshot(t, s, "slow", `{}`), `[1000,[6]]`)
+		})
+	case strings.Contains(err.Error(), "was not applied"):
+		// A later write goes through the graph after it: had the
+		// refused one been applied, it would show by then.
+		patch(t, s, "input", entry(`1001`, "1"))
+		if got := snapshot(t, s, "slow", `{}`); strings.Contains(got, `[1000,`) || !strings.Contains(got, `[1001,[2]]`) {
+			t.Fatalf("a write said not applied is there: %s", got)
+		}
+	case !strings.Contains(err.Error(), "may yet take effect"):
+		t.Fatalf("a timed-out write says neither: %v", err)
+	}
+}
