@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -21,35 +20,9 @@ import (
 
 // hubNpmDir is integration/hubnpm with its packages installed. npm ci runs
 // once, when node_modules is missing.
-func hubNpmDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs("hubnpm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hubNpmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", "si")); err == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			hubNpmErr = err.Error() + "\n" + string(out)
-		}
-	})
-	if hubNpmErr != "" {
-		t.Fatalf("npm ci in %s: %s", dir, hubNpmErr)
-	}
-	return dir
-}
+func hubNpmDir(t *testing.T) string { return hubNpm.path(t) }
 
-var (
-	hubNpmOnce sync.Once
-	hubNpmErr  string
-)
+var hubNpm = &npmFolder{name: "hubnpm", marker: "node_modules/.bin/si"}
 
 // hubSI runs the si command with a configuration of its own (HOME and
 // TMPDIR are the test's) pointing at a hub.

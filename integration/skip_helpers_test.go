@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -86,35 +85,9 @@ func (d *skipDoors) waitHealthy(exited func() error) {
 
 // skipNpmDir is integration/skipnpm with its packages installed. npm ci runs
 // once, when node_modules is missing.
-func skipNpmDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs("skipnpm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	skipNpmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "@skipruntime", "wasm", "package.json")); err == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			skipNpmErr = err.Error() + "\n" + string(out)
-		}
-	})
-	if skipNpmErr != "" {
-		t.Fatalf("npm ci in %s: %s", dir, skipNpmErr)
-	}
-	return dir
-}
+func skipNpmDir(t testing.TB) string { return skipNpm.path(t) }
 
-var (
-	skipNpmOnce sync.Once
-	skipNpmErr  string
-)
+var skipNpm = &npmFolder{name: "skipnpm", marker: "node_modules/@skipruntime/wasm/package.json"}
 
 // skipNodeDir returns a temporary folder whose node_modules is skipnpm's,
 // where node finds the @skipruntime packages of a script copied in.

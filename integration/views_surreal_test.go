@@ -9,11 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -344,32 +342,6 @@ func (r *surrealRef) query(t *testing.T, q string) json.RawMessage {
 
 // surrealNpmDir is integration/surrealnpm with its packages installed. npm
 // ci runs once, when node_modules is missing.
-func surrealNpmDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs("surrealnpm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	surrealNpmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "@surrealdb", "node", "package.json")); err == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			surrealNpmErr = err.Error() + "\n" + string(out)
-		}
-	})
-	if surrealNpmErr != "" {
-		t.Fatalf("npm ci in %s: %s", dir, surrealNpmErr)
-	}
-	return dir
-}
+func surrealNpmDir(t testing.TB) string { return surrealNpm.path(t) }
 
-var (
-	surrealNpmOnce sync.Once
-	surrealNpmErr  string
-)
+var surrealNpm = &npmFolder{name: "surrealnpm", marker: "node_modules/@surrealdb/node/package.json"}
