@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +52,8 @@ type server struct {
 	resp    string // host:port of the Redis-protocol door
 	log     *bytes.Buffer
 	exited  chan error
+
+	portRetries int // start-ups retried because a picked port was taken
 }
 
 // startServer runs troupe with a fresh data dir (unless args set one) on
@@ -101,6 +104,13 @@ func (s *server) start() {
 		}
 		select {
 		case err := <-s.exited:
+			if strings.Contains(s.log.String(), "address already in use") && s.portRetries < 3 {
+				// Another process took a port between freePort and troupe's
+				// bind: pick new ones.
+				s.portRetries++
+				s.start()
+				return
+			}
 			t.Fatalf("troupe exited during start-up: %v\n%s", err, s.log)
 		default:
 		}
@@ -156,16 +166,34 @@ func (s *server) restart() {
 	s.start()
 }
 
+// freePort returns a loopback port that was free a moment ago and that no
+// earlier call in this test process returned: the kernel may hand a port it
+// just released to the next bind of port 0, and two doors of one server (or
+// a server and a peer started beside it) on the same port fail at start-up.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		ln.Close()
+		if !portsHanded[port] {
+			portsHanded[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	t.Fatal("no loopback port left that this test process has not used")
+	return ""
 }
+
+var (
+	portsMu     sync.Mutex
+	portsHanded = map[string]bool{}
+)
 
 func tail(s string, n int) string {
 	if len(s) > n {
