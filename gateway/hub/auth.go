@@ -3,7 +3,7 @@ package hub
 import (
 	"net/http"
 
-	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/gateway/internal/access"
 )
 
 // refusal returns why r may not be served, or "".

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/gateway/internal/access"
 	"github.com/troupe-run/troupe/system"
 )
 

@@ -29,8 +29,8 @@ import (
 
 	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/topic"
-	"github.com/troupe-run/troupe/gateway/access"
-	"github.com/troupe-run/troupe/gateway/recovery"
+	"github.com/troupe-run/troupe/gateway/internal/access"
+	"github.com/troupe-run/troupe/gateway/internal/recovery"
 	"github.com/troupe-run/troupe/messages"
 )
 

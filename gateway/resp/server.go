@@ -21,7 +21,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/gateway/internal/access"
 	"github.com/troupe-run/troupe/messages"
 )
 

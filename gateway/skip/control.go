@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 )
 
 // checkContentType refuses a body declared as something other than JSON.

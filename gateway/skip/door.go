@@ -12,10 +12,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/troupe-run/troupe/gateway/access"
-	"github.com/troupe-run/troupe/gateway/jsonw"
-	"github.com/troupe-run/troupe/gateway/recovery"
-	"github.com/troupe-run/troupe/gateway/reqbody"
+	"github.com/troupe-run/troupe/gateway/internal/access"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/recovery"
+	"github.com/troupe-run/troupe/gateway/internal/reqbody"
 )
 
 // Defaults for Config fields left zero.

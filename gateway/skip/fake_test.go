@@ -14,7 +14,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/troupe-run/troupe/gateway/doortest"
+	"github.com/troupe-run/troupe/gateway/internal/doortest"
 )
 
 // fakeService is a Skip service with one input collection, "in", and one

@@ -12,8 +12,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
-	"github.com/troupe-run/troupe/gateway/recovery"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/recovery"
 )
 
 // A stream client is served by three parties:

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/gateway/internal/access"
 )
 
 // authorizer decides whether a request may be served.

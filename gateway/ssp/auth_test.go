@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/troupe-run/troupe/gateway/doortest"
+	"github.com/troupe-run/troupe/gateway/internal/doortest"
 )
 
 func TestAuthWithSecret(t *testing.T) {

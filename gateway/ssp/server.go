@@ -25,10 +25,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
-	"github.com/troupe-run/troupe/gateway/recovery"
-	"github.com/troupe-run/troupe/gateway/reqbody"
-	"github.com/troupe-run/troupe/gateway/wsconn"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/recovery"
+	"github.com/troupe-run/troupe/gateway/internal/reqbody"
+	"github.com/troupe-run/troupe/gateway/internal/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
-	"github.com/troupe-run/troupe/gateway/wsconn"
+	"github.com/troupe-run/troupe/gateway/internal/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -48,7 +48,7 @@ import (
 // "unsubscribed" no delta of those views comes. Frames are answered in the
 // order they came.
 //
-// Each connection (gateway/wsconn) has
+// Each connection (gateway/internal/wsconn) has
 //   - a reader, the handler's own goroutine, which decodes the frames and
 //     runs them on the views, one at a time: while one runs it does not
 //     read, so TCP paces a client that sends faster;

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/troupe-run/troupe/gateway/access"
+	"github.com/troupe-run/troupe/gateway/internal/access"
 )
 
 // authorize returns nil when r may be served, or the error to answer it

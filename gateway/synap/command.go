@@ -8,7 +8,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 

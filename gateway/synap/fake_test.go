@@ -16,7 +16,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/troupe-run/troupe/gateway/doortest"
+	"github.com/troupe-run/troupe/gateway/internal/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/troupe-run/troupe/actors/kv/glob"
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 

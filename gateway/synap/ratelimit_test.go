@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupe-run/troupe/gateway/doortest"
+	"github.com/troupe-run/troupe/gateway/internal/doortest"
 )
 
 var t0 = time.Unix(1_700_000_000, 0)

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 )
 
 // A restRoute exposes a command at a REST path of Synap's. The command's

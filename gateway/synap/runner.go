@@ -9,8 +9,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
-	"github.com/troupe-run/troupe/gateway/wsconn"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/troupe-run/troupe/gateway/doortest"
+	"github.com/troupe-run/troupe/gateway/internal/doortest"
 	"github.com/troupe-run/troupe/messages"
 )
 

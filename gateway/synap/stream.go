@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 	"github.com/troupe-run/troupe/messages"
 )
 

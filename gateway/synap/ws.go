@@ -10,12 +10,12 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 
-	"github.com/troupe-run/troupe/gateway/jsonw"
-	"github.com/troupe-run/troupe/gateway/wsconn"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/wsconn"
 	"github.com/troupe-run/troupe/messages"
 )
 
-// The WebSocket API: GET /api/v1/ws. Each connection (gateway/wsconn) has
+// The WebSocket API: GET /api/v1/ws. Each connection (gateway/internal/wsconn) has
 //
 //   - a reader, the handler's own goroutine, which decodes frames and hands
 //     them to the session actor;

@@ -12,8 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/troupe-run/troupe/gateway/doortest"
-	"github.com/troupe-run/troupe/gateway/jsonw"
+	"github.com/troupe-run/troupe/gateway/internal/doortest"
+	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 )
 
 // server serves a Registry: each connection is handed to session on the
