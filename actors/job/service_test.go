@@ -146,18 +146,6 @@ func submit(t testing.TB, svc *Service, id, record string) {
 	}
 }
 
-// waitFor polls cond until it holds, for up to 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func queueDepth(t *testing.T, qs *queue.Service) int64 {
 	rep, err := qs.Do(context.Background(), &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: QueueName("job")})
 	if err != nil || rep.ErrorCode != "" {
@@ -170,7 +158,7 @@ func TestJobSuccess(t *testing.T) {
 	be := newBackend(t)
 	svc, qs, tables, _ := startJobs(t, be, 4)
 	submit(t, svc, "job:1", `{"status":"pending","path":"/ok","payload":"{\"n\":1}","owner":"ann"}`)
-	waitFor(t, "success", func() bool { return tables.last("job:1")["status"] == "success" })
+	systemtest.Eventually(t, "success", func() bool { return tables.last("job:1")["status"] == "success" })
 	if got := strings.Join(tables.statuses("job:1"), ","); got != "processing,success" {
 		t.Errorf("statuses %s", got)
 	}
@@ -183,7 +171,7 @@ func TestJobSuccess(t *testing.T) {
 		t.Errorf("the backend got %q with %q", be.bodies[0], be.auth[0])
 	}
 	be.mu.Unlock()
-	waitFor(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
+	systemtest.Eventually(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
 	info := svc.Info(context.Background())
 	if len(info) != 1 || info[0].Success != 1 || info[0].Failed != 0 || info[0].Backend != "api" || info[0].Pending != 0 || info[0].Processing != 0 {
 		t.Errorf("info %v", info)
@@ -194,7 +182,7 @@ func TestJobRetriesThenFailed(t *testing.T) {
 	be := newBackend(t)
 	svc, qs, tables, _ := startJobs(t, be, 4)
 	submit(t, svc, "job:2", `{"status":"pending","path":"/fail","max_retries":3,"retry_strategy":"exponential"}`)
-	waitFor(t, "failed", func() bool { return tables.last("job:2")["status"] == "failed" })
+	systemtest.Eventually(t, "failed", func() bool { return tables.last("job:2")["status"] == "failed" })
 	want := "processing,processing,pending,processing,processing,pending,processing,failed"
 	if got := strings.Join(tables.statuses("job:2"), ","); got != want {
 		t.Errorf("statuses %s\nwant     %s", got, want)
@@ -207,7 +195,7 @@ func TestJobRetriesThenFailed(t *testing.T) {
 	if n := be.count("/fail"); n != 3 {
 		t.Errorf("%d calls, want 3", n)
 	}
-	waitFor(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
+	systemtest.Eventually(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
 	if info := svc.Info(context.Background()); info[0].Failed != 1 || info[0].Retried != 2 {
 		t.Errorf("info %v", info)
 	}
@@ -217,7 +205,7 @@ func TestJobTimeout(t *testing.T) {
 	be := newBackend(t)
 	svc, _, tables, _ := startJobs(t, be, 4)
 	submit(t, svc, "job:3", `{"status":"pending","path":"/hang","max_retries":1,"timeout":0.2}`)
-	waitFor(t, "failed", func() bool { return tables.last("job:3")["status"] == "failed" })
+	systemtest.Eventually(t, "failed", func() bool { return tables.last("job:3")["status"] == "failed" })
 	errs, _ := tables.last("job:3")["errors"].([]any)
 	if len(errs) != 1 || fmt.Sprint(errs[0]) != "map[code:0 reason:timed out after 200ms]" {
 		t.Errorf("errors %v", errs)
@@ -229,7 +217,7 @@ func TestJobTransportError(t *testing.T) {
 	svc, _, tables, _ := startJobs(t, be, 4)
 	be.Close() // nothing listens any more
 	submit(t, svc, "job:4", `{"status":"pending","path":"/ok","max_retries":1}`)
-	waitFor(t, "failed", func() bool { return tables.last("job:4")["status"] == "failed" })
+	systemtest.Eventually(t, "failed", func() bool { return tables.last("job:4")["status"] == "failed" })
 	errs, _ := tables.last("job:4")["errors"].([]any)
 	if len(errs) != 1 || errs[0].(map[string]any)["code"] != 0.0 || !strings.Contains(fmt.Sprint(errs[0]), "connect") {
 		t.Errorf("errors %v", errs)
@@ -244,14 +232,14 @@ func TestJobConcurrency(t *testing.T) {
 	for i := range 6 {
 		submit(t, svc, fmt.Sprint("job:c", i), `{"status":"pending","path":"/gate"}`)
 	}
-	waitFor(t, "two calls", func() bool { return be.count("/gate") >= 2 })
-	waitFor(t, "info: 2 processing, 4 pending", func() bool {
+	systemtest.Eventually(t, "two calls", func() bool { return be.count("/gate") >= 2 })
+	systemtest.Eventually(t, "info: 2 processing, 4 pending", func() bool {
 		info := svc.Info(context.Background())
 		return info[0].Processing == 2 && info[0].Pending == 4
 	})
 	close(be.release)
 	for i := range 6 {
-		waitFor(t, "success", func() bool { return tables.last(fmt.Sprint("job:c", i))["status"] == "success" })
+		systemtest.Eventually(t, "success", func() bool { return tables.last(fmt.Sprint("job:c", i))["status"] == "success" })
 	}
 	be.mu.Lock()
 	defer be.mu.Unlock()
@@ -266,15 +254,15 @@ func TestRunnerRestart(t *testing.T) {
 	be := newBackend(t)
 	svc, qs, tables, sys := startJobs(t, be, 2)
 	submit(t, svc, "job:r", `{"status":"pending","path":"/gate"}`)
-	waitFor(t, "the first call", func() bool { return be.count("/gate") == 1 })
+	systemtest.Eventually(t, "the first call", func() bool { return be.count("/gate") == 1 })
 	if _, err := sys.InjectFault("jobs/job", "panic"); err != nil {
 		t.Fatal(err)
 	}
 	svc.wake("job") // the next message makes it panic
-	waitFor(t, "the call again", func() bool { return be.count("/gate") == 2 })
+	systemtest.Eventually(t, "the call again", func() bool { return be.count("/gate") == 2 })
 	close(be.release)
-	waitFor(t, "success", func() bool { return tables.last("job:r")["status"] == "success" })
-	waitFor(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
+	systemtest.Eventually(t, "success", func() bool { return tables.last("job:r")["status"] == "success" })
+	systemtest.Eventually(t, "the job acked", func() bool { return queueDepth(t, qs) == 0 })
 	// The call the crash cut short is no failure of the job: its result,
 	// which reaches the restarted runner, is ignored.
 	if last := tables.last("job:r"); last["retries"] != 0.0 || fmt.Sprint(last["errors"]) != "[]" {
@@ -294,7 +282,7 @@ func TestQueueDeleted(t *testing.T) {
 		t.Fatalf("delete: %v %v", err, rep)
 	}
 	submit(t, svc, "job:d", `{"status":"pending","path":"/ok"}`)
-	waitFor(t, "success", func() bool { return tables.last("job:d")["status"] == "success" })
+	systemtest.Eventually(t, "success", func() bool { return tables.last("job:d")["status"] == "success" })
 	rep, err := qs.Do(context.Background(), &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: QueueName("job")})
 	if err != nil || rep.ErrorCode != "" {
 		t.Fatalf("stats: %v %v", err, rep)

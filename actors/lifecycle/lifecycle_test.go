@@ -126,9 +126,7 @@ func startLifecycle(t testing.TB, p *proxy, pageSize int, hb time.Duration) (*Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	for !views.Ready() {
-		time.Sleep(time.Millisecond)
-	}
+	systemtest.Eventually(t, "the views engine to be ready", views.Ready)
 	svc, err := Start(sys, views, Options{SchedulerURL: srv.URL, SSPID: "ssp-test", URL: "http://127.0.0.1:1", Version: "t",
 		HeartbeatInterval: hb, PageSize: pageSize, CallTimeout: 10 * time.Second, StepTimeout: time.Minute,
 		Policy: DefaultPolicy(), Decode: decode})
@@ -141,13 +139,13 @@ func startLifecycle(t testing.TB, p *proxy, pageSize int, hb time.Duration) (*Se
 
 func waitState(t testing.TB, svc *Service, want State) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for svc.State() != string(want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %s, want %s (%s)", svc.State(), want, svc.Reason())
+	systemtest.Eventually(t, "state "+string(want), func() bool {
+		s := svc.State()
+		if s == string(Failed) && want != Failed {
+			t.Fatalf("state failed, want %s: %s", want, svc.Reason())
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return s == string(want)
+	})
 }
 
 // The lifecycle in process, against a real views engine and a scheduler
@@ -174,25 +172,18 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	if err != nil || info.CircuitTables["t"] != 2345 || info.Views != 1 {
 		t.Fatalf("info %v %v", info, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var hb Heartbeat
+	systemtest.Eventually(t, "three heartbeats", func() bool {
 		p2.mu.Lock()
-		n := len(p2.beats)
-		var hb Heartbeat
-		if n > 0 {
-			hb = p2.beats[n-1]
+		defer p2.mu.Unlock()
+		if len(p2.beats) < 3 {
+			return false
 		}
-		p2.mu.Unlock()
-		if n >= 3 {
-			if hb.SSPID != "ssp-test" || hb.Views != 1 || hb.MemoryUsage <= 0 || hb.Version != "t" {
-				t.Fatalf("heartbeat %+v", hb)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d heartbeats in 30s", n)
-		}
-		time.Sleep(5 * time.Millisecond)
+		hb = p2.beats[len(p2.beats)-1]
+		return true
+	})
+	if hb.SSPID != "ssp-test" || hb.Views != 1 || hb.MemoryUsage <= 0 || hb.Version != "t" {
+		t.Fatalf("heartbeat %+v", hb)
 	}
 
 	// Hashes that do not match: bootstrapped twice, then failed.

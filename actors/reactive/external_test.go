@@ -54,9 +54,9 @@ func TestSkipExternalService(t *testing.T) {
 	if p := <-gotParams; p != `{"from":1}` {
 		t.Fatalf("params sent: %s", p)
 	}
-	waitFor(t, "the init event", func() bool { return snapshot(t, s, "times", "{}") == `[["a",[10]],["b",[20]]]` })
+	systemtest.Eventually(t, "the init event", func() bool { return snapshot(t, s, "times", "{}") == `[["a",[10]],["b",[20]]]` })
 	events <- "event: update\nid: x/1\ndata: [[\"a\",[]],[\"c\",[3]]]\n\n"
-	waitFor(t, "the update event", func() bool { return snapshot(t, s, "times", "{}") == `[["b",[20]],["c",[30]]]` })
+	systemtest.Eventually(t, "the update event", func() bool { return snapshot(t, s, "times", "{}") == `[["b",[20]],["c",[30]]]` })
 }
 
 // TestFetchJSONAndBroker: fetchJSON and SkipServiceBroker (Go HTTP
@@ -98,7 +98,7 @@ func TestCustomExternalService(t *testing.T) {
 	if _, err := s.Subscribe(ctx, id, k); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "three ticks", func() bool {
+	systemtest.Eventually(t, "three ticks", func() bool {
 		n := 0
 		for _, u := range k.all() {
 			if !u.Init && len(u.Entries) == 1 && string(u.Entries[0].Key) == `"ticks"` {

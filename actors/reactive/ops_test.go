@@ -84,12 +84,12 @@ func TestOperators(t *testing.T) {
 	}
 
 	// An external polled resource: Go polls, conv runs in the instance.
-	waitFor(t, "the external resource's first poll", func() bool {
+	systemtest.Eventually(t, "the external resource's first poll", func() bool {
 		es, err := s.Snapshot(ctx, "res", json.RawMessage(`{"op":"external","n":7}`))
 		return err == nil && render(es) == `[["x",[1]],["y",[2]]]`
 	})
 	served.Store(`[["y",3]]`)
-	waitFor(t, "the external resource's next poll", func() bool {
+	systemtest.Eventually(t, "the external resource's next poll", func() bool {
 		es, err := s.Snapshot(ctx, "res", json.RawMessage(`{"op":"external","n":7}`))
 		return err == nil && render(es) == `[["y",[3]]]`
 	})

@@ -106,18 +106,6 @@ func (k *sink) all() []skip.Update {
 	return append([]skip.Update(nil), k.updates...)
 }
 
-// waitFor waits until cond holds, at most 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestBasicService(t *testing.T) {
 	sys := systemtest.Boot(t)
 	s := startService(t, sys, "testdata/basic.ts", Options{})
@@ -173,7 +161,7 @@ func TestBasicService(t *testing.T) {
 	if err := s.DeleteStream(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the deleted stream's sink to be closed", func() bool {
+	systemtest.Eventually(t, "the deleted stream's sink to be closed", func() bool {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		return k.closed != nil
@@ -280,7 +268,7 @@ func TestCrashedInstanceResumesWithInit(t *testing.T) {
 		t.Fatalf("inject: %v %v", armed, err)
 	}
 	patch(t, s, "input", entry(`"c"`, "1"))
-	waitFor(t, "an init after the restart", func() bool {
+	systemtest.Eventually(t, "an init after the restart", func() bool {
 		us := k.all()
 		last := us[len(us)-1]
 		return len(us) >= 2 && last.Init && render(last.Entries) == `[["a",[2]],["b",[4]],["c",[2]]]`
@@ -381,9 +369,9 @@ func TestIdleInstanceIsCollected(t *testing.T) {
 		return len(names)
 	}
 	// The snapshot's instance goes; the subscribed one stays.
-	waitFor(t, "the idle instance to be collected", func() bool { return count() == 1 })
+	systemtest.Eventually(t, "the idle instance to be collected", func() bool { return count() == 1 })
 	cancel()
-	waitFor(t, "the unsubscribed instance to be collected", func() bool { return count() == 0 })
+	systemtest.Eventually(t, "the unsubscribed instance to be collected", func() bool { return count() == 0 })
 	if _, err := s.Subscribe(ctx, id, newSink()); !errors.Is(err, skip.ErrUnknownStream) {
 		t.Fatalf("subscribe to a collected instance's stream: %v", err)
 	}
@@ -528,7 +516,7 @@ func TestTimedOutWriteSaysWhatBecameOfIt(t *testing.T) {
 	// The graph is busy from when the instance is registered until it is
 	// built (some 800 ms); should the build be over already, the write
 	// simply goes through, and that is checked too.
-	waitFor(t, "the build to start", func() bool {
+	systemtest.Eventually(t, "the build to start", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.instances) > 0
@@ -542,7 +530,7 @@ func TestTimedOutWriteSaysWhatBecameOfIt(t *testing.T) {
 	t.Logf("the write: %v", err)
 	switch {
 	case err == nil:
-		waitFor(t, "the answered write in the snapshot", func() bool {
+		systemtest.Eventually(t, "the answered write in the snapshot", func() bool {
 			return strings.Contains(snapshot(t, s, "slow", `{}`), `[1000,[6]]`)
 		})
 	case strings.Contains(err.Error(), "was not applied"):

@@ -1,5 +1,6 @@
-// Package systemtest boots a real Troupe actor system for the tests of the
-// actor packages, the way httptest starts a real server.
+// Package systemtest holds what the tests of every package share: a real
+// Troupe actor system booted the way httptest starts a real server, and
+// waiting, with one patience, for what happens asynchronously.
 package systemtest
 
 import (
