@@ -1,6 +1,7 @@
 package system
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -28,11 +29,77 @@ const idleInboxes = 1024
 // the 2-core machine of the benchmarks; BenchmarkRequest in this package).
 func (s *System) Request(pid *actor.PID, msg any, timeout time.Duration) (any, error) {
 	in := s.takeInbox()
-	res, ok := in.ask(s.Root, pid, msg, timeout)
+	to := in.send(s.Root, pid, msg)
+	res, ok := in.await(to, timeout, nil)
 	s.returnInbox(in)
 	if !ok {
 		return nil, &requestTimeoutError{actor: pid.Id, after: timeout}
 	}
+	return result(pid, res)
+}
+
+// Ask sends msg to pid and waits for the reply until ctx ends (a context
+// without a deadline waits at most --request-timeout). Once ctx has ended
+// the request is not sent; when it ends during the wait, the error wraps
+// ctx.Err(): context.Canceled for a client that went away,
+// context.DeadlineExceeded for one whose deadline passed.
+func (s *System) Ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	return s.ask(ctx, pid, msg, false)
+}
+
+// AskOrWithdraw is Ask for a request the actor may hold, answering it
+// later (a queue.consume that waits for a message): when ctx ends first,
+// the actor is sent a *Withdraw from the same sender, so that it forgets
+// the request at once instead of answering nobody later.
+//
+// The actor may have answered already, its reply on the way: then that
+// reply is returned along with the context's error, and the caller undoes
+// what it did (puts the message it took back). A nil reply with the error
+// means the request was withdrawn, or the actor did not say within
+// --request-timeout.
+func (s *System) AskOrWithdraw(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	return s.ask(ctx, pid, msg, true)
+}
+
+func (s *System) ask(ctx context.Context, pid *actor.PID, msg any, withdraw bool) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", pid.Id, err)
+	}
+	timeout := s.Config.RequestTimeout
+	d, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		timeout = time.Until(d)
+	}
+	in := s.takeInbox()
+	defer s.returnInbox(in)
+	to := in.send(s.Root, pid, msg)
+	res, ok := in.await(to, timeout, ctx.Done())
+	if ok {
+		return result(pid, res)
+	}
+	var err error = &requestTimeoutError{actor: pid.Id, after: timeout}
+	switch {
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%s: %w", pid.Id, ctx.Err())
+	case hasDeadline: // the timer fired a moment before the context's own
+		err = fmt.Errorf("%s: %w", pid.Id, context.DeadlineExceeded)
+	}
+	if !withdraw {
+		return nil, err
+	}
+	s.Root.RequestWithCustomSender(pid, &Withdraw{}, to)
+	res, ok = in.await(to, s.Config.RequestTimeout, nil)
+	if _, withdrawn := res.(withdrawn); !ok || withdrawn {
+		return nil, err
+	}
+	if res, rerr := result(pid, res); rerr == nil {
+		return res, err
+	}
+	return nil, err
+}
+
+// result turns the replies that report a failure into errors.
+func result(pid *actor.PID, res any) (any, error) {
 	switch r := res.(type) {
 	case *actor.DeadLetterResponse:
 		return nil, fmt.Errorf("%s: %w", pid.Id, actor.ErrDeadLetter)
@@ -40,6 +107,21 @@ func (s *System) Request(pid *actor.PID, msg any, timeout time.Duration) (any, e
 		return nil, fmt.Errorf("%w: %s: %s", ErrFailed, r.Actor, r.Reason)
 	}
 	return res, nil
+}
+
+// Withdraw tells an actor that the sender of a request it holds (see
+// AskOrWithdraw) no longer waits for the answer: the actor forgets the
+// request, then calls AnswerWithdraw. It never leaves the process.
+type Withdraw struct{}
+
+// withdrawn is the answer to a Withdraw.
+type withdrawn struct{}
+
+// AnswerWithdraw answers the Withdraw that sender sent, behind every reply
+// the actor has handed to the store's commit pipeline before: a reply to
+// the withdrawn request, if it was on its way, reaches the sender first.
+func (s *System) AnswerWithdraw(sender *actor.PID) {
+	s.Store.Commit(s.Store.NewBatch(), func(error) { s.Root.Send(sender, withdrawn{}) })
 }
 
 // An inbox receives the replies to one request at a time.
@@ -74,14 +156,20 @@ func (in *inbox) SendSystemMessage(*actor.PID, any) {}
 // Stop does nothing: the inbox outlives its requests.
 func (in *inbox) Stop(*actor.PID) {}
 
-// ask sends msg under a fresh PID value and waits for the reply sent to it;
-// ok is false when timeout passed first.
-func (in *inbox) ask(root *actor.RootContext, pid *actor.PID, msg any, timeout time.Duration) (res any, ok bool) {
-	for len(in.replies) > 0 { // stale replies to earlier requests
+// send sends msg under a fresh PID value, the one its reply comes back
+// to; stale replies to earlier requests are dropped first.
+func (in *inbox) send(root *actor.RootContext, pid *actor.PID, msg any) *actor.PID {
+	for len(in.replies) > 0 {
 		<-in.replies
 	}
 	to := &actor.PID{Address: in.pid.Address, Id: in.pid.Id}
 	root.RequestWithCustomSender(pid, msg, to)
+	return to
+}
+
+// await waits for the reply sent to to; ok is false when timeout passed,
+// or done was closed, first.
+func (in *inbox) await(to *actor.PID, timeout time.Duration, done <-chan struct{}) (res any, ok bool) {
 	in.timer.Reset(timeout)
 	defer in.timer.Stop()
 	for {
@@ -91,19 +179,26 @@ func (in *inbox) ask(root *actor.RootContext, pid *actor.PID, msg any, timeout t
 				return r.msg, true
 			}
 		case <-in.timer.C:
-			// A reply that is already here counts: a request handled on
-			// this goroutine (CallerRuns) is answered before the wait, which
-			// a deadline already past would otherwise win half the time.
-			for {
-				select {
-				case r := <-in.replies:
-					if r.to == to {
-						return r.msg, true
-					}
-				default:
-					return nil, false
-				}
+			return in.already(to)
+		case <-done:
+			return in.already(to)
+		}
+	}
+}
+
+// already returns the reply to to if it is here. A reply that is already
+// here counts: a request handled on this goroutine (CallerRuns) is
+// answered before the wait, which a deadline already past would otherwise
+// win half the time.
+func (in *inbox) already(to *actor.PID) (any, bool) {
+	for {
+		select {
+		case r := <-in.replies:
+			if r.to == to {
+				return r.msg, true
 			}
+		default:
+			return nil, false
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package system_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -147,4 +148,148 @@ func BenchmarkRequest(b *testing.B) {
 		})
 	}
 	fmt.Printf("Request: inbox/future time per request = %.2f\n", perOp[1]/perOp[0])
+}
+
+// holder keeps the sender of every Forget it gets, as a queue keeps a
+// consumer that waits, and answers it when told: Forget "answer" answers
+// the oldest one held. A Withdraw forgets the request of its sender; the
+// one named "answered" is answered first, as if its reply had been on the
+// way. IngestReply asks how many it holds.
+type holder struct {
+	sys  *system.System
+	held []*actor.PID
+	name map[*actor.PID]string
+}
+
+func (h *holder) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.Forget:
+		if m.Name == "answer" {
+			ctx.Send(h.held[0], &messages.IngestReply{ViewsChanged: 7})
+			h.held = h.held[1:]
+			ctx.Respond(&messages.IngestReply{})
+			return
+		}
+		h.held = append(h.held, ctx.Sender())
+		h.name[ctx.Sender()] = m.Name
+	case *system.Withdraw:
+		for i, p := range h.held {
+			if p == ctx.Sender() {
+				if h.name[p] == "answered" {
+					ctx.Send(p, &messages.IngestReply{ViewsChanged: 9})
+				}
+				h.held = append(h.held[:i], h.held[i+1:]...)
+				break
+			}
+		}
+		h.sys.AnswerWithdraw(ctx.Sender())
+	case *messages.IngestReply:
+		ctx.Respond(&messages.IngestReply{ViewsChanged: int64(len(h.held))})
+	}
+}
+
+func spawnHolder(sys *system.System) *actor.PID {
+	return sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &holder{sys: sys, name: map[*actor.PID]string{}}
+	}))
+}
+
+func heldBy(t *testing.T, sys *system.System, pid *actor.PID) int64 {
+	t.Helper()
+	res, err := sys.Ask(context.Background(), pid, &messages.IngestReply{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.(*messages.IngestReply).ViewsChanged
+}
+
+// Ask answers with the reply, and gives up when its context ends: the
+// deadline is the context's, and a caller that went away is told so.
+func TestAskFollowsTheContext(t *testing.T) {
+	sys := systemtest.Boot(t)
+	pid := spawnHolder(sys)
+	if n := heldBy(t, sys, pid); n != 0 {
+		t.Fatalf("held %d, want 0", n)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := sys.Ask(ctx, pid, &messages.Forget{Name: "a"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("past the deadline: want DeadlineExceeded, got %v", err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := sys.Ask(ctx, pid, &messages.Forget{Name: "b"})
+		errc <- err
+	}()
+	systemtest.Eventually(t, "the second request to be held", func() bool { return heldBy(t, sys, pid) == 2 })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: want Canceled, got %v", err)
+	}
+	// Ask does not withdraw: the actor still holds both.
+	if n := heldBy(t, sys, pid); n != 2 {
+		t.Errorf("held %d after Ask gave up, want 2", n)
+	}
+	if _, err := sys.Ask(ctx, pid, &messages.Forget{Name: "c"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a context already done: want Canceled, got %v", err)
+	}
+	if n := heldBy(t, sys, pid); n != 2 {
+		t.Errorf("a request on a context already done was sent: held %d, want 2", n)
+	}
+}
+
+// A request withdrawn when its caller goes away is forgotten by the actor;
+// a reply already on its way when the caller went is handed back with the
+// context's error, for the caller to undo.
+type answer struct {
+	res any
+	err error
+}
+
+func TestAskOrWithdraw(t *testing.T) {
+	sys := systemtest.Boot(t)
+	pid := spawnHolder(sys)
+	for _, tc := range []struct {
+		name  string
+		reply int64 // 0: none
+	}{{"waiting", 0}, {"answered", 9}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan answer, 1)
+		go func() {
+			res, err := sys.AskOrWithdraw(ctx, pid, &messages.Forget{Name: tc.name})
+			done <- answer{res, err}
+		}()
+		systemtest.Eventually(t, "the request to be held", func() bool { return heldBy(t, sys, pid) == 1 })
+		cancel()
+		a := <-done
+		if !errors.Is(a.err, context.Canceled) {
+			t.Errorf("%s: want Canceled, got %v", tc.name, a.err)
+		}
+		switch {
+		case tc.reply == 0 && a.res != nil:
+			t.Errorf("%s: a withdrawn request returned %v", tc.name, a.res)
+		case tc.reply != 0 && (a.res == nil || a.res.(*messages.IngestReply).ViewsChanged != tc.reply):
+			t.Errorf("%s: want the reply on its way (%d), got %v", tc.name, tc.reply, a.res)
+		}
+		if n := heldBy(t, sys, pid); n != 0 {
+			t.Errorf("%s: the actor still holds %d requests", tc.name, n)
+		}
+	}
+
+	// Answered in time, it is an ordinary request.
+	done := make(chan answer, 1)
+	go func() {
+		res, err := sys.AskOrWithdraw(context.Background(), pid, &messages.Forget{Name: "x"})
+		done <- answer{res, err}
+	}()
+	systemtest.Eventually(t, "the request to be held", func() bool { return heldBy(t, sys, pid) == 1 })
+	if _, err := sys.Ask(context.Background(), pid, &messages.Forget{Name: "answer"}); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-done; a.err != nil || a.res.(*messages.IngestReply).ViewsChanged != 7 {
+		t.Errorf("answered: got %v %v", a.res, a.err)
+	}
 }
