@@ -27,3 +27,17 @@ const (
 	CodeNotFound        = "NOT_FOUND"      // a room or other named resource that does not exist
 	CodeLimit           = "LIMIT_EXCEEDED" // too many queues, rooms or subscriptions (a flag sets it)
 )
+
+// Error codes of the sequence hub (sequences, instances, topics), beside
+// CodeNotFound, CodeInvalid, CodeLimit, CodeUnavailable and CodeStore.
+const (
+	CodePackageRefused = "PACKAGE_REFUSED"          // an uploaded package the hub cannot run; the message says why (422)
+	CodeSequenceInUse  = "SEQUENCE_IN_USE"          // delete or update of a sequence with instances running (409)
+	CodeInstanceExists = "INSTANCE_EXISTS"          // a start with an instanceId in use (409)
+	CodeNotRunning     = "INSTANCE_NOT_RUNNING"     // stop or kill of an ended instance (400)
+	CodeInputElsewhere = "INPUT_PROVIDED_ELSEWHERE" // /input of an instance that reads a topic (406)
+	CodeNoContentType  = "CONTENT_TYPE_REQUIRED"    // the first /input without a Content-Type (406)
+	CodeInputEnded     = "INPUT_ENDED"              // /input or /stdin after the stream ended (409)
+	CodeContentType    = "UNSUPPORTED_MEDIA_TYPE"   // a topic's content type other than the topic's (415)
+	CodeTopicExists    = "TOPIC_EXISTS"             // POST /topics of a topic that exists (400)
+)

@@ -21,6 +21,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// InstanceStream names one of an instance's output streams.
+type InstanceStream int32
+
+const (
+	InstanceStream_INSTANCE_STREAM_OUTPUT InstanceStream = 0
+	InstanceStream_INSTANCE_STREAM_STDOUT InstanceStream = 1
+	InstanceStream_INSTANCE_STREAM_STDERR InstanceStream = 2
+	InstanceStream_INSTANCE_STREAM_LOG    InstanceStream = 3
+)
+
+// Enum value maps for InstanceStream.
+var (
+	InstanceStream_name = map[int32]string{
+		0: "INSTANCE_STREAM_OUTPUT",
+		1: "INSTANCE_STREAM_STDOUT",
+		2: "INSTANCE_STREAM_STDERR",
+		3: "INSTANCE_STREAM_LOG",
+	}
+	InstanceStream_value = map[string]int32{
+		"INSTANCE_STREAM_OUTPUT": 0,
+		"INSTANCE_STREAM_STDOUT": 1,
+		"INSTANCE_STREAM_STDERR": 2,
+		"INSTANCE_STREAM_LOG":    3,
+	}
+)
+
+func (x InstanceStream) Enum() *InstanceStream {
+	p := new(InstanceStream)
+	*p = x
+	return p
+}
+
+func (x InstanceStream) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (InstanceStream) Descriptor() protoreflect.EnumDescriptor {
+	return file_hub_proto_enumTypes[0].Descriptor()
+}
+
+func (InstanceStream) Type() protoreflect.EnumType {
+	return &file_hub_proto_enumTypes[0]
+}
+
+func (x InstanceStream) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use InstanceStream.Descriptor instead.
+func (InstanceStream) EnumDescriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{0}
+}
+
 // SequenceRecord is one stored sequence: what package.json said and where
 // the package is unpacked. It is the store's value under "hs/<id>".
 type SequenceRecord struct {
@@ -941,6 +994,338 @@ func (x *InstanceEvent) GetSource() string {
 	return ""
 }
 
+// InstanceStart starts an instance of a sequence (POST /sequence/:id/start).
+type InstanceStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sequence      string                 `protobuf:"bytes,1,opt,name=sequence,proto3" json:"sequence,omitempty"`                          // id, or name
+	InstanceId    string                 `protobuf:"bytes,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`    // "" for a new id
+	AppConfig     []byte                 `protobuf:"bytes,3,opt,name=app_config,json=appConfig,proto3" json:"app_config,omitempty"`       // JSON object, or empty
+	Args          []byte                 `protobuf:"bytes,4,opt,name=args,proto3" json:"args,omitempty"`                                  // JSON array, or empty
+	InputTopic    string                 `protobuf:"bytes,5,opt,name=input_topic,json=inputTopic,proto3" json:"input_topic,omitempty"`    // read the input from this topic
+	OutputTopic   string                 `protobuf:"bytes,6,opt,name=output_topic,json=outputTopic,proto3" json:"output_topic,omitempty"` // publish the output to this topic
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceStart) Reset() {
+	*x = InstanceStart{}
+	mi := &file_hub_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceStart) ProtoMessage() {}
+
+func (x *InstanceStart) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceStart.ProtoReflect.Descriptor instead.
+func (*InstanceStart) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InstanceStart) GetSequence() string {
+	if x != nil {
+		return x.Sequence
+	}
+	return ""
+}
+
+func (x *InstanceStart) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *InstanceStart) GetAppConfig() []byte {
+	if x != nil {
+		return x.AppConfig
+	}
+	return nil
+}
+
+func (x *InstanceStart) GetArgs() []byte {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *InstanceStart) GetInputTopic() string {
+	if x != nil {
+		return x.InputTopic
+	}
+	return ""
+}
+
+func (x *InstanceStart) GetOutputTopic() string {
+	if x != nil {
+		return x.OutputTopic
+	}
+	return ""
+}
+
+// InstanceEventWait asks for an event of an instance: the last one of
+// that name (of any name when event_name is empty), or the first to come
+// when there is none yet; with next set, the next one.
+type InstanceEventWait struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventName     string                 `protobuf:"bytes,1,opt,name=event_name,json=eventName,proto3" json:"event_name,omitempty"`
+	Next          bool                   `protobuf:"varint,2,opt,name=next,proto3" json:"next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceEventWait) Reset() {
+	*x = InstanceEventWait{}
+	mi := &file_hub_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceEventWait) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceEventWait) ProtoMessage() {}
+
+func (x *InstanceEventWait) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceEventWait.ProtoReflect.Descriptor instead.
+func (*InstanceEventWait) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *InstanceEventWait) GetEventName() string {
+	if x != nil {
+		return x.EventName
+	}
+	return ""
+}
+
+func (x *InstanceEventWait) GetNext() bool {
+	if x != nil {
+		return x.Next
+	}
+	return false
+}
+
+// InstanceEventsOpen opens a stream of every event of one name from now on.
+type InstanceEventsOpen struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventName     string                 `protobuf:"bytes,1,opt,name=event_name,json=eventName,proto3" json:"event_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceEventsOpen) Reset() {
+	*x = InstanceEventsOpen{}
+	mi := &file_hub_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceEventsOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceEventsOpen) ProtoMessage() {}
+
+func (x *InstanceEventsOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceEventsOpen.ProtoReflect.Descriptor instead.
+func (*InstanceEventsOpen) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *InstanceEventsOpen) GetEventName() string {
+	if x != nil {
+		return x.EventName
+	}
+	return ""
+}
+
+// InstanceStreamOpen attaches a reader to an output stream: it gets what
+// no reader has had yet, then what comes, until the process ends.
+type InstanceStreamOpen struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        InstanceStream         `protobuf:"varint,1,opt,name=stream,proto3,enum=troupe.messages.InstanceStream" json:"stream,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceStreamOpen) Reset() {
+	*x = InstanceStreamOpen{}
+	mi := &file_hub_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceStreamOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceStreamOpen) ProtoMessage() {}
+
+func (x *InstanceStreamOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceStreamOpen.ProtoReflect.Descriptor instead.
+func (*InstanceStreamOpen) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *InstanceStreamOpen) GetStream() InstanceStream {
+	if x != nil {
+		return x.Stream
+	}
+	return InstanceStream_INSTANCE_STREAM_OUTPUT
+}
+
+// InstanceInputOpen opens the port of an instance's input (or, with stdin
+// set, of its standard input). The first /input names the content type
+// the sequence decodes its input with.
+type InstanceInputOpen struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stdin         bool                   `protobuf:"varint,1,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceInputOpen) Reset() {
+	*x = InstanceInputOpen{}
+	mi := &file_hub_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceInputOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceInputOpen) ProtoMessage() {}
+
+func (x *InstanceInputOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceInputOpen.ProtoReflect.Descriptor instead.
+func (*InstanceInputOpen) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *InstanceInputOpen) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *InstanceInputOpen) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+// InstanceMonitoringRate sets how many health reports per second the
+// instance sends.
+type InstanceMonitoringRate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rate          float64                `protobuf:"fixed64,1,opt,name=rate,proto3" json:"rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstanceMonitoringRate) Reset() {
+	*x = InstanceMonitoringRate{}
+	mi := &file_hub_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstanceMonitoringRate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstanceMonitoringRate) ProtoMessage() {}
+
+func (x *InstanceMonitoringRate) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstanceMonitoringRate.ProtoReflect.Descriptor instead.
+func (*InstanceMonitoringRate) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *InstanceMonitoringRate) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
 type InstanceReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ErrorCode     string                 `protobuf:"bytes,1,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
@@ -952,7 +1337,7 @@ type InstanceReply struct {
 
 func (x *InstanceReply) Reset() {
 	*x = InstanceReply{}
-	mi := &file_hub_proto_msgTypes[15]
+	mi := &file_hub_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1349,7 @@ func (x *InstanceReply) String() string {
 func (*InstanceReply) ProtoMessage() {}
 
 func (x *InstanceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_hub_proto_msgTypes[15]
+	mi := &file_hub_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1362,7 @@ func (x *InstanceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceReply.ProtoReflect.Descriptor instead.
 func (*InstanceReply) Descriptor() ([]byte, []int) {
-	return file_hub_proto_rawDescGZIP(), []int{15}
+	return file_hub_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *InstanceReply) GetErrorCode() string {
@@ -1014,7 +1399,7 @@ type TopicCreate struct {
 
 func (x *TopicCreate) Reset() {
 	*x = TopicCreate{}
-	mi := &file_hub_proto_msgTypes[16]
+	mi := &file_hub_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1411,7 @@ func (x *TopicCreate) String() string {
 func (*TopicCreate) ProtoMessage() {}
 
 func (x *TopicCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_hub_proto_msgTypes[16]
+	mi := &file_hub_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1424,7 @@ func (x *TopicCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicCreate.ProtoReflect.Descriptor instead.
 func (*TopicCreate) Descriptor() ([]byte, []int) {
-	return file_hub_proto_rawDescGZIP(), []int{16}
+	return file_hub_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TopicCreate) GetContentType() string {
@@ -1064,7 +1449,7 @@ type TopicDelete struct {
 
 func (x *TopicDelete) Reset() {
 	*x = TopicDelete{}
-	mi := &file_hub_proto_msgTypes[17]
+	mi := &file_hub_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1461,7 @@ func (x *TopicDelete) String() string {
 func (*TopicDelete) ProtoMessage() {}
 
 func (x *TopicDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_hub_proto_msgTypes[17]
+	mi := &file_hub_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1474,124 @@ func (x *TopicDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicDelete.ProtoReflect.Descriptor instead.
 func (*TopicDelete) Descriptor() ([]byte, []int) {
-	return file_hub_proto_rawDescGZIP(), []int{17}
+	return file_hub_proto_rawDescGZIP(), []int{23}
+}
+
+// TopicProduce opens a producer of the topic, creating the topic with the
+// content type on first use.
+type TopicProduce struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContentType   string                 `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicProduce) Reset() {
+	*x = TopicProduce{}
+	mi := &file_hub_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicProduce) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicProduce) ProtoMessage() {}
+
+func (x *TopicProduce) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicProduce.ProtoReflect.Descriptor instead.
+func (*TopicProduce) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TopicProduce) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+// TopicConsume opens a consumer of the topic. It starts at from_offset
+// when from_offset is set, else where consumer_id last acknowledged, else
+// at the first chunk no reader has been given.
+type TopicConsume struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContentType   string                 `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // "" for the topic's own
+	HasOffset     bool                   `protobuf:"varint,2,opt,name=has_offset,json=hasOffset,proto3" json:"has_offset,omitempty"`
+	FromOffset    int64                  `protobuf:"varint,3,opt,name=from_offset,json=fromOffset,proto3" json:"from_offset,omitempty"`
+	ConsumerId    string                 `protobuf:"bytes,4,opt,name=consumer_id,json=consumerId,proto3" json:"consumer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicConsume) Reset() {
+	*x = TopicConsume{}
+	mi := &file_hub_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicConsume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicConsume) ProtoMessage() {}
+
+func (x *TopicConsume) ProtoReflect() protoreflect.Message {
+	mi := &file_hub_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicConsume.ProtoReflect.Descriptor instead.
+func (*TopicConsume) Descriptor() ([]byte, []int) {
+	return file_hub_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TopicConsume) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *TopicConsume) GetHasOffset() bool {
+	if x != nil {
+		return x.HasOffset
+	}
+	return false
+}
+
+func (x *TopicConsume) GetFromOffset() int64 {
+	if x != nil {
+		return x.FromOffset
+	}
+	return 0
+}
+
+func (x *TopicConsume) GetConsumerId() string {
+	if x != nil {
+		return x.ConsumerId
+	}
+	return ""
 }
 
 type TopicInfoRequest struct {
@@ -1100,7 +1602,7 @@ type TopicInfoRequest struct {
 
 func (x *TopicInfoRequest) Reset() {
 	*x = TopicInfoRequest{}
-	mi := &file_hub_proto_msgTypes[18]
+	mi := &file_hub_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1614,7 @@ func (x *TopicInfoRequest) String() string {
 func (*TopicInfoRequest) ProtoMessage() {}
 
 func (x *TopicInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hub_proto_msgTypes[18]
+	mi := &file_hub_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1627,7 @@ func (x *TopicInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicInfoRequest.ProtoReflect.Descriptor instead.
 func (*TopicInfoRequest) Descriptor() ([]byte, []int) {
-	return file_hub_proto_rawDescGZIP(), []int{18}
+	return file_hub_proto_rawDescGZIP(), []int{26}
 }
 
 type TopicReply struct {
@@ -1142,7 +1644,7 @@ type TopicReply struct {
 
 func (x *TopicReply) Reset() {
 	*x = TopicReply{}
-	mi := &file_hub_proto_msgTypes[19]
+	mi := &file_hub_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1656,7 @@ func (x *TopicReply) String() string {
 func (*TopicReply) ProtoMessage() {}
 
 func (x *TopicReply) ProtoReflect() protoreflect.Message {
-	mi := &file_hub_proto_msgTypes[19]
+	mi := &file_hub_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1669,7 @@ func (x *TopicReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicReply.ProtoReflect.Descriptor instead.
 func (*TopicReply) Descriptor() ([]byte, []int) {
-	return file_hub_proto_rawDescGZIP(), []int{19}
+	return file_hub_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TopicReply) GetErrorCode() string {
@@ -1292,7 +1794,31 @@ const file_hub_proto_rawDesc = "" +
 	"\n" +
 	"event_name\x18\x01 \x01(\tR\teventName\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\x12\x16\n" +
-	"\x06source\x18\x03 \x01(\tR\x06source\"\x86\x01\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\"\xc3\x01\n" +
+	"\rInstanceStart\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\tR\bsequence\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\tR\n" +
+	"instanceId\x12\x1d\n" +
+	"\n" +
+	"app_config\x18\x03 \x01(\fR\tappConfig\x12\x12\n" +
+	"\x04args\x18\x04 \x01(\fR\x04args\x12\x1f\n" +
+	"\vinput_topic\x18\x05 \x01(\tR\n" +
+	"inputTopic\x12!\n" +
+	"\foutput_topic\x18\x06 \x01(\tR\voutputTopic\"F\n" +
+	"\x11InstanceEventWait\x12\x1d\n" +
+	"\n" +
+	"event_name\x18\x01 \x01(\tR\teventName\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\bR\x04next\"3\n" +
+	"\x12InstanceEventsOpen\x12\x1d\n" +
+	"\n" +
+	"event_name\x18\x01 \x01(\tR\teventName\"M\n" +
+	"\x12InstanceStreamOpen\x127\n" +
+	"\x06stream\x18\x01 \x01(\x0e2\x1f.troupe.messages.InstanceStreamR\x06stream\"L\n" +
+	"\x11InstanceInputOpen\x12\x14\n" +
+	"\x05stdin\x18\x01 \x01(\bR\x05stdin\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\",\n" +
+	"\x16InstanceMonitoringRate\x12\x12\n" +
+	"\x04rate\x18\x01 \x01(\x01R\x04rate\"\x86\x01\n" +
 	"\rInstanceReply\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
@@ -1301,7 +1827,17 @@ const file_hub_proto_rawDesc = "" +
 	"\vTopicCreate\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x1c\n" +
 	"\texclusive\x18\x02 \x01(\bR\texclusive\"\r\n" +
-	"\vTopicDelete\"\x12\n" +
+	"\vTopicDelete\"1\n" +
+	"\fTopicProduce\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\"\x92\x01\n" +
+	"\fTopicConsume\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x1d\n" +
+	"\n" +
+	"has_offset\x18\x02 \x01(\bR\thasOffset\x12\x1f\n" +
+	"\vfrom_offset\x18\x03 \x01(\x03R\n" +
+	"fromOffset\x12\x1f\n" +
+	"\vconsumer_id\x18\x04 \x01(\tR\n" +
+	"consumerId\"\x12\n" +
 	"\x10TopicInfoRequest\"\xc3\x01\n" +
 	"\n" +
 	"TopicReply\x12\x1d\n" +
@@ -1311,7 +1847,12 @@ const file_hub_proto_rawDesc = "" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12!\n" +
 	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x1c\n" +
 	"\tconsumers\x18\x05 \x01(\x05R\tconsumers\x12\x1c\n" +
-	"\tproducers\x18\x06 \x01(\x05R\tproducersB'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
+	"\tproducers\x18\x06 \x01(\x05R\tproducers*}\n" +
+	"\x0eInstanceStream\x12\x1a\n" +
+	"\x16INSTANCE_STREAM_OUTPUT\x10\x00\x12\x1a\n" +
+	"\x16INSTANCE_STREAM_STDOUT\x10\x01\x12\x1a\n" +
+	"\x16INSTANCE_STREAM_STDERR\x10\x02\x12\x17\n" +
+	"\x13INSTANCE_STREAM_LOG\x10\x03B'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
 
 var (
 	file_hub_proto_rawDescOnce sync.Once
@@ -1325,39 +1866,50 @@ func file_hub_proto_rawDescGZIP() []byte {
 	return file_hub_proto_rawDescData
 }
 
-var file_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_hub_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_hub_proto_goTypes = []any{
-	(*SequenceRecord)(nil),        // 0: troupe.messages.SequenceRecord
-	(*SequenceAdd)(nil),           // 1: troupe.messages.SequenceAdd
-	(*SequenceGet)(nil),           // 2: troupe.messages.SequenceGet
-	(*SequenceList)(nil),          // 3: troupe.messages.SequenceList
-	(*SequenceDelete)(nil),        // 4: troupe.messages.SequenceDelete
-	(*SequenceReserve)(nil),       // 5: troupe.messages.SequenceReserve
-	(*SequenceInstanceEnded)(nil), // 6: troupe.messages.SequenceInstanceEnded
-	(*SequenceInstanceGone)(nil),  // 7: troupe.messages.SequenceInstanceGone
-	(*SequenceView)(nil),          // 8: troupe.messages.SequenceView
-	(*SequenceReply)(nil),         // 9: troupe.messages.SequenceReply
-	(*InstanceInfo)(nil),          // 10: troupe.messages.InstanceInfo
-	(*InstanceInfoRequest)(nil),   // 11: troupe.messages.InstanceInfoRequest
-	(*InstanceStop)(nil),          // 12: troupe.messages.InstanceStop
-	(*InstanceKill)(nil),          // 13: troupe.messages.InstanceKill
-	(*InstanceEvent)(nil),         // 14: troupe.messages.InstanceEvent
-	(*InstanceReply)(nil),         // 15: troupe.messages.InstanceReply
-	(*TopicCreate)(nil),           // 16: troupe.messages.TopicCreate
-	(*TopicDelete)(nil),           // 17: troupe.messages.TopicDelete
-	(*TopicInfoRequest)(nil),      // 18: troupe.messages.TopicInfoRequest
-	(*TopicReply)(nil),            // 19: troupe.messages.TopicReply
+	(InstanceStream)(0),            // 0: troupe.messages.InstanceStream
+	(*SequenceRecord)(nil),         // 1: troupe.messages.SequenceRecord
+	(*SequenceAdd)(nil),            // 2: troupe.messages.SequenceAdd
+	(*SequenceGet)(nil),            // 3: troupe.messages.SequenceGet
+	(*SequenceList)(nil),           // 4: troupe.messages.SequenceList
+	(*SequenceDelete)(nil),         // 5: troupe.messages.SequenceDelete
+	(*SequenceReserve)(nil),        // 6: troupe.messages.SequenceReserve
+	(*SequenceInstanceEnded)(nil),  // 7: troupe.messages.SequenceInstanceEnded
+	(*SequenceInstanceGone)(nil),   // 8: troupe.messages.SequenceInstanceGone
+	(*SequenceView)(nil),           // 9: troupe.messages.SequenceView
+	(*SequenceReply)(nil),          // 10: troupe.messages.SequenceReply
+	(*InstanceInfo)(nil),           // 11: troupe.messages.InstanceInfo
+	(*InstanceInfoRequest)(nil),    // 12: troupe.messages.InstanceInfoRequest
+	(*InstanceStop)(nil),           // 13: troupe.messages.InstanceStop
+	(*InstanceKill)(nil),           // 14: troupe.messages.InstanceKill
+	(*InstanceEvent)(nil),          // 15: troupe.messages.InstanceEvent
+	(*InstanceStart)(nil),          // 16: troupe.messages.InstanceStart
+	(*InstanceEventWait)(nil),      // 17: troupe.messages.InstanceEventWait
+	(*InstanceEventsOpen)(nil),     // 18: troupe.messages.InstanceEventsOpen
+	(*InstanceStreamOpen)(nil),     // 19: troupe.messages.InstanceStreamOpen
+	(*InstanceInputOpen)(nil),      // 20: troupe.messages.InstanceInputOpen
+	(*InstanceMonitoringRate)(nil), // 21: troupe.messages.InstanceMonitoringRate
+	(*InstanceReply)(nil),          // 22: troupe.messages.InstanceReply
+	(*TopicCreate)(nil),            // 23: troupe.messages.TopicCreate
+	(*TopicDelete)(nil),            // 24: troupe.messages.TopicDelete
+	(*TopicProduce)(nil),           // 25: troupe.messages.TopicProduce
+	(*TopicConsume)(nil),           // 26: troupe.messages.TopicConsume
+	(*TopicInfoRequest)(nil),       // 27: troupe.messages.TopicInfoRequest
+	(*TopicReply)(nil),             // 28: troupe.messages.TopicReply
 }
 var file_hub_proto_depIdxs = []int32{
-	0,  // 0: troupe.messages.SequenceAdd.sequence:type_name -> troupe.messages.SequenceRecord
-	0,  // 1: troupe.messages.SequenceView.sequence:type_name -> troupe.messages.SequenceRecord
-	8,  // 2: troupe.messages.SequenceReply.sequences:type_name -> troupe.messages.SequenceView
-	10, // 3: troupe.messages.InstanceReply.info:type_name -> troupe.messages.InstanceInfo
-	4,  // [4:4] is the sub-list for method output_type
-	4,  // [4:4] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	1,  // 0: troupe.messages.SequenceAdd.sequence:type_name -> troupe.messages.SequenceRecord
+	1,  // 1: troupe.messages.SequenceView.sequence:type_name -> troupe.messages.SequenceRecord
+	9,  // 2: troupe.messages.SequenceReply.sequences:type_name -> troupe.messages.SequenceView
+	0,  // 3: troupe.messages.InstanceStreamOpen.stream:type_name -> troupe.messages.InstanceStream
+	11, // 4: troupe.messages.InstanceReply.info:type_name -> troupe.messages.InstanceInfo
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_hub_proto_init() }
@@ -1370,13 +1922,14 @@ func file_hub_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hub_proto_rawDesc), len(file_hub_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   20,
+			NumEnums:      1,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_hub_proto_goTypes,
 		DependencyIndexes: file_hub_proto_depIdxs,
+		EnumInfos:         file_hub_proto_enumTypes,
 		MessageInfos:      file_hub_proto_msgTypes,
 	}.Build()
 	File_hub_proto = out.File
