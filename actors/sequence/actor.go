@@ -159,7 +159,7 @@ func (a *storeActor) reserve(msg *messages.SequenceReserve) *messages.SequenceRe
 		return notFound(msg.Id)
 	}
 	if _, deleting := a.pending[rec.Id]; deleting {
-		return &messages.SequenceReply{ErrorCode: CodeInUse, ErrorMessage: fmt.Sprintf("Sequence %s is being deleted", rec.Id)}
+		return &messages.SequenceReply{ErrorCode: messages.CodeSequenceInUse, ErrorMessage: fmt.Sprintf("Sequence %s is being deleted", rec.Id)}
 	}
 	in := a.svc.live[rec.Id]
 	if in == nil {
@@ -178,7 +178,7 @@ func (a *storeActor) delete(ctx actor.Context, msg *messages.SequenceDelete) {
 		return
 	}
 	if _, deleting := a.pending[rec.Id]; deleting {
-		ctx.Respond(&messages.SequenceReply{ErrorCode: CodeInUse, ErrorMessage: fmt.Sprintf("Sequence %s is being deleted", rec.Id)})
+		ctx.Respond(&messages.SequenceReply{ErrorCode: messages.CodeSequenceInUse, ErrorMessage: fmt.Sprintf("Sequence %s is being deleted", rec.Id)})
 		return
 	}
 	running := a.view(rec).Running
@@ -187,7 +187,7 @@ func (a *storeActor) delete(ctx actor.Context, msg *messages.SequenceDelete) {
 		return
 	}
 	if !msg.KillInstances {
-		ctx.Respond(&messages.SequenceReply{ErrorCode: CodeInUse, ErrorMessage: "Can't remove sequence in use."})
+		ctx.Respond(&messages.SequenceReply{ErrorCode: messages.CodeSequenceInUse, ErrorMessage: "Can't remove sequence in use."})
 		return
 	}
 	for _, id := range running {
@@ -229,7 +229,7 @@ func (a *storeActor) expire() {
 			continue
 		}
 		delete(a.pending, id)
-		a.svc.sys.Root.Send(p.sender, &messages.SequenceReply{ErrorCode: CodeInUse,
+		a.svc.sys.Root.Send(p.sender, &messages.SequenceReply{ErrorCode: messages.CodeSequenceInUse,
 			ErrorMessage: fmt.Sprintf("the instances of sequence %s did not end within %s", id, a.svc.opts.KillWait)})
 	}
 	a.schedule()

@@ -3,6 +3,8 @@ package sequence
 import (
 	"errors"
 	"fmt"
+
+	"github.com/troupe-run/troupe/messages"
 )
 
 // Why a package is refused. A *PackageError wraps one of these, so callers
@@ -42,6 +44,10 @@ func (e *PackageError) Error() string {
 }
 
 func (e *PackageError) Unwrap() error { return e.Err }
+
+// ErrorCode says, as every refusal of the hub's domains does, what kind of
+// refusal this is.
+func (e *PackageError) ErrorCode() string { return messages.CodePackageRefused }
 
 func refuse(err error, entry, detail string) error {
 	return &PackageError{Entry: entry, Err: err, Detail: detail}

@@ -22,6 +22,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/troupe-run/troupe/messages"
 )
 
 // Manifest is the name of the file that describes a package.
@@ -35,8 +37,8 @@ const maxManifestBytes = 1 << 20
 type Engine string
 
 const (
-	Node   Engine = "node"
-	Python Engine = "python3"
+	Node   Engine = messages.EngineNode
+	Python Engine = messages.EnginePython
 )
 
 // Package is what the hub needs to know about an unpacked sequence.

@@ -2,7 +2,6 @@ package sequence
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,12 +15,7 @@ import (
 	"github.com/troupe-run/troupe/system"
 )
 
-// Error codes of sequence replies, beside messages.CodeNotFound.
-const (
-	CodeInUse = "SEQUENCE_IN_USE" // delete or update with instances running (409)
-)
-
-// Error is a refused sequence command.
+// Error is a refused sequence command; its codes are messages.Code*.
 type Error struct {
 	Code    string
 	Message string
@@ -171,7 +165,7 @@ func (s *Service) List(ctx context.Context) ([]*messages.SequenceView, error) {
 }
 
 // Delete removes a sequence and its package. With instances running it is
-// CodeInUse, unless kill: then they are killed and Delete waits for their
+// messages.CodeSequenceInUse, unless kill: then they are killed and Delete waits for their
 // end.
 func (s *Service) Delete(ctx context.Context, id string, kill bool) error {
 	extra := time.Duration(0)
@@ -219,19 +213,13 @@ func PackageOf(rec *messages.SequenceRecord) *Package {
 		Engine: Engine(rec.Engine), Raw: rec.Manifest}
 }
 
-// IsRefusal reports whether err is the package's fault (a 4xx), not the
-// hub's.
-func IsRefusal(err error) bool {
-	var pe *PackageError
-	return errors.As(err, &pe)
-}
-
 func notFound(id string) *messages.SequenceReply {
 	return &messages.SequenceReply{ErrorCode: messages.CodeNotFound, ErrorMessage: fmt.Sprintf("Sequence %s not found", id)}
 }
 
 // Replace puts a new package in place of sequence id's, keeping its id
-// (PUT /sequence/:id). With instances running it is CodeInUse, as a delete
+// (PUT /sequence/:id). With instances running it is
+// messages.CodeSequenceInUse, as a delete
 // is. The new package is unpacked beside the old one first, so a refused
 // package leaves the sequence as it was.
 func (s *Service) Replace(ctx context.Context, id string, body io.Reader) (*messages.SequenceRecord, error) {
@@ -240,7 +228,7 @@ func (s *Service) Replace(ctx context.Context, id string, body io.Reader) (*mess
 		return nil, err
 	}
 	if len(view.Running) > 0 {
-		return nil, &Error{CodeInUse, "Can't replace sequence in use."}
+		return nil, &Error{messages.CodeSequenceInUse, "Can't replace sequence in use."}
 	}
 	old := view.Sequence
 	dir := filepath.Join(s.root, id)
