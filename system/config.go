@@ -42,6 +42,12 @@ type Config struct {
 	SkipSSEBuffer     int
 	SkipWriteTimeout  time.Duration
 
+	// AdminAddr is the operator's dashboard door (GET /dashboard).
+	AdminAddr       string
+	AdminHistory    time.Duration
+	AdminSSEBuffer  int
+	AdminSSEClients int
+
 	APIKeys  []string
 	Chaos    bool
 	Insecure bool
@@ -164,6 +170,10 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.SkipSSEBuffer, "skip-sse-buffer", 1024, "events buffered per Skip stream client before it is disconnected as too slow")
 	fs.DurationVar(&c.SkipWriteTimeout, "skip-write-timeout", 10*time.Second, "deadline of each write to a Skip stream client")
 
+	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:7070", "operator's dashboard address (GET /dashboard, /admin/api/tree, /admin/api/events); off disables it")
+	fs.DurationVar(&c.AdminHistory, "admin-history", 10*time.Minute, "how far back the dashboard's charts reach (one sample a second is kept for this long)")
+	fs.IntVar(&c.AdminSSEBuffer, "admin-sse-buffer", 16, "dashboard updates queued per event-stream client before it is sent a resync frame instead")
+	fs.IntVar(&c.AdminSSEClients, "admin-sse-clients", 64, "dashboard event-stream clients at once")
 	fs.Func("api-keys", "comma-separated API keys accepted by the data and hub doors (none: loopback clients only, unless --insecure)", func(s string) error {
 		c.APIKeys = nil
 		for _, k := range strings.Split(s, ",") {
