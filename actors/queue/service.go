@@ -84,22 +84,21 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 		return fail(messages.CodeLimit, "there are already %d queues, the limit (--max-queues)", count), nil
 	}
 
-	timeout := s.sys.Config.RequestTimeout
-	if req.Op == messages.QueueOp_QUEUE_CONSUME {
-		if wait := time.Duration(req.TimeoutMs) * time.Millisecond; wait > s.opts.MaxWait {
-			req.TimeoutMs = s.opts.MaxWait.Milliseconds()
-		}
-		// The actor answers a wait that ends empty by itself; the future
-		// only has to outlast it.
-		timeout += time.Duration(req.TimeoutMs) * time.Millisecond
-	} else if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
 	pid, err := s.sys.Registry.Get("queues/" + req.Queue)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.sys.Request(pid, req, timeout)
+	var res any
+	if req.Op == messages.QueueOp_QUEUE_CONSUME {
+		res, err = s.consume(ctx, pid, req)
+	} else {
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.sys.Config.RequestTimeout {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.sys.Config.RequestTimeout)
+			defer cancel()
+		}
+		res, err = s.sys.Ask(ctx, pid, req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +118,36 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 		}
 	}
 	return reply, nil
+}
+
+// consume runs a queue.consume, which may wait for a message: the actor
+// answers a wait that ends empty by itself, and the request's deadline only
+// has to outlast it. A consumer that goes away first (its client hung up)
+// withdraws its wait; a message the queue had already handed it is put back
+// at once (a nack: it counts as a failed delivery, as an ack deadline that
+// passed would), instead of staying in flight until its ack deadline.
+func (s *Service) consume(ctx context.Context, pid *actor.PID, req *messages.QueueRequest) (any, error) {
+	if wait := time.Duration(req.TimeoutMs) * time.Millisecond; wait > s.opts.MaxWait {
+		req.TimeoutMs = s.opts.MaxWait.Milliseconds()
+	}
+	timeout := s.sys.Config.RequestTimeout + time.Duration(req.TimeoutMs)*time.Millisecond
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	res, err := s.sys.AskOrWithdraw(ctx, pid, req)
+	if err != nil {
+		if rep, ok := res.(*messages.QueueReply); ok && rep.Message != nil {
+			nack := &messages.QueueRequest{Op: messages.QueueOp_QUEUE_NACK, Queue: req.Queue,
+				MessageId: rep.Message.MessageId, Requeue: true}
+			if _, nerr := s.sys.Request(pid, nack, s.sys.Config.RequestTimeout); nerr != nil {
+				s.sys.Log.Warn("putting back a message its consumer left", "queue", req.Queue, "err", nerr)
+			}
+		}
+		return nil, err
+	}
+	return res, nil
 }
 
 // List returns the names of the queues, sorted.
