@@ -41,9 +41,11 @@ type callerRuns struct {
 	lifecycle atomic.Int32
 }
 
-func newCallerRuns() []actor.PropsOption {
+// newCallerRuns returns the props options of such an actor; mailbox are
+// further middlewares of its mailbox.
+func newCallerRuns(mailbox ...actor.MailboxMiddleware) []actor.PropsOption {
 	c := &callerRuns{}
-	return []actor.PropsOption{actor.WithDispatcher(c), actor.WithMailbox(actor.Unbounded(c))}
+	return []actor.PropsOption{actor.WithDispatcher(c), actor.WithMailbox(actor.Unbounded(append([]actor.MailboxMiddleware{c}, mailbox...)...))}
 }
 
 // Schedule runs the mailbox. The mailbox calls it when a message finds it

@@ -23,10 +23,13 @@ type Metrics struct {
 	storeSync prometheus.Histogram
 	// Dropped counts subscribers disconnected because they could not keep up.
 	Dropped *prometheus.CounterVec
+	// actors are the per-actor figures of the supervisor tree (Tree).
+	actors *actorTable
 }
 
 func newMetrics() *Metrics {
 	m := &Metrics{
+		actors:   newActorTable(),
 		registry: prometheus.NewRegistry(),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "troupe_actor_messages_total", Help: "Messages handled, by actor kind.",
@@ -72,12 +75,13 @@ func (m *Metrics) ObserveRequest(door, command string, status int, d time.Durati
 func (m *Metrics) ObserveCommit(d time.Duration) { m.storeSync.Observe(d.Seconds()) }
 
 // observeRestart counts a supervisor's decision about a crashed child.
-func (m *Metrics) observeRestart(child *actor.PID, _ any, escalated bool) {
+func (m *Metrics) observeRestart(child *actor.PID, reason any, escalated bool) {
 	outcome := "restarted"
 	if escalated {
 		outcome = "escalated"
 	}
 	m.restarts.WithLabelValues(kindOf(child.Id), outcome).Inc()
+	m.actors.crashed(child.Id, reason, escalated)
 }
 
 // countMessages is a receiver middleware counting the messages an actor kind

@@ -40,9 +40,12 @@ func (r *Registry) Domain(domain string, props func(name string) actor.Producer,
 		opt(&o)
 	}
 	childProps := func(name string) *actor.Props {
-		options := []actor.PropsOption{actor.WithReceiverMiddleware(s.Metrics.countMessages(domain), s.Faults.Middleware)}
+		mailbox := s.Metrics.actors.watch(domain + "/" + name)
+		options := []actor.PropsOption{actor.WithReceiverMiddleware(s.Metrics.countMessages(domain), mailbox.countCrashed, s.Faults.Middleware)}
 		if o.callerRuns != nil && o.callerRuns(name) {
-			options = append(options, newCallerRuns()...)
+			options = append(options, newCallerRuns(mailbox)...)
+		} else {
+			options = append(options, actor.WithMailbox(actor.Unbounded(mailbox)))
 		}
 		return actor.PropsFromProducer(props(name), options...)
 	}
@@ -155,6 +158,7 @@ func (r *Registry) remove(name string) {
 	r.mu.Lock()
 	delete(r.names, name)
 	r.mu.Unlock()
+	r.sys.Metrics.actors.drop(name)
 }
 
 // domainSupervisor creates its domain's children on demand and supervises

@@ -1,6 +1,7 @@
 package system
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,14 +55,36 @@ func superviseSessions(ctx actor.Context) {
 
 // Spawn starts a session actor named name (unique per door).
 func (s *Sessions) Spawn(name string, producer actor.Producer) (*actor.PID, error) {
+	id := s.sup.Id + "/" + name
+	table := s.sys.Metrics.actors
+	mailbox := table.watch(id)
 	props := actor.PropsFromProducer(producer, actor.WithReceiverMiddleware(
-		s.sys.Metrics.countMessages("gateway"), s.sys.Faults.Middleware))
+		s.sys.Metrics.countMessages("gateway"), mailbox.countCrashed, s.sys.Faults.Middleware, forgetOnStop(table, id)),
+		actor.WithMailbox(actor.Unbounded(mailbox)))
 	res, err := s.sys.Request(s.sup, &spawnSession{name: name, props: props}, s.sys.Config.RequestTimeout)
+	if err == nil {
+		err = res.(*spawned).err
+	}
 	if err != nil {
+		if !errors.Is(err, actor.ErrNameExists) { // the entry is the live session's
+			table.drop(id)
+		}
 		return nil, err
 	}
-	r := res.(*spawned)
-	return r.pid, r.err
+	return res.(*spawned).pid, nil
+}
+
+// forgetOnStop drops a session's entry of the supervisor tree when it stops:
+// sessions come and go with their connections.
+func forgetOnStop(table *actorTable, id string) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+			next(ctx, env)
+			if _, ok := env.Message.(*actor.Stopped); ok {
+				table.drop(id)
+			}
+		}
+	}
 }
 
 // Stop stops a session actor after the messages already in its mailbox.
