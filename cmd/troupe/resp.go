@@ -34,6 +34,7 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 		WriteTimeout:   c.WSWriteTimeout,
 		RequestTimeout: c.RequestTimeout,
 		MaxPatterns:    c.MaxSubscriptions,
+		ScanCursors:    c.RESPScanCursors,
 		MaxBatch:       c.MaxBatch,
 		Version:        system.Version,
 		DataDir:        c.DataDir,

@@ -18,9 +18,6 @@ import (
 // amount of output.
 const flushAt = 64 << 10
 
-// maxCursors bounds the SCAN cursors a connection remembers.
-const maxCursors = 1024
-
 // conn is one client connection. Only its own goroutine touches its
 // fields, except sub, which the session actor and the writer share under
 // sub.mu.
@@ -54,9 +51,6 @@ type conn struct {
 	// pending are those in flight, in the client's order.
 	pipe    Pipe
 	pending []pending
-
-	cursors    map[uint64]string
-	nextCursor uint64
 
 	// pub/sub: nil until the first subscription.
 	sub      *subscriber

@@ -282,40 +282,8 @@ func cmdHRandField(c *conn, a [][]byte) {
 	}
 }
 
-// scanOpts reads HSCAN/SSCAN/ZSCAN's options. The collection is read
-// whole and answered in one page (cursor 0), which Redis also does for
-// small collections.
-func scanOpts(c *conn, a [][]byte) (match string, ok bool) {
-	if _, ok := parseUint(a[2]); !ok {
-		c.w.err("ERR invalid cursor")
-		return "", false
-	}
-	for i := 3; i < len(a); i++ {
-		switch {
-		case eq(a[i], "MATCH") && i+1 < len(a):
-			match = string(a[i+1])
-			i++
-		case eq(a[i], "COUNT") && i+1 < len(a):
-			n, ok := argInt(a[i+1])
-			if !ok {
-				c.w.err(notInteger)
-				return "", false
-			}
-			if n < 1 {
-				c.w.err(syntaxErr)
-				return "", false
-			}
-			i++
-		default:
-			c.w.err(syntaxErr)
-			return "", false
-		}
-	}
-	return match, true
-}
-
 func cmdHScan(c *conn, a [][]byte) {
-	match, ok := scanOpts(c, a)
+	cursor, match, count, ok := collectionScan(c, a)
 	if !ok {
 		return
 	}
@@ -323,14 +291,19 @@ func cmdHScan(c *conn, a [][]byte) {
 	if c.failed(rep, err) {
 		return
 	}
+	names := make([]string, len(rep.Pairs))
+	for i, p := range rep.Pairs {
+		names[i] = p.Key
+	}
+	page, next := pageOf(names, cursor, count)
 	var out [][]byte
-	for _, p := range rep.Pairs {
-		if match == "" || globMatch(match, p.Key, false) {
+	for _, i := range page {
+		if p := rep.Pairs[i]; match == "" || globMatch(match, p.Key, false) {
 			out = append(out, []byte(p.Key), decode(p.Value))
 		}
 	}
 	c.w.array(2)
-	c.w.bulkString("0")
+	c.w.bulkString(strconv.FormatUint(next, 10))
 	c.w.array(len(out))
 	for _, v := range out {
 		c.w.bulk(v)

@@ -257,9 +257,11 @@ func cmdType(c *conn, a [][]byte) {
 	}
 }
 
-// cmdScan pages through the keyspace in key order. The keyspace's cursor
-// is the last key returned; Redis's is a number, so the connection keeps
-// the keys its cursors stand for (at most maxCursors of them).
+// cmdScan pages through the keyspace in key order, so a key present for
+// the whole scan is returned once, whatever is written meanwhile. The
+// keyspace's cursor is the last key of a page; Redis's is a number, so the
+// server keeps the keys its cursors stand for (the last --resp-scan-cursors
+// of them, for every connection).
 func cmdScan(c *conn, a [][]byte) {
 	cur, ok := parseUint(a[1])
 	if !ok {
@@ -296,10 +298,10 @@ func cmdScan(c *conn, a [][]byte) {
 	after := ""
 	if cur != 0 {
 		var known bool
-		if after, known = c.cursors[cur]; !known {
-			// A cursor this connection did not give: start over, as Redis
-			// does with a cursor it cannot place.
-			after = ""
+		if after, known = c.s.cursors.get(cur); !known {
+			// Starting over would loop a client for ever: say so.
+			c.w.err("ERR unknown or expired SCAN cursor (the server keeps the last " + strconv.Itoa(c.s.cfg.ScanCursors) + " cursors)")
+			return
 		}
 	}
 	rep, err := c.do(&messages.DataRequest{Op: messages.DataOp_KV_SCAN, Cursor: after, Count: min(count, 100000)})
@@ -324,18 +326,7 @@ func cmdScan(c *conn, a [][]byte) {
 	}
 	next := uint64(0)
 	if rep.HasMore && len(rep.Keys) > 0 {
-		if c.cursors == nil {
-			c.cursors = map[uint64]string{}
-		}
-		if len(c.cursors) >= maxCursors {
-			for k := range c.cursors {
-				delete(c.cursors, k)
-				break
-			}
-		}
-		c.nextCursor++
-		next = c.nextCursor
-		c.cursors[next] = rep.Keys[len(rep.Keys)-1]
+		next = c.s.cursors.add(rep.Keys[len(rep.Keys)-1])
 	}
 	c.w.array(2)
 	c.w.bulkString(strconv.FormatUint(next, 10))

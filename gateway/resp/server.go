@@ -44,6 +44,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxPatterns bounds the channels and patterns of one subscriber.
 	MaxPatterns int
+	// ScanCursors bounds the SCAN cursors the server remembers.
+	ScanCursors int
 	// For INFO.
 	Version  string
 	DataDir  string
@@ -101,6 +103,8 @@ type Server struct {
 	// dot-separated topic): they reach this door's subscribers only.
 	local localHub
 
+	cursors *cursorTable
+
 	stats stats
 }
 
@@ -130,9 +134,13 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
 	}
+	if cfg.ScanCursors <= 0 {
+		cfg.ScanCursors = 65536
+	}
 	attachAsync.Do(attach)
 	s := &Server{cfg: cfg, b: b, gate: access.NewGate(cfg.APIKeys, cfg.Insecure), log: log,
-		started: time.Now(), conns: map[*conn]struct{}{}, closing: make(chan struct{})}
+		started: time.Now(), conns: map[*conn]struct{}{}, closing: make(chan struct{}),
+		cursors: newCursorTable(cfg.ScanCursors)}
 	s.local.subs = map[string]map[*conn]struct{}{}
 	return s
 }

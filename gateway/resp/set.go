@@ -2,6 +2,7 @@ package resp
 
 import (
 	"sort"
+	"strconv"
 
 	"github.com/troupe-run/troupe/messages"
 )
@@ -178,7 +179,7 @@ func cmdSRandMember(c *conn, a [][]byte) {
 }
 
 func cmdSScan(c *conn, a [][]byte) {
-	match, ok := scanOpts(c, a)
+	cursor, match, count, ok := collectionScan(c, a)
 	if !ok {
 		return
 	}
@@ -186,14 +187,15 @@ func cmdSScan(c *conn, a [][]byte) {
 	if !ok {
 		return
 	}
+	page, next := pageOf(ms, cursor, count)
 	var out []string
-	for _, m := range ms {
-		if match == "" || globMatch(match, m, false) {
+	for _, i := range page {
+		if m := ms[i]; match == "" || globMatch(match, m, false) {
 			out = append(out, m)
 		}
 	}
 	c.w.array(2)
-	c.w.bulkString("0")
+	c.w.bulkString(strconv.FormatUint(next, 10))
 	c.w.strings(out)
 }
 

@@ -3,6 +3,7 @@ package resp
 import (
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/troupe-run/troupe/messages"
 )
@@ -684,7 +685,7 @@ func cmdZRemRange(by string) func(c *conn, a [][]byte) {
 }
 
 func cmdZScan(c *conn, a [][]byte) {
-	match, ok := scanOpts(c, a)
+	cursor, match, count, ok := collectionScan(c, a)
 	if !ok {
 		return
 	}
@@ -692,14 +693,19 @@ func cmdZScan(c *conn, a [][]byte) {
 	if !ok {
 		return
 	}
+	names := make([]string, len(all))
+	for i, m := range all {
+		names[i] = m.Member
+	}
+	page, next := pageOf(names, cursor, count)
 	var out []*messages.ScoredMember
-	for _, m := range all {
-		if match == "" || globMatch(match, m.Member, false) {
+	for _, i := range page {
+		if m := all[i]; match == "" || globMatch(match, m.Member, false) {
 			out = append(out, m)
 		}
 	}
 	c.w.array(2)
-	c.w.bulkString("0")
+	c.w.bulkString(strconv.FormatUint(next, 10))
 	c.w.array(2 * len(out))
 	for _, m := range out {
 		c.w.bulkString(m.Member)
