@@ -330,7 +330,7 @@ func (a *instanceActor) keepForRetention() {
 func (a *instanceActor) stop(msg *messages.InstanceStop) *Error {
 	s := a.s
 	if s.isEnded() || s.proc == nil {
-		return errorf(CodeNotRunning, "Instance not running")
+		return errorf(messages.CodeNotRunning, "Instance not running")
 	}
 	timeout := time.Duration(msg.TimeoutMs) * time.Millisecond
 	if err := s.proc.Stop(timeout, msg.CanCallKeepalive); err != nil {
@@ -349,7 +349,7 @@ func (a *instanceActor) stop(msg *messages.InstanceStop) *Error {
 func (a *instanceActor) kill() *Error {
 	s := a.s
 	if s.isEnded() || s.proc == nil {
-		return errorf(CodeNotRunning, "Instance not running")
+		return errorf(messages.CodeNotRunning, "Instance not running")
 	}
 	if s.status == StatusKilling {
 		s.proc.Kill()
@@ -364,7 +364,7 @@ func (a *instanceActor) kill() *Error {
 func (a *instanceActor) deliver(msg *messages.InstanceEvent) *Error {
 	s := a.s
 	if s.isEnded() || s.proc == nil {
-		return errorf(CodeNotRunning, "Instance not running")
+		return errorf(messages.CodeNotRunning, "Instance not running")
 	}
 	if err := s.proc.Send(CodeEvent, Event{EventName: msg.EventName, Message: msg.Message}); err != nil {
 		return errorf(messages.CodeUnavailable, "event not delivered: %v", err)
@@ -388,13 +388,13 @@ func (a *instanceActor) openInput(msg *openInput) inputReply {
 	s := a.s
 	switch {
 	case s.isEnded() || s.proc == nil:
-		return inputReply{err: errorf(CodeInputEnded, "Instance not running")}
+		return inputReply{err: errorf(messages.CodeInputEnded, "Instance not running")}
 	case msg.stdin:
 		return inputReply{port: s.stdin}
 	case s.requires != "":
-		return inputReply{err: errorf(CodeInputElsewhere, "Input provided in other way.")}
+		return inputReply{err: errorf(messages.CodeInputElsewhere, "Input provided in other way.")}
 	case s.inputType == "" && msg.contentType == "":
-		return inputReply{err: errorf(CodeNoContentType, "Content-Type must be defined")}
+		return inputReply{err: errorf(messages.CodeNoContentType, "Content-Type must be defined")}
 	case s.inputType == "":
 		if err := s.proc.SetInputContentType(msg.contentType); err != nil {
 			return inputReply{err: errorf(messages.CodeUnavailable, "the runner does not take messages: %v", err)}

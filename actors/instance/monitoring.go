@@ -104,7 +104,7 @@ func (a *instanceActor) watchMonitoring() *MonitorStream {
 func (a *instanceActor) setRate(rate float64) *Error {
 	s := a.s
 	if s.isEnded() || s.proc == nil {
-		return errorf(CodeNotRunning, "Instance not running")
+		return errorf(messages.CodeNotRunning, "Instance not running")
 	}
 	if err := s.proc.Send(CodeMonitoringRate, MonitoringRate{MonitoringRate: rate}); err != nil {
 		return errorf(messages.CodeUnavailable, "the runner does not take messages: %v", err)

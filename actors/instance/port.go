@@ -6,11 +6,13 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/troupe-run/troupe/messages"
 )
 
 // ErrInputEnded is a write to an input that was ended (x-end-stream) or
 // whose process has exited.
-var ErrInputEnded = errors.New("the instance's input has ended")
+var ErrInputEnded = errorf(messages.CodeInputEnded, "the instance's input has ended")
 
 // Port is one stream into an instance: its input or its stdin. Writers are
 // served one at a time, each with its whole request body, so that two

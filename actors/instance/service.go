@@ -19,17 +19,7 @@ import (
 	"github.com/troupe-run/troupe/system"
 )
 
-// Error codes of instance replies, beside messages.CodeNotFound,
-// messages.CodeInvalid and messages.CodeLimit.
-const (
-	CodeExists         = "INSTANCE_EXISTS"          // a start with an instanceId in use (409)
-	CodeNotRunning     = "INSTANCE_NOT_RUNNING"     // stop or kill of an ended instance (400)
-	CodeInputElsewhere = "INPUT_PROVIDED_ELSEWHERE" // /input of an instance that reads a topic (406)
-	CodeNoContentType  = "CONTENT_TYPE_REQUIRED"    // the first /input without a Content-Type (406)
-	CodeInputEnded     = "INPUT_ENDED"              // /input or /stdin after the stream ended (409)
-)
-
-// Error is a refused instance command.
+// Error is a refused instance command; its codes are messages.Code*.
 type Error struct {
 	Code    string
 	Message string
@@ -173,7 +163,7 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
 	switch {
 	case s.slots[id] != nil:
 		s.mu.Unlock()
-		return "", errorf(CodeExists, "Instance with a given ID already exists")
+		return "", errorf(messages.CodeInstanceExists, "Instance with a given ID already exists")
 	case s.opts.MaxInstances > 0 && running >= s.opts.MaxInstances:
 		s.mu.Unlock()
 		return "", errorf(messages.CodeLimit, "%d instances are running, the limit (--hub-max-instances)", running)

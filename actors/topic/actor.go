@@ -117,9 +117,9 @@ func (a *topicActor) create(msg *messages.TopicCreate) *messages.TopicReply {
 		b.Set(metaKey(a.name), append([]byte{version}, a.contentType...))
 		a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
 	case msg.Exclusive:
-		return &messages.TopicReply{ErrorCode: CodeExists, ErrorMessage: "Topic with given id already exist"}
+		return &messages.TopicReply{ErrorCode: messages.CodeTopicExists, ErrorMessage: "Topic with given id already exist"}
 	case a.contentType != msg.ContentType:
-		return &messages.TopicReply{ErrorCode: CodeContentType,
+		return &messages.TopicReply{ErrorCode: messages.CodeContentType,
 			ErrorMessage: fmt.Sprintf("Acceptable Content-Type for %s is %s", a.name, a.contentType)}
 	}
 	return a.info()

@@ -32,23 +32,10 @@ import (
 	"github.com/troupe-run/troupe/system"
 )
 
-// Error codes of topic replies, beside messages.CodeNotFound,
-// messages.CodeInvalid and messages.CodeLimit.
-const (
-	CodeContentType = "UNSUPPORTED_MEDIA_TYPE" // the topic exists with another content type
-	CodeExists      = "TOPIC_EXISTS"           // POST /topics of a topic that exists
-)
-
-// ContentTypes are the content types a topic may have.
-var ContentTypes = []string{"text/x-ndjson", "application/x-ndjson", "text/plain", "application/octet-stream"}
-
-// DefaultContentType is a topic's type when its first user names none.
-const DefaultContentType = "application/x-ndjson"
-
 // validName is the original hub's rule for topic names.
 var validName = regexp.MustCompile(`^[A-Za-z0-9_+-]{1,200}$`)
 
-// Error is a refused topic command.
+// Error is a refused topic command; its codes are messages.Code*.
 type Error struct {
 	Code    string
 	Message string
@@ -187,14 +174,14 @@ func actorName(topic string) string { return "topics/" + topic }
 // ValidName reports whether name may name a topic.
 func ValidName(name string) bool { return validName.MatchString(name) }
 
-// ValidContentType reports whether a topic may carry ct.
-func ValidContentType(ct string) bool { return slices.Contains(ContentTypes, ct) }
+// validContentType reports whether a topic may carry ct.
+func validContentType(ct string) bool { return slices.Contains(messages.TopicContentTypes, ct) }
 
 func check(name, ct string) error {
 	if !validName.MatchString(name) {
 		return &Error{messages.CodeInvalid, "Topic id incorrect format"}
 	}
-	if ct != "" && !ValidContentType(ct) {
+	if ct != "" && !validContentType(ct) {
 		return &Error{messages.CodeInvalid, "Unsupported content-type"}
 	}
 	return nil
@@ -250,10 +237,10 @@ func (s *Service) ask(ctx context.Context, name string, msg any) (*actor.PID, *m
 }
 
 // Create makes a topic with a content type. An existing topic of the same
-// type is fine, unless exclusive; one of another type is CodeContentType.
+// type is fine, unless exclusive; one of another type is messages.CodeContentType.
 func (s *Service) Create(ctx context.Context, name, ct string, exclusive bool) (*messages.TopicReply, error) {
 	if ct == "" {
-		ct = DefaultContentType
+		ct = messages.DefaultTopicContentType
 	}
 	if err := check(name, ct); err != nil {
 		return nil, err
@@ -294,8 +281,8 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 
 // Produce makes a producer of the topic, creating the topic with content
 // type ct on first use; a topic that exists with another type is
-// CodeContentType. With ct empty (an instance whose output names a topic
-// but no type), the topic's type is taken, or DefaultContentType. The
+// messages.CodeContentType. With ct empty (an instance whose output names a topic
+// but no type), the topic's type is taken, or messages.DefaultTopicContentType. The
 // producer must be closed.
 func (s *Service) Produce(ctx context.Context, name, ct string) (*Producer, error) {
 	pid, r, err := s.ensure(ctx, name, ct, ct != "")
@@ -315,7 +302,7 @@ type From struct {
 
 // Consume joins the topic as a consumer at the first chunk no consumer
 // has been given, creating the topic with content type ct
-// (DefaultContentType when empty) on first use. A consumer of an existing
+// (messages.DefaultTopicContentType when empty) on first use. A consumer of an existing
 // topic is not held to ct: it gets the topic's type. It must be closed.
 func (s *Service) Consume(ctx context.Context, name, ct string) (*Consumer, string, error) {
 	return s.ConsumeFrom(ctx, name, ct, From{Offset: -1})
@@ -360,7 +347,7 @@ func (s *Service) ConsumeFrom(ctx context.Context, name, ct string, from From) (
 // exists to ct.
 func (s *Service) ensure(ctx context.Context, name, ct string, strict bool) (*actor.PID, *messages.TopicReply, error) {
 	if ct == "" {
-		ct = DefaultContentType
+		ct = messages.DefaultTopicContentType
 	}
 	if err := check(name, ct); err != nil {
 		return nil, nil, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
 	"github.com/troupe-run/troupe/system/systemtest"
 )
@@ -273,8 +274,8 @@ func TestTypesAreFixedAndDeleteEndsReaders(t *testing.T) {
 	s := start(t, Options{MaxTopics: 2})
 	ctx := context.Background()
 	produce(t, s, "t", "application/x-ndjson")
-	if _, err := s.Produce(ctx, "t", "text/plain"); err == nil || err.(*Error).Code != CodeContentType {
-		t.Errorf("producer of another type = %v, want %s", err, CodeContentType)
+	if _, err := s.Produce(ctx, "t", "text/plain"); err == nil || err.(*Error).Code != messages.CodeContentType {
+		t.Errorf("producer of another type = %v, want %s", err, messages.CodeContentType)
 	}
 	if _, _, err := s.Consume(ctx, "bad name", ""); err == nil {
 		t.Errorf("a bad topic name was accepted")

@@ -7,9 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/troupe-run/troupe/actors/instance"
-	"github.com/troupe-run/troupe/actors/sequence"
-	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -37,30 +34,36 @@ var statusOf = map[string]int{
 	messages.CodeLimit:          http.StatusInsufficientStorage,
 	messages.CodeUnavailable:    http.StatusServiceUnavailable,
 	messages.CodeStore:          http.StatusInternalServerError,
-	sequence.CodeInUse:          http.StatusConflict,
-	instance.CodeExists:         http.StatusConflict,
-	instance.CodeNotRunning:     http.StatusBadRequest,
-	instance.CodeInputElsewhere: http.StatusNotAcceptable,
-	instance.CodeNoContentType:  http.StatusNotAcceptable,
-	instance.CodeInputEnded:     http.StatusConflict,
-	topic.CodeContentType:       http.StatusUnsupportedMediaType,
-	topic.CodeExists:            http.StatusBadRequest,
+	messages.CodePackageRefused: http.StatusUnprocessableEntity,
+	messages.CodeSequenceInUse:  http.StatusConflict,
+	messages.CodeInstanceExists: http.StatusConflict,
+	messages.CodeNotRunning:     http.StatusBadRequest,
+	messages.CodeInputElsewhere: http.StatusNotAcceptable,
+	messages.CodeNoContentType:  http.StatusNotAcceptable,
+	messages.CodeInputEnded:     http.StatusConflict,
+	messages.CodeContentType:    http.StatusUnsupportedMediaType,
+	messages.CodeTopicExists:    http.StatusBadRequest,
 }
 
-// fail answers err: a service's refusal with its status, a refused
-// package with 422, anything else (an actor that did not answer) with 503.
+// codedError is a refusal of the hub's domains: its code is one of
+// messages.Code*, its message is for the client.
+type codedError interface {
+	error
+	ErrorCode() string
+}
+
+// fail answers err: a service's refusal (an error with a code of
+// messages) with its status, anything else (an actor that did not answer)
+// with 503.
 func fail(w http.ResponseWriter, err error) {
-	var coded interface{ ErrorCode() string }
-	var pe *sequence.PackageError
+	var coded codedError
 	switch {
-	case errors.As(err, &pe):
-		writeError(w, http.StatusUnprocessableEntity, pe.Error())
 	case errors.As(err, &coded):
 		status, ok := statusOf[coded.ErrorCode()]
 		if !ok {
 			status = http.StatusInternalServerError
 		}
-		writeError(w, status, err.Error())
+		writeError(w, status, coded.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "the request timed out")
 	case errors.Is(err, context.Canceled):

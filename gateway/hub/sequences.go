@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/troupe-run/troupe/actors/instance"
-	"github.com/troupe-run/troupe/actors/sequence"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -50,7 +49,7 @@ func sequenceOut(v *messages.SequenceView) sequenceJSON {
 		manifest.Engines = map[string]any{}
 	}
 	language := "js"
-	if rec.Engine == string(sequence.Python) {
+	if rec.Engine == messages.EnginePython {
 		language = "py"
 	}
 	config := map[string]any{

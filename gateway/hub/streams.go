@@ -83,8 +83,9 @@ func (s *Server) postInput(stdin bool) http.HandlerFunc {
 		}
 		end := endStream(r, true)
 		if _, err := port.Copy(r.Body, end); err != nil {
-			if errors.Is(err, instance.ErrInputEnded) {
-				writeError(w, http.StatusConflict, err.Error())
+			var coded codedError
+			if errors.As(err, &coded) {
+				fail(w, err)
 				return
 			}
 			if !errors.Is(err, io.ErrUnexpectedEOF) {

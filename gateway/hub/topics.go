@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/troupe-run/troupe/actors/topic"
+	"github.com/troupe-run/troupe/messages"
 )
 
 // postTopic is POST /topic/:name: the body is published to the topic,
@@ -21,10 +23,10 @@ import (
 func (s *Server) postTopic(w http.ResponseWriter, r *http.Request) {
 	name, ct := r.PathValue("name"), mediaType(r)
 	if ct == "" {
-		ct = topic.DefaultContentType
+		ct = messages.DefaultTopicContentType
 	}
-	if !topic.ValidContentType(ct) {
-		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported content-type %q: a topic carries one of %v", ct, topic.ContentTypes))
+	if !slices.Contains(messages.TopicContentTypes, ct) {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported content-type %q: a topic carries one of %v", ct, messages.TopicContentTypes))
 		return
 	}
 	ctx, cancel := s.streamContext(r)
