@@ -41,7 +41,7 @@ func (r *Registry) Domain(domain string, props func(name string) actor.Producer,
 	}
 	childProps := func(name string) *actor.Props {
 		mailbox := s.Metrics.actors.watch(domain + "/" + name)
-		options := []actor.PropsOption{actor.WithReceiverMiddleware(s.Metrics.countMessages(domain), mailbox.countCrashed, s.Faults.Middleware)}
+		options := []actor.PropsOption{actor.WithReceiverMiddleware(s.Metrics.countMessages(domain), mailbox.countCrashed, s.Faults.Middleware, inspectMiddleware)}
 		if o.callerRuns != nil && o.callerRuns(name) {
 			options = append(options, newCallerRuns(mailbox)...)
 		} else {

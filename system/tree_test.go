@@ -1,6 +1,7 @@
 package system_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -119,5 +120,33 @@ func TestTreeRestarts(t *testing.T) {
 	}
 	if strings.Join(domains, ",") != "counters" {
 		t.Fatalf("domains %v", domains)
+	}
+}
+
+// Inspect reads an actor's state on its goroutine; an unknown name is
+// ErrNoActor.
+func TestInspect(t *testing.T) {
+	sys := systemtest.Boot(t)
+	err := sys.Registry.Domain("counters", func(string) actor.Producer {
+		return func() actor.Actor { return &counter{} }
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := sys.Registry.Get("counters/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := sys.Request(pid, &messages.IngestReply{}, systemtest.Patience); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := sys.Inspect("counters/a", func(a actor.Actor) any { return a.(*counter).n })
+	if err != nil || v != int64(3) {
+		t.Fatalf("inspect = %v, %v; want 3", v, err)
+	}
+	if _, err := sys.Inspect("counters/b", func(actor.Actor) any { return nil }); !errors.Is(err, system.ErrNoActor) {
+		t.Fatalf("inspect of a missing actor: %v", err)
 	}
 }
