@@ -56,7 +56,9 @@ type Options struct {
 	Dropped func()
 	// BufferBytes, when set, bounds the bytes of the frames queued and held
 	// for one client, as Buffer bounds their number: a client whose pushes
-	// pile up past it is closed with status 1008.
+	// pile up past it is closed with status 1008. A frame larger than the
+	// bound is taken when nothing else waits (a view's first result, say),
+	// so the most held is the larger of the bound and the largest frame.
 	BufferBytes int64
 	// WriteTimeout, when set, bounds one write to a client: a client that
 	// does not take a frame within it is closed with status 1008, as too
@@ -179,6 +181,9 @@ type Conn struct {
 
 	// queued is the bytes of the frames queued and held, for BufferBytes.
 	queued atomic.Int64
+	// counted is set once the connection is counted as dropped (Dropped):
+	// the session and the writer may each find the client too slow.
+	counted atomic.Bool
 }
 
 // frame is a frame to write, or a barrier: flushed is closed when every
@@ -242,9 +247,20 @@ func (c *Conn) Send(w *jsonw.Writer) bool {
 }
 
 // overBytes reports whether queuing n more bytes of pushes goes past
-// BufferBytes.
+// BufferBytes, while other frames wait.
 func (c *Conn) overBytes(n int) bool {
-	return c.opts.BufferBytes > 0 && c.queued.Load()+int64(n) > c.opts.BufferBytes
+	if c.opts.BufferBytes <= 0 {
+		return false
+	}
+	q := c.queued.Load()
+	return q > 0 && q+int64(n) > c.opts.BufferBytes
+}
+
+// countDropped counts the connection as dropped for falling behind, once.
+func (c *Conn) countDropped() {
+	if c.opts.Dropped != nil && !c.counted.Swap(true) {
+		c.opts.Dropped()
+	}
 }
 
 // Flush waits until every frame queued so far is written, or the
@@ -329,9 +345,7 @@ func (c *Conn) tooSlow() {
 		jsonw.Put(w)
 	}
 	c.held = nil
-	if c.opts.Dropped != nil {
-		c.opts.Dropped()
-	}
+	c.countDropped()
 	reason := fmt.Sprintf("subscriber too slow: %d messages buffered", c.opts.Buffer)
 	if c.opts.BufferBytes > 0 {
 		reason = fmt.Sprintf("subscriber too slow: %d messages or %d bytes buffered", c.opts.Buffer, c.opts.BufferBytes)
@@ -406,9 +420,7 @@ func (c *Conn) uncork() bool {
 	case err != nil && timedOut(err):
 		// A client that does not take its frames in time is too slow,
 		// like one whose queue fills.
-		if c.opts.Dropped != nil {
-			c.opts.Dropped()
-		}
+		c.countDropped()
 		c.Close(websocket.StatusPolicyViolation, fmt.Sprintf("subscriber too slow: a write took over %v", c.opts.WriteTimeout))
 		return false
 	case err != nil:

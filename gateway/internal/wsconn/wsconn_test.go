@@ -270,3 +270,53 @@ func TestDeadPeer(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowClientBytesBound: a client that reads nothing is closed with
+// 1008 once the bytes queued for it pass BufferBytes, long before its
+// message bound; a frame larger than the bound is taken when nothing else
+// waits. With a write deadline too, whichever of the writer (timed out)
+// and the session (queue full) finds the client too slow first, or both,
+// it is counted once.
+func TestSlowClientBytesBound(t *testing.T) {
+	for _, timeout := range []time.Duration{0, 20 * time.Millisecond} {
+		opts := defaults()
+		opts.Buffer = 100_000
+		opts.BufferBytes = 1 << 20
+		opts.WriteTimeout = timeout
+		s := newServer(t, opts)
+		cl, c := s.dial(t)
+
+		huge := strings.Repeat("h", 2<<20)
+		c.Push(text(huge))
+		if got := doortest.Recv(t, cl); len(got) != len(huge)+2 {
+			t.Fatalf("read a frame of %d bytes, want %d", len(got), len(huge)+2)
+		}
+		if s.dropped.Load() != 0 || c.Closing() {
+			t.Fatal("a frame over the bound, alone, closed the connection")
+		}
+
+		big := strings.Repeat("x", 64<<10)
+		// 64 KiB a frame: 4096 of them are 256 MiB, far past the socket's
+		// buffers and the 1 MiB bound, and within the message bound.
+		n := 0
+		for ; !c.Closing() && n < 4096; n++ {
+			c.Push(text(big))
+		}
+		if !c.Closing() {
+			t.Fatalf("%d frames of 64 KiB pushed and the slow client was not dropped", n)
+		}
+		if q := c.queued.Load(); q > opts.BufferBytes {
+			t.Errorf("%d bytes queued, past the bound of %d", q, opts.BufferBytes)
+		}
+		c.Push(text(big))
+		ce, err := closeStatus(t, cl)
+		if timeout == 0 && (err != nil || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "1048576 bytes")) {
+			t.Errorf("closed with %v, %v; want 1008 naming the bytes bound", ce, err)
+		}
+		// A write cut by its deadline leaves half a frame: the client may
+		// see the connection end without a close frame.
+		if got := s.dropped.Load(); got != 1 {
+			t.Errorf("write timeout %v: dropped %d times, want once", timeout, got)
+		}
+	}
+}
