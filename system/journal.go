@@ -7,23 +7,10 @@ import (
 	"github.com/troupe-run/troupe/system/store"
 )
 
-// Journal lets a state machine that keeps one journal for its life write
-// each command's changes into that command's own batch: the actor sets Batch
-// before applying a command and commits it after.
-type Journal struct {
-	Batch *store.Batch
-}
-
-// Set records key = value in the current batch.
-func (j *Journal) Set(key, value []byte) { j.Batch.Set(key, value) }
-
-// Delete records the removal of key in the current batch.
-func (j *Journal) Delete(key []byte) { j.Batch.Delete(key) }
-
-// Commit hands b to the store and sends reply to sender once b is durable,
-// or at once when b holds nothing (sender may be nil: no reply). When the
-// write fails, sender gets errReply(err) instead.
-func (s *System) Commit(self, sender *actor.PID, b *store.Batch, reply any, errReply func(error) any) {
+// Commit hands b to the journal and sends reply to sender once b is
+// durable, or at once when b holds nothing (sender may be nil: no reply).
+// When the write fails, sender gets errReply(err) instead.
+func (s *System) Commit(self, sender *actor.PID, b store.Batch, reply any, errReply func(error) any) {
 	s.AfterCommit(self, b, func(err error) {
 		if err != nil {
 			reply = errReply(err)
@@ -34,13 +21,13 @@ func (s *System) Commit(self, sender *actor.PID, b *store.Batch, reply any, errR
 	})
 }
 
-// AfterCommit hands b to the store and calls then once b is durable, or at
-// once when b holds nothing. then runs on the store's pipeline, in commit
-// order; it may only send messages. When the write fails, self gets
-// messages.StoreFailed: its memory no longer matches the store, so it must
-// crash and rebuild.
-func (s *System) AfterCommit(self *actor.PID, b *store.Batch, then func(err error)) {
-	if b.Empty() {
+// AfterCommit hands b to the journal and calls then once b is durable, or
+// at once when b holds nothing. then runs on the journal's pipeline, in
+// commit order; it may only send messages. When the write fails, self gets
+// messages.StoreFailed: its memory no longer matches the journal, so it
+// must crash and rebuild.
+func (s *System) AfterCommit(self *actor.PID, b store.Batch, then func(err error)) {
+	if b == nil || b.Empty() {
 		then(nil)
 		return
 	}

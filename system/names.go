@@ -30,7 +30,7 @@ type Names struct {
 
 // LoadNames collects the names of the store's keys under prefix (the name
 // is the rest of the key).
-func LoadNames(st *store.Store, prefix string) (*Names, error) {
+func LoadNames(st store.Reader, prefix string) (*Names, error) {
 	n := &Names{names: map[string]bool{}}
 	err := st.Scan([]byte(prefix), func(key, _ []byte) error {
 		n.names[string(key[len(prefix):])] = true

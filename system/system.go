@@ -27,7 +27,7 @@ type System struct {
 	Log      *slog.Logger
 	Actors   *actor.ActorSystem
 	Root     *actor.RootContext
-	Store    *store.Store
+	Store    store.Journal
 	Metrics  *Metrics
 	Faults   *supervision.Faults
 	Registry *Registry

@@ -8,6 +8,7 @@ import (
 
 	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
+	"github.com/troupe-run/troupe/system/durable"
 	"github.com/troupe-run/troupe/system/store"
 )
 
@@ -17,10 +18,11 @@ import (
 const sweepBatch = 1000
 
 // shardActor owns one Shard. It applies each command to memory, hands the
-// writes to the store's commit pipeline and replies once they are durable,
-// without waiting for the fsync itself.
+// writes to the journal through its durable.Log and replies once they are
+// durable, without waiting for the fsync itself.
 type shardActor struct {
 	sys       *system.System
+	log       durable.Log
 	prefix    []byte
 	mem       *Memory
 	txnExpiry time.Duration
@@ -43,10 +45,9 @@ type stashed struct {
 }
 
 func (a *shardActor) Receive(ctx actor.Context) {
+	a.log.Receive(ctx, a.sys, a)
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.self = ctx.Self()
-		a.rebuild()
 		// A new incarnation watches the subscribers the registry kept.
 		for _, sub := range a.watch.subs {
 			ctx.Watch(sub.pid)
@@ -66,45 +67,42 @@ func (a *shardActor) Receive(ctx actor.Context) {
 		a.handle(ctx.Sender(), msg)
 	case *messages.Tick:
 		a.tick()
-	case *messages.StoreFailed:
-		panic("store write failed: " + msg.Reason)
 	}
 }
 
-// rebuild loads the shard from the store. Barrier first: a write handed
-// over by a previous incarnation may still be in the pipeline.
-func (a *shardActor) rebuild() {
+// Recover loads the shard from the journal (durable.State): its keys are
+// those under the shard's prefix.
+func (a *shardActor) Recover(r store.Reader) error {
 	start := time.Now()
-	if err := a.sys.Store.Barrier(); err != nil {
-		panic(fmt.Sprintf("store barrier: %v", err))
-	}
+	a.self = a.log.Self()
 	a.shard = NewShard(a.prefix, a.mem)
 	a.shard.expiredHook = a.expired
 	a.txns = map[uint64]time.Time{}
-	if err := a.sys.Store.Scan(a.prefix, a.shard.Restore); err != nil {
-		panic(fmt.Sprintf("rebuild %s from the store: %v", a.self.Id, err))
+	if err := r.Scan(a.prefix, a.shard.Restore); err != nil {
+		return err
 	}
 	if a.shard.Len() > 0 {
 		a.sys.Log.Debug("shard rebuilt", "actor", a.self.Id, "keys", a.shard.Len(), "took", time.Since(start))
 	}
+	return nil
 }
 
 func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 	now := time.Now()
-	b := a.sys.Store.NewBatch()
 	var watched []watchedKey
 	if a.watch.active() {
 		watched = a.watchedBefore(req, now.UnixMilli())
 	}
-	reply := a.shard.Apply(now, req, b)
+	reply := a.shard.Apply(now, req, &a.log)
 	if reply.ErrorCode == messages.CodeKeyReserved {
+		a.log.Discard()
 		a.stash = append(a.stash, stashed{sender, req})
 		return
 	}
 	if len(watched) > 0 {
 		a.notifyChanges(watched, req, reply, now)
 	}
-	a.commit(sender, b, reply)
+	a.commit(sender, reply)
 	switch req.Op {
 	case messages.DataOp_TXN_RESERVE, messages.DataOp_TXN_HOLD:
 		if _, had := a.txns[req.Txn]; reply.Ok && !had {
@@ -119,10 +117,12 @@ func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 // commit replies at once when the command wrote nothing, else once its
 // writes are durable. Replies to writes leave in commit order. A read may
 // see a write whose commit is still in flight (as with Redis's AOF).
-func (a *shardActor) commit(sender *actor.PID, b *store.Batch, reply *messages.DataReply) {
-	a.sys.Commit(a.self, sender, b, reply, func(err error) any {
-		return &messages.DataReply{ErrorCode: messages.CodeStore, ErrorMessage: "write not stored: " + err.Error()}
-	})
+func (a *shardActor) commit(sender *actor.PID, reply *messages.DataReply) {
+	a.log.Reply(sender, reply, storeFailed)
+}
+
+func storeFailed(err error) any {
+	return &messages.DataReply{ErrorCode: messages.CodeStore, ErrorMessage: "write not stored: " + err.Error()}
 }
 
 func (a *shardActor) respond(sender *actor.PID, reply *messages.DataReply) {
@@ -157,9 +157,8 @@ func (a *shardActor) tick() {
 			a.handle(nil, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn})
 		}
 	}
-	b := a.sys.Store.NewBatch()
-	if a.shard.Sweep(now, b, sweepBatch) > 0 {
-		a.commit(nil, b, nil)
+	if a.shard.Sweep(now, &a.log, sweepBatch) > 0 {
+		a.commit(nil, nil)
 	}
 }
 

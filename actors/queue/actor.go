@@ -11,6 +11,7 @@ import (
 
 	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
+	"github.com/troupe-run/troupe/system/durable"
 	"github.com/troupe-run/troupe/system/store"
 )
 
@@ -22,11 +23,11 @@ const prefetch = 16
 // queueActor owns one queue. It exists before the queue does (a Spawn on
 // first use); state is nil until queue.create or an implicit create.
 type queueActor struct {
-	svc     *Service
-	name    string
-	self    *actor.PID
-	state   *State
-	journal system.Journal
+	svc   *Service
+	name  string
+	self  *actor.PID
+	state *State
+	log   durable.Log // the journal state writes through
 
 	waiters []waiter    // consumers blocked in queue.consume, oldest first
 	pushed  *pushed     // pushed-to consumers; they outlive this incarnation
@@ -59,10 +60,8 @@ func (a *queueActor) prefix() []byte    { return []byte("q/" + a.name + "/") }
 func (a *queueActor) configKey() []byte { return []byte("qc/" + a.name) }
 
 func (a *queueActor) Receive(ctx actor.Context) {
+	a.log.Receive(ctx, a.svc.sys, a)
 	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		a.self = ctx.Self()
-		a.rebuild()
 	case *actor.Restarting, *actor.Stopping:
 		a.stopTimer()
 		a.failWaiters(messages.CodeUnavailable, "the queue is restarting")
@@ -76,39 +75,34 @@ func (a *queueActor) Receive(ctx actor.Context) {
 		a.tick()
 		a.dispatch()
 		a.schedule()
-	case *messages.StoreFailed:
-		panic("store write failed: " + msg.Reason)
+	case *system.Withdraw:
+		// A consumer that went away no longer waits (AskOrWithdraw): the
+		// next message goes to one that is there.
+		a.waiters = slices.DeleteFunc(a.waiters, func(w waiter) bool { return w.sender == ctx.Sender() })
+		a.svc.sys.AnswerWithdraw(ctx.Sender())
+		a.schedule()
 	}
 }
 
-// rebuild loads the queue from the store (after the pipeline drained what
-// an earlier incarnation handed it).
-func (a *queueActor) rebuild() {
-	s := a.svc.sys.Store
-	if err := s.Barrier(); err != nil {
-		panic(fmt.Sprintf("store barrier: %v", err))
-	}
+// Recover loads the queue from the journal (durable.State): its config,
+// then its messages.
+func (a *queueActor) Recover(r store.Reader) error {
+	a.self = a.log.Self()
 	a.state = nil
-	raw, found, err := s.Get(a.configKey())
-	if err != nil {
-		panic(fmt.Sprintf("read queue %s: %v", a.name, err))
-	}
-	if !found {
-		return
+	raw, found, err := r.Get(a.configKey())
+	if err != nil || !found {
+		return err
 	}
 	var pc messages.QueueConfig
 	if err := proto.Unmarshal(raw, &pc); err != nil {
-		panic(fmt.Sprintf("queue %s: corrupt config: %v", a.name, err))
+		return fmt.Errorf("queue %s: corrupt config: %w", a.name, err)
 	}
-	a.state = New(a.prefix(), configFrom(&pc, a.svc.defaults), &a.journal)
-	if err := s.Scan(a.prefix(), a.state.Restore); err != nil {
-		panic(fmt.Sprintf("rebuild queue %s: %v", a.name, err))
-	}
+	a.state = New(a.prefix(), configFrom(&pc, a.svc.defaults), &a.log)
+	return r.Scan(a.prefix(), a.state.Restore)
 }
 
 func (a *queueActor) handle(ctx actor.Context, req *messages.QueueRequest) {
 	now := time.Now()
-	a.journal.Batch = a.svc.sys.Store.NewBatch()
 	sender := ctx.Sender()
 	if a.state == nil && req.Op != messages.QueueOp_QUEUE_CREATE && !(req.Op == messages.QueueOp_QUEUE_PUBLISH && req.Create) {
 		a.reply(sender, fail(messages.CodeQueueNotFound, "queue %q does not exist", a.name))
@@ -194,8 +188,8 @@ func (a *queueActor) handle(ctx actor.Context, req *messages.QueueRequest) {
 	case messages.QueueOp_QUEUE_DLQ_PURGE:
 		a.reply(sender, &messages.QueueReply{Ok: true, Count: int64(a.state.DLQPurge())})
 	case messages.QueueOp_QUEUE_DELETE:
-		a.journal.Batch.DeleteRange(a.prefix(), store.PrefixEnd(a.prefix()))
-		a.journal.Batch.Delete(a.configKey())
+		a.log.DeleteRange(a.prefix(), store.PrefixEnd(a.prefix()))
+		a.log.Delete(a.configKey())
 		a.state = nil
 		a.failWaiters(messages.CodeQueueNotFound, "the queue was deleted")
 		a.pushed.subs, a.pushed.next = nil, 0
@@ -227,14 +221,13 @@ func (a *queueActor) create(cfg Config) {
 	pc := &messages.QueueConfig{MaxDepth: proto.Int64(int64(cfg.MaxDepth)), AckDeadlineMs: proto.Int64(cfg.AckDeadline.Milliseconds()),
 		MaxRetries: proto.Int32(int32(cfg.MaxRetries)), DeadLetter: proto.Bool(cfg.DeadLetter)}
 	raw, _ := proto.Marshal(pc)
-	a.journal.Batch.Set(a.configKey(), raw)
-	a.state = New(a.prefix(), cfg, &a.journal)
+	a.log.Set(a.configKey(), raw)
+	a.state = New(a.prefix(), cfg, &a.log)
 }
 
 // reply sends r once this command's writes are durable.
 func (a *queueActor) reply(sender *actor.PID, r *messages.QueueReply) {
-	a.svc.sys.Commit(a.self, sender, a.journal.Batch, r, storeFailed)
-	a.journal.Batch = a.svc.sys.Store.NewBatch()
+	a.log.Reply(sender, r, storeFailed)
 }
 
 // dispatch hands ready messages to waiting consumers first, then to
@@ -244,7 +237,6 @@ func (a *queueActor) dispatch() {
 		return
 	}
 	now := time.Now()
-	a.journal.Batch = a.svc.sys.Store.NewBatch()
 	for len(a.waiters) > 0 {
 		w := a.waiters[0]
 		m, ok := a.state.Consume(now, w.consumer, w.ackDeadline)
@@ -266,8 +258,7 @@ func (a *queueActor) dispatch() {
 			return
 		}
 		served = 0
-		a.svc.sys.Commit(a.self, s.pid, a.journal.Batch, &messages.QueueDelivery{Queue: a.name, Message: a.wire(m)}, storeFailed)
-		a.journal.Batch = a.svc.sys.Store.NewBatch()
+		a.log.Reply(s.pid, &messages.QueueDelivery{Queue: a.name, Message: a.wire(m)}, storeFailed)
 	}
 }
 
@@ -275,13 +266,12 @@ func (a *queueActor) dispatch() {
 // that timed out (they get message: null).
 func (a *queueActor) tick() {
 	now := time.Now()
-	a.journal.Batch = a.svc.sys.Store.NewBatch()
 	if a.state != nil {
 		if x := a.state.Tick(now); x != (Expired{}) {
 			a.svc.sys.Log.Debug("ack deadlines passed", "actor", a.self.Id, "requeued", x.Requeued,
 				"dead_lettered", x.DeadLettered, "discarded", x.Discarded)
 		}
-		a.svc.sys.Commit(a.self, nil, a.journal.Batch, nil, storeFailed)
+		a.log.Reply(nil, nil, storeFailed)
 	}
 	a.waiters = slices.DeleteFunc(a.waiters, func(w waiter) bool {
 		if now.Before(w.until) {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
+	"github.com/troupe-run/troupe/system/durable"
+	"github.com/troupe-run/troupe/system/store"
 )
 
 // markerPrefix holds one empty record per room: its presence is what makes
@@ -126,7 +128,7 @@ type roomActor struct {
 	name    string
 	self    *actor.PID
 	state   *State
-	journal system.Journal
+	log     durable.Log // the journal state writes through
 	m       *members
 	timer   *time.Timer
 	lastGen int64 // the generation this actor last created the room with
@@ -135,10 +137,10 @@ type roomActor struct {
 func (a *roomActor) prefix() []byte { return []byte("r/" + a.name + "/") }
 
 func (a *roomActor) Receive(ctx actor.Context) {
+	a.log.Receive(ctx, a.svc.sys, a)
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.self = ctx.Self()
-		a.rebuild()
+		a.schedule()
 	case *actor.Restarting:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -152,28 +154,19 @@ func (a *roomActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		a.unsubscribe(msg.Who)
 	case *messages.RoomRequest:
-		a.journal.Batch = a.svc.sys.Store.NewBatch()
 		a.handle(ctx, msg)
 	case *messages.Tick:
-		a.journal.Batch = a.svc.sys.Store.NewBatch()
 		a.state.Trim(time.Now())
-		a.svc.sys.Commit(a.self, nil, a.journal.Batch, nil, storeFailed)
+		a.log.Reply(nil, nil, storeFailed)
 		a.schedule()
-	case *messages.StoreFailed:
-		panic("store write failed: " + msg.Reason)
 	}
 }
 
-func (a *roomActor) rebuild() {
-	s := a.svc.sys.Store
-	if err := s.Barrier(); err != nil {
-		panic(fmt.Sprintf("store barrier: %v", err))
-	}
-	a.state = New(a.prefix(), a.svc.opts.Retention, &a.journal)
-	if err := s.Scan(a.prefix(), a.state.Restore); err != nil {
-		panic(fmt.Sprintf("rebuild room %s: %v", a.name, err))
-	}
-	a.schedule()
+// Recover loads the room from the journal (durable.State).
+func (a *roomActor) Recover(r store.Reader) error {
+	a.self = a.log.Self()
+	a.state = New(a.prefix(), a.svc.opts.Retention, &a.log)
+	return r.Scan(a.prefix(), a.state.Restore)
 }
 
 func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
@@ -187,7 +180,7 @@ func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
 		// Subscribers get the event once it is durable; the commit pipeline
 		// keeps events in offset order.
 		subs, root := slices.Clone(a.m.pids), a.svc.sys.Root
-		a.svc.sys.AfterCommit(a.self, a.journal.Batch, func(err error) {
+		a.log.Then(func(err error) {
 			var reply any = &messages.RoomReply{Event: ev, SubscribersNotified: int64(len(subs))}
 			if err != nil {
 				reply = storeFailed(err)
@@ -200,7 +193,6 @@ func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
 				root.Send(sender, reply)
 			}
 		})
-		a.journal.Batch = a.svc.sys.Store.NewBatch()
 		a.schedule()
 	case messages.RoomOp_ROOM_HISTORY:
 		events, err := a.state.History(req.FromOffset, int(req.Limit))
@@ -238,7 +230,7 @@ func (a *roomActor) handle(ctx actor.Context, req *messages.RoomRequest) {
 		_, existed := a.state.Meta()
 		existed = existed || a.state.Stats().Published > 0
 		a.state.Clear(a.svc.opts.Retention)
-		a.journal.Batch.Delete([]byte(markerPrefix + a.name))
+		a.log.Delete([]byte(markerPrefix + a.name))
 		// The subscribers of the room that was get nothing more from it.
 		a.svc.subscribers.Add(-int64(len(a.m.pids)))
 		for _, pid := range a.m.pids {
@@ -298,8 +290,7 @@ func (a *roomActor) unsubscribe(pid *actor.PID) {
 }
 
 func (a *roomActor) reply(sender *actor.PID, r *messages.RoomReply) {
-	a.svc.sys.Commit(a.self, sender, a.journal.Batch, r, storeFailed)
-	a.journal.Batch = a.svc.sys.Store.NewBatch()
+	a.log.Reply(sender, r, storeFailed)
 }
 
 // schedule arms the timer that trims events by age.
@@ -368,13 +359,13 @@ func (a *roomActor) ensureCreated(now time.Time) {
 // numbers them, so a reader can tell a room created again from the old).
 func (a *roomActor) create(now time.Time, maxEvents int) {
 	gen := max(now.UnixMilli(), a.lastGen+1)
-	if raw, found, err := a.svc.sys.Store.Get(a.generationKey()); err == nil && found {
+	if raw, found, err := a.log.Get(a.generationKey()); err == nil && found {
 		if last, n := binary.Varint(raw); n > 0 && last >= gen {
 			gen = last + 1
 		}
 	}
 	a.lastGen = gen
 	a.state.Create(now, gen, maxEvents)
-	a.journal.Batch.Set(a.generationKey(), binary.AppendVarint(nil, gen))
-	a.journal.Batch.Set([]byte(markerPrefix+a.name), nil)
+	a.log.Set(a.generationKey(), binary.AppendVarint(nil, gen))
+	a.log.Set([]byte(markerPrefix+a.name), nil)
 }

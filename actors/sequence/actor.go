@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/durable"
+	"github.com/troupe-run/troupe/system/store"
 )
 
 // recordPrefix holds one SequenceRecord per sequence.
@@ -27,6 +29,7 @@ type instances struct {
 // storeActor owns the list of sequences.
 type storeActor struct {
 	svc     *Service
+	log     durable.Log
 	self    *actor.PID
 	seqs    map[string]*messages.SequenceRecord
 	pending map[string]*pendingDelete // deletes waiting for instances to end
@@ -41,10 +44,8 @@ type pendingDelete struct {
 }
 
 func (a *storeActor) Receive(ctx actor.Context) {
+	a.log.Receive(ctx, a.svc.sys, a)
 	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		a.self = ctx.Self()
-		a.rebuild()
 	case *actor.Restarting, *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -91,20 +92,14 @@ func (a *storeActor) Receive(ctx actor.Context) {
 		a.settle(msg.SequenceId)
 	case *messages.Tick:
 		a.expire()
-	case *messages.StoreFailed:
-		panic("store write failed: " + msg.Reason)
 	}
 }
 
-// rebuild reads the stored sequences (after the pipeline drained what an
-// earlier incarnation handed it).
-func (a *storeActor) rebuild() {
-	st := a.svc.sys.Store
-	if err := st.Barrier(); err != nil {
-		panic(fmt.Sprintf("store barrier: %v", err))
-	}
+// Recover reads the stored sequences (durable.State).
+func (a *storeActor) Recover(r store.Reader) error {
+	a.self = a.log.Self()
 	a.seqs, a.pending = map[string]*messages.SequenceRecord{}, map[string]*pendingDelete{}
-	err := st.Scan([]byte(recordPrefix), func(_, value []byte) error {
+	err := r.Scan([]byte(recordPrefix), func(_, value []byte) error {
 		var rec messages.SequenceRecord
 		if err := proto.Unmarshal(value, &rec); err != nil {
 			return err
@@ -116,8 +111,9 @@ func (a *storeActor) rebuild() {
 		return nil
 	})
 	if err != nil {
-		panic(fmt.Sprintf("reading the stored sequences: %v", err))
+		return fmt.Errorf("reading the stored sequences: %w", err)
 	}
+	return nil
 }
 
 func (a *storeActor) view(rec *messages.SequenceRecord) *messages.SequenceView {
@@ -140,9 +136,8 @@ func (a *storeActor) add(ctx actor.Context, rec *messages.SequenceRecord) {
 		return
 	}
 	a.seqs[rec.Id] = rec
-	b := a.svc.sys.Store.NewBatch()
-	b.Set(recordKey(rec.Id), raw)
-	a.svc.sys.Commit(a.self, ctx.Sender(), b, &messages.SequenceReply{Sequences: []*messages.SequenceView{a.view(rec)}}, storeFailed)
+	a.log.Set(recordKey(rec.Id), raw)
+	a.log.Reply(ctx.Sender(), &messages.SequenceReply{Sequences: []*messages.SequenceView{a.view(rec)}}, storeFailed)
 }
 
 func (a *storeActor) reserve(msg *messages.SequenceReserve) *messages.SequenceReply {
@@ -216,9 +211,8 @@ func (a *storeActor) settle(id string) {
 // durable; the caller removes the package folder.
 func (a *storeActor) remove(sender *actor.PID, rec *messages.SequenceRecord) {
 	delete(a.seqs, rec.Id)
-	b := a.svc.sys.Store.NewBatch()
-	b.Delete(recordKey(rec.Id))
-	a.svc.sys.Commit(a.self, sender, b, &messages.SequenceReply{Sequences: []*messages.SequenceView{{Sequence: rec}}}, storeFailed)
+	a.log.Delete(recordKey(rec.Id))
+	a.log.Reply(sender, &messages.SequenceReply{Sequences: []*messages.SequenceView{{Sequence: rec}}}, storeFailed)
 }
 
 // expire fails the pending deletes past their deadline.

@@ -84,7 +84,7 @@ func (j *journal) notify() {
 func (j *journal) next() int64 { return j.base + int64(len(j.chunks)) }
 
 // load reads a topic's chunks and acks from the store.
-func (j *journal) load(st *store.Store, name string) error {
+func (j *journal) load(st store.Reader, name string) error {
 	prefix := chunksOf(name)
 	err := st.Scan(prefix, func(key, value []byte) error {
 		if len(key) != len(prefix)+8 || len(value) == 0 || value[0] != version {

@@ -177,12 +177,12 @@ func (e *engine) bootstrapCommit(msg *messages.BootstrapCommit, now time.Time) *
 	out.Views = int64(len(e.views))
 
 	// The store gets the new contents in the same batch that drops the old.
-	e.batch.DeleteRange([]byte(recordPrefix), store.PrefixEnd([]byte(recordPrefix)))
-	e.batch.DeleteRange([]byte(viewPrefix), store.PrefixEnd([]byte(viewPrefix)))
+	e.log.DeleteRange([]byte(recordPrefix), store.PrefixEnd([]byte(recordPrefix)))
+	e.log.DeleteRange([]byte(viewPrefix), store.PrefixEnd([]byte(viewPrefix)))
 	if e.svc.sys.Store.Durable() {
 		for table, t := range st.hashes.tables {
 			for id, r := range t.rows {
-				e.batch.Set(recordKey(table, id), r.canon)
+				e.log.Set(recordKey(table, id), r.canon)
 			}
 		}
 	}

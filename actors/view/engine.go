@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-run/troupe/actors/view/ivm"
 	"github.com/troupe-run/troupe/actors/view/surql"
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/durable"
 	"github.com/troupe-run/troupe/system/store"
 )
 
@@ -43,7 +44,7 @@ type engine struct {
 	names   uint64   // shared views named so far
 	matched []string // the shared views an ingest matched; reused
 	dec     ivm.Decoder
-	batch   *store.Batch
+	log     durable.Log // the journal the tables and views write through
 	ttlTick *time.Ticker
 	stop    chan struct{}
 
@@ -90,26 +91,21 @@ type delivery struct {
 }
 
 func (e *engine) Receive(ctx actor.Context) {
+	e.log.Receive(ctx, e.svc.sys, e)
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		e.self = ctx.Self()
-		e.rebuild()
 		e.startTTL()
 		e.svc.ready.Store(true)
 	case *actor.Restarting, *actor.Stopping:
 		e.svc.ready.Store(false)
 		e.stopTTL()
 	case *messages.IngestRequest:
-		e.begin()
 		e.ingest(ctx, msg)
 	case *messages.RegisterView:
-		e.begin()
 		e.reply(ctx, e.register(msg, time.Now()))
 	case *messages.UnregisterView:
-		e.begin()
 		e.reply(ctx, e.unregister(msg.Id))
 	case *messages.ResetViews:
-		e.begin()
 		e.reset()
 		e.reply(ctx, &messages.ResetViews{})
 	case *messages.ViewsInfo:
@@ -129,36 +125,28 @@ func (e *engine) Receive(ctx actor.Context) {
 			ctx.Respond(&messages.ViewSeed{ViewId: msg.ViewId})
 		}
 	case *messages.Tick:
-		e.begin()
 		e.expire(time.Now())
-		e.svc.sys.Commit(e.self, nil, e.batch, nil, storeFailed)
-	case *messages.StoreFailed:
-		panic("store write failed: " + msg.Reason)
+		e.log.Reply(nil, nil, storeFailed)
 	case *messages.BootstrapBegin:
 		ctx.Respond(e.bootstrapBegin(msg))
 	case *messages.BootstrapRows:
 		ctx.Respond(e.bootstrapRows(msg))
 	case *messages.BootstrapCommit:
-		e.begin()
 		e.reply(ctx, e.bootstrapCommit(msg, time.Now()))
 	case *messages.TableHashes:
 		ctx.Respond(&messages.TableHashesReply{Hashes: e.tableHashes()})
 	}
 }
 
-func (e *engine) begin() { e.batch = e.svc.sys.Store.NewBatch() }
-
 // reply answers once the command's writes are durable.
 func (e *engine) reply(ctx actor.Context, r any) {
-	e.svc.sys.Commit(e.self, ctx.Sender(), e.batch, r, storeFailed)
+	e.log.Reply(ctx.Sender(), r, storeFailed)
 }
 
-// rebuild loads the tables, then compiles and loads every view.
-func (e *engine) rebuild() {
-	st := e.svc.sys.Store
-	if err := st.Barrier(); err != nil {
-		panic(fmt.Sprintf("store barrier: %v", err))
-	}
+// Recover loads the tables, then compiles and loads every view
+// (durable.State).
+func (e *engine) Recover(st store.Reader) error {
+	e.self = e.log.Self()
 	e.clear()
 	err := st.Scan([]byte(recordPrefix), func(key, value []byte) error {
 		table, id, ok := bytes.Cut(key[len(recordPrefix):], []byte{0})
@@ -176,7 +164,7 @@ func (e *engine) rebuild() {
 		return err
 	})
 	if err != nil {
-		panic(fmt.Sprintf("rebuild tables: %v", err))
+		return fmt.Errorf("rebuild tables: %w", err)
 	}
 	var specs []*messages.RegisterView
 	err = st.Scan([]byte(viewPrefix), func(_, value []byte) error {
@@ -188,7 +176,7 @@ func (e *engine) rebuild() {
 		return nil
 	})
 	if err != nil {
-		panic(fmt.Sprintf("rebuild views: %v", err))
+		return fmt.Errorf("rebuild views: %w", err)
 	}
 	for _, spec := range specs {
 		v, err := compile(spec)
@@ -201,6 +189,7 @@ func (e *engine) rebuild() {
 	if len(specs) > 0 {
 		e.svc.sys.Log.Info("views rebuilt", "views", len(e.views), "tables", len(e.tables.Names()))
 	}
+	return nil
 }
 
 // clear drops the tables and views (not the view actors).
@@ -318,11 +307,7 @@ func (e *engine) ingest(ctx actor.Context, req *messages.IngestRequest) {
 		}
 	}
 	reply := &messages.IngestReply{ViewsChanged: int64(changed)}
-	if e.batch.Empty() {
-		e.deliver(sender, sends, reply, nil)
-		return
-	}
-	e.svc.sys.AfterCommit(e.self, e.batch, func(err error) { e.deliver(sender, sends, reply, err) })
+	e.log.Then(func(err error) { e.deliver(sender, sends, reply, err) })
 }
 
 // record applies an ingested change to the tables and the batch.
@@ -350,9 +335,9 @@ func (e *engine) record(req *messages.IngestRequest) (ivm.Event, error) {
 	}
 	if e.svc.sys.Store.Durable() {
 		if op == ivm.Delete {
-			e.batch.Delete(recordKey(req.Table, req.Id))
+			e.log.Delete(recordKey(req.Table, req.Id))
 		} else {
-			e.batch.Set(recordKey(req.Table, req.Id), req.Record)
+			e.log.Set(recordKey(req.Table, req.Id), req.Record)
 		}
 	}
 	return ev, nil
@@ -465,7 +450,7 @@ func (e *engine) result(id string, r *registered, format string) *messages.ViewR
 // store writes a view's registration (with its generation and activity).
 func (e *engine) store(r *registered) {
 	raw, _ := proto.Marshal(r.spec)
-	e.batch.Set(viewKey(r.spec.Id), raw)
+	e.log.Set(viewKey(r.spec.Id), raw)
 }
 
 func (e *engine) unregister(id string) *messages.ViewResult {
@@ -481,7 +466,7 @@ func (e *engine) drop(id string, r *registered) {
 	delete(e.views, id)
 	e.leave(r)
 	e.svc.dropDelivery(id)
-	e.batch.Delete(viewKey(id))
+	e.log.Delete(viewKey(id))
 	if r.pid != nil {
 		e.svc.markGone(id)
 		if err := e.svc.sys.Registry.Forget("views/" + id); err != nil {
@@ -495,8 +480,8 @@ func (e *engine) reset() {
 	for id, r := range e.views {
 		e.drop(id, r)
 	}
-	e.batch.DeleteRange([]byte(recordPrefix), store.PrefixEnd([]byte(recordPrefix)))
-	e.batch.DeleteRange([]byte(viewPrefix), store.PrefixEnd([]byte(viewPrefix)))
+	e.log.DeleteRange([]byte(recordPrefix), store.PrefixEnd([]byte(recordPrefix)))
+	e.log.DeleteRange([]byte(viewPrefix), store.PrefixEnd([]byte(viewPrefix)))
 	e.clear()
 }
 

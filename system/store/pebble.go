@@ -1,13 +1,3 @@
-// Package store is Troupe's durable store: an embedded Pebble database and the
-// commit pipeline through which actors make their writes durable without
-// waiting on fsync themselves.
-//
-// An actor applies a command to its in-memory state, records the resulting
-// writes in a Batch and hands it to Commit with a callback; the pipeline
-// writes batches in the order they were handed over and calls each callback
-// once its batch is as durable as the fsync policy promises. Callbacks run in
-// commit order on the pipeline's goroutine, so replies sent from them leave in
-// commit order too.
 package store
 
 import (
@@ -56,7 +46,7 @@ func (p Policy) String() string {
 // ErrClosed is given to callbacks of batches committed after Close.
 var ErrClosed = errors.New("store: closed")
 
-// Options configure a Store.
+// Options configure a Pebble journal.
 type Options struct {
 	Dir           string        // empty: memory only, nothing is written
 	Policy        Policy        //
@@ -66,9 +56,11 @@ type Options struct {
 	ObserveCommit func(d time.Duration)
 }
 
-// Store is the process's one database. Keys are namespaced by their owners
-// (each actor kind writes under its own prefix).
-type Store struct {
+// Pebble is the journal in an embedded Pebble database, or in no database
+// at all (memory only: every batch is empty, every scan finds nothing).
+// Keys are namespaced by their owners (each actor writes under its own
+// prefix).
+type Pebble struct {
 	db      *pebble.DB // nil when memory only
 	opts    Options
 	queue   chan commit
@@ -79,13 +71,16 @@ type Store struct {
 	closed bool
 }
 
+var _ Journal = (*Pebble)(nil)
+
 type commit struct {
 	batch *pebble.Batch
 	done  func(error)
 }
 
-// Open opens (or creates) the store and starts its commit pipeline.
-func Open(opts Options) (*Store, error) {
+// Open opens (or creates) the Pebble journal and starts its commit
+// pipeline.
+func Open(opts Options) (*Pebble, error) {
 	if opts.QueueLength <= 0 {
 		opts.QueueLength = 4096
 	}
@@ -95,7 +90,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Store{
+	s := &Pebble{
 		opts:    opts,
 		queue:   make(chan commit, opts.QueueLength),
 		stop:    make(chan struct{}),
@@ -113,44 +108,56 @@ func Open(opts Options) (*Store, error) {
 }
 
 // Durable reports whether the store writes to disk.
-func (s *Store) Durable() bool { return s.db != nil }
+func (s *Pebble) Durable() bool { return s.db != nil }
 
 // Policy is the store's fsync policy.
-func (s *Store) Policy() Policy { return s.opts.Policy }
+func (s *Pebble) Policy() Policy { return s.opts.Policy }
 
 // NewBatch returns an empty batch. In memory-only mode it records nothing.
-func (s *Store) NewBatch() *Batch {
+func (s *Pebble) NewBatch() Batch {
+	if s.db == nil {
+		return discard{}
+	}
 	// The Pebble batch is made by the first write: many batches (a read's,
 	// an actor's spare one) never get any, and a Pebble batch that is not
 	// committed is garbage rather than reused.
-	return &Batch{db: s.db}
+	return &pebbleBatch{db: s.db}
 }
 
-// Commit hands b to the pipeline; done runs once b is durable (or failed).
-// Commit does not wait for the write; it blocks only when the pipeline's
-// queue is full, which bounds the memory held by writes in flight.
-func (s *Store) Commit(b *Batch, done func(error)) {
+// Commit hands b to the pipeline (see Journal.Commit); it blocks only when
+// QueueLength batches wait.
+func (s *Pebble) Commit(b Batch, done func(error)) {
+	var raw *pebble.Batch
+	switch b := b.(type) {
+	case *pebbleBatch:
+		raw = b.take()
+	case discard:
+	default:
+		panic(fmt.Sprintf("store: a %T committed to the Pebble journal", b))
+	}
+	s.enqueue(commit{batch: raw, done: done})
+}
+
+func (s *Pebble) enqueue(c commit) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		done(ErrClosed)
+		c.done(ErrClosed)
 		return
 	}
-	s.queue <- commit{batch: b.take(), done: done}
+	s.queue <- c
 }
 
-// Barrier waits until every batch committed before it is written. An actor
-// restarted after a crash calls it before reading its state back, so that
-// a write its previous incarnation handed over is not missed.
-func (s *Store) Barrier() error {
+// Barrier waits until every batch committed before it is written (see
+// Journal.Barrier).
+func (s *Pebble) Barrier() error {
 	errc := make(chan error, 1)
-	s.Commit(&Batch{}, func(err error) { errc <- err })
+	s.enqueue(commit{done: func(err error) { errc <- err }})
 	return <-errc
 }
 
-// Scan calls fn for every key with the prefix, in key order. The slices are
-// only valid during the call.
-func (s *Store) Scan(prefix []byte, fn func(key, value []byte) error) error {
+// Scan calls fn for every key with the prefix, in key order (see Reader).
+func (s *Pebble) Scan(prefix []byte, fn func(key, value []byte) error) error {
 	if s.db == nil {
 		return nil
 	}
@@ -168,7 +175,7 @@ func (s *Store) Scan(prefix []byte, fn func(key, value []byte) error) error {
 }
 
 // Get reads one key; found is false when it is absent.
-func (s *Store) Get(key []byte) (value []byte, found bool, err error) {
+func (s *Pebble) Get(key []byte) (value []byte, found bool, err error) {
 	if s.db == nil {
 		return nil, false, nil
 	}
@@ -184,7 +191,7 @@ func (s *Store) Get(key []byte) (value []byte, found bool, err error) {
 }
 
 // Close drains the pipeline, syncs and closes the database.
-func (s *Store) Close() error {
+func (s *Pebble) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -204,7 +211,7 @@ func (s *Store) Close() error {
 // run is the commit pipeline. It takes every batch waiting, writes them in
 // order, syncs once for the lot when the policy says so, then runs their
 // callbacks in order.
-func (s *Store) run() {
+func (s *Pebble) run() {
 	defer close(s.stopped)
 	var tick <-chan time.Time
 	if s.db != nil && s.opts.Policy == SyncBatch {
@@ -246,7 +253,7 @@ func (s *Store) run() {
 	}
 }
 
-func (s *Store) write(group []commit, errs []error) {
+func (s *Pebble) write(group []commit, errs []error) {
 	start := time.Now()
 	// The group's batches go to Pebble as one: one trip through its commit
 	// pipeline (and its write-ahead log) instead of one per batch, which is
@@ -297,49 +304,31 @@ func (s *Store) write(group []commit, errs []error) {
 	}
 }
 
-// Batch collects the writes of one command (or of several, by one actor).
-type Batch struct {
-	db *pebble.DB // nil: memory only, the writes go nowhere
-	b  *pebble.Batch
+// pebbleBatch is a Batch of the Pebble journal.
+type pebbleBatch struct {
+	db *pebble.DB
+	b  *pebble.Batch // made by the first write
 }
 
-// open makes the Pebble batch on the first write; false without a store.
-func (b *Batch) open() bool {
+func (b *pebbleBatch) open() *pebble.Batch {
 	if b.b == nil {
-		if b.db == nil {
-			return false
-		}
 		b.b = b.db.NewBatch()
 	}
-	return true
+	return b.b
 }
 
-// Set records key = value.
-func (b *Batch) Set(key, value []byte) {
-	if b.open() {
-		_ = b.b.Set(key, value, nil) // fails only on a closed batch
-	}
+func (b *pebbleBatch) Set(key, value []byte) {
+	_ = b.open().Set(key, value, nil) // fails only on a closed batch
 }
 
-// Delete records the removal of key.
-func (b *Batch) Delete(key []byte) {
-	if b.open() {
-		_ = b.b.Delete(key, nil)
-	}
-}
+func (b *pebbleBatch) Delete(key []byte) { _ = b.open().Delete(key, nil) }
 
-// DeleteRange records the removal of every key in [start, end).
-func (b *Batch) DeleteRange(start, end []byte) {
-	if b.open() {
-		_ = b.b.DeleteRange(start, end, nil)
-	}
-}
+func (b *pebbleBatch) DeleteRange(start, end []byte) { _ = b.open().DeleteRange(start, end, nil) }
 
-// Empty reports whether the batch holds no write.
-func (b *Batch) Empty() bool { return b.b == nil || b.b.Empty() }
+func (b *pebbleBatch) Empty() bool { return b.b == nil || b.b.Empty() }
 
 // take hands the underlying batch to the pipeline; b is empty afterwards.
-func (b *Batch) take() *pebble.Batch {
+func (b *pebbleBatch) take() *pebble.Batch {
 	pb := b.b
 	b.b = nil
 	if pb != nil && pb.Empty() {
@@ -347,18 +336,6 @@ func (b *Batch) take() *pebble.Batch {
 		return nil
 	}
 	return pb
-}
-
-// PrefixEnd is the first key after every key that starts with prefix.
-func PrefixEnd(prefix []byte) []byte {
-	end := bytes.Clone(prefix)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] != 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil // every byte is 0xff: no upper bound
 }
 
 // pebbleLogger sends Pebble's own messages to Troupe's log.
