@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/durable"
 	"github.com/troupe-run/troupe/system/store"
 )
 
@@ -41,8 +42,11 @@ type (
 // The journal is the service's, not the actor's: a restarted actor takes
 // it over as it was, and the consumers reading it go on. Publishes that
 // waited for room are failed with ErrRestart (their producers may retry).
+// Its writes go through a durable.Log: a write the store could not make
+// fails the producer that waits on it and restarts the actor.
 type topicActor struct {
 	svc         *Service
+	log         durable.Log
 	name        string
 	contentType string
 	j           *journal
@@ -53,15 +57,9 @@ type topicActor struct {
 }
 
 func (a *topicActor) Receive(ctx actor.Context) {
+	a.log.Receive(ctx, a.svc.sys, a)
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.self = ctx.Self()
-		a.contentType = a.svc.typeOf(a.name)
-		j, err := a.svc.journalOf(a.name)
-		if err != nil {
-			panic(fmt.Sprintf("topic %s: reading its journal: %v", a.name, err))
-		}
-		a.j = j
 		a.armAge()
 	case *actor.Restarting:
 		a.failParked(ErrRestart)
@@ -105,6 +103,20 @@ func (a *topicActor) Receive(ctx actor.Context) {
 	}
 }
 
+// Recover takes the topic's journal over (durable.State): the one in
+// memory, which its consumers read, or the one the store holds the first
+// time (the service reads it from the same store as r).
+func (a *topicActor) Recover(store.Reader) error {
+	a.self = a.log.Self()
+	a.contentType = a.svc.typeOf(a.name)
+	j, err := a.svc.journalOf(a.name)
+	if err != nil {
+		return fmt.Errorf("topic %s: reading its journal: %w", a.name, err)
+	}
+	a.j = j
+	return nil
+}
+
 func (a *topicActor) create(msg *messages.TopicCreate) *messages.TopicReply {
 	switch {
 	case a.contentType == "":
@@ -113,9 +125,8 @@ func (a *topicActor) create(msg *messages.TopicCreate) *messages.TopicReply {
 				ErrorMessage: fmt.Sprintf("there are already %d topics, the limit", a.svc.opts.MaxTopics)}
 		}
 		a.contentType = msg.ContentType
-		b := a.svc.sys.Store.NewBatch()
-		b.Set(metaKey(a.name), append([]byte{version}, a.contentType...))
-		a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
+		a.log.Set(metaKey(a.name), append([]byte{version}, a.contentType...))
+		a.log.Then(a.svc.logFailure(a.name))
 	case msg.Exclusive:
 		return &messages.TopicReply{ErrorCode: messages.CodeTopicExists, ErrorMessage: "Topic with given id already exist"}
 	case a.contentType != msg.ContentType:
@@ -158,9 +169,8 @@ func (a *topicActor) append(m *publish) bool {
 		if cut > 0 {
 			from := j.base
 			j.dropFront(cut)
-			b := a.svc.sys.Store.NewBatch()
-			b.DeleteRange(chunkKey(a.name, from), chunkKey(a.name, j.base))
-			a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
+			a.log.DeleteRange(chunkKey(a.name, from), chunkKey(a.name, j.base))
+			a.log.Then(a.svc.logFailure(a.name))
 		}
 		if j.bytes+int64(len(m.data)) > limit && len(j.chunks) > 0 {
 			j.starved = true
@@ -174,10 +184,9 @@ func (a *topicActor) append(m *publish) bool {
 	j.starved = false
 	j.notify()
 	j.mu.Unlock()
-	b := a.svc.sys.Store.NewBatch()
-	b.Set(chunkKey(a.name, off), encodeChunk(now, m.data))
+	a.log.Set(chunkKey(a.name, off), encodeChunk(now, m.data))
 	done := m.done
-	a.svc.sys.Store.Commit(b, func(err error) { done <- err })
+	a.log.Then(func(err error) { done <- err })
 	if a.age == nil {
 		a.armAge()
 	}
@@ -232,10 +241,9 @@ func (a *topicActor) storeAck(m *storeAck) {
 		m.done <- ErrDeleted
 		return
 	}
-	b := a.svc.sys.Store.NewBatch()
-	b.Set(ackKey(a.name, m.id), binary.AppendUvarint([]byte{version}, uint64(m.next)))
+	a.log.Set(ackKey(a.name, m.id), binary.AppendUvarint([]byte{version}, uint64(m.next)))
 	done := m.done
-	a.svc.sys.Store.Commit(b, func(err error) { done <- err })
+	a.log.Then(func(err error) { done <- err })
 }
 
 // trimAge drops the chunks older than the topic's age limit, read or not.
@@ -256,9 +264,8 @@ func (a *topicActor) trimAge() {
 	to := j.base
 	j.notify()
 	j.mu.Unlock()
-	b := a.svc.sys.Store.NewBatch()
-	b.DeleteRange(chunkKey(a.name, from), chunkKey(a.name, to))
-	a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
+	a.log.DeleteRange(chunkKey(a.name, from), chunkKey(a.name, to))
+	a.log.Then(a.svc.logFailure(a.name))
 }
 
 // armAge schedules the next age trim: when the oldest chunk expires.
@@ -299,9 +306,8 @@ func (a *topicActor) delete() {
 	a.stopAge()
 	a.contentType = ""
 	a.svc.forget(a.name)
-	b := a.svc.sys.Store.NewBatch()
-	b.Delete(metaKey(a.name))
-	b.DeleteRange(chunksOf(a.name), store.PrefixEnd(chunksOf(a.name)))
-	b.DeleteRange(acksOf(a.name), store.PrefixEnd(acksOf(a.name)))
-	a.svc.sys.Store.Commit(b, a.svc.logFailure(a.name))
+	a.log.Delete(metaKey(a.name))
+	a.log.DeleteRange(chunksOf(a.name), store.PrefixEnd(chunksOf(a.name)))
+	a.log.DeleteRange(acksOf(a.name), store.PrefixEnd(acksOf(a.name)))
+	a.log.Then(a.svc.logFailure(a.name))
 }
