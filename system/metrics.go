@@ -25,6 +25,9 @@ type Metrics struct {
 	Dropped *prometheus.CounterVec
 	// actors are the per-actor figures of the supervisor tree (Tree).
 	actors *actorTable
+	// doors and commits are the latencies the dashboard reads (figures.go).
+	doors   doorLatencies
+	commits latencies
 }
 
 func newMetrics() *Metrics {
@@ -69,10 +72,14 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) ObserveRequest(door, command string, status int, d time.Duration) {
 	m.requests.WithLabelValues(door, command, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(door, command).Observe(d.Seconds())
+	m.doors.get(door).observe(d)
 }
 
 // ObserveCommit records the time one store write took.
-func (m *Metrics) ObserveCommit(d time.Duration) { m.storeSync.Observe(d.Seconds()) }
+func (m *Metrics) ObserveCommit(d time.Duration) {
+	m.storeSync.Observe(d.Seconds())
+	m.commits.observe(d)
+}
 
 // observeRestart counts a supervisor's decision about a crashed child.
 func (m *Metrics) observeRestart(child *actor.PID, reason any, escalated bool) {
