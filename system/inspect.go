@@ -26,7 +26,7 @@ func inspectMiddleware(next actor.ReceiverFunc) actor.ReceiverFunc {
 			next(ctx, env)
 			return
 		}
-		if env.Sender != nil {
+		if m.read != nil && env.Sender != nil {
 			ctx.ActorSystem().Root.Send(env.Sender, &inspected{m.read(ctx.Actor())})
 		}
 	}
@@ -49,4 +49,19 @@ func (s *System) Inspect(name string, read func(actor.Actor) any) (any, error) {
 		return nil, fmt.Errorf("inspect %s: unexpected reply %T", name, res)
 	}
 	return r.v, nil
+}
+
+// Crash arms the named actor (or domain) to panic, as InjectFault does, and
+// sends it a message to fail on, so that it crashes now rather than when it
+// is next used; its supervisor then does what its policy says.
+func (s *System) Crash(name string) error {
+	pid, ok := s.Registry.Lookup(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoActor, name)
+	}
+	if _, err := s.InjectFault(name, "panic"); err != nil {
+		return err
+	}
+	s.Root.Send(pid, &inspect{}) // answered by no one: it only wakes the actor
+	return nil
 }

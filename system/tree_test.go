@@ -150,3 +150,28 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("inspect of a missing actor: %v", err)
 	}
 }
+
+// Crash makes an idle actor fail at once: the tree shows the restart
+// without anyone using the actor.
+func TestCrash(t *testing.T) {
+	sys := systemtest.Boot(t, "--chaos")
+	err := sys.Registry.Domain("counters", func(string) actor.Producer {
+		return func() actor.Actor { return &counter{} }
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sys.Registry.Get("counters/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Crash("counters/a"); err != nil {
+		t.Fatal(err)
+	}
+	systemtest.Eventually(t, "the restart in the tree", func() bool {
+		n, _ := findActor(sys.Tree(), "counters", "a")
+		return n.Stats.Restarts == 1
+	})
+	if err := sys.Crash("counters/b"); !errors.Is(err, system.ErrNoActor) {
+		t.Fatalf("crash of a missing actor: %v", err)
+	}
+}
