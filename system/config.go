@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/troupe-run/troupe/system/defaults"
 )
 
 // Config is everything an operator can set. Each field is a flag --foo-bar,
@@ -25,23 +27,27 @@ type Config struct {
 	Fsync         string
 	FsyncInterval time.Duration
 
-	SSPAddr           string
-	DataAddr          string
-	HubAddr           string
-	RESPAddr          string
-	RESPScanCursors   int
-	SkipControlAddr   string
-	SkipStreamingAddr string
-	SkipServices      []string
-	SkipCallBudget    time.Duration
-	SkipInstanceTTL   time.Duration
-	SkipBuildTimeout  time.Duration
-	SkipValueCache    int
-	SkipMaxInstances  int
-	SkipMaxStreams    int
-	SkipHeartbeat     time.Duration
-	SkipSSEBuffer     int
-	SkipWriteTimeout  time.Duration
+	SSPAddr            string
+	DataAddr           string
+	HubAddr            string
+	RESPAddr           string
+	RESPScanCursors    int
+	SkipControlAddr    string
+	SkipStreamingAddr  string
+	SkipServices       []string
+	SkipCallBudget     time.Duration
+	SkipInstanceTTL    time.Duration
+	SkipBuildTimeout   time.Duration
+	SkipValueCache     int
+	SkipMaxInstances   int
+	SkipMaxStreams     int
+	SkipHeartbeat      time.Duration
+	SkipSSEBuffer      int
+	SkipSSEBufferBytes int64
+	SkipWriteTimeout   time.Duration
+	// SkipResourcePrefix is what POST /v1/streams puts before a stream's
+	// uuid (SKIP_RESOURCE_PREFIX).
+	SkipResourcePrefix string
 
 	// AdminAddr is the operator's dashboard door (GET /dashboard).
 	AdminAddr       string
@@ -62,7 +68,15 @@ type Config struct {
 	MaxBatch       int
 	RequestTimeout time.Duration
 	DrainTimeout   time.Duration
-	SweepInterval  time.Duration
+
+	// The front doors' HTTP servers: the time a client has to send a
+	// request's headers, and all of it (a route that streams or waits
+	// lifts it for its request), and how long a kept-alive connection may
+	// idle between requests.
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPIdleTimeout       time.Duration
+	SweepInterval         time.Duration
 
 	QueueMaxDepth    int
 	QueueAckDeadline time.Duration
@@ -94,8 +108,15 @@ type Config struct {
 	SSPHeartbeatInterval time.Duration
 	SSPBootstrapPageSize int
 	SSPRegisterTimeout   time.Duration
+	// SSPAuthSecret is the views door's bearer secret (SPKY_AUTH_SECRET).
+	SSPAuthSecret string
+	// The views service's database, which the original SSP reads from its
+	// environment; Troupe only reports them to the scheduler.
+	SSPDBURL, SSPDBNS, SSPDBName, SSPDBUser string
 
-	SSPJobConfig      string
+	SSPJobConfig string
+	// SSPJobs is the job tables in SPKY_JOB_CONFIG's JSON.
+	SSPJobs           string
 	SSPJobConcurrency int
 	SSPJobMaxPending  int
 
@@ -136,6 +157,13 @@ var specEnv = map[string]struct{ name, unit string }{
 	"ssp-advertise-addr":      {"SPKY_SSP_ADVERTISE_ADDR", ""},
 	"ssp-heartbeat-interval":  {"HEARTBEAT_INTERVAL_MS", "ms"},
 	"ssp-bootstrap-page-size": {"SPKY_SSP_BOOTSTRAP_PAGE_SIZE", ""},
+	"ssp-auth-secret":         {"SPKY_AUTH_SECRET", ""},
+	"ssp-db-url":              {"SPKY_DB_URL", ""},
+	"ssp-db-ns":               {"SPKY_DB_NS", ""},
+	"ssp-db-name":             {"SPKY_DB_NAME", ""},
+	"ssp-db-user":             {"SPKY_DB_USER", ""},
+	"ssp-jobs":                {"SPKY_JOB_CONFIG", ""},
+	"skip-resource-prefix":    {"SKIP_RESOURCE_PREFIX", ""},
 }
 
 // FlagSet declares every flag, with its default, on a new flag set bound to c.
@@ -168,9 +196,12 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.SkipValueCache, "skip-value-cache", 10_000, "parsed values a Skip runtime keeps for the getArray/getUnique reads of its mappers")
 	fs.IntVar(&c.SkipMaxInstances, "skip-max-instances", 1000, "Skip resource instances (distinct resource and params) per service")
 	fs.IntVar(&c.SkipMaxStreams, "skip-max-streams", 10_000, "Skip streams per service")
-	fs.DurationVar(&c.SkipHeartbeat, "skip-heartbeat", 30*time.Second, "how often an idle Skip stream gets an empty update that keeps proxies open (0: never)")
-	fs.IntVar(&c.SkipSSEBuffer, "skip-sse-buffer", 1024, "events buffered per Skip stream client before it is disconnected as too slow")
-	fs.DurationVar(&c.SkipWriteTimeout, "skip-write-timeout", 10*time.Second, "deadline of each write to a Skip stream client")
+	fs.DurationVar(&c.SkipHeartbeat, "skip-heartbeat", defaults.SkipHeartbeat, "how often an idle Skip stream gets an empty update that keeps proxies open (0: never)")
+	fs.IntVar(&c.SkipSSEBuffer, "skip-sse-buffer", defaults.SkipSSEBuffer, "events buffered per Skip stream client before it is disconnected as too slow")
+	c.SkipSSEBufferBytes = defaults.SkipSSEBufferBytes
+	fs.Var((*byteSize)(&c.SkipSSEBufferBytes), "skip-sse-buffer-bytes", "bytes of events buffered per Skip stream client before it is disconnected as too slow")
+	fs.DurationVar(&c.SkipWriteTimeout, "skip-write-timeout", defaults.SkipWriteTimeout, "deadline of each write to a Skip stream client")
+	fs.StringVar(&c.SkipResourcePrefix, "skip-resource-prefix", "", "what POST /v1/streams puts before a stream's uuid, for a proxy that routes streams by it (also SKIP_RESOURCE_PREFIX)")
 
 	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:7070", "operator's dashboard address (GET /dashboard, /admin/api/tree, /admin/api/events); off disables it")
 	fs.DurationVar(&c.AdminHistory, "admin-history", 10*time.Minute, "how far back the dashboard's charts reach (one sample a second is kept for this long)")
@@ -192,12 +223,15 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 
 	fs.IntVar(&c.Shards, "shards", 16, "number of KV shard actors the keyspace is hashed over (fixed for a data dir)")
-	c.MaxBody = 16 << 20
+	c.MaxBody = defaults.MaxBody
 	fs.Var((*byteSize)(&c.MaxBody), "max-body", "largest request body accepted (e.g. 512KiB, 16MiB)")
 	fs.Var((*byteSize)(&c.MaxMemory), "max-memory", "bytes of data the server may hold; writes past it get 507 (0: no limit)")
-	fs.IntVar(&c.MaxBatch, "max-batch", 1000, "most commands in one batch request")
-	fs.DurationVar(&c.RequestTimeout, "request-timeout", 5*time.Second, "deadline of a request inside the server")
+	fs.IntVar(&c.MaxBatch, "max-batch", defaults.MaxBatch, "most commands in one batch request")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", defaults.RequestTimeout, "deadline of a request inside the server")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fs.DurationVar(&c.HTTPReadHeaderTimeout, "http-read-header-timeout", 10*time.Second, "time a client has to send a request's headers")
+	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", time.Minute, "time a client has to send a whole request, body included (routes that stream or wait lift it for their request)")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 2*time.Minute, "how long a kept-alive HTTP connection may wait for its next request")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Second, "how often expired keys are swept")
 
 	fs.IntVar(&c.QueueMaxDepth, "queue-max-depth", 100_000, "messages a queue holds (ready and in flight) unless its config says otherwise")
@@ -208,18 +242,18 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.RoomMaxEvents, "room-max-events", 10_000, "events an event-stream room keeps (0: no count limit)")
 	fs.DurationVar(&c.RoomMaxAge, "room-max-age", 24*time.Hour, "how long a room keeps an event (0: no age limit)")
 	fs.IntVar(&c.MaxRooms, "max-rooms", 10_000, "event-stream rooms that may exist")
-	c.MaxMessage = 1 << 20
+	c.MaxMessage = defaults.MaxMessage
 	fs.Var((*byteSize)(&c.MaxMessage), "max-message", "largest queue message, room event or pub/sub message")
 	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", 1000, "subscribers per room and topic patterns per subscriber")
-	fs.IntVar(&c.WSBuffer, "ws-buffer", 1024, "messages buffered for a WebSocket client before it is disconnected as too slow")
-	fs.DurationVar(&c.WSPingInterval, "ws-ping-interval", 20*time.Second, "WebSocket ping interval; a peer silent for two is closed")
-	fs.IntVar(&c.MaxSessions, "max-sessions", 10_000, "concurrent WebSocket connections per front door")
+	fs.IntVar(&c.WSBuffer, "ws-buffer", defaults.WSBuffer, "messages buffered for a WebSocket client before it is disconnected as too slow")
+	fs.DurationVar(&c.WSPingInterval, "ws-ping-interval", defaults.WSPingInterval, "WebSocket ping interval; a peer silent for two is closed")
+	fs.IntVar(&c.MaxSessions, "max-sessions", defaults.MaxSessions, "concurrent WebSocket connections per front door")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "requests per second per API key (per client IP without keys) on the data door; 0 disables")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of the rate limit")
 	fs.StringVar(&c.DataReplies, "data-replies", "spec", "reply shapes of the data door: spec, or original (the original server's, for its SDKs)")
-	c.WSBufferBytes = 16 << 20
-	fs.Var((*byteSize)(&c.WSBufferBytes), "ws-buffer-bytes", "bytes buffered for a data-door WebSocket or SSE client before it is disconnected as too slow")
-	fs.DurationVar(&c.WSWriteTimeout, "ws-write-timeout", 10*time.Second, "deadline of one write to a data-door WebSocket client; past it the client is closed as too slow")
+	c.WSBufferBytes = defaults.WSBufferBytes
+	fs.Var((*byteSize)(&c.WSBufferBytes), "ws-buffer-bytes", "bytes buffered for a WebSocket client of the data or views door (or an HTTP pub/sub subscriber) before it is disconnected as too slow")
+	fs.DurationVar(&c.WSWriteTimeout, "ws-write-timeout", defaults.WSWriteTimeout, "deadline of one write to a WebSocket client of the data or views door; past it the client is closed as too slow")
 
 	fs.IntVar(&c.MaxViews, "max-views", 10_000, "views that may be registered on the views door")
 	fs.DurationVar(&c.TTLCleanupInterval, "ttl-cleanup-interval", time.Minute, "how often views past their ttl are removed (also TTL_CLEANUP_INTERVAL_SECS, in seconds)")
@@ -229,7 +263,13 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.SSPHeartbeatInterval, "ssp-heartbeat-interval", 5*time.Second, "time between heartbeats to the scheduler (also HEARTBEAT_INTERVAL_MS, in milliseconds)")
 	fs.IntVar(&c.SSPBootstrapPageSize, "ssp-bootstrap-page-size", 1000, "rows per proxy query when bootstrapping from the scheduler (also SPKY_SSP_BOOTSTRAP_PAGE_SIZE)")
 	fs.DurationVar(&c.SSPRegisterTimeout, "ssp-register-timeout", 5*time.Minute, "how long registration with the scheduler is retried before the lifecycle fails")
-	fs.StringVar(&c.SSPJobConfig, "ssp-job-config", "", "YAML file (such as sp00ky.yml) whose job_tables key, or backend apps with an outbox table, list the job tables and their backends (SPKY_JOB_CONFIG is also read)")
+	fs.StringVar(&c.SSPAuthSecret, "ssp-auth-secret", "", "the views door's bearer secret (also SPKY_AUTH_SECRET); none: any bearer token, loopback clients only unless --insecure")
+	fs.StringVar(&c.SSPDBURL, "ssp-db-url", "", "the views service's database URL, reported to the scheduler (also SPKY_DB_URL)")
+	fs.StringVar(&c.SSPDBNS, "ssp-db-ns", "", "the database's namespace, reported to the scheduler (also SPKY_DB_NS)")
+	fs.StringVar(&c.SSPDBName, "ssp-db-name", "", "the database's name, reported to the scheduler (also SPKY_DB_NAME)")
+	fs.StringVar(&c.SSPDBUser, "ssp-db-user", "", "the database's user, reported to the scheduler (also SPKY_DB_USER)")
+	fs.StringVar(&c.SSPJobConfig, "ssp-job-config", "", "YAML file (such as sp00ky.yml) whose job_tables key, or backend apps with an outbox table, list the job tables and their backends (merged with --ssp-jobs)")
+	fs.StringVar(&c.SSPJobs, "ssp-jobs", "", "the job tables as JSON, SPKY_JOB_CONFIG's list or job_tables object (also SPKY_JOB_CONFIG)")
 	fs.IntVar(&c.SSPJobConcurrency, "ssp-job-concurrency", 8, "jobs of one job table (one backend) run at once, waits before a retry included")
 	fs.IntVar(&c.SSPJobMaxPending, "ssp-job-max-pending", 100_000, "jobs one job table's queue holds; a job created past it is refused (507)")
 
@@ -264,8 +304,11 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 }
 
 // LoadConfig parses args (without the program name), then fills every flag
-// not given from the environment, then from the --config file.
-func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+// not given from the environment (lookupEnv is os.LookupEnv, or NoEnv),
+// then from the --config file. A variable set to the empty string is the
+// empty value, as the flag given empty is (TROUPE_DATA_DIR= keeps
+// everything in memory); only an unset one is not given.
+func LoadConfig(args []string, lookupEnv func(string) (string, bool), usage io.Writer) (Config, error) {
 	var c Config
 	fs := c.FlagSet("troupe")
 	fs.SetOutput(usage)
@@ -279,7 +322,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
 	if !given["config"] {
-		if v := getenv(envName("config")); v != "" {
+		if v, ok := lookupEnv(envName("config")); ok {
 			c.ConfigFile = v
 		}
 	}
@@ -305,9 +348,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 			return
 		}
 		var val, from string
-		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
+		if v, ok := lookupEnv(envName(f.Name)); ok {
 			val, from = v, envName(f.Name)
-		} else if v, ok := lookupEnv(getenv, specEnv[f.Name].name); ok {
+		} else if v, ok := lookupSpecEnv(lookupEnv, f.Name); ok {
 			val, from = v+specEnv[f.Name].unit, specEnv[f.Name].name
 		} else if v, ok := file[f.Name]; ok {
 			val, from = yamlString(v), c.ConfigFile
@@ -366,8 +409,11 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--data-replies=%q: want spec or original", c.DataReplies))
 	}
-	if c.WSBufferBytes < 1024 || c.WSWriteTimeout <= 0 {
-		errs = append(errs, errors.New("--ws-buffer-bytes must be at least 1KiB and --ws-write-timeout positive"))
+	if c.WSBufferBytes < 1024 || c.WSWriteTimeout <= 0 || c.SkipSSEBufferBytes < 1024 {
+		errs = append(errs, errors.New("--ws-buffer-bytes and --skip-sse-buffer-bytes must be at least 1KiB and --ws-write-timeout positive"))
+	}
+	if c.HTTPReadHeaderTimeout <= 0 || c.HTTPReadTimeout < 0 || c.HTTPIdleTimeout < 0 {
+		errs = append(errs, errors.New("--http-read-header-timeout must be positive, --http-read-timeout and --http-idle-timeout not negative (0: none)"))
 	}
 	if c.RestartMax < 0 || c.RestartWindow <= 0 {
 		errs = append(errs, errors.New("--restart-max must not be negative and --restart-window must be positive"))
@@ -382,12 +428,37 @@ func envName(flagName string) string {
 	return "TROUPE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func lookupEnv(getenv func(string) string, name string) (string, bool) {
+// NoEnv is an empty environment, for LoadConfig.
+func NoEnv(string) (string, bool) { return "", false }
+
+// lookupSpecEnv looks up the original systems' own variable for a flag, if
+// it has one.
+func lookupSpecEnv(lookupEnv func(string) (string, bool), flagName string) (string, bool) {
+	name := specEnv[flagName].name
 	if name == "" {
 		return "", false
 	}
-	v := getenv(name)
-	return v, v != ""
+	return lookupEnv(name)
+}
+
+// SchedulerEnv is what the views door tells the scheduler of its settings
+// at registration, as the original SSP sends its environment: the
+// original's variables, in their units, for the settings that have a
+// value. The secret is not among them.
+func (c *Config) SchedulerEnv() map[string]string {
+	env := map[string]string{}
+	for name, v := range map[string]string{
+		"SPKY_DB_URL": c.SSPDBURL, "SPKY_DB_NS": c.SSPDBNS, "SPKY_DB_NAME": c.SSPDBName, "SPKY_DB_USER": c.SSPDBUser,
+		"SPKY_SCHEDULER_URL": c.SSPSchedulerURL, "SPKY_SSP_LISTEN_ADDR": c.SSPAddr,
+		"SPKY_SSP_ADVERTISE_ADDR": c.SSPAdvertiseAddr, "SPKY_SSP_ID": c.SSPID,
+		"HEARTBEAT_INTERVAL_MS":     strconv.FormatInt(c.SSPHeartbeatInterval.Milliseconds(), 10),
+		"TTL_CLEANUP_INTERVAL_SECS": strconv.FormatInt(int64(c.TTLCleanupInterval/time.Second), 10),
+	} {
+		if v != "" {
+			env[name] = v
+		}
+	}
+	return env
 }
 
 // yamlString turns a YAML value into a flag's text; a list becomes a

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/troupe-run/troupe/system/defaults"
 )
 
 func TestConfigPrecedence(t *testing.T) {
@@ -22,7 +24,7 @@ func TestConfigPrecedence(t *testing.T) {
 		"SPKY_SSP_LISTEN_ADDR":      "127.0.0.1:9999",
 		"TTL_CLEANUP_INTERVAL_SECS": "7",
 	}
-	c, err := LoadConfig([]string{"--fsync=batch"}, func(k string) string { return env[k] }, os.Stderr)
+	c, err := LoadConfig([]string{"--fsync=batch"}, mapEnv(env), os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestConfigPrecedence(t *testing.T) {
 
 func TestConfigTroupeEnvWinsOverSpecEnv(t *testing.T) {
 	env := map[string]string{"TROUPE_SSP_ADDR": ":1", "SPKY_SSP_LISTEN_ADDR": ":2"}
-	c, err := LoadConfig(nil, func(k string) string { return env[k] }, os.Stderr)
+	c, err := LoadConfig(nil, mapEnv(env), os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--config=" + bad}, `unknown setting "no-such-flag"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
-		_, err := LoadConfig(tc.args, func(string) string { return "" }, &strings.Builder{})
+		_, err := LoadConfig(tc.args, NoEnv, &strings.Builder{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
 		}
@@ -94,7 +96,7 @@ func TestByteSize(t *testing.T) {
 
 func TestHelpListsEveryFlag(t *testing.T) {
 	var out strings.Builder
-	_, err := LoadConfig([]string{"--help"}, func(string) string { return "" }, &out)
+	_, err := LoadConfig([]string{"--help"}, NoEnv, &out)
 	if err == nil {
 		t.Fatal("--help must return flag.ErrHelp")
 	}
@@ -102,6 +104,100 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"skip-streaming-addr", "api-keys", "chaos", "insecure", "log-format", "max-body", "max-memory", "shards", "config"} {
 		if !strings.Contains(out.String(), "-"+name) {
 			t.Errorf("--help does not list --%s", name)
+		}
+	}
+}
+
+// mapEnv is an environment of the variables in env.
+func mapEnv(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+// A variable set to the empty string is the empty value, as the flag given
+// empty is; an unset one leaves the default.
+func TestConfigEmptyVariableIsEmptyValue(t *testing.T) {
+	c, err := LoadConfig(nil, mapEnv(map[string]string{"TROUPE_DATA_DIR": "", "TROUPE_API_KEYS": ""}), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "" {
+		t.Errorf("TROUPE_DATA_DIR= gave data-dir %q, want memory only", c.DataDir)
+	}
+	flag, err := LoadConfig([]string{"--data-dir="}, NoEnv, os.Stderr)
+	if err != nil || flag.DataDir != c.DataDir {
+		t.Errorf("--data-dir= gave %q, %v; want what TROUPE_DATA_DIR= gives", flag.DataDir, err)
+	}
+	unset, err := LoadConfig(nil, NoEnv, os.Stderr)
+	if err != nil || unset.DataDir != "troupe-data" {
+		t.Errorf("unset: data-dir %q, %v; want the default", unset.DataDir, err)
+	}
+	// An empty value a flag refuses is refused from the environment too.
+	if _, err := LoadConfig(nil, mapEnv(map[string]string{"TROUPE_MAX_BODY": ""}), os.Stderr); err == nil ||
+		!strings.Contains(err.Error(), "TROUPE_MAX_BODY") {
+		t.Errorf("TROUPE_MAX_BODY=: got %v, want an error naming it", err)
+	}
+}
+
+// The original systems' variables the server used to read itself go
+// through the configuration, under their names.
+func TestConfigSpecVariables(t *testing.T) {
+	env := map[string]string{
+		"SPKY_AUTH_SECRET":      "s3cret",
+		"SKIP_RESOURCE_PREFIX":  "/p",
+		"SPKY_JOB_CONFIG":       `[{"name":"api","table":"job","base_url":"http://localhost:3000"}]`,
+		"SPKY_DB_URL":           "ws://db:8000",
+		"SPKY_DB_NS":            "ns",
+		"SPKY_SCHEDULER_URL":    "http://scheduler:9667",
+		"HEARTBEAT_INTERVAL_MS": "2500",
+	}
+	c, err := LoadConfig(nil, mapEnv(env), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"SPKY_AUTH_SECRET", c.SSPAuthSecret, "s3cret"},
+		{"SKIP_RESOURCE_PREFIX", c.SkipResourcePrefix, "/p"},
+		{"SPKY_JOB_CONFIG", c.SSPJobs, env["SPKY_JOB_CONFIG"]},
+		{"SPKY_DB_URL", c.SSPDBURL, "ws://db:8000"},
+		{"HEARTBEAT_INTERVAL_MS", c.SSPHeartbeatInterval, 2500 * time.Millisecond},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	want := map[string]string{
+		"SPKY_DB_URL": "ws://db:8000", "SPKY_DB_NS": "ns", "SPKY_SCHEDULER_URL": "http://scheduler:9667",
+		"SPKY_SSP_LISTEN_ADDR": ":8667", "HEARTBEAT_INTERVAL_MS": "2500", "TTL_CLEANUP_INTERVAL_SECS": "60",
+	}
+	if got := c.SchedulerEnv(); !reflect.DeepEqual(got, want) {
+		t.Errorf("SchedulerEnv() = %v, want %v", got, want)
+	}
+}
+
+// Each default a front door also fills in has one home, package defaults.
+func TestConfigDefaultsHaveOneHome(t *testing.T) {
+	c, err := LoadConfig(nil, NoEnv, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"request-timeout", c.RequestTimeout, time.Duration(defaults.RequestTimeout)},
+		{"max-body", c.MaxBody, int64(defaults.MaxBody)},
+		{"ws-buffer-bytes", c.WSBufferBytes, int64(defaults.WSBufferBytes)},
+		{"skip-sse-buffer-bytes", c.SkipSSEBufferBytes, int64(defaults.SkipSSEBufferBytes)},
+		{"max-sessions", c.MaxSessions, defaults.MaxSessions},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
 }

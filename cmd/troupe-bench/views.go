@@ -66,7 +66,7 @@ type viewsResult struct {
 }
 
 func benchViewsOnce(m, records, ingests int) (res viewsResult, err error) {
-	cfg, err := system.LoadConfig([]string{"--data-dir=", "--log-level=error"}, func(string) string { return "" }, io.Discard)
+	cfg, err := system.LoadConfig([]string{"--data-dir=", "--log-level=error"}, system.NoEnv, io.Discard)
 	if err != nil {
 		return res, err
 	}

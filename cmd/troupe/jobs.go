@@ -14,12 +14,12 @@ import (
 	"github.com/troupe-run/troupe/system"
 )
 
-// startJobs reads the job tables (SPKY_JOB_CONFIG and --ssp-job-config; a
+// startJobs reads the job tables (--ssp-jobs, or SPKY_JOB_CONFIG, and --ssp-job-config; a
 // mistake stops the start) and starts their runner, which first runs the
 // jobs an earlier run left in its queues.
 func startJobs(sys *system.System, queues *queue.Service, views *view.Service) (*job.Service, error) {
 	c := sys.Config
-	cfg, err := jobconfig.Load(os.Getenv(jobconfig.EnvName), c.SSPJobConfig, os.ReadFile)
+	cfg, err := jobconfig.Load(c.SSPJobs, c.SSPJobConfig, os.ReadFile)
 	if err != nil {
 		return nil, err
 	}

@@ -10,12 +10,6 @@ import (
 	"github.com/troupe-run/troupe/system"
 )
 
-// schedulerEnv are the variables the original SSP sends the scheduler at
-// registration (its "env"), when they are set.
-var schedulerEnv = []string{"SPKY_DB_URL", "SPKY_DB_NS", "SPKY_DB_NAME", "SPKY_DB_USER",
-	"SPKY_SCHEDULER_URL", "SPKY_SSP_LISTEN_ADDR", "SPKY_SSP_ADVERTISE_ADDR", "SPKY_SSP_ID",
-	"HEARTBEAT_INTERVAL_MS", "TTL_CLEANUP_INTERVAL_SECS"}
-
 // bootstrapStep bounds each step of a bootstrap (a proxy query, a page
 // handed to the engine, the commit of the whole snapshot).
 const bootstrapStep = time.Minute
@@ -34,18 +28,12 @@ func (d *domains) startLifecycle() error {
 	if err != nil {
 		return err
 	}
-	env := map[string]string{}
-	for _, name := range schedulerEnv {
-		if v := os.Getenv(name); v != "" {
-			env[name] = v
-		}
-	}
 	// A page holds up to page-size records of up to --max-message bytes.
 	maxResponse := min(max(int64(c.SSPBootstrapPageSize)*c.MaxMessage, 64<<20), 1<<30)
 	policy := lifecycle.DefaultPolicy()
 	policy.RegisterFor = c.SSPRegisterTimeout
 	d.lifecycle, err = lifecycle.Start(sys, d.views, lifecycle.Options{
-		SchedulerURL: c.SSPSchedulerURL, SSPID: d.sspID, URL: url, Version: system.Version, Env: env,
+		SchedulerURL: c.SSPSchedulerURL, SSPID: d.sspID, URL: url, Version: system.Version, Env: c.SchedulerEnv(),
 		HeartbeatInterval: c.SSPHeartbeatInterval, PageSize: c.SSPBootstrapPageSize,
 		CallTimeout: 10 * time.Second, StepTimeout: bootstrapStep, MaxResponse: maxResponse,
 		Policy: policy, Decode: ssp.DecodeStoredView,

@@ -28,7 +28,7 @@ func main() {
 }
 
 func serve(args []string) int {
-	cfg, err := system.LoadConfig(args, os.Getenv, os.Stderr)
+	cfg, err := system.LoadConfig(args, os.LookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

@@ -17,7 +17,7 @@ import (
 func Boot(t testing.TB, args ...string) *system.System {
 	t.Helper()
 	cfg, err := system.LoadConfig(append([]string{"--data-dir=", "--restart-backoff=1ms"}, args...),
-		func(string) string { return "" }, io.Discard)
+		system.NoEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
