@@ -31,6 +31,7 @@ type Keyspace struct {
 	nextTxn atomic.Uint64
 	ops     atomic.Int64  // commands executed
 	rate    atomic.Uint64 // commands per second over the last sweep interval, as float64 bits
+	wakes   wakes         // blocked pops waiting for a push (wake.go)
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -140,6 +141,14 @@ func (k *Keyspace) shardOf(key string) int {
 // Do executes one command. The error is a timeout or a crashed shard
 // (system.ErrFailed); command errors are in the reply's error_code.
 func (k *Keyspace) Do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
+	rep, err := k.do(ctx, req)
+	if err == nil {
+		k.Wrote(req, rep)
+	}
+	return rep, err
+}
+
+func (k *Keyspace) do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
 	k.ops.Add(1)
 	timeout := k.sys.Config.RequestTimeout
 	if d, ok := ctx.Deadline(); ok {

@@ -33,6 +33,7 @@ type finish func(c *conn, rep *messages.DataReply, err error)
 type asyncFn func(c *conn, a [][]byte) (*messages.DataRequest, finish)
 
 type pending struct {
+	req  *messages.DataRequest // sent through the pipe: its waiters are signalled after
 	wait func() (*messages.DataReply, error)
 	fin  finish
 }
@@ -63,7 +64,7 @@ func (c *conn) runAsync(f asyncFn, a [][]byte) bool {
 		if c.pipe == nil {
 			c.pipe = c.s.b.Pipes()
 		}
-		c.pending = append(c.pending, pending{wait: c.pipe.Send(req), fin: fin})
+		c.pending = append(c.pending, pending{req: req, wait: c.pipe.Send(req), fin: fin})
 	}
 	if len(c.pending) >= maxInFlight {
 		c.drain()
@@ -79,6 +80,9 @@ func (c *conn) drain() {
 			p.fin(c, nil, nil)
 		} else {
 			rep, err := p.wait()
+			if err == nil {
+				c.s.b.Keyspace.Wrote(p.req, rep)
+			}
 			p.fin(c, rep, err)
 		}
 		c.pending[i] = pending{}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/troupe-run/troupe/messages"
@@ -425,7 +425,9 @@ func cmdRPopLPush(blocking bool) func(c *conn, a [][]byte) {
 // (up to timeout, 0 forever) for src to have an element.
 func (c *conn) move(src, dst string, fromLeft, toLeft, blocking bool, timeout time.Duration) {
 	try := func() (done bool) {
-		c.atomically([]string{src, dst}, func() bool {
+		// atomically is false when fn failed (and answered) or the hold
+		// failed (and it answered): either way the command is answered.
+		held := c.atomically([]string{src, dst}, func() bool {
 			// A dst of another type fails before anything is popped.
 			t, ok := c.typeOf(dst)
 			if !ok {
@@ -462,9 +464,9 @@ func (c *conn) move(src, dst string, fromLeft, toLeft, blocking bool, timeout ti
 			done = true
 			return true
 		})
-		return done
+		return done || !held
 	}
-	if c.block(blocking, timeout, try) {
+	if c.block(blocking, timeout, []string{src}, try) {
 		return
 	}
 	c.w.null()
@@ -472,15 +474,20 @@ func (c *conn) move(src, dst string, fromLeft, toLeft, blocking bool, timeout ti
 
 // block runs try until it answers, waiting between tries when blocking
 // (not inside MULTI, where Redis does not block) until timeout (0:
-// forever) or the server closes. The keyspace has no wake-up for a list
-// push, so the wait polls, backing off from 1 ms to 50 ms. It reports
-// whether try answered.
-func (c *conn) block(blocking bool, timeout time.Duration, try func() bool) bool {
+// forever), the client goes away or the server closes. It sleeps until a
+// write gives one of keys something to pop (the keyspace's waiters, signalled
+// by pushes from either door and by holds let go), then tries again. It
+// reports whether try answered.
+func (c *conn) block(blocking bool, timeout time.Duration, keys []string, try func() bool) bool {
+	if !blocking || c.txn != 0 {
+		return try()
+	}
+	// Registered before the first look, so that a push between the look
+	// and the sleep is not missed.
+	wt := c.s.b.Keyspace.WaitWrite(keys)
+	defer wt.Stop()
 	if try() {
 		return true
-	}
-	if !blocking || c.txn != 0 {
-		return false
 	}
 	c.s.stats.blocked.Add(1)
 	defer c.s.stats.blocked.Add(-1)
@@ -490,38 +497,59 @@ func (c *conn) block(blocking bool, timeout time.Duration, try func() bool) bool
 		defer t.Stop()
 		deadline = t.C
 	}
-	wait := time.Millisecond
-	tick := time.NewTimer(wait)
-	defer tick.Stop()
+	gone, stop := c.watchPeer()
+	defer stop()
 	for {
 		select {
 		case <-c.s.closing:
 			return false
+		case <-gone:
+			return false // nobody to answer
 		case <-deadline:
 			return try()
-		case <-tick.C:
+		case <-wt.C:
+			if try() {
+				return true
+			}
 		}
-		if try() {
-			return true
-		}
-		if !c.peerAlive() {
-			return false // nobody to answer
-		}
-		wait = min(2*wait, 50*time.Millisecond)
-		tick.Reset(wait)
 	}
 }
 
-// peerAlive reads what the blocked client sent meanwhile (kept for after
-// the blocking command), waiting at most a millisecond, to notice a client
-// that went away. The blocking command's arguments were copied before, so
-// the read buffer may move.
-func (c *conn) peerAlive() bool {
-	_ = c.nc.SetReadDeadline(time.Now().Add(time.Millisecond))
-	err := c.rd.fill()
-	_ = c.nc.SetReadDeadline(time.Time{})
-	var ne net.Error
-	return err == nil || (errors.As(err, &ne) && ne.Timeout())
+// watchPeer reads what a blocked client sends meanwhile (kept in the read
+// buffer for after the blocking command; its arguments were copied before,
+// so the buffer may move), to notice at once a client that went away:
+// gone is closed then. stop ends the reading goroutine.
+func (c *conn) watchPeer() (gone <-chan struct{}, stop func()) {
+	ch, done := make(chan struct{}), make(chan struct{})
+	var stopping atomic.Bool
+	go func() {
+		defer close(done)
+		for {
+			err := c.rd.fill()
+			switch {
+			case err == nil:
+				continue
+			case stopping.Load(), errors.Is(err, errTooBig):
+				// Stopped, or more was sent than a command may hold: what
+				// comes after the blocking command will say so.
+				return
+			}
+			close(ch)
+			return
+		}
+	}()
+	return ch, func() {
+		stopping.Store(true)
+		_ = c.nc.SetReadDeadline(time.Now())
+		<-done
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// popHeld reports a pop refused because another command holds the key: a
+// blocked pop looks again when the hold is let go.
+func popHeld(rep *messages.DataReply, err error) bool {
+	return err == nil && rep.ErrorCode == messages.CodeKeyReserved
 }
 
 func cmdBPop(op messages.DataOp) func(c *conn, a [][]byte) {
@@ -534,6 +562,9 @@ func cmdBPop(op messages.DataOp) func(c *conn, a [][]byte) {
 		try := func() bool {
 			for _, k := range keys {
 				rep, err := c.do(&messages.DataRequest{Op: op, Key: k})
+				if popHeld(rep, err) {
+					continue
+				}
 				if c.failed(rep, err) {
 					return true
 				}
@@ -546,7 +577,7 @@ func cmdBPop(op messages.DataOp) func(c *conn, a [][]byte) {
 			}
 			return false
 		}
-		if !c.block(true, timeout, try) {
+		if !c.block(true, timeout, keys, try) {
 			c.w.nullArray()
 		}
 	}

@@ -291,3 +291,67 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestBlockingPopsWokenByWrites: a blocked pop is answered by the write
+// that gives it something, whichever way the write comes: a plain command,
+// a pipelined one (sent through the connection's pipe), one inside EXEC
+// (whose hold on the key is let go after), a sorted-set add for BZPOPMIN
+// and BZPOPMAX; and it times out with a null array.
+func TestBlockingPopsWokenByWrites(t *testing.T) {
+	s, addr := door(t, Config{})
+	a, b := dial(t, addr), dial(t, addr)
+	blocked := func() {
+		waitUntil(t, "the client to block", func() bool { return s.stats.blocked.Load() == 1 })
+	}
+
+	a.send("BLPOP", "p", "0")
+	blocked()
+	// Two pushes in one write: the second goes through the pipe.
+	if _, err := b.nc.Write(append(encodeCommand("SET", "other", "x"), encodeCommand("RPUSH", "p", "piped")...)); err != nil {
+		t.Fatal(err)
+	}
+	b.reply()
+	b.reply()
+	if got := a.reply(); got != "*2\r\n$1\r\np\r\n$5\r\npiped\r\n" {
+		t.Fatalf("after a pipelined push: %q", got)
+	}
+
+	a.send("BRPOP", "tx", "0")
+	blocked()
+	for _, cmd := range [][]string{{"MULTI"}, {"RPUSH", "tx", "in-exec"}, {"SET", "y", "1"}} {
+		b.do(cmd...)
+	}
+	if got := b.do("EXEC"); got != "*2\r\n:1\r\n+OK\r\n" {
+		t.Fatalf("EXEC: %q", got)
+	}
+	if got := a.reply(); got != "*2\r\n$2\r\ntx\r\n$7\r\nin-exec\r\n" {
+		t.Fatalf("after EXEC: %q", got)
+	}
+
+	a.send("BZPOPMIN", "z1", "z2", "0")
+	blocked()
+	b.do("ZADD", "z2", "2", "two", "1", "one")
+	if got := a.reply(); got != "*3\r\n$2\r\nz2\r\n$3\r\none\r\n$1\r\n1\r\n" {
+		t.Fatalf("BZPOPMIN: %q", got)
+	}
+	if got := a.do("BZPOPMAX", "z1", "z2", "0"); got != "*3\r\n$2\r\nz2\r\n$3\r\ntwo\r\n$1\r\n2\r\n" {
+		t.Fatalf("BZPOPMAX of a non-empty set: %q", got)
+	}
+	b.do("SET", "str", "x")
+	if got := a.do("BZPOPMIN", "str", "0"); got != "-"+wrongType+"\r\n" {
+		t.Fatalf("BZPOPMIN of a string: %q", got)
+	}
+	if got := a.do("BZPOPMIN", "z1", "0.01"); got != "*-1\r\n" {
+		t.Fatalf("BZPOPMIN timing out: %q", got)
+	}
+
+	a.send("BLMOVE", "src", "dst", "LEFT", "RIGHT", "0")
+	blocked()
+	b.do("LPUSH", "src", "moved")
+	if got := a.reply(); got != "$5\r\nmoved\r\n" {
+		t.Fatalf("BLMOVE: %q", got)
+	}
+	if got := b.do("LRANGE", "dst", "0", "-1"); got != "*1\r\n$5\r\nmoved\r\n" {
+		t.Fatalf("dst: %q", got)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/troupe-run/troupe/actors/kv"
 	"github.com/troupe-run/troupe/gateway/internal/access"
 	"github.com/troupe-run/troupe/messages"
 )
@@ -56,6 +57,12 @@ type Config struct {
 // Keyspace runs data commands on the shards (kv.Keyspace).
 type Keyspace interface {
 	Do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error)
+	// WaitWrite registers a blocked pop's keys: its channel receives when
+	// a write may have given one of them something to pop.
+	WaitWrite(keys []string) *kv.Waiter
+	// Wrote signals the waiters of what a command sent through a Pipe
+	// wrote (Do signals by itself).
+	Wrote(req *messages.DataRequest, rep *messages.DataReply)
 }
 
 // PubSub runs pub/sub commands on the router (pubsub.Service).

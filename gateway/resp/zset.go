@@ -29,6 +29,8 @@ func init() {
 		k1(&cmdSpec{name: "zrevrangebylex", arity: -4, flags: fReadonly, run: cmdZRange("zrevrangebylex")}),
 		k1(&cmdSpec{name: "zpopmin", arity: -2, flags: fWrite | fFast, run: cmdZPop(false)}),
 		k1(&cmdSpec{name: "zpopmax", arity: -2, flags: fWrite | fFast, run: cmdZPop(true)}),
+		&cmdSpec{name: "bzpopmin", arity: -3, flags: fWrite | fBlocking, first: 1, last: -2, ste: 1, run: cmdBZPop(false)},
+		&cmdSpec{name: "bzpopmax", arity: -3, flags: fWrite | fBlocking, first: 1, last: -2, ste: 1, run: cmdBZPop(true)},
 		k1(&cmdSpec{name: "zremrangebyrank", arity: 4, flags: fWrite, run: cmdZRemRange("rank")}),
 		k1(&cmdSpec{name: "zremrangebyscore", arity: 4, flags: fWrite, run: cmdZRemRange("score")}),
 		k1(&cmdSpec{name: "zremrangebylex", arity: 4, flags: fWrite, run: cmdZRemRange("lex")}),
@@ -618,6 +620,58 @@ func cmdZPop(highest bool) func(c *conn, a [][]byte) {
 			}
 			return true
 		})
+	}
+}
+
+// cmdBZPop serves BZPOPMIN and BZPOPMAX: the first non-empty sorted set of
+// the keys gives its lowest (highest) member, else the command blocks until
+// an add to one of them (or the timeout: a null array).
+func cmdBZPop(highest bool) func(c *conn, a [][]byte) {
+	return func(c *conn, a [][]byte) {
+		timeout, ok := timeoutArg(c, a[len(a)-1])
+		if !ok {
+			return
+		}
+		keys := strs(a[1 : len(a)-1])
+		op := messages.DataOp_ZSET_RANGE
+		if highest {
+			op = messages.DataOp_ZSET_REVRANGE
+		}
+		try := func() (done bool) {
+			for _, key := range keys {
+				// atomically is false when fn failed (and answered) or the
+				// hold failed (and it answered).
+				held := c.atomically([]string{key}, func() bool {
+					rep, err := c.do(&messages.DataRequest{Op: op, Key: key, Start: 0, Stop: 0})
+					if c.failed(rep, err) {
+						done = true
+						return false
+					}
+					if len(rep.Scored) == 0 {
+						return true
+					}
+					m := rep.Scored[0]
+					rem, err := c.do(&messages.DataRequest{Op: messages.DataOp_ZSET_REM, Key: key, Members: []string{m.Member}})
+					if c.failed(rem, err) {
+						done = true
+						return false
+					}
+					c.w.array(3)
+					c.w.bulkString(key)
+					c.w.bulkString(m.Member)
+					c.w.double(m.Score)
+					done = true
+					return true
+				})
+				if done || !held {
+					return true
+				}
+			}
+			return false
+		}
+		if !c.block(true, timeout, keys, try) {
+			c.w.nullArray()
+		}
 	}
 }
 
