@@ -67,6 +67,9 @@ func (a *instanceActor) Receive(ctx actor.Context) {
 	case *messages.InstanceEvent:
 		a.reply(ctx, a.deliver(msg))
 		return
+	case *messages.InstanceMonitoringRate:
+		a.reply(ctx, a.setRate(msg.Rate))
+		return
 	case *runnerMessage:
 		a.onRunner(msg.m)
 	case *exited:
@@ -99,9 +102,6 @@ func (a *instanceActor) Receive(ctx actor.Context) {
 		return
 	case *stopMonitoring:
 		s.mon.remove(msg.c)
-		return
-	case *setRate:
-		msg.reply <- a.setRate(msg.rate)
 		return
 	}
 	s.publish()

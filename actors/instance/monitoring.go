@@ -49,10 +49,6 @@ func (m *monitors) end() {
 type (
 	watchMonitoring struct{ reply chan *MonitorStream }
 	stopMonitoring  struct{ c chan []byte }
-	setRate         struct {
-		rate  float64
-		reply chan *Error
-	}
 )
 
 // MonitorStream is the health reports of an instance as JSON lines
@@ -70,23 +66,6 @@ func (m *MonitorStream) Close() { m.release() }
 func (s *Service) Monitoring(ctx context.Context, id string) (*MonitorStream, error) {
 	reply := make(chan *MonitorStream, 1)
 	return local(ctx, s, id, &watchMonitoring{reply: reply}, reply)
-}
-
-// SetMonitoringRate tells the runner how many health reports to send a
-// second (POST /_monitoring_rate).
-func (s *Service) SetMonitoringRate(ctx context.Context, id string, rate float64) error {
-	if rate <= 0 {
-		return errorf(messages.CodeInvalid, "monitoringRate must be a positive number")
-	}
-	reply := make(chan *Error, 1)
-	e, err := local(ctx, s, id, &setRate{rate: rate, reply: reply}, reply)
-	if err != nil {
-		return err
-	}
-	if e != nil {
-		return e
-	}
-	return nil
 }
 
 func (a *instanceActor) watchMonitoring() *MonitorStream {

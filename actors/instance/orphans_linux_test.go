@@ -87,7 +87,7 @@ func (h *hubRun) until(t *testing.T, id, what string, ok func(*messages.Instance
 	t.Helper()
 	for deadline := time.Now().Add(guard); ; time.Sleep(10 * time.Millisecond) {
 		// A request that meets an injected failure gets an error: ask again.
-		i, err := h.svc.Info(context.Background(), id)
+		i, err := h.svc.Do(context.Background(), id, &messages.InstanceInfoRequest{})
 		if err == nil && ok(i) {
 			return i
 		}
@@ -116,7 +116,7 @@ func TestRunningInstancesAreRecordedUntilTheirEnd(t *testing.T) {
 	if !ownedBy(int(info.Pid), id) {
 		t.Errorf("the runner %d does not carry the marker of %s", info.Pid, id)
 	}
-	if _, err := h.svc.Kill(context.Background(), id); err != nil {
+	if _, err := h.svc.Do(context.Background(), id, &messages.InstanceKill{}); err != nil {
 		t.Fatal(err)
 	}
 	h.until(t, id, "ended", func(i *messages.InstanceInfo) bool { return i.Terminated })
@@ -205,7 +205,7 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 		t.Errorf("records left after start-up: %v", got)
 	}
 
-	i, err := next.svc.Info(context.Background(), orphan)
+	i, err := next.svc.Do(context.Background(), orphan, &messages.InstanceInfoRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +213,11 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 		i.SequenceId != seq.Id || string(i.Args) != `["a"]` {
 		t.Errorf("the orphan's instance after start-up: %+v", i)
 	}
-	if i, err := next.svc.Info(context.Background(), reused); err != nil || i.Status != StatusErrored || !strings.Contains(i.Reason, "lost") {
+	if i, err := next.svc.Do(context.Background(), reused, &messages.InstanceInfoRequest{}); err != nil || i.Status != StatusErrored || !strings.Contains(i.Reason, "lost") {
 		t.Errorf("the instance whose pid was reused: %+v %v", i, err)
 	}
 	var nf *Error
-	if _, err := next.svc.Info(context.Background(), gone); !errors.As(err, &nf) || nf.Code != messages.CodeNotFound {
+	if _, err := next.svc.Do(context.Background(), gone, &messages.InstanceInfoRequest{}); !errors.As(err, &nf) || nf.Code != messages.CodeNotFound {
 		t.Errorf("an instance of a deleted sequence was restored: %v", err)
 	}
 	// Readable like any ended instance: its streams end, its events too.
@@ -241,7 +241,7 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 	if err != nil || len(view.Instances) != 2 {
 		t.Errorf("instances of the sequence after start-up: %+v %v", view, err)
 	}
-	if _, err := next.svc.Kill(context.Background(), orphan); err == nil {
+	if _, err := next.svc.Do(context.Background(), orphan, &messages.InstanceKill{}); err == nil {
 		t.Errorf("a restored instance could be killed")
 	}
 }

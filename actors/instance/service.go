@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-run/troupe/actors/sequence"
 	"github.com/troupe-run/troupe/actors/topic"
@@ -262,9 +263,23 @@ func local[T any](ctx context.Context, s *Service, id string, msg any, reply cha
 	}
 }
 
-// Info describes an instance.
-func (s *Service) Info(ctx context.Context, id string) (*messages.InstanceInfo, error) {
-	return s.ask(ctx, id, &messages.InstanceInfoRequest{})
+// Do executes a command on an instance: InstanceInfoRequest (GET
+// /instance/:id), InstanceStop (POST /_stop: the sequence's stop handlers
+// run, then it is killed past the timeout unless it called keepAlive and
+// may), InstanceKill (POST /_kill), InstanceEvent (POST /_event) or
+// InstanceMonitoringRate (POST /_monitoring_rate). The answer describes
+// the instance after the command.
+func (s *Service) Do(ctx context.Context, id string, cmd proto.Message) (*messages.InstanceInfo, error) {
+	switch cmd := cmd.(type) {
+	case *messages.InstanceInfoRequest, *messages.InstanceStop, *messages.InstanceKill, *messages.InstanceEvent:
+	case *messages.InstanceMonitoringRate:
+		if cmd.Rate <= 0 {
+			return nil, errorf(messages.CodeInvalid, "monitoringRate must be a positive number")
+		}
+	default:
+		return nil, errorf(messages.CodeInvalid, "%T is no instance command", cmd)
+	}
+	return s.ask(ctx, id, cmd)
 }
 
 // List describes every instance not yet forgotten, oldest first. Each actor
@@ -283,22 +298,6 @@ func (s *Service) List() []*messages.InstanceInfo {
 		return cmp.Or(cmp.Compare(a.CreatedMs, b.CreatedMs), cmp.Compare(a.Id, b.Id))
 	})
 	return out
-}
-
-// Stop asks an instance to stop (POST /_stop).
-func (s *Service) Stop(ctx context.Context, id string, timeout time.Duration, canCallKeepalive bool) (*messages.InstanceInfo, error) {
-	return s.ask(ctx, id, &messages.InstanceStop{TimeoutMs: timeout.Milliseconds(), CanCallKeepalive: canCallKeepalive})
-}
-
-// Kill kills an instance (POST /_kill).
-func (s *Service) Kill(ctx context.Context, id string) (*messages.InstanceInfo, error) {
-	return s.ask(ctx, id, &messages.InstanceKill{})
-}
-
-// SendEvent delivers an event to an instance's sequence (POST /_event).
-func (s *Service) SendEvent(ctx context.Context, id, name string, message json.RawMessage) error {
-	_, err := s.ask(ctx, id, &messages.InstanceEvent{EventName: name, Message: message, Source: "api"})
-	return err
 }
 
 // broadcast hands an event an instance emitted to every other instance

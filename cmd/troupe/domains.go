@@ -7,6 +7,7 @@ import (
 
 	"github.com/oklog/run"
 
+	"github.com/troupe-run/troupe/actors/hubdoor"
 	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/job"
 	"github.com/troupe-run/troupe/actors/kv"
@@ -196,7 +197,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 	if system.Enabled(c.HubAddr) {
 		door := hub.New(hub.Config{APIKeys: c.APIKeys, Insecure: c.Insecure, MaxPackage: c.HubMaxPackage,
 			RequestTimeout: c.RequestTimeout, DataDir: c.DataDir, Version: system.Version},
-			d.seqs, d.insts, d.topics, d.logs, sys.Metrics, log.With("door", "hub"))
+			hubdoor.New(d.seqs, d.insts, d.topics), d.logs, sys.Metrics, log.With("door", "hub"))
 		if err := listen(g, servers, "hub", c.HubAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
 			return err
 		}

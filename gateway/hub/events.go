@@ -4,7 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+
+	"github.com/troupe-run/troupe/messages"
 )
+
+// eventJSON is an event as GET /event (without a name) answers it.
+type eventJSON struct {
+	EventName string          `json:"eventName"`
+	Message   json.RawMessage `json:"message,omitempty"`
+}
 
 // eventBody is an event as POST /_event carries it.
 type eventBody struct {
@@ -48,7 +56,8 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	if err := s.instances.SendEvent(ctx, r.PathValue("id"), *b.EventName, b.Message); err != nil {
+	ev := &messages.InstanceEvent{EventName: *b.EventName, Message: b.Message, Source: "api"}
+	if _, err := s.instances.Do(ctx, r.PathValue("id"), ev); err != nil {
 		fail(w, err)
 		return
 	}
@@ -64,20 +73,20 @@ func (s *Server) getEvent(next bool) http.HandlerFunc {
 		ctx, cancel := s.streamContext(r)
 		defer cancel()
 		name := r.PathValue("name")
-		ev, err := s.instances.Event(ctx, r.PathValue("id"), name, next)
+		ev, err := s.instances.Event(ctx, r.PathValue("id"), &messages.InstanceEventWait{EventName: name, Next: next})
 		if err != nil {
 			fail(w, err)
 			return
 		}
 		if name == "" {
-			writeJSON(w, http.StatusOK, ev)
+			writeJSON(w, http.StatusOK, eventJSON{EventName: ev.EventName, Message: ev.Message})
 			return
 		}
 		if len(ev.Message) == 0 || string(ev.Message) == "null" {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		writeJSON(w, http.StatusOK, ev.Message)
+		writeJSON(w, http.StatusOK, json.RawMessage(ev.Message))
 	}
 }
 
@@ -90,7 +99,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	st, err := s.instances.Events(ctx, r.PathValue("id"), r.PathValue("name"))
+	st, err := s.instances.Events(ctx, r.PathValue("id"), &messages.InstanceEventsOpen{EventName: r.PathValue("name")})
 	if err != nil {
 		fail(w, err)
 		return
@@ -98,21 +107,17 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	defer st.Close()
 	flush := startStream(w, octetStream)
 	for {
-		select {
-		case ev, ok := <-st.C:
-			if !ok {
-				return
-			}
-			line := ev.Message
-			if len(line) == 0 || string(line) == "null" {
-				line = json.RawMessage("{}")
-			}
-			if _, err := w.Write(append(bytes.Clone(line), '\n')); err != nil {
-				return
-			}
-			flush()
-		case <-ctx.Done():
+		ev, err := st.Next(ctx)
+		if err != nil {
 			return
 		}
+		line := ev.Message
+		if len(line) == 0 || string(line) == "null" {
+			line = []byte("{}")
+		}
+		if _, err := w.Write(append(bytes.Clone(line), '\n')); err != nil {
+			return
+		}
+		flush()
 	}
 }

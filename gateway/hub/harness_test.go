@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"archive/tar"
@@ -14,12 +14,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-run/troupe/actors/hubdoor"
 	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/sequence"
 	"github.com/troupe-run/troupe/actors/topic"
+	door "github.com/troupe-run/troupe/gateway/hub"
 	"github.com/troupe-run/troupe/system"
 	"github.com/troupe-run/troupe/system/systemtest"
 )
+
+// base is the prefix of every route.
+const base = "/api/v1"
 
 // guard bounds every wait of these tests, so that a broken hub fails a
 // test instead of hanging it; nothing needs more than a fraction of it.
@@ -32,7 +37,7 @@ type hub struct {
 	seqs *sequence.Service
 	inst *instance.Service
 	url  string
-	tap  *LogTap
+	tap  *door.LogTap
 }
 
 // hubOptions adjust a test hub.
@@ -46,7 +51,7 @@ type hubOptions struct {
 func newHub(t *testing.T, o hubOptions) *hub {
 	t.Helper()
 	sys := systemtest.Boot(t, o.args...)
-	tap := NewLogTap(256)
+	tap := door.NewLogTap(256)
 	sys.Log = slog.New(tap.Wrap(slog.NewTextHandler(io.Discard, nil)))
 	seqs, err := sequence.Start(sys, sequence.Options{Dir: o.dataDir})
 	if err != nil {
@@ -68,8 +73,8 @@ func newHub(t *testing.T, o hubOptions) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{APIKeys: o.apiKeys, Version: system.Version, DataDir: t.TempDir()},
-		seqs, inst, topics, tap, sys.Metrics, sys.Log)
+	srv := door.New(door.Config{APIKeys: o.apiKeys, Version: system.Version, DataDir: t.TempDir()},
+		hubdoor.New(seqs, inst, topics), tap, sys.Metrics, sys.Log)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		srv.Drain()

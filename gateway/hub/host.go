@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/troupe-run/troupe/actors/instance"
+	"github.com/troupe-run/troupe/messages"
 )
 
 func (s *Server) routes() {
@@ -42,10 +42,10 @@ func (s *Server) routes() {
 	h("GET "+base+"/instance/{id}/events/{name}", s.getEvents)
 	h("POST "+base+"/instance/{id}/input", s.postInput(false))
 	h("POST "+base+"/instance/{id}/stdin", s.postInput(true))
-	h("GET "+base+"/instance/{id}/output", s.getStream(instance.Output))
-	h("GET "+base+"/instance/{id}/stdout", s.getStream(instance.Stdout))
-	h("GET "+base+"/instance/{id}/stderr", s.getStream(instance.Stderr))
-	h("GET "+base+"/instance/{id}/log", s.getStream(instance.Log))
+	h("GET "+base+"/instance/{id}/output", s.getStream(messages.InstanceStream_INSTANCE_STREAM_OUTPUT))
+	h("GET "+base+"/instance/{id}/stdout", s.getStream(messages.InstanceStream_INSTANCE_STREAM_STDOUT))
+	h("GET "+base+"/instance/{id}/stderr", s.getStream(messages.InstanceStream_INSTANCE_STREAM_STDERR))
+	h("GET "+base+"/instance/{id}/log", s.getStream(messages.InstanceStream_INSTANCE_STREAM_LOG))
 
 	h("POST "+base+"/topic/{name}", s.postTopic)
 	h("GET "+base+"/topic/{name}", s.getTopic)

@@ -51,7 +51,7 @@ func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	i, err := s.instances.Info(ctx, r.PathValue("id"))
+	i, err := s.instances.Do(ctx, r.PathValue("id"), &messages.InstanceInfoRequest{})
 	if err != nil {
 		fail(w, err)
 		return
@@ -62,7 +62,7 @@ func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	i, err := s.instances.Info(ctx, r.PathValue("id"))
+	i, err := s.instances.Do(ctx, r.PathValue("id"), &messages.InstanceInfoRequest{})
 	if err != nil {
 		fail(w, err)
 		return
@@ -106,7 +106,8 @@ func (s *Server) postStop(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	id := r.PathValue("id")
-	if _, err := s.instances.Stop(ctx, id, timeout, keepalive); err != nil {
+	stop := &messages.InstanceStop{TimeoutMs: timeout.Milliseconds(), CanCallKeepalive: keepalive}
+	if _, err := s.instances.Do(ctx, id, stop); err != nil {
 		fail(w, err)
 		return
 	}
@@ -117,7 +118,7 @@ func (s *Server) postStop(w http.ResponseWriter, r *http.Request) {
 func (s *Server) postKill(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	i, err := s.instances.Kill(ctx, r.PathValue("id"))
+	i, err := s.instances.Do(ctx, r.PathValue("id"), &messages.InstanceKill{})
 	if err != nil {
 		fail(w, err)
 		return

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/troupe-run/troupe/actors/instance"
+	"github.com/troupe-run/troupe/messages"
 )
 
 // The routes the original hub has beside those of the spec: PUT
@@ -91,13 +91,13 @@ func (s *Server) postInout(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	id := r.PathValue("id")
-	rd, err := s.instances.Open(ctx, id, instance.Output)
+	rd, err := s.instances.Open(ctx, id, &messages.InstanceStreamOpen{Stream: messages.InstanceStream_INSTANCE_STREAM_OUTPUT})
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	defer rd.Close()
-	port, err := s.instances.Input(ctx, id, mediaType(r))
+	port, err := s.instances.Input(ctx, id, &messages.InstanceInputOpen{ContentType: mediaType(r)})
 	if err != nil {
 		fail(w, err)
 		return
@@ -154,7 +154,7 @@ func (s *Server) postMonitoringRate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	if err := s.instances.SetMonitoringRate(ctx, r.PathValue("id"), *b.MonitoringRate); err != nil {
+	if _, err := s.instances.Do(ctx, r.PathValue("id"), &messages.InstanceMonitoringRate{Rate: *b.MonitoringRate}); err != nil {
 		fail(w, err)
 		return
 	}
@@ -176,7 +176,19 @@ func (s *Server) getMonitoring(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer m.Close()
-	writeLines(ctx.Done(), w, m.C)
+	flush := startStream(w, octetStream)
+	rc := http.NewResponseController(w)
+	for {
+		line, err := m.Next(ctx)
+		if err != nil {
+			return
+		}
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(line); err != nil {
+			return
+		}
+		flush()
+	}
 }
 
 // writeLines streams lines until the channel closes, the context ends or

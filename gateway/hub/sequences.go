@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -119,7 +118,7 @@ func (s *Server) getSequences(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getSequence(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	v, err := s.seqs.Get(ctx, r.PathValue("id"))
+	v, err := s.seqs.Get(ctx, &messages.SequenceGet{Id: r.PathValue("id")})
 	if err != nil {
 		fail(w, err)
 		return
@@ -130,7 +129,7 @@ func (s *Server) getSequence(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getSequenceInstances(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	v, err := s.seqs.Get(ctx, r.PathValue("id"))
+	v, err := s.seqs.Get(ctx, &messages.SequenceGet{Id: r.PathValue("id")})
 	if err != nil {
 		fail(w, err)
 		return
@@ -142,7 +141,8 @@ func (s *Server) getSequenceInstances(w http.ResponseWriter, r *http.Request) {
 // sequence's instances first.
 func (s *Server) deleteSequence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.seqs.Delete(r.Context(), id, r.Header.Get("X-Seq-Kill-Inst") == "true"); err != nil {
+	del := &messages.SequenceDelete{Id: id, KillInstances: r.Header.Get("X-Seq-Kill-Inst") == "true"}
+	if err := s.seqs.Delete(r.Context(), del); err != nil {
 		fail(w, err)
 		return
 	}
@@ -165,7 +165,7 @@ func (s *Server) startSequence(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	id, err := s.instances.Start(ctx, instance.StartOptions{Sequence: r.PathValue("id"), InstanceID: b.InstanceID,
+	id, err := s.instances.Start(ctx, &messages.InstanceStart{Sequence: r.PathValue("id"), InstanceId: b.InstanceID,
 		AppConfig: b.AppConfig, Args: b.Args, InputTopic: b.InputTopic, OutputTopic: b.OutputTopic})
 	if err != nil {
 		fail(w, err)

@@ -1,10 +1,10 @@
 // Package hub is the sequence hub's front door: the HTTP API of
 // spec/hub-api.txt under /api/v1 (port 8000 by default), wire-compatible
 // with the original hub's clients (@scramjet/cli, @scramjet/api-client).
-// It decodes and validates requests, hands each to the sequence store, an
-// instance's actor or a topic's actor, and encodes the reply as the
-// original does; byte streams (input, output, topics, logs) are copied
-// between the connection and the actors' local stream values with
+// It decodes and validates requests, hands each as a message to its
+// backend (the sequence store, an instance or a topic), and encodes the
+// reply as the original does; byte streams (input, output, topics, logs)
+// are copied between the connection and the backend's ports with
 // back-pressure both ways, and flushed as data arrives.
 //
 // Status codes, beyond the spec: 400 for a malformed body or name, 403
@@ -20,18 +20,13 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/troupe-run/troupe/actors/instance"
-	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/gateway/internal/access"
 	"github.com/troupe-run/troupe/gateway/internal/recovery"
-	"github.com/troupe-run/troupe/messages"
 )
 
 // base is the prefix of every route.
@@ -59,42 +54,6 @@ type Config struct {
 	// Public is what GET /config shows besides the hub's own settings: the
 	// caller passes settings that are no secret.
 	Public map[string]any
-}
-
-// Sequences is the sequence store (actors/sequence.Service).
-type Sequences interface {
-	Add(ctx context.Context, body io.Reader) (*messages.SequenceRecord, error)
-	Get(ctx context.Context, id string) (*messages.SequenceView, error)
-	List(ctx context.Context) ([]*messages.SequenceView, error)
-	Delete(ctx context.Context, id string, kill bool) error
-	Replace(ctx context.Context, id string, body io.Reader) (*messages.SequenceRecord, error)
-}
-
-// Instances are the instances (actors/instance.Service).
-type Instances interface {
-	Start(ctx context.Context, o instance.StartOptions) (string, error)
-	Info(ctx context.Context, id string) (*messages.InstanceInfo, error)
-	List() []*messages.InstanceInfo
-	Stop(ctx context.Context, id string, timeout time.Duration, canCallKeepalive bool) (*messages.InstanceInfo, error)
-	Kill(ctx context.Context, id string) (*messages.InstanceInfo, error)
-	SendEvent(ctx context.Context, id, name string, message json.RawMessage) error
-	Event(ctx context.Context, id, name string, next bool) (instance.Event, error)
-	Events(ctx context.Context, id, name string) (*instance.EventStream, error)
-	Open(ctx context.Context, id string, kind instance.Stream) (*instance.Reader, error)
-	Input(ctx context.Context, id, contentType string) (*instance.Port, error)
-	Stdin(ctx context.Context, id string) (*instance.Port, error)
-	Monitoring(ctx context.Context, id string) (*instance.MonitorStream, error)
-	SetMonitoringRate(ctx context.Context, id string, rate float64) error
-}
-
-// Topics are the topics (actors/topic.Service).
-type Topics interface {
-	Create(ctx context.Context, name, contentType string, exclusive bool) (*messages.TopicReply, error)
-	Delete(ctx context.Context, name string) error
-	List() []topic.Summary
-	Produce(ctx context.Context, name, contentType string) (*topic.Producer, error)
-	Consume(ctx context.Context, name, contentType string) (*topic.Consumer, string, error)
-	ConsumeFrom(ctx context.Context, name, contentType string, from topic.From) (*topic.Consumer, string, error)
 }
 
 // LogStream is the hub's own log as a stream of lines (GET /log); LogTap
@@ -133,9 +92,9 @@ type Server struct {
 	drain    context.CancelFunc
 }
 
-// New returns a Server over the given services. logs may be nil (GET /log
-// is then 404); metrics may be nil.
-func New(cfg Config, seqs Sequences, instances Instances, topics Topics, logs LogStream, metrics Metrics, log *slog.Logger) *Server {
+// New returns a Server over the backend b. logs may be nil (GET /log is
+// then 404); metrics may be nil.
+func New(cfg Config, b Backend, logs LogStream, metrics Metrics, log *slog.Logger) *Server {
 	if cfg.MaxPackage <= 0 {
 		cfg.MaxPackage = DefaultMaxPackage
 	}
@@ -145,7 +104,7 @@ func New(cfg Config, seqs Sequences, instances Instances, topics Topics, logs Lo
 	if cfg.Build == "" {
 		cfg.Build = "source"
 	}
-	s := &Server{cfg: cfg, seqs: seqs, instances: instances, topics: topics, logs: logs, metrics: metrics,
+	s := &Server{cfg: cfg, seqs: b.Sequences, instances: b.Instances, topics: b.Topics, logs: logs, metrics: metrics,
 		log: log, gate: access.NewGate(cfg.APIKeys, cfg.Insecure), mux: http.NewServeMux(),
 		load: newLoadMeter(), started: time.Now()}
 	s.drainCtx, s.drain = context.WithCancel(context.Background())

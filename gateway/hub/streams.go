@@ -5,7 +5,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/troupe-run/troupe/actors/instance"
+	"github.com/troupe-run/troupe/messages"
 )
 
 const octetStream = "application/octet-stream"
@@ -29,7 +29,7 @@ func startStream(w http.ResponseWriter, ct string) func() {
 // what the instance wrote that no reader has had yet, then what it writes,
 // until the stream ends with the process. A client that reads slowly
 // slows the instance down (the stream's buffer fills, then its pipe).
-func (s *Server) getStream(kind instance.Stream) http.HandlerFunc {
+func (s *Server) getStream(kind messages.InstanceStream) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !accepts(r, octetStream) {
 			notAcceptable(w, octetStream)
@@ -37,7 +37,7 @@ func (s *Server) getStream(kind instance.Stream) http.HandlerFunc {
 		}
 		ctx, cancel := s.streamContext(r)
 		defer cancel()
-		rd, err := s.instances.Open(ctx, r.PathValue("id"), kind)
+		rd, err := s.instances.Open(ctx, r.PathValue("id"), &messages.InstanceStreamOpen{Stream: kind})
 		if err != nil {
 			fail(w, err)
 			return
@@ -68,14 +68,11 @@ func (s *Server) getStream(kind instance.Stream) http.HandlerFunc {
 func (s *Server) postInput(stdin bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := s.requestContext(r)
-		id := r.PathValue("id")
-		var port *instance.Port
-		var err error
-		if stdin {
-			port, err = s.instances.Stdin(ctx, id)
-		} else {
-			port, err = s.instances.Input(ctx, id, mediaType(r))
+		open := &messages.InstanceInputOpen{Stdin: stdin}
+		if !stdin {
+			open.ContentType = mediaType(r)
 		}
+		port, err := s.instances.Input(ctx, r.PathValue("id"), open)
 		cancel()
 		if err != nil {
 			fail(w, err)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -31,7 +30,7 @@ func (s *Server) postTopic(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	p, err := s.topics.Produce(ctx, name, ct)
+	p, err := s.topics.Produce(ctx, name, &messages.TopicProduce{ContentType: ct})
 	if err != nil {
 		fail(w, err)
 		return
@@ -71,39 +70,39 @@ func (s *Server) postTopic(w http.ResponseWriter, r *http.Request) {
 // reader has been given. X-Topic-Offset tells the offset of the first
 // chunk sent. A deleted topic's readers reach the end of their stream.
 func (s *Server) getTopic(w http.ResponseWriter, r *http.Request) {
-	from := topic.From{Offset: -1, ConsumerID: r.Header.Get("X-Consumer-Id")}
+	cmd := &messages.TopicConsume{ContentType: mediaType(r), ConsumerId: r.Header.Get("X-Consumer-Id")}
 	if v := r.URL.Query().Get("from"); v != "" {
 		off, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || off < 0 {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("from must be an offset, a whole number from 0: %q", v))
 			return
 		}
-		from.Offset = off
+		cmd.HasOffset, cmd.FromOffset = true, off
 	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	c, ct, err := s.topics.ConsumeFrom(ctx, r.PathValue("name"), mediaType(r), from)
+	c, err := s.topics.Consume(ctx, r.PathValue("name"), cmd)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	defer c.Close()
 	w.Header().Set("X-Topic-Offset", strconv.FormatInt(c.Start(), 10))
-	startStream(w, ct)
+	startStream(w, c.ContentType())
 	rc := http.NewResponseController(w)
 	for {
-		ch, err := c.NextChunk(ctx)
+		off, data, err := c.Next(ctx)
 		if err != nil {
 			return
 		}
 		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write(ch.Data); err != nil {
+		if _, err := w.Write(data); err != nil {
 			return
 		}
 		if rc.Flush() != nil {
 			return
 		}
-		c.Ack(ch.Offset + 1)
+		c.Ack(off + 1)
 	}
 }
 
@@ -144,7 +143,7 @@ func (s *Server) postTopics(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	t, err := s.topics.Create(ctx, b.ID, b.ContentType, true)
+	t, err := s.topics.Create(ctx, b.ID, &messages.TopicCreate{ContentType: b.ContentType, Exclusive: true})
 	if err != nil {
 		fail(w, err)
 		return
