@@ -26,6 +26,7 @@ type Config struct {
 	DataDir       string
 	Fsync         string
 	FsyncInterval time.Duration
+	Journal       string // postgres://...: the journal in PostgreSQL; empty: Pebble under DataDir
 
 	SSPAddr            string
 	DataAddr           string
@@ -174,6 +175,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.DataDir, "data-dir", "troupe-data", "directory of the durable store; empty keeps everything in memory")
 	fs.StringVar(&c.Fsync, "fsync", "batch", "when writes are fsynced: always (before each reply), batch (group commit every --fsync-interval), none")
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 10*time.Millisecond, "time between fsyncs under --fsync=batch: the most a crash can lose")
+	fs.StringVar(&c.Journal, "journal", "", "postgres://user@host/db keeps the actors' journal in PostgreSQL (acknowledged once its transaction commits; --fsync does not apply); empty: in Pebble under --data-dir")
 
 	fs.StringVar(&c.SSPAddr, "ssp-addr", ":8667", "views front door address (also SPKY_SSP_LISTEN_ADDR); off disables it")
 	fs.StringVar(&c.DataAddr, "data-addr", ":15500", "data front door address; off disables it")
@@ -371,6 +373,9 @@ func (c *Config) validate() error {
 	var errs []error
 	if c.Shards < 1 || c.Shards > 4096 {
 		errs = append(errs, fmt.Errorf("--shards=%d: want 1 to 4096", c.Shards))
+	}
+	if c.Journal != "" && !strings.HasPrefix(c.Journal, "postgres://") && !strings.HasPrefix(c.Journal, "postgresql://") {
+		errs = append(errs, fmt.Errorf("--journal=%q: want a postgres:// URL, or empty for Pebble", c.Journal))
 	}
 	switch c.Fsync {
 	case "always", "batch", "none":

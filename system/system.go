@@ -4,6 +4,7 @@
 package system
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,10 @@ import (
 	"github.com/troupe-run/troupe/supervision"
 	"github.com/troupe-run/troupe/system/store"
 )
+
+// journalConnectTimeout bounds the connection to a PostgreSQL journal at
+// start-up.
+const journalConnectTimeout = 30 * time.Second
 
 // Version is the server's version, reported by every front door.
 const Version = "0.1.0"
@@ -55,13 +60,24 @@ func Boot(cfg Config, log *slog.Logger) (*System, error) {
 		fatal:   make(chan error, 1),
 		inboxes: make(chan *inbox, idleInboxes),
 	}
-	s.Store, err = store.Open(store.Options{
-		Dir:           s.Path("store"),
-		Policy:        policy,
-		SyncInterval:  cfg.FsyncInterval,
-		Logger:        log.With("component", "store"),
-		ObserveCommit: s.Metrics.ObserveCommit,
-	})
+	if cfg.Journal != "" {
+		// Past this a start-up gives up on the database rather than hang.
+		ctx, cancel := context.WithTimeout(context.Background(), journalConnectTimeout)
+		s.Store, err = store.OpenPostgres(ctx, store.PostgresOptions{
+			URL:           cfg.Journal,
+			Logger:        log.With("component", "journal"),
+			ObserveCommit: s.Metrics.ObserveCommit,
+		})
+		cancel()
+	} else {
+		s.Store, err = store.Open(store.Options{
+			Dir:           s.Path("store"),
+			Policy:        policy,
+			SyncInterval:  cfg.FsyncInterval,
+			Logger:        log.With("component", "store"),
+			ObserveCommit: s.Metrics.ObserveCommit,
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
