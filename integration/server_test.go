@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/troupe-run/troupe/system/systemtest"
 )
 
 // binary is the troupe executable built once by TestMain.
@@ -50,10 +52,8 @@ type server struct {
 	views   string // base URL of the views door
 	hub     string // base URL of the hub door, with /api/v1
 	resp    string // host:port of the Redis-protocol door
-	log     *bytes.Buffer
+	log     *syncBuffer
 	exited  chan error
-
-	portRetries int // start-ups retried because a picked port was taken
 }
 
 // startServer runs troupe with a fresh data dir (unless args set one) on
@@ -69,17 +69,36 @@ func startServer(t *testing.T, args ...string) *server {
 func (s *server) start() {
 	t := s.t
 	t.Helper()
-	port, viewsPort, hubPort, respPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	// The doors listen on port 0 and the server logs the address each got,
+	// so no test races another process for a port. The hub's is a real port
+	// because the hub tells its sequences (this.hub) the address it is
+	// configured with.
 	args := append([]string{
 		"--data-dir=" + s.dataDir,
-		"--data-addr=127.0.0.1:" + port,
-		"--ssp-addr=127.0.0.1:" + viewsPort,
-		"--hub-addr=127.0.0.1:" + hubPort,
-		"--resp-addr=127.0.0.1:" + respPort,
+		"--data-addr=127.0.0.1:0",
+		"--ssp-addr=127.0.0.1:0",
+		"--hub-addr=127.0.0.1:" + freePort(t),
+		"--resp-addr=127.0.0.1:0",
 		"--skip-control-addr=off", "--skip-streaming-addr=off",
 		"--log-format=json", "--log-level=debug",
 	}, s.args...)
-	s.log = &bytes.Buffer{}
+	// A restart keeps the addresses of the run before, so that clients
+	// (and reconnecting WebSockets) find the server where it was.
+	var before map[string]string
+	if s.log != nil {
+		before = s.doorAddrs()
+	}
+	for door, addr := range before {
+		switch {
+		case strings.HasSuffix(door, "-control"):
+			args = append(args, "--skip-control-addr="+addr)
+		case strings.HasSuffix(door, "-streaming"):
+			args = append(args, "--skip-streaming-addr="+addr)
+		default:
+			args = append(args, "--"+door+"-addr="+addr)
+		}
+	}
+	s.log = &syncBuffer{}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
@@ -89,28 +108,30 @@ func (s *server) start() {
 	}
 	s.exited = make(chan error, 1)
 	go func() { s.exited <- s.cmd.Wait() }()
-	s.data = "http://127.0.0.1:" + port
-	s.views = "http://127.0.0.1:" + viewsPort
-	s.hub = "http://127.0.0.1:" + hubPort + "/api/v1"
-	s.resp = "127.0.0.1:" + respPort
+	var doors []string // the doors this start opens
+	for _, door := range []string{"data", "ssp", "hub", "resp"} {
+		if lastFlag(args, door+"-addr") != "off" {
+			doors = append(doors, door)
+		}
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(s.data + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
+		addrs := s.doorAddrs()
+		if len(addrs) >= len(doors) && addrs["data"] != "" {
+			s.data = "http://" + addrs["data"]
+			s.views = "http://" + addrs["ssp"]
+			s.hub = "http://" + addrs["hub"] + "/api/v1"
+			s.resp = addrs["resp"]
+			resp, err := http.Get(s.data + "/health")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
 			}
 		}
 		select {
 		case err := <-s.exited:
-			if strings.Contains(s.log.String(), "address already in use") && s.portRetries < 3 {
-				// Another process took a port between freePort and troupe's
-				// bind: pick new ones.
-				s.portRetries++
-				s.start()
-				return
-			}
 			t.Fatalf("troupe exited during start-up: %v\n%s", err, s.log)
 		default:
 		}
@@ -119,6 +140,65 @@ func (s *server) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// doorAddrs reads from the log the address each door listens on.
+func (s *server) doorAddrs() map[string]string {
+	addrs := map[string]string{}
+	for _, line := range strings.Split(s.log.String(), "\n") {
+		var entry struct{ Msg, Door, Addr string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "front door listening" {
+			addrs[entry.Door] = entry.Addr
+		}
+	}
+	return addrs
+}
+
+// doorAddr waits until the door whose name ends with suffix has logged its
+// address (the reactive doors are named after their service).
+func (s *server) doorAddr(suffix string) string {
+	s.t.Helper()
+	var addr string
+	systemtest.Eventually(s.t, "the "+suffix+" door's address in the log", func() bool {
+		for door, a := range s.doorAddrs() {
+			if strings.HasSuffix(door, suffix) {
+				addr = a
+			}
+		}
+		return addr != ""
+	})
+	return addr
+}
+
+// lastFlag returns the value of the last --name=value in args (the one the
+// server takes).
+func lastFlag(args []string, name string) string {
+	v := ""
+	for _, a := range args {
+		if after, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			v = after
+		}
+	}
+	return v
+}
+
+// syncBuffer is the server's output: written by the process's copying
+// goroutine while tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // kill9 kills the process without warning.
@@ -166,10 +246,10 @@ func (s *server) restart() {
 	s.start()
 }
 
-// freePort returns a loopback port that was free a moment ago and that no
-// earlier call in this test process returned: the kernel may hand a port it
-// just released to the next bind of port 0, and two doors of one server (or
-// a server and a peer started beside it) on the same port fail at start-up.
+// freePort returns a loopback port for a peer that cannot listen on port 0
+// and report (redis-server, the real Skip server): free a moment ago and
+// never returned before in this test process, since the kernel may hand a
+// port it just released to the next bind of port 0.
 func freePort(t *testing.T) string {
 	t.Helper()
 	portsMu.Lock()

@@ -44,10 +44,9 @@ func skipService(t *testing.T, file string) string {
 // door too, for /admin/chaos) and waits until its control door answers.
 func startSkipTroupe(t *testing.T, file string, args ...string) (*server, *skipDoors) {
 	t.Helper()
-	control, streaming := freePort(t), freePort(t)
 	s := startServer(t, append([]string{"--skip-service=" + file,
-		"--skip-control-addr=127.0.0.1:" + control, "--skip-streaming-addr=127.0.0.1:" + streaming}, args...)...)
-	d := &skipDoors{t: t, name: "troupe", control: "http://127.0.0.1:" + control, streaming: "http://127.0.0.1:" + streaming}
+		"--skip-control-addr=127.0.0.1:0", "--skip-streaming-addr=127.0.0.1:0"}, args...)...)
+	d := &skipDoors{t: t, name: "troupe", control: "http://" + s.doorAddr("-control"), streaming: "http://" + s.doorAddr("-streaming")}
 	d.waitHealthy(func() error {
 		select {
 		case err := <-s.exited:
