@@ -16,16 +16,7 @@ import (
 	"github.com/troupe-run/troupe/gateway/internal/jsonw"
 	"github.com/troupe-run/troupe/gateway/internal/recovery"
 	"github.com/troupe-run/troupe/gateway/internal/reqbody"
-)
-
-// Defaults for Config fields left zero.
-const (
-	DefaultMaxBody        = 16 << 20
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultHeartbeat      = 30 * time.Second
-	DefaultSSEBuffer      = 1024
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultMaxSessions    = 10000
+	"github.com/troupe-run/troupe/system/defaults"
 )
 
 // door names this front door in metrics.
@@ -47,6 +38,10 @@ type Config struct {
 	// SSEBuffer bounds the events queued for one stream client; a client
 	// that lets it fill is closed as too slow.
 	SSEBuffer int
+	// SSEBufferBytes bounds the bytes of those events, as SSEBuffer bounds
+	// their number; an event larger than it is taken when nothing else
+	// waits.
+	SSEBufferBytes int64
 	// WriteTimeout bounds each write to a stream client; a client that
 	// does not take an event within it is closed.
 	WriteTimeout time.Duration
@@ -115,22 +110,25 @@ type Door struct {
 // New returns the doors of svc. metrics may be nil.
 func New(cfg Config, svc Service, sessions Sessions, metrics Metrics, log *slog.Logger) *Door {
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = DefaultMaxBody
+		cfg.MaxBody = defaults.MaxBody
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+		cfg.RequestTimeout = defaults.RequestTimeout
 	}
 	if cfg.Heartbeat == 0 {
-		cfg.Heartbeat = DefaultHeartbeat
+		cfg.Heartbeat = defaults.SkipHeartbeat
 	}
 	if cfg.SSEBuffer <= 0 {
-		cfg.SSEBuffer = DefaultSSEBuffer
+		cfg.SSEBuffer = defaults.SkipSSEBuffer
+	}
+	if cfg.SSEBufferBytes <= 0 {
+		cfg.SSEBufferBytes = defaults.SkipSSEBufferBytes
 	}
 	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = DefaultWriteTimeout
+		cfg.WriteTimeout = defaults.SkipWriteTimeout
 	}
 	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = DefaultMaxSessions
+		cfg.MaxSessions = defaults.MaxSessions
 	}
 	if metrics == nil {
 		metrics = noMetrics{}

@@ -265,6 +265,32 @@ func TestSlowClientDropped(t *testing.T) {
 	}
 }
 
+// TestSlowClientDroppedByBytes: a client that reads nothing is dropped
+// once the bytes of the events waiting for it pass SSEBufferBytes, long
+// before their number reaches SSEBuffer.
+func TestSlowClientDroppedByBytes(t *testing.T) {
+	td := newTestDoor(t, Config{Heartbeat: -1, SSEBuffer: 100_000, SSEBufferBytes: 1 << 20})
+	srv := td.streamServer(t)
+	want(t, td.call("POST", "/v1/streams/echo", `{}`), 201, "uuid-1")
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /v1/streams/uuid-1 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	waitFor(t, "the subscription", func() bool { return td.svc.subscribed("uuid-1") })
+	big := Update{RunID: "run", Tick: 1, Entries: []Entry{{Key: []byte(`"k"`), Values: []json.RawMessage{json.RawMessage(`"` + strings.Repeat("x", 64<<10) + `"`)}}}}
+	// 4096 events of 64 KiB are 256 MiB: past the socket's buffers and
+	// the bytes bound, and far within the count bound.
+	for i := 0; i < 4096 && td.svc.push("uuid-1", big); i++ {
+	}
+	waitFor(t, "the drop to be counted", func() bool { return td.metrics.Dropped() == 1 })
+	conn.SetReadDeadline(time.Now().Add(doortest.Wait))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Errorf("the slow client's connection: %v", err)
+	}
+}
+
 func TestDrain(t *testing.T) {
 	td := newTestDoor(t, Config{Heartbeat: -1})
 	srv := td.streamServer(t)

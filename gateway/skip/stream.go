@@ -21,7 +21,8 @@ import (
 //     never waits: Push counts the events not yet written and refuses one
 //     past SSEBuffer (the client is too slow, and is closed);
 //   - the session actor, which turns each update into its SSE frame in the
-//     order the service sent them, and hands it to the writer;
+//     order the service sent them, and hands it to the writer, unless the
+//     bytes waiting would pass SSEBufferBytes (the client is too slow);
 //   - the writer, the request's handler goroutine, the one that writes to
 //     the connection, each write under WriteTimeout, and the heartbeats.
 //
@@ -33,6 +34,9 @@ type client struct {
 	frames chan []byte // bounded by SSEBuffer through pending
 	// pending counts the updates pushed and not yet written.
 	pending atomic.Int64
+	// queued counts the bytes of the frames handed to the writer and not
+	// yet written.
+	queued atomic.Int64
 	pid     *actor.PID
 	once    sync.Once
 	ended   chan struct{} // closed by end
@@ -69,7 +73,8 @@ func (c *client) Closed(reason error) { c.d.sessions.Send(c.pid, streamEnded{rea
 func (c *client) dropSlow() {
 	if !c.slow.Swap(true) {
 		c.d.metrics.SubscriberDropped(door)
-		c.d.log.Warn("reactive service: stream client too slow, closing it", "buffer", c.d.cfg.SSEBuffer)
+		c.d.log.Warn("reactive service: stream client too slow, closing it", "buffer", c.d.cfg.SSEBuffer,
+			"buffer_bytes", c.d.cfg.SSEBufferBytes)
 		c.end()
 		c.rc.SetWriteDeadline(time.Now())
 	}
@@ -81,8 +86,7 @@ type session struct{ c *client }
 func (s *session) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case Update:
-		// pending bounds the channel: it never blocks.
-		s.c.frames <- frame(m)
+		s.c.queue(frame(m))
 	case streamEnded:
 		s.c.end()
 	case *actor.Stopping:
@@ -90,6 +94,19 @@ func (s *session) Receive(ctx actor.Context) {
 		// ends here, which ends the writer.
 		s.c.end()
 	}
+}
+
+// queue hands f to the writer, or drops the client when the bytes waiting
+// would pass SSEBufferBytes (a frame larger than that is taken when
+// nothing else waits). pending bounds the channel: it never blocks.
+func (c *client) queue(f []byte) {
+	n := int64(len(f))
+	if q := c.queued.Load(); q > 0 && q+n > c.d.cfg.SSEBufferBytes {
+		c.dropSlow()
+		return
+	}
+	c.queued.Add(n)
+	c.frames <- f
 }
 
 // frame encodes u as an SSE event: "event: init|update", "id:
@@ -207,6 +224,13 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
+	// A dropped client gets nothing more: net/http's last flush of the
+	// response must not wait a write deadline that put or flush set anew.
+	defer func() {
+		if c.slow.Load() {
+			rc.SetWriteDeadline(time.Now())
+		}
+	}()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -229,6 +253,10 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 	flush := func() error {
 		if err := rc.SetWriteDeadline(time.Now().Add(d.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
+		}
+		// As in put: a drop before this deadline must not be outlived.
+		if c.slow.Load() {
+			return errSlow
 		}
 		return rc.Flush()
 	}
@@ -261,6 +289,7 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				c.pending.Add(-1)
+				c.queued.Add(-int64(len(f)))
 				select {
 				case f = <-c.frames:
 				default:

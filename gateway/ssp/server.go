@@ -30,19 +30,14 @@ import (
 	"github.com/troupe-run/troupe/gateway/internal/reqbody"
 	"github.com/troupe-run/troupe/gateway/internal/wsconn"
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/defaults"
 )
 
 // Defaults for Config fields left zero.
 const (
-	DefaultMaxBody        = 16 << 20
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultWSBuffer       = 1024
-	DefaultWSReadLimit    = 1 << 20
-	DefaultWSPingInterval = 20 * time.Second
-	DefaultMaxSessions    = 10000
-	DefaultVersion        = "dev"
-	DefaultSSPID          = "ssp-troupe"
-	DefaultRefMode        = "dedicated"
+	DefaultVersion = "dev"
+	DefaultSSPID   = "ssp-troupe"
+	DefaultRefMode = "dedicated"
 )
 
 // door names this front door in metrics.
@@ -74,6 +69,13 @@ type Config struct {
 	WSPingInterval time.Duration
 	// MaxSessions bounds the open WebSocket connections (503 past it).
 	MaxSessions int
+	// WSBufferBytes bounds the bytes queued for one WebSocket client, as
+	// WSBuffer bounds the frames; a view's result larger than it is taken
+	// when nothing else waits.
+	WSBufferBytes int64
+	// WSWriteTimeout bounds one write to a WebSocket client; one that does
+	// not take a frame within it is closed with status 1008.
+	WSWriteTimeout time.Duration
 
 	// Version is reported by /version and /info.
 	Version string
@@ -104,22 +106,28 @@ type Server struct {
 // New returns a Server over views. metrics may be nil.
 func New(cfg Config, views Views, sessions Sessions, metrics Metrics, log *slog.Logger) *Server {
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = DefaultMaxBody
+		cfg.MaxBody = defaults.MaxBody
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+		cfg.RequestTimeout = defaults.RequestTimeout
 	}
 	if cfg.WSBuffer <= 0 {
-		cfg.WSBuffer = DefaultWSBuffer
+		cfg.WSBuffer = defaults.WSBuffer
 	}
 	if cfg.WSReadLimit <= 0 {
-		cfg.WSReadLimit = DefaultWSReadLimit
+		cfg.WSReadLimit = defaults.WSReadLimit
 	}
 	if cfg.WSPingInterval <= 0 {
-		cfg.WSPingInterval = DefaultWSPingInterval
+		cfg.WSPingInterval = defaults.WSPingInterval
 	}
 	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = DefaultMaxSessions
+		cfg.MaxSessions = defaults.MaxSessions
+	}
+	if cfg.WSBufferBytes <= 0 {
+		cfg.WSBufferBytes = defaults.WSBufferBytes
+	}
+	if cfg.WSWriteTimeout <= 0 {
+		cfg.WSWriteTimeout = defaults.WSWriteTimeout
 	}
 	if cfg.Version == "" {
 		cfg.Version = DefaultVersion
@@ -145,6 +153,7 @@ func New(cfg Config, views Views, sessions Sessions, metrics Metrics, log *slog.
 		conns: wsconn.NewRegistry(wsconn.Options{Max: cfg.MaxSessions, Buffer: cfg.WSBuffer,
 			ReadLimit: cfg.WSReadLimit, PingInterval: cfg.WSPingInterval,
 			DeadPeerReason: "no pong within two ping intervals", AnyOrigin: cfg.Secret != "",
+			BufferBytes: cfg.WSBufferBytes, WriteTimeout: cfg.WSWriteTimeout,
 			Dropped: func() { metrics.SubscriberDropped(door) }}),
 	}
 	s.routes()

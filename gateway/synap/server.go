@@ -36,19 +36,7 @@ import (
 	"github.com/troupe-run/troupe/gateway/internal/reqbody"
 	"github.com/troupe-run/troupe/gateway/internal/wsconn"
 	"github.com/troupe-run/troupe/messages"
-)
-
-// Defaults for Config fields left zero.
-const (
-	DefaultMaxBody        = 16 << 20
-	DefaultMaxBatch       = 1000
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultWSBuffer       = 1024
-	DefaultWSReadLimit    = 1 << 20
-	DefaultWSPingInterval = 20 * time.Second
-	DefaultMaxSessions    = 10000
-	DefaultWSBufferBytes  = 16 << 20
-	DefaultWSWriteTimeout = 10 * time.Second
+	"github.com/troupe-run/troupe/system/defaults"
 )
 
 // door names this front door in metrics.
@@ -150,31 +138,31 @@ type Server struct {
 // New returns a Server over the backends b.
 func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = DefaultMaxBody
+		cfg.MaxBody = defaults.MaxBody
 	}
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = DefaultMaxBatch
+		cfg.MaxBatch = defaults.MaxBatch
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+		cfg.RequestTimeout = defaults.RequestTimeout
 	}
 	if cfg.WSBuffer <= 0 {
-		cfg.WSBuffer = DefaultWSBuffer
+		cfg.WSBuffer = defaults.WSBuffer
 	}
 	if cfg.WSBufferBytes <= 0 {
-		cfg.WSBufferBytes = DefaultWSBufferBytes
+		cfg.WSBufferBytes = defaults.WSBufferBytes
 	}
 	if cfg.WSWriteTimeout <= 0 {
-		cfg.WSWriteTimeout = DefaultWSWriteTimeout
+		cfg.WSWriteTimeout = defaults.WSWriteTimeout
 	}
 	if cfg.WSReadLimit <= 0 {
-		cfg.WSReadLimit = DefaultWSReadLimit
+		cfg.WSReadLimit = defaults.WSReadLimit
 	}
 	if cfg.WSPingInterval <= 0 {
-		cfg.WSPingInterval = DefaultWSPingInterval
+		cfg.WSPingInterval = defaults.WSPingInterval
 	}
 	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = DefaultMaxSessions
+		cfg.MaxSessions = defaults.MaxSessions
 	}
 	m := b.Metrics
 	if m == nil {
