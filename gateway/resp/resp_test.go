@@ -355,3 +355,49 @@ func TestBlockingPopsWokenByWrites(t *testing.T) {
 		t.Fatalf("dst: %q", got)
 	}
 }
+
+// TestClientIDTransactions: Synap's form of MULTI/EXEC over RESP, as its
+// SDKs' RESP3 transport sends it: a transaction named by a client id,
+// commands queued with TXQUEUE (from any connection), EXEC <id> aborting
+// when a key the connection watches was written.
+func TestClientIDTransactions(t *testing.T) {
+	_, addr := door(t, Config{})
+	a, b := dial(t, addr), dial(t, addr)
+	steps := []struct {
+		c    *client
+		cmd  []string
+		want string
+	}{
+		{a, []string{"MULTI", "tx-1"}, "+OK\r\n"},
+		{a, []string{"MULTI", "tx-1"}, "-ERR MULTI calls can not be nested\r\n"},
+		{a, []string{"TXQUEUE", "tx-1", "SET", "k", "1"}, "+QUEUED\r\n"},
+		{b, []string{"TXQUEUE", "tx-1", "incr", "k"}, "+QUEUED\r\n"},
+		{a, []string{"GET", "k"}, "$-1\r\n"},
+		{a, []string{"TXQUEUE", "tx-1", "NOSUCH", "x"}, "-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n"},
+		{a, []string{"TXQUEUE", "tx-1", "GET"}, "-ERR wrong number of arguments for 'get' command\r\n"},
+		{a, []string{"TXQUEUE", "tx-1", "WATCH", "k"}, "-ERR Command not allowed inside a transaction\r\n"},
+		{a, []string{"TXQUEUE", "nobody", "SET", "k", "1"}, "-ERR TXQUEUE without MULTI for client id 'nobody'\r\n"},
+		{a, []string{"EXEC", "tx-1"}, "*2\r\n+OK\r\n:2\r\n"},
+		{a, []string{"EXEC", "tx-1"}, "-ERR EXEC without MULTI\r\n"},
+		{a, []string{"MULTI", "a", "b"}, "-ERR wrong number of arguments for 'multi' command\r\n"},
+		// A watched key written meanwhile aborts EXEC <id>.
+		{a, []string{"WATCH", "k"}, "+OK\r\n"},
+		{a, []string{"MULTI", "tx-2"}, "+OK\r\n"},
+		{a, []string{"TXQUEUE", "tx-2", "SET", "k", "mine"}, "+QUEUED\r\n"},
+		{b, []string{"SET", "k", "theirs"}, "+OK\r\n"},
+		{a, []string{"EXEC", "tx-2"}, "*-1\r\n"},
+		{a, []string{"GET", "k"}, "$6\r\ntheirs\r\n"},
+		{a, []string{"MULTI", "tx-3"}, "+OK\r\n"},
+		{a, []string{"TXQUEUE", "tx-3", "SET", "k", "dropped"}, "+QUEUED\r\n"},
+		{a, []string{"DISCARD", "tx-3"}, "+OK\r\n"},
+		{a, []string{"EXEC", "tx-3"}, "-ERR EXEC without MULTI\r\n"},
+		{a, []string{"MULTI"}, "+OK\r\n"},
+		{a, []string{"EXEC", "tx-4"}, "-ERR Command not allowed inside a transaction\r\n"},
+		{a, []string{"DISCARD"}, "+OK\r\n"},
+	}
+	for _, s := range steps {
+		if got := s.c.do(s.cmd...); got != s.want {
+			t.Fatalf("%q: %q, want %q", s.cmd, got, s.want)
+		}
+	}
+}

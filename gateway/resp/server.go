@@ -111,6 +111,7 @@ type Server struct {
 	local localHub
 
 	cursors *cursorTable
+	txns    idTxns // transactions opened by client id (MULTI <id>)
 
 	stats stats
 }
