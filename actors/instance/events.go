@@ -1,7 +1,7 @@
 package instance
 
 import (
-	"encoding/json"
+	"container/list"
 	"slices"
 )
 
@@ -26,20 +26,43 @@ func (s *EventStream) Close() { s.release(s) }
 
 // events is what an instance's actor knows of its sequence's events.
 type events struct {
-	last    map[string]json.RawMessage
-	lastAny *Event
-	waiters []*eventWaiter
-	streams []*EventStream
+	// last holds the last event of each name, for GET /event/:name. The
+	// names are the sequence's to choose, so at most maxNames are kept:
+	// past that, the name recorded least recently is forgotten (a GET of
+	// it then waits for the next one). order lists the names, most
+	// recently recorded first; last maps each to its element.
+	last     map[string]*list.Element
+	order    list.List // of *Event
+	maxNames int
+	lastAny  *Event
+	waiters  []*eventWaiter
+	streams  []*EventStream
+}
+
+// newEvents keeps the last event of at most maxNames names.
+func newEvents(maxNames int) events {
+	return events{last: map[string]*list.Element{}, maxNames: maxNames}
+}
+
+// remember keeps ev as the last of its name, within the bound.
+func (e *events) remember(ev *Event) {
+	if el, ok := e.last[ev.EventName]; ok {
+		el.Value = ev
+		e.order.MoveToFront(el)
+		return
+	}
+	if len(e.last) >= e.maxNames {
+		oldest := e.order.Back()
+		delete(e.last, e.order.Remove(oldest).(*Event).EventName)
+	}
+	e.last[ev.EventName] = e.order.PushFront(ev)
 }
 
 // record keeps an event as the last of its name and hands it to the
 // waiters and streams that want it. dropped is called for each stream
 // dropped for being full.
 func (e *events) record(ev Event, dropped func(name string)) {
-	if e.last == nil {
-		e.last = map[string]json.RawMessage{}
-	}
-	e.last[ev.EventName] = ev.Message
+	e.remember(&ev)
 	e.lastAny = &ev
 	e.waiters = slices.DeleteFunc(e.waiters, func(w *eventWaiter) bool {
 		if w.name != "" && w.name != ev.EventName {
@@ -71,8 +94,8 @@ func (e *events) wait(w *eventWaiter, next bool) {
 			w.ch <- *e.lastAny
 			return
 		}
-		if msg, ok := e.last[w.name]; ok && w.name != "" {
-			w.ch <- Event{EventName: w.name, Message: msg}
+		if el, ok := e.last[w.name]; ok && w.name != "" {
+			w.ch <- *el.Value.(*Event)
 			return
 		}
 	}

@@ -187,7 +187,7 @@ func (s *Service) restore(r runRecord, killed bool) {
 	sl := &slot{id: r.ID, seq: rec, created: time.UnixMilli(r.CreatedMs), endedAt: now,
 		opts:   StartOptions{Sequence: rec.Id, InstanceID: r.ID, AppConfig: r.AppConfig, Args: r.Args},
 		status: StatusErrored, terminated: true, exitCode: ExitKilled, reason: reason,
-		launched: true, restored: true}
+		launched: true, restored: true, ev: newEvents(s.opts.EventNames)}
 	for k := range sl.streams {
 		sl.streams[k] = newSpool(1)
 		sl.streams[k].end(false)

@@ -36,6 +36,7 @@ const (
 	DefaultRetention      = 3 * time.Minute
 	DefaultStreamBuffer   = 1 << 20
 	DefaultEventBuffer    = 256
+	DefaultEventNames     = 1024
 	DefaultUnhealthyAfter = 5 * time.Second
 	DefaultKillAfter      = 30 * time.Second
 )
@@ -46,6 +47,7 @@ type Options struct {
 	Retention      time.Duration // how long an ended instance stays readable
 	StreamBuffer   int           // bytes held per stream (output, stdout, stderr, log)
 	EventBuffer    int           // events held per /events reader before it is dropped
+	EventNames     int           // event names whose last event an instance keeps for GET /event
 	UnhealthyAfter time.Duration // no MONITORING for this long: unhealthy
 	KillAfter      time.Duration // no MONITORING for this long: killed
 	KillGrace      time.Duration // from KILL to SIGKILL
@@ -86,6 +88,9 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 	}
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = DefaultEventBuffer
+	}
+	if opts.EventNames <= 0 {
+		opts.EventNames = DefaultEventNames
 	}
 	if opts.UnhealthyAfter <= 0 {
 		opts.UnhealthyAfter = DefaultUnhealthyAfter
@@ -153,7 +158,7 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
 			return "", errorf(messages.CodeInvalid, "Topic id incorrect format: %q", t)
 		}
 	}
-	sl := &slot{id: id, opts: o, created: time.Now(), status: StatusInitializing}
+	sl := &slot{id: id, opts: o, created: time.Now(), status: StatusInitializing, ev: newEvents(s.opts.EventNames)}
 	s.mu.Lock()
 	running := 0
 	for _, other := range s.slots {
