@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"sync"
 
@@ -30,6 +29,7 @@ func (d *domains) listenReactive(g *run.Group, servers *sync.WaitGroup) error {
 	if err != nil {
 		return err
 	}
+	d.dash.setReactive(svcs)
 	heartbeat := c.SkipHeartbeat
 	if heartbeat <= 0 {
 		heartbeat = -1 // the door's zero is its default
@@ -62,9 +62,10 @@ func (d *domains) listenReactive(g *run.Group, servers *sync.WaitGroup) error {
 			RequestTimeout: c.RequestTimeout,
 			Heartbeat:      heartbeat,
 			SSEBuffer:      c.SkipSSEBuffer,
+			SSEBufferBytes: c.SkipSSEBufferBytes,
 			WriteTimeout:   c.SkipWriteTimeout,
 			MaxSessions:    c.MaxSessions,
-			ResourcePrefix: os.Getenv("SKIP_RESOURCE_PREFIX"),
+			ResourcePrefix: c.SkipResourcePrefix,
 			NoCORS:         svc.NoCORS(),
 			BuildTimeout:   c.SkipBuildTimeout,
 		}, svc, sessions, sys.Metrics, log.With("door", name))
