@@ -12,6 +12,7 @@ import (
 	"github.com/troupe-run/troupe/system"
 	"github.com/troupe-run/troupe/system/durable"
 	"github.com/troupe-run/troupe/system/store"
+	"github.com/troupe-run/troupe/system/store/pgtest"
 	"github.com/troupe-run/troupe/system/systemtest"
 )
 
@@ -158,17 +159,22 @@ func TestStoreFailureRestartsAndRecovers(t *testing.T) {
 	}
 }
 
-// An actor started again on a journal that outlived it recovers its state.
+// An actor started again on a journal that outlived it recovers its state,
+// whichever journal it is.
 func TestRecoversAcrossSystems(t *testing.T) {
-	dir := t.TempDir()
-	sys, _, pid, _ := start(t, "--data-dir="+dir)
+	t.Run("pebble", func(t *testing.T) { recoversAcrossSystems(t, "--data-dir="+t.TempDir()) })
+	t.Run("postgres", func(t *testing.T) { recoversAcrossSystems(t, "--journal="+pgtest.Start(t)) })
+}
+
+func recoversAcrossSystems(t *testing.T, journal string) {
+	sys, _, pid, _ := start(t, journal)
 	for range 5 {
 		request(t, sys, pid, incr{})
 	}
 	if err := sys.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sys, _, pid, _ = start(t, "--data-dir="+dir)
+	sys, _, pid, _ = start(t, journal)
 	if got := request(t, sys, pid, get{}); got != 5 {
 		t.Fatalf("a counter started on the journal reads %v, want 5", got)
 	}
