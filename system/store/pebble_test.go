@@ -87,40 +87,6 @@ func TestMemoryOnlyStoresNothing(t *testing.T) {
 	}
 }
 
-func TestBarrierWaitsForEarlierCommits(t *testing.T) {
-	s, err := Open(Options{Dir: t.TempDir(), Policy: SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for i := 0; i < 100; i++ {
-		b := s.NewBatch()
-		b.Set([]byte(fmt.Sprint("k", i)), []byte("v"))
-		s.Commit(b, func(error) {})
-	}
-	if err := s.Barrier(); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 100; i++ {
-		if _, found, err := s.Get([]byte(fmt.Sprint("k", i))); err != nil || !found {
-			t.Fatalf("k%d not written before the barrier returned (err %v)", i, err)
-		}
-	}
-}
-
-func TestCommitAfterClose(t *testing.T) {
-	s, err := Open(Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	var got error
-	s.Commit(s.NewBatch(), func(err error) { got = err })
-	if got != ErrClosed {
-		t.Fatalf("commit after close: got %v, want ErrClosed", got)
-	}
-}
-
 func TestPrefixEnd(t *testing.T) {
 	for _, tc := range []struct{ in, want []byte }{
 		{[]byte("a"), []byte("b")},
