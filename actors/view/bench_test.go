@@ -92,3 +92,75 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkIngestMixed is BenchmarkIngest with troupe-bench --views-http's
+// mix of views (equality on a param, a price range, ORDER BY + LIMIT, a
+// subquery through $parent, GROUP BY with count), in process, so that a
+// profile shows the engine without HTTP:
+//
+//	go test -run '^$' -bench IngestMixed -cpuprofile cpu.out ./actors/view
+func BenchmarkIngestMixed(b *testing.B) {
+	for _, m := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("views=%d", m), func(b *testing.B) {
+			const records = 20000
+			sys := systemtest.Boot(b)
+			svc, err := Start(sys, Options{TTLInterval: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			systemtest.Eventually(b, "the views engine to be ready", svc.Ready)
+			rng := rand.New(rand.NewPCG(1, 2))
+			ingest := func(table, id string, rec []byte) {
+				r, err := svc.Ingest(bg, &messages.IngestRequest{Table: table, Op: "UPDATE", Id: id, Record: rec})
+				if err != nil || r.ErrorCode != "" {
+					b.Fatal(err, r)
+				}
+			}
+			record := func() []byte {
+				return fmt.Appendf(nil, `{"price":%d,"category":"c%d","owner":"user:%d","status":"open"}`,
+					rng.IntN(1000), rng.IntN(50), rng.IntN(1000))
+			}
+			for i := range 1000 {
+				ingest("user", fmt.Sprint("user:", i), fmt.Appendf(nil, `{"name":"u%d"}`, i))
+			}
+			for i := range records {
+				ingest("product", fmt.Sprint("product:", i), record())
+			}
+			for i := range m {
+				var q string
+				var params []byte
+				switch i % 5 {
+				case 0:
+					q, params = "SELECT * FROM product WHERE owner = $owner", fmt.Appendf(nil, `{"owner":"user:%d"}`, rng.IntN(1000))
+				case 1:
+					lo := rng.IntN(990)
+					q = fmt.Sprintf("SELECT * FROM product WHERE price > %d AND price < %d", lo, lo+3)
+				case 2:
+					q = fmt.Sprintf("SELECT * FROM product WHERE category = 'c%d' ORDER BY price DESC, id LIMIT 10", rng.IntN(50))
+				case 3:
+					q = fmt.Sprintf("SELECT *, (SELECT name FROM user WHERE id = $parent.owner) AS who FROM product WHERE owner = user:%d", rng.IntN(1000))
+				case 4:
+					q = fmt.Sprintf("SELECT category, count() AS n FROM product WHERE price > %d GROUP BY category", 990+rng.IntN(10))
+				}
+				r, err := svc.Register(bg, &messages.RegisterView{Id: strconv.Itoa(i), Surql: q, Params: params})
+				if err != nil || r.ErrorCode != "" {
+					b.Fatal(err, r)
+				}
+			}
+			changes := make([][]byte, 4096)
+			for i := range changes {
+				changes[i] = record()
+			}
+			n := 0
+			cpu := cpuTime()
+			pprof.Do(bg, pprof.Labels("phase", "ingest"), func(context.Context) {
+				for b.Loop() {
+					ingest("product", fmt.Sprint("product:", rng.IntN(records)), changes[n%len(changes)])
+					n++
+				}
+			})
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/ingest")
+			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-µs/ingest")
+		})
+	}
+}
