@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/troupe-run/troupe/system/systemtest"
 )
 
 // TestKill9KeepsAcknowledgedWrites: under --fsync=always every write the
@@ -44,15 +46,11 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		}()
 	}
 	// Let the writers get going, then pull the plug mid-stream.
-	for {
+	systemtest.Eventually(t, "400 acknowledged writes", func() bool {
 		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 400 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(acked) >= 400
+	})
 	s.kill9()
 	stopping.Store(true)
 	wg.Wait()

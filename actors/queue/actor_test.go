@@ -66,15 +66,23 @@ func TestActorPriorityOrder(t *testing.T) {
 func TestConsumeWaitsForAPublish(t *testing.T) {
 	_, svc := start(t)
 	do(t, svc, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_CREATE, Queue: "jobs"})
-	got := make(chan *messages.QueueMessage, 1)
-	go func() { got <- svcConsume(t, svc, "jobs", 30*time.Second, 0) }()
-	// The consumer is parked in the actor; once stats counts it, publish.
-	for do(t, svc, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: "jobs"}).Stats.Consumers == 0 {
-		time.Sleep(time.Millisecond)
+	type result struct {
+		r   *messages.QueueReply
+		err error
 	}
+	got := make(chan result, 1)
+	go func() {
+		r, err := svc.Do(context.Background(), &messages.QueueRequest{Op: messages.QueueOp_QUEUE_CONSUME, Queue: "jobs",
+			Consumer: "c", TimeoutMs: 30000})
+		got <- result{r, err}
+	}()
+	// The consumer is parked in the actor; once stats counts it, publish.
+	systemtest.Eventually(t, "the consumer to wait in the queue", func() bool {
+		return do(t, svc, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: "jobs"}).Stats.Consumers > 0
+	})
 	id := svcPublish(t, svc, "jobs", "hello", 5)
-	if m := <-got; m == nil || m.MessageId != id {
-		t.Fatalf("the waiting consumer got %v, want %s", m, id)
+	if res := <-got; res.err != nil || res.r.Message == nil || res.r.Message.MessageId != id {
+		t.Fatalf("the waiting consumer got %v %v, want %s", res.r, res.err, id)
 	}
 }
 
@@ -101,13 +109,9 @@ func TestMissedAckDeadlineRedeliversThenDeadLetters(t *testing.T) {
 		t.Fatalf("redelivery: %v, want %s with retry_count 1", m, id)
 	}
 	// Past max_retries it is in the dead-letter queue, and can come back.
-	for {
-		st := do(t, svc, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: "q"}).Stats
-		if st.DeadLettered == 1 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	systemtest.Eventually(t, "the message in the dead-letter queue", func() bool {
+		return do(t, svc, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_STATS, Queue: "q"}).Stats.DeadLettered == 1
+	})
 	dlq := do(t, svc, &messages.QueueRequest{Op: messages.QueueOp_QUEUE_DLQ_LIST, Queue: "q"})
 	if len(dlq.Messages) != 1 || dlq.Messages[0].MessageId != id {
 		t.Fatalf("dlq: %v", dlq.Messages)
