@@ -69,6 +69,9 @@ type Config struct {
 	MaxBatch       int
 	RequestTimeout time.Duration
 	DrainTimeout   time.Duration
+	// CallerRunsBatch bounds the messages a goroutine that finds a
+	// CallerRuns actor idle handles for it (see CallerRuns).
+	CallerRunsBatch int
 
 	// The front doors' HTTP servers: the time a client has to send a
 	// request's headers, and all of it (a route that streams or waits
@@ -231,6 +234,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.MaxBatch, "max-batch", defaults.MaxBatch, "most commands in one batch request")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", defaults.RequestTimeout, "deadline of a request inside the server")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fs.IntVar(&c.CallerRunsBatch, "caller-runs-batch", 16, "messages a request's goroutine handles for an idle views engine or queue before it hands the rest to the actor's own goroutine")
 	fs.DurationVar(&c.HTTPReadHeaderTimeout, "http-read-header-timeout", 10*time.Second, "time a client has to send a request's headers")
 	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", time.Minute, "time a client has to send a whole request, body included (routes that stream or wait lift it for their request)")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 2*time.Minute, "how long a kept-alive HTTP connection may wait for its next request")
@@ -393,6 +397,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		errs = append(errs, fmt.Errorf("--max-body=%d: want at least 1KiB", c.MaxBody))
+	}
+	if c.CallerRunsBatch < 1 {
+		errs = append(errs, fmt.Errorf("--caller-runs-batch=%d: want at least 1", c.CallerRunsBatch))
 	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("--max-batch=%d: want at least 1", c.MaxBatch))

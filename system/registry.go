@@ -43,7 +43,7 @@ func (r *Registry) Domain(domain string, props func(name string) actor.Producer,
 		mailbox := s.Metrics.actors.watch(domain + "/" + name)
 		options := []actor.PropsOption{actor.WithReceiverMiddleware(s.Metrics.countMessages(domain), mailbox.countCrashed, s.Faults.Middleware, inspectMiddleware)}
 		if o.callerRuns != nil && o.callerRuns(name) {
-			options = append(options, newCallerRuns(mailbox)...)
+			options = append(options, newCallerRuns(s.Config.CallerRunsBatch, mailbox)...)
 		} else {
 			options = append(options, actor.WithMailbox(actor.Unbounded(mailbox)))
 		}
