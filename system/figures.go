@@ -15,12 +15,10 @@ const (
 	latencyBuckets = 21
 )
 
-// LatencyBound is the upper bound of bucket i of a Latencies.
+// LatencyBound is the upper bound of bucket i of a Latencies; the last
+// bucket, which has none, reports twice the bound before it.
 func LatencyBound(i int) time.Duration {
-	if i >= latencyBuckets-1 {
-		return time.Duration(1<<63 - 1)
-	}
-	return latencyBase << i
+	return latencyBase << min(i, latencyBuckets-1)
 }
 
 // latencies counts durations in fixed buckets. The dashboard reads them
@@ -75,12 +73,18 @@ func (l Latencies) Quantile(q float64) time.Duration {
 	rank := int64(q*float64(l.Count) + 0.5)
 	rank = max(rank, 1)
 	var seen int64
+	last := 0
 	for i, n := range l.Buckets {
+		if n > 0 {
+			last = i
+		}
 		if seen += n; seen >= rank {
 			return LatencyBound(i)
 		}
 	}
-	return LatencyBound(latencyBuckets - 1)
+	// The count was read a moment apart from the buckets: the highest
+	// bucket counted is the best answer.
+	return LatencyBound(last)
 }
 
 // Mean is the average duration, 0 when nothing was counted.

@@ -40,12 +40,14 @@ type domains struct {
 	topics    *topic.Service
 	insts     *instance.Service
 	logs      *hub.LogTap
+	dash      *dashboard // the admin door's source
 }
 
 // startDomains starts every domain; each rebuilds its state from the store.
 func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 	c := sys.Config
 	d := &domains{sys: sys, logs: logs}
+	d.dash = &dashboard{d: d}
 	var err error
 	if d.keyspace, err = kv.Start(sys, kv.NewMemory(c.MaxMemory)); err != nil {
 		return nil, err
@@ -205,5 +207,8 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 	if err := d.listenRESP(g, servers); err != nil {
 		return err
 	}
-	return d.listenReactive(g, servers)
+	if err := d.listenReactive(g, servers); err != nil {
+		return err
+	}
+	return d.listenAdmin(g, servers)
 }
