@@ -150,7 +150,12 @@ func addInt(a, b int64) (int64, *messages.DataReply) {
 // as strings, and clients carry that habit over).
 func parseInteger(v []byte) (int64, bool) {
 	s := string(v)
-	if strings.HasPrefix(s, `"`) {
+	switch {
+	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && !strings.Contains(s, `\`):
+		// Without escapes the text between the quotes is the string: the
+		// JSON decoder was a third of an INCR's time in its shard.
+		s = s[1 : len(s)-1]
+	case strings.HasPrefix(s, `"`):
 		if json.Unmarshal(v, &s) != nil {
 			return 0, false
 		}
