@@ -97,6 +97,8 @@ type Config struct {
 	MaxSessions      int
 	RateLimit        float64
 	RateBurst        int
+	RateClients      int
+	MaxTxns          int
 	// DataReplies is the data door's reply encoding: "spec" or "original"
 	// (the original server's shapes, for its SDKs).
 	DataReplies    string
@@ -256,6 +258,8 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.MaxSessions, "max-sessions", defaults.MaxSessions, "concurrent WebSocket connections per front door")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "requests per second per API key (per client IP without keys) on the data door; 0 disables")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of the rate limit")
+	fs.IntVar(&c.RateClients, "rate-clients", defaults.RateClients, "clients (API keys or IPs) the data door's rate limiter keeps a bucket for; full buckets are forgotten first")
+	fs.IntVar(&c.MaxTxns, "max-txns", defaults.MaxTxns, "open transactions on the data door (each watches at most --max-batch keys)")
 	fs.StringVar(&c.DataReplies, "data-replies", "spec", "reply shapes of the data door: spec, or original (the original server's, for its SDKs)")
 	c.WSBufferBytes = defaults.WSBufferBytes
 	fs.Var((*byteSize)(&c.WSBufferBytes), "ws-buffer-bytes", "bytes buffered for a WebSocket client of the data or views door (or an HTTP pub/sub subscriber) before it is disconnected as too slow")
@@ -397,6 +401,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		errs = append(errs, fmt.Errorf("--max-body=%d: want at least 1KiB", c.MaxBody))
+	}
+	if c.RateClients < 1 || c.MaxTxns < 1 {
+		errs = append(errs, errors.New("--rate-clients and --max-txns must be at least 1"))
 	}
 	if c.CallerRunsBatch < 1 {
 		errs = append(errs, fmt.Errorf("--caller-runs-batch=%d: want at least 1", c.CallerRunsBatch))

@@ -9,13 +9,9 @@ import (
 	"time"
 )
 
-// Bounds of the rate limiter's memory: buckets are spread over shards, so
-// that concurrent requests seldom wait on one lock, and a shard keeps at
-// most maxBuckets/limiterShards of them.
-const (
-	limiterShards = 16
-	maxBuckets    = 1 << 16
-)
+// Buckets are spread over shards, so that concurrent requests seldom wait
+// on one lock; a shard keeps at most its share of --rate-clients.
+const limiterShards = 16
 
 // rateLimiter is a token bucket per client (an API key, or an IP address
 // when no key is configured): a bucket holds up to burst tokens, refills at
@@ -28,11 +24,13 @@ const (
 // which then start again from a full bucket: the limiter errs towards
 // letting requests through, never towards refusing them.
 type rateLimiter struct {
-	rate   float64
-	burst  float64
-	now    func() time.Time
-	seed   maphash.Seed
-	shards [limiterShards]limiterShard
+	rate  float64
+	burst float64
+	now   func() time.Time
+	seed  maphash.Seed
+	// perShard bounds a shard's buckets: the limiter's memory.
+	perShard int
+	shards   [limiterShards]limiterShard
 }
 
 type limiterShard struct {
@@ -46,8 +44,9 @@ type bucket struct {
 }
 
 // newRateLimiter returns a limiter of rate requests a second with bursts of
-// burst (one second's worth when 0), or nil when rate is 0: no limit.
-func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter {
+// burst (one second's worth when 0) that keeps the buckets of about
+// clients clients, or nil when rate is 0: no limit.
+func newRateLimiter(rate float64, burst, clients int, now func() time.Time) *rateLimiter {
 	if rate <= 0 {
 		return nil
 	}
@@ -55,7 +54,7 @@ func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter 
 	if burst <= 0 {
 		b = math.Max(1, math.Ceil(rate))
 	}
-	l := &rateLimiter{rate: rate, burst: b, now: now, seed: maphash.MakeSeed()}
+	l := &rateLimiter{rate: rate, burst: b, now: now, seed: maphash.MakeSeed(), perShard: max(clients/limiterShards, 8)}
 	for i := range l.shards {
 		l.shards[i].buckets = make(map[string]bucket)
 	}
@@ -80,7 +79,7 @@ func (l *rateLimiter) take(client string) rateVerdict {
 	if ok {
 		b.tokens = l.refill(b, now)
 	} else {
-		if len(sh.buckets) >= maxBuckets/limiterShards {
+		if len(sh.buckets) >= l.perShard {
 			l.makeRoom(sh, now)
 		}
 		b.tokens = l.burst
@@ -118,7 +117,7 @@ func (l *rateLimiter) makeRoom(sh *limiterShard, now time.Time) {
 		}
 	}
 	for k := range sh.buckets {
-		if len(sh.buckets) <= maxBuckets/limiterShards*7/8 {
+		if len(sh.buckets) <= l.perShard*7/8 {
 			break
 		}
 		delete(sh.buckets, k)

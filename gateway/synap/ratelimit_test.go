@@ -55,7 +55,7 @@ func TestRateLimiter(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := &clock{}
-			l := newRateLimiter(tc.rate, tc.burst, clk.Now)
+			l := newRateLimiter(tc.rate, tc.burst, 1<<16, clk.Now)
 			for i, st := range tc.steps {
 				clk.now = t0.Add(st.at)
 				v := l.take(st.client)
@@ -66,7 +66,7 @@ func TestRateLimiter(t *testing.T) {
 			}
 		})
 	}
-	if newRateLimiter(0, 10, time.Now) != nil {
+	if newRateLimiter(0, 10, 1<<16, time.Now) != nil {
 		t.Error("a rate of 0 makes a limiter; want none")
 	}
 }
@@ -75,7 +75,8 @@ func TestRateLimiter(t *testing.T) {
 // ones forgotten first are those that are full, which change nothing.
 func TestRateLimiterMemory(t *testing.T) {
 	clk := &clock{now: t0}
-	l := newRateLimiter(1, 1, clk.Now)
+	const maxBuckets = 1 << 12
+	l := newRateLimiter(1, 1, maxBuckets, clk.Now)
 	for i := range maxBuckets {
 		l.take("old-" + strconv.Itoa(i))
 	}

@@ -81,6 +81,11 @@ type Config struct {
 	// (0: no limit), RateBurst how many at once (0: one second's worth).
 	RateLimit float64
 	RateBurst int
+	// RateClients bounds the clients the rate limiter keeps a bucket for
+	// (full ones are forgotten first).
+	RateClients int
+	// MaxTxns bounds the open transactions (507 LIMIT past it).
+	MaxTxns int
 	// Original answers in the original server's shapes instead of the
 	// spec's (--data-replies original): the envelope {success, request_id,
 	// payload, error}, a failed command as HTTP 200 with error as text, and
@@ -164,6 +169,12 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = defaults.MaxSessions
 	}
+	if cfg.RateClients <= 0 {
+		cfg.RateClients = defaults.RateClients
+	}
+	if cfg.MaxTxns <= 0 {
+		cfg.MaxTxns = defaults.MaxTxns
+	}
 	m := b.Metrics
 	if m == nil {
 		m = noMetrics{}
@@ -180,7 +191,8 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 		metrics:  m,
 		log:      log,
 		gate:     access.NewGate(cfg.APIKeys, cfg.Insecure),
-		limiter:  newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now),
+		limiter:  newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateClients, time.Now),
+		txns:     txnTable{max: cfg.MaxTxns},
 		mux:      http.NewServeMux(),
 		commands: make(map[string]command),
 		conns: wsconn.NewRegistry(wsconn.Options{Max: cfg.MaxSessions, Buffer: cfg.WSBuffer,

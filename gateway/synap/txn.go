@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +28,9 @@ import (
 // before it. Commands over the whole keyspace (kv.keys, kv.scan, kv.dbsize)
 // hold nothing.
 //
-// Open transactions live in memory, at most maxTxns of them, each with at
-// most the batch limit of commands; one untouched for txnIdle is dropped.
+// Open transactions live in memory, at most --max-txns of them, each with
+// at most the batch limit (--max-batch) of commands and of watched keys;
+// one untouched for txnIdle is dropped.
 
 var txnCommands = []commandSpec{
 	{"transaction.multi", txnMulti},
@@ -38,10 +40,7 @@ var txnCommands = []commandSpec{
 	{"transaction.unwatch", txnUnwatch},
 }
 
-const (
-	maxTxns = 10000
-	txnIdle = 5 * time.Minute
-)
+const txnIdle = 5 * time.Minute
 
 // queuedCmd is a command queued in a transaction.
 type queuedCmd struct {
@@ -57,8 +56,9 @@ type clientTxn struct {
 	used    time.Time
 }
 
-// txnTable holds the clients' transactions.
+// txnTable holds the clients' transactions, at most max of them.
 type txnTable struct {
+	max     int
 	mu      sync.Mutex
 	clients map[string]*clientTxn
 }
@@ -84,9 +84,9 @@ func (t *txnTable) get(id string, create bool, now time.Time) (*clientTxn, []str
 	}
 	ct := t.clients[id]
 	if ct == nil && create {
-		if len(t.clients) >= maxTxns {
+		if len(t.clients) >= t.max {
 			return nil, stale, errorf(http.StatusInsufficientStorage, messages.CodeLimit,
-				"%d transactions are open; the limit is %d", len(t.clients), maxTxns)
+				"%d transactions are open; the limit is %d (--max-txns)", len(t.clients), t.max)
 		}
 		ct = &clientTxn{watched: map[string]string{}}
 		t.clients[id] = ct
@@ -246,11 +246,17 @@ func txnWatch(c *call) error {
 	c.s.txns.mu.Lock()
 	var fresh []string
 	for _, k := range p.Keys {
-		if _, ok := ct.watched[k]; !ok {
+		if _, ok := ct.watched[k]; !ok && !slices.Contains(fresh, k) {
 			fresh = append(fresh, k)
 		}
 	}
+	over := len(ct.watched)+len(fresh) > c.s.cfg.MaxBatch
+	watching := len(ct.watched)
 	c.s.txns.mu.Unlock()
+	if over {
+		return errorf(http.StatusInsufficientStorage, messages.CodeLimit,
+			"a transaction watches %d keys; %d more would pass the limit of %d (--max-batch)", watching, len(fresh), c.s.cfg.MaxBatch)
+	}
 	if len(fresh) == 0 {
 		return okMessage(c, "Keys watched")
 	}

@@ -23,6 +23,11 @@ const (
 	// MaxSessions is --max-sessions: WebSocket (or stream) connections per
 	// front door.
 	MaxSessions = 10_000
+	// RateClients is --rate-clients: the clients the data door's rate
+	// limiter keeps a bucket for.
+	RateClients = 1 << 16
+	// MaxTxns is --max-txns: the data door's open transactions.
+	MaxTxns = 10_000
 	// WSBuffer is --ws-buffer: the messages queued for one WebSocket
 	// client before it is closed as too slow.
 	WSBuffer = 1024
