@@ -45,7 +45,7 @@ func (d *domains) listenAdmin(g *run.Group, servers *sync.WaitGroup) error {
 		SSEClients:   c.AdminSSEClients,
 		WriteTimeout: c.RequestTimeout,
 	}, d.dash, sys.Log.With("door", "admin"))
-	if err := listen(g, servers, "admin", c.AdminAddr, door, door.Close, c.DrainTimeout, sys.Log); err != nil {
+	if err := listen(g, servers, "admin", c.AdminAddr, door, door.Close, limits(c), sys.Log); err != nil {
 		door.Close()
 		return err
 	}

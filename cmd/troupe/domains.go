@@ -2,7 +2,6 @@ package main
 
 import (
 	"net"
-	"os"
 	"sync"
 
 	"github.com/oklog/run"
@@ -130,6 +129,11 @@ func (d *domains) close() {
 	if d.seqs != nil {
 		d.seqs.Close()
 	}
+	if d.insts != nil {
+		if err := d.insts.Close(); err != nil {
+			d.sys.Log.Warn("stopping the instances", "err", err)
+		}
+	}
 }
 
 // listen starts every front door that is switched on.
@@ -158,6 +162,8 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			Original:       c.DataReplies == "original",
 			WSBufferBytes:  c.WSBufferBytes,
 			WSWriteTimeout: c.WSWriteTimeout,
+			RateClients:    c.RateClients,
+			MaxTxns:        c.MaxTxns,
 		}, synap.Backends{
 			Keyspace:       d.keyspace,
 			Watch:          d.keyspace,
@@ -169,7 +175,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			Metrics:        sys.Metrics,
 			MetricsHandler: sys.Metrics.Handler(),
 		}, log.With("door", "data"))
-		if err := listen(g, servers, "data", c.DataAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
+		if err := listen(g, servers, "data", c.DataAddr, door, door.Drain, limits(c), log); err != nil {
 			return err
 		}
 	}
@@ -179,7 +185,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			return err
 		}
 		door := ssp.New(ssp.Config{
-			Secret:         os.Getenv("SPKY_AUTH_SECRET"),
+			Secret:         c.SSPAuthSecret,
 			Insecure:       c.Insecure,
 			MaxBody:        c.MaxBody,
 			RequestTimeout: c.RequestTimeout,
@@ -187,12 +193,14 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			WSReadLimit:    c.MaxMessage + 64<<10,
 			WSPingInterval: c.WSPingInterval,
 			MaxSessions:    c.MaxSessions,
+			WSBufferBytes:  c.WSBufferBytes,
+			WSWriteTimeout: c.WSWriteTimeout,
 			Version:        system.Version,
 			SSPID:          d.sspID,
 			RefMode:        "dedicated",
 			Lifecycle:      d.sspLifecycle(),
 		}, d.withJobs(d.views, d.sspID, c.SSPSchedulerURL != ""), sessions, sys.Metrics, log.With("door", "ssp"))
-		if err := listen(g, servers, "ssp", c.SSPAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
+		if err := listen(g, servers, "ssp", c.SSPAddr, door, door.Drain, limits(c), log); err != nil {
 			return err
 		}
 	}
@@ -200,7 +208,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 		door := hub.New(hub.Config{APIKeys: c.APIKeys, Insecure: c.Insecure, MaxPackage: c.HubMaxPackage,
 			RequestTimeout: c.RequestTimeout, DataDir: c.DataDir, Version: system.Version},
 			hubdoor.New(d.seqs, d.insts, d.topics), d.logs, sys.Metrics, log.With("door", "hub"))
-		if err := listen(g, servers, "hub", c.HubAddr, door, door.Drain, c.DrainTimeout, log); err != nil {
+		if err := listen(g, servers, "hub", c.HubAddr, door, door.Drain, limits(c).streamingBodies(), log); err != nil {
 			return err
 		}
 	}

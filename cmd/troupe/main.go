@@ -102,19 +102,41 @@ func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
 	return err
 }
 
+// serverLimits are a door's http.Server timeouts (the --http-* flags) and
+// how long its shutdown waits for in-flight requests.
+type serverLimits struct {
+	readHeader, read, idle, drain time.Duration
+}
+
+func limits(c system.Config) serverLimits {
+	return serverLimits{readHeader: c.HTTPReadHeaderTimeout, read: c.HTTPReadTimeout, idle: c.HTTPIdleTimeout, drain: c.DrainTimeout}
+}
+
+// streamingBodies lifts the read timeout, for a door whose requests may
+// send their bodies for longer (the hub's package uploads, instance inputs
+// and topic producers): the header timeout still bounds a slow client.
+// (A request without a body, or whose body is read, may last: net/http
+// lifts the read deadline while it only watches for the client's hang-up,
+// so long polls and event streams need no such exemption.)
+func (l serverLimits) streamingBodies() serverLimits {
+	l.read = 0
+	return l
+}
+
 // listen binds addr now (so a taken port fails the start) and adds the
 // server to the group. On interrupt the door drains (new requests get 503)
-// and the server waits up to drainTimeout for in-flight requests.
+// and the server waits up to lim.drain for in-flight requests.
 func listen(g *run.Group, servers *sync.WaitGroup, door, addr string, h http.Handler, drain func(),
-	drainTimeout time.Duration, log *slog.Logger) error {
+	lim serverLimits, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%s door: %w", door, err)
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: lim.readHeader,
+		ReadTimeout:       lim.read,
+		IdleTimeout:       lim.idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -130,7 +152,7 @@ func listen(g *run.Group, servers *sync.WaitGroup, door, addr string, h http.Han
 		return nil
 	}, func(error) {
 		drain()
-		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), lim.drain)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			log.Warn("in-flight requests cut off", "door", door, "err", err)
