@@ -9,13 +9,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-run/troupe/system/store/pgtest"
 	"github.com/troupe-run/troupe/system/systemtest"
 )
 
 // TestKill9KeepsAcknowledgedWrites: under --fsync=always every write the
 // server acknowledged before a kill -9 is readable after a restart.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
-	s := startServer(t, "--fsync=always")
+	kill9KeepsAcknowledgedWrites(t, "--fsync=always")
+}
+
+// TestKill9KeepsAcknowledgedWritesOnPostgres: the same with the journal in
+// a PostgreSQL server (of the test's own), which outlives the kill.
+func TestKill9KeepsAcknowledgedWritesOnPostgres(t *testing.T) {
+	kill9KeepsAcknowledgedWrites(t, "--journal="+pgtest.Start(t))
+}
+
+func kill9KeepsAcknowledgedWrites(t *testing.T, args ...string) {
+	s := startServer(t, args...)
 
 	var (
 		mu       sync.Mutex
