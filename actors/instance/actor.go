@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/actors/sequence"
 	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/messages"
@@ -16,7 +18,7 @@ import (
 
 // Local messages from the goroutines that watch the process.
 type (
-	runnerMessage struct{ m Message }
+	runnerMessage struct{ m process.Message }
 	exited        struct {
 		code int
 		err  error
@@ -121,8 +123,10 @@ func (a *instanceActor) reply(ctx actor.Context, err *Error) {
 }
 
 // launch starts the process, the pumps that drain its streams and the
-// goroutines that bring its messages and its end to the actor. All of
-// them end with the process (or, for the pumps, when the slot is closed).
+// goroutines that bring its messages and its end to the actor. They are
+// the instance's (the service's pumps group): they end with the process,
+// or when shutdown closes the pipes a program the sequence left behind
+// still holds, and Service.Close joins them.
 func (a *instanceActor) launch() {
 	s, o := a.s, a.svc.opts
 	s.launched = true
@@ -131,7 +135,7 @@ func (a *instanceActor) launch() {
 	}
 	s.feeds, s.cancel = context.WithCancel(context.Background())
 	s.inputFeed, s.endInput = context.WithCancel(s.feeds)
-	proc, err := Start(s.feeds, Spec{
+	proc, err := process.Start(s.feeds, process.Spec{
 		ID:        s.id,
 		Dir:       s.seq.Dir,
 		Package:   sequence.PackageOf(s.seq),
@@ -150,27 +154,27 @@ func (a *instanceActor) launch() {
 			sp.end(false)
 		}
 		s.failure = fmt.Sprintf("Instance failed to start: %v", err)
-		a.onExit(ExitBadEnvironment, nil)
+		a.onExit(process.ExitBadEnvironment, nil)
 		return
 	}
 	s.proc, s.status, s.healthy, s.lastReport = proc, StatusStarting, true, time.Now()
 	a.svc.remember(runRecord{ID: s.id, Sequence: s.seq.Id, PID: proc.PID(), CreatedMs: s.created.UnixMilli(),
 		AppConfig: s.opts.AppConfig, Args: s.opts.Args})
 	s.input, s.stdin = newPort(proc.Input()), newPort(proc.Stdin())
-	go s.streams[Output].pump(proc.Output())
-	go s.streams[Stdout].pump(proc.Stdout())
-	go s.streams[Stderr].pump(proc.Stderr())
-	go s.streams[Log].pump(proc.Log())
+	pumps := &a.svc.pumps
+	for kind, pipe := range outputPipes(proc) {
+		pumps.Go(func() { s.streams[kind].pump(pipe) })
+	}
 	self, root := a.self, a.svc.sys.Root
-	go func() {
+	pumps.Go(func() {
 		for m := range proc.Messages() {
 			root.Send(self, &runnerMessage{m})
 		}
-	}()
-	go func() {
+	})
+	pumps.Go(func() {
 		code, err := proc.Wait()
 		root.Send(self, &exited{code, err})
-	}()
+	})
 	if t := s.opts.OutputTopic; t != "" {
 		a.publishTo(t, "")
 	}
@@ -232,26 +236,36 @@ func (a *instanceActor) shutdown() {
 			sp.end(true)
 		}
 	}
+	if s.proc != nil {
+		// A program the sequence started in a group of its own may
+		// outlive it with the pipes: closing the hub's ends ends the pumps
+		// and feeds blocked on them.
+		for _, pipe := range outputPipes(s.proc) {
+			pipe.Close()
+		}
+		s.proc.Input().Close()
+		s.proc.Stdin().Close()
+	}
 	s.ev.end()
 	s.mon.end()
 }
 
-func (a *instanceActor) onRunner(m Message) {
+func (a *instanceActor) onRunner(m process.Message) {
 	s := a.s
 	switch m.Code {
-	case CodePing:
+	case process.CodePing:
 		s.started = time.Now()
-	case CodeMonitoring:
+	case process.CodeMonitoring:
 		if len(s.mon.readers) > 0 {
 			s.mon.offer(monitoringLine(m))
 		}
-		var h Health
+		var h process.Health
 		if err := m.Decode(&h); err == nil {
 			s.healthy = h.Healthy
 		}
 		s.lastReport = time.Now()
-	case CodePang:
-		var t Topics
+	case process.CodePang:
+		var t process.Topics
 		if err := m.Decode(&t); err != nil {
 			a.log.Warn("undecodable PANG", "err", err)
 			return
@@ -271,12 +285,12 @@ func (a *instanceActor) onRunner(m Message) {
 		if t.Provides != "" && s.provides == "" {
 			a.publishTo(t.Provides, t.ContentType)
 		}
-	case CodeAlive:
+	case process.CodeAlive:
 		if s.status == StatusStopping && s.keepAlive {
 			s.status = StatusRunning
 		}
-	case CodeEvent:
-		var e Event
+	case process.CodeEvent:
+		var e process.Event
 		if err := m.Decode(&e); err != nil || e.EventName == "" {
 			a.log.Warn("event without a name from the sequence", "err", err)
 			return
@@ -304,7 +318,7 @@ func (a *instanceActor) onExit(code int, err error) {
 	if s.endInput != nil {
 		s.endInput()
 	}
-	out := OutcomeOf(code, s.seq.Main)
+	out := outcomeOf(code, s.seq.Main)
 	s.status, s.reason = out.Status, out.Reason
 	if s.failure != "" {
 		s.status, s.reason = StatusErrored, s.failure
@@ -366,14 +380,14 @@ func (a *instanceActor) deliver(msg *messages.InstanceEvent) *Error {
 	if s.isEnded() || s.proc == nil {
 		return errorf(messages.CodeNotRunning, "Instance not running")
 	}
-	if err := s.proc.Send(CodeEvent, Event{EventName: msg.EventName, Message: msg.Message}); err != nil {
+	if err := s.proc.Send(process.CodeEvent, process.Event{EventName: msg.EventName, Message: msg.Message}); err != nil {
 		return errorf(messages.CodeUnavailable, "event not delivered: %v", err)
 	}
 	return nil
 }
 
 func (a *instanceActor) watch(name string) *EventStream {
-	c := make(chan Event, a.svc.opts.EventBuffer)
+	c := make(chan process.Event, a.svc.opts.EventBuffer)
 	self, root := a.self, a.svc.sys.Root
 	st := &EventStream{C: c, c: c, name: name, release: func(st *EventStream) { root.Send(self, &unwatchEvents{st}) }}
 	if a.s.isEnded() {
@@ -443,7 +457,7 @@ func (a *instanceActor) readFrom(name, ct string) {
 	s, topics, log := a.s, a.svc.topics, a.log
 	s.requires = name
 	ctx, proc := s.inputFeed, s.proc
-	go func() {
+	a.svc.pumps.Go(func() {
 		in := proc.Input()
 		defer in.Close()
 		c, topicType, err := topics.Consume(ctx, name, ct)
@@ -467,7 +481,7 @@ func (a *instanceActor) readFrom(name, ct string) {
 				return
 			}
 		}
-	}()
+	})
 }
 
 // publishTo feeds a topic from the instance's output. The feed is a reader
@@ -478,7 +492,7 @@ func (a *instanceActor) publishTo(name, ct string) {
 	s.provides = name
 	r := s.streams[Output].attach()
 	ctx := s.feeds
-	go func() {
+	a.svc.pumps.Go(func() {
 		defer r.Close()
 		p, err := topics.Produce(ctx, name, ct)
 		if err != nil {
@@ -501,5 +515,11 @@ func (a *instanceActor) publishTo(name, ct string) {
 				return
 			}
 		}
-	}()
+	})
+}
+
+// outputPipes are the pipes the hub reads of a process, by the stream
+// each feeds.
+func outputPipes(p *process.Process) map[Stream]io.ReadCloser {
+	return map[Stream]io.ReadCloser{Output: p.Output(), Stdout: p.Stdout(), Stderr: p.Stderr(), Log: p.Log()}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -39,8 +40,8 @@ func TestACrashLosingTheEndOfTheProcess(t *testing.T) {
 			}
 		}
 		i := h.until(t, id, "ended", func(i *messages.InstanceInfo) bool { return i.Terminated })
-		if i.ExitCode != ExitKilled {
-			t.Errorf("instance %s ended with %d, want %d: %+v", id, i.ExitCode, ExitKilled, i)
+		if i.ExitCode != process.ExitKilled {
+			t.Errorf("instance %s ended with %d, want %d: %+v", id, i.ExitCode, process.ExitKilled, i)
 		}
 		waitGroupGone(t, pid)
 	}

@@ -3,20 +3,22 @@ package instance
 import (
 	"container/list"
 	"slices"
+
+	"github.com/troupe-run/troupe/actors/instance/process"
 )
 
 // eventWaiter waits for an event; name "" waits for any.
 type eventWaiter struct {
 	name string
-	ch   chan Event // buffered: the actor never waits on it; closed when the instance is gone
+	ch   chan process.Event // buffered: the actor never waits on it; closed when the instance is gone
 }
 
 // EventStream delivers every event of one name from the moment it was
 // opened. Its buffer is bounded: a reader that lets it fill is dropped (C
 // is closed) rather than holding events for it without end.
 type EventStream struct {
-	C       <-chan Event // closed when the instance is gone or the reader was dropped
-	c       chan Event
+	C       <-chan process.Event // closed when the instance is gone or the reader was dropped
+	c       chan process.Event
 	name    string
 	release func(*EventStream)
 }
@@ -34,7 +36,7 @@ type events struct {
 	last     map[string]*list.Element
 	order    list.List // of *Event
 	maxNames int
-	lastAny  *Event
+	lastAny  *process.Event
 	waiters  []*eventWaiter
 	streams  []*EventStream
 }
@@ -45,7 +47,7 @@ func newEvents(maxNames int) events {
 }
 
 // remember keeps ev as the last of its name, within the bound.
-func (e *events) remember(ev *Event) {
+func (e *events) remember(ev *process.Event) {
 	if el, ok := e.last[ev.EventName]; ok {
 		el.Value = ev
 		e.order.MoveToFront(el)
@@ -53,7 +55,7 @@ func (e *events) remember(ev *Event) {
 	}
 	if len(e.last) >= e.maxNames {
 		oldest := e.order.Back()
-		delete(e.last, e.order.Remove(oldest).(*Event).EventName)
+		delete(e.last, e.order.Remove(oldest).(*process.Event).EventName)
 	}
 	e.last[ev.EventName] = e.order.PushFront(ev)
 }
@@ -61,7 +63,7 @@ func (e *events) remember(ev *Event) {
 // record keeps an event as the last of its name and hands it to the
 // waiters and streams that want it. dropped is called for each stream
 // dropped for being full.
-func (e *events) record(ev Event, dropped func(name string)) {
+func (e *events) record(ev process.Event, dropped func(name string)) {
 	e.remember(&ev)
 	e.lastAny = &ev
 	e.waiters = slices.DeleteFunc(e.waiters, func(w *eventWaiter) bool {
@@ -95,14 +97,14 @@ func (e *events) wait(w *eventWaiter, next bool) {
 			return
 		}
 		if el, ok := e.last[w.name]; ok && w.name != "" {
-			w.ch <- *el.Value.(*Event)
+			w.ch <- *el.Value.(*process.Event)
 			return
 		}
 	}
 	e.waiters = append(e.waiters, w)
 }
 
-func (e *events) cancel(ch chan Event) {
+func (e *events) cancel(ch chan process.Event) {
 	e.waiters = slices.DeleteFunc(e.waiters, func(w *eventWaiter) bool { return w.ch == ch })
 }
 

@@ -3,6 +3,8 @@ package instance
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/troupe-run/troupe/actors/instance/process"
 )
 
 // The last event of each name is kept for at most maxNames names: a
@@ -11,16 +13,18 @@ import (
 // wait for it then waits for the next one.
 func TestLastEventsAreBoundedByName(t *testing.T) {
 	e := newEvents(2)
-	rec := func(name, msg string) { e.record(Event{EventName: name, Message: json.RawMessage(msg)}, func(string) {}) }
-	last := func(name string) (Event, bool) {
-		w := &eventWaiter{name: name, ch: make(chan Event, 1)}
+	rec := func(name, msg string) {
+		e.record(process.Event{EventName: name, Message: json.RawMessage(msg)}, func(string) {})
+	}
+	last := func(name string) (process.Event, bool) {
+		w := &eventWaiter{name: name, ch: make(chan process.Event, 1)}
 		e.wait(w, false)
 		select {
 		case ev := <-w.ch:
 			return ev, true
 		default:
 			e.cancel(w.ch)
-			return Event{}, false
+			return process.Event{}, false
 		}
 	}
 	rec("a", "1")

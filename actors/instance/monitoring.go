@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -85,13 +86,13 @@ func (a *instanceActor) setRate(rate float64) *Error {
 	if s.isEnded() || s.proc == nil {
 		return errorf(messages.CodeNotRunning, "Instance not running")
 	}
-	if err := s.proc.Send(CodeMonitoringRate, MonitoringRate{MonitoringRate: rate}); err != nil {
+	if err := s.proc.Send(process.CodeMonitoringRate, process.MonitoringRate{MonitoringRate: rate}); err != nil {
 		return errorf(messages.CodeUnavailable, "the runner does not take messages: %v", err)
 	}
 	return nil
 }
 
-func monitoringLine(m Message) []byte {
+func monitoringLine(m process.Message) []byte {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/actors/sequence"
 )
 
@@ -17,7 +18,7 @@ import (
 // process to its end (or to the kill of a hub that stops). A record still
 // there when the service starts names a process left behind: its group is
 // sent SIGKILL, provided a live member still carries the instance's marker
-// (MarkerEnv=<id> in its environment, or the id among its arguments), so a
+// (process.MarkerEnv=<id> in its environment, or the id among its arguments), so a
 // pid the system has since given to another program is never killed. The
 // instance then reappears ended and errored, readable for the retention
 // period, when its sequence still exists.
@@ -25,10 +26,6 @@ import (
 // The record is written through the store's commit pipeline without
 // waiting: once handed to the store it survives the death of the hub's
 // process (not of the machine, which takes the instance's process along).
-
-// MarkerEnv is set, to the instance's id, in the environment of every
-// instance's process.
-const MarkerEnv = "TROUPE_INSTANCE"
 
 // runPrefix is the store prefix of the records of running instances.
 const runPrefix = "hi/"
@@ -186,7 +183,7 @@ func (s *Service) restore(r runRecord, killed bool) {
 	now := time.Now()
 	sl := &slot{id: r.ID, seq: rec, created: time.UnixMilli(r.CreatedMs), endedAt: now,
 		opts:   StartOptions{Sequence: rec.Id, InstanceID: r.ID, AppConfig: r.AppConfig, Args: r.Args},
-		status: StatusErrored, terminated: true, exitCode: ExitKilled, reason: reason,
+		status: StatusErrored, terminated: true, exitCode: process.ExitKilled, reason: reason,
 		launched: true, restored: true, ev: newEvents(s.opts.EventNames)}
 	for k := range sl.streams {
 		sl.streams[k] = newSpool(1)

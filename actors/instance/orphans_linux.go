@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+
+	"github.com/troupe-run/troupe/actors/instance/process"
 )
 
 // groupMembers lists, for each of the process groups, its members that
@@ -39,7 +41,7 @@ func processAlive(pid int) bool {
 // An instance id is a UUID, so no other program names it by chance.
 func ownedBy(pid int, id string) bool {
 	dir := "/proc/" + strconv.Itoa(pid) + "/"
-	want := []byte(MarkerEnv + "=" + id)
+	want := []byte(process.MarkerEnv + "=" + id)
 	if env, err := os.ReadFile(dir + "environ"); err == nil {
 		for _, kv := range bytes.Split(env, []byte{0}) {
 			if bytes.Equal(kv, want) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/actors/sequence"
 	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/messages"
@@ -156,16 +157,12 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 	// the end of its control pipe. This test holds it, so that the hub
 	// that dies can be closed without killing it.
 	orphan := sequence.NewID()
-	p, err := Start(context.Background(), Spec{ID: orphan, Dir: seq.Dir, Package: sequence.PackageOf(seq),
+	p, err := process.Start(context.Background(), process.Spec{ID: orphan, Dir: seq.Dir, Package: sequence.PackageOf(seq),
 		RunnerDir: filepath.Join(dir, "runners")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rc := range []io.ReadCloser{p.Output(), p.Stdout(), p.Stderr(), p.Log()} {
-		collect(rc)
-	}
-	msgs := receive(p.Messages())
-	msgs.await(t, CodePang, nil) // its code runs
+	drainProcess(t, p) // its code runs
 	t.Cleanup(func() { p.Kill() })
 	first.svc.remember(runRecord{ID: orphan, Sequence: seq.Id, PID: p.PID(), CreatedMs: time.Now().UnixMilli(),
 		Args: []byte(`["a"]`)})
@@ -187,16 +184,16 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 
 	next := startHub(t, dir)
 	// Start-up waited for the kill to land (a zombie is dead).
-	if members := liveGroupMembers(t, p.PID()); len(members) != 0 {
-		t.Fatalf("the orphan's group %d still holds %v after the hub started", p.PID(), members)
+	if members, err := groupMembers(map[int]bool{p.PID(): true}); err != nil || len(members[p.PID()]) != 0 {
+		t.Fatalf("the orphan's group %d still holds %v (%v) after the hub started", p.PID(), members, err)
 	}
 	select {
 	case <-p.Done():
 	case <-time.After(guard):
 		t.Fatalf("the orphan %d was never reaped", p.PID())
 	}
-	if code, _ := p.Wait(); code != ExitKilled {
-		t.Errorf("orphan exit code %d, want %d", code, ExitKilled)
+	if code, _ := p.Wait(); code != process.ExitKilled {
+		t.Errorf("orphan exit code %d, want %d", code, process.ExitKilled)
 	}
 	if err := stranger.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("a program that took a recorded pid was signalled: %v", err)
@@ -209,7 +206,7 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i.Status != StatusErrored || !i.Terminated || i.ExitCode != ExitKilled || !strings.Contains(i.Reason, "killed") ||
+	if i.Status != StatusErrored || !i.Terminated || i.ExitCode != process.ExitKilled || !strings.Contains(i.Reason, "killed") ||
 		i.SequenceId != seq.Id || string(i.Args) != `["a"]` {
 		t.Errorf("the orphan's instance after start-up: %+v", i)
 	}

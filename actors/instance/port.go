@@ -10,9 +10,9 @@ import (
 	"github.com/troupe-run/troupe/messages"
 )
 
-// ErrInputEnded is a write to an input that was ended (x-end-stream) or
+// errInputEnded is a write to an input that was ended (x-end-stream) or
 // whose process has exited.
-var ErrInputEnded = errorf(messages.CodeInputEnded, "the instance's input has ended")
+var errInputEnded = errorf(messages.CodeInputEnded, "the instance's input has ended")
 
 // Port is one stream into an instance: its input or its stdin. Writers are
 // served one at a time, each with its whole request body, so that two
@@ -34,12 +34,12 @@ func (p *Port) Copy(r io.Reader, end bool) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ended {
-		return 0, ErrInputEnded
+		return 0, errInputEnded
 	}
 	n, err := io.Copy(p.w, r)
 	if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EPIPE) {
 		p.ended = true
-		return n, ErrInputEnded
+		return n, errInputEnded
 	}
 	if err != nil {
 		return n, err

@@ -13,14 +13,14 @@ import (
 	"time"
 )
 
-// ScramjetVersion is the scramjet npm package the hub installs for Node
+// scramjetVersion is the scramjet npm package the hub installs for Node
 // sequences that do not ship their own: the version the original runner
 // depends on.
-const ScramjetVersion = "4.37.0"
+const scramjetVersion = "4.37.0"
 
 // Values of Options.Scramjet beside a folder's path.
 const (
-	ScramjetAuto = "auto" // install ScramjetVersion with npm into the data dir on first use
+	ScramjetAuto = "auto" // install scramjetVersion with npm into the data dir on first use
 	ScramjetOff  = "off"  // no scramjet: the input is a plain Node stream
 )
 
@@ -83,7 +83,7 @@ func (s *scramjet) modules(ctx context.Context) string {
 	ready, err := s.install(ctx)
 	if err != nil {
 		s.log.Warn("scramjet for Node sequences not installed: their input is a plain Node stream",
-			"version", ScramjetVersion, "dir", s.dir, "err", err)
+			"version", scramjetVersion, "dir", s.dir, "err", err)
 	}
 	s.mu.Lock()
 	s.ready, s.running = ready, nil
@@ -110,14 +110,14 @@ func (s *scramjet) install(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, npmInstallTimeout)
 	defer cancel()
-	s.log.Info("installing scramjet for Node sequences", "version", ScramjetVersion, "dir", s.dir)
+	s.log.Info("installing scramjet for Node sequences", "version", scramjetVersion, "dir", s.dir)
 	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", s.dir,
-		"scramjet@"+ScramjetVersion)
+		"scramjet@"+scramjetVersion)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm install scramjet@%s: %w: %s", ScramjetVersion, err, lastLines(out, 800))
+		return "", fmt.Errorf("npm install scramjet@%s: %w: %s", scramjetVersion, err, lastLines(out, 800))
 	}
 	if _, err := os.Stat(pkg); err != nil {
-		return "", fmt.Errorf("npm install scramjet@%s left no %s", ScramjetVersion, pkg)
+		return "", fmt.Errorf("npm install scramjet@%s left no %s", scramjetVersion, pkg)
 	}
 	return modules, nil
 }

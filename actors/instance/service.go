@@ -1,3 +1,10 @@
+// Package instance is the hub's instances domain: one actor per instance,
+// "instances/<id>", owning one OS process (started and spoken to through
+// the package process, which knows the runners and their protocol), the
+// spools of its output streams, the ports of its input, its events and
+// health reports, and the feeds between it and topics. The goroutines
+// that pump the process's pipes belong to the instance: they end with it
+// and Service.Close joins them.
 package instance
 
 import (
@@ -14,6 +21,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/actors/sequence"
 	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/messages"
@@ -76,6 +84,11 @@ type Service struct {
 
 	mu    sync.Mutex
 	slots map[string]*slot // every instance not yet forgotten
+
+	// pumps are the goroutines of every instance's process: the pumps of
+	// its pipes, the bearers of its messages and of its end, its topic
+	// feeds. Close joins them.
+	pumps sync.WaitGroup
 }
 
 // StartService registers the instances domain.
@@ -102,7 +115,7 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 		slots: map[string]*slot{}}
 	if opts.Scramjet == ScramjetAuto && opts.ScramjetDir == "" {
 		// No data dir: a folder of this process's own.
-		dir, err := privateRunnerDir()
+		dir, err := process.PrivateDir()
 		if err != nil {
 			return nil, err
 		}
@@ -122,6 +135,34 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 	}
 	return s, nil
 }
+
+// Close waits for the goroutines of every instance's process to end; call
+// it after the system closed, whose stop of the instances' actors kills
+// the processes and closes their pipes. A process that outlives its kill
+// grace and a margin is left to the OS, with an error.
+func (s *Service) Close() error {
+	done := make(chan struct{})
+	go func() {
+		s.pumps.Wait()
+		close(done)
+	}()
+	grace := s.opts.KillGrace
+	if grace <= 0 {
+		grace = process.DefaultKillGrace
+	}
+	bound := grace + closeMargin
+	select {
+	case <-done:
+		return nil
+	case <-time.After(bound):
+		return fmt.Errorf("instances: processes' pipes still open %s after the hub's stop", bound)
+	}
+}
+
+// closeMargin is how long past the kill grace Close waits for the
+// processes' goroutines: a killed process exits within its grace, and its
+// pipes are closed at once.
+const closeMargin = 5 * time.Second
 
 func actorName(id string) string { return "instances/" + id }
 
@@ -150,7 +191,7 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
 	} else if !sequence.ValidID(id) {
 		return "", errorf(messages.CodeInvalid, "Invalid Instance id")
 	}
-	if _, err := pongLine(o.Args, o.AppConfig); err != nil {
+	if err := process.CheckArgs(o.Args, o.AppConfig); err != nil {
 		return "", errorf(messages.CodeInvalid, "%v", err)
 	}
 	for _, t := range []string{o.InputTopic, o.OutputTopic} {
@@ -307,7 +348,7 @@ func (s *Service) List() []*messages.InstanceInfo {
 
 // broadcast hands an event an instance emitted to every other instance
 // whose process runs, as the original hub's event bus does.
-func (s *Service) broadcast(from string, ev Event) {
+func (s *Service) broadcast(from string, ev process.Event) {
 	s.mu.Lock()
 	var to []string
 	for id, sl := range s.slots {
@@ -331,7 +372,7 @@ type (
 		w    *eventWaiter
 		next bool
 	}
-	cancelWait  struct{ ch chan Event }
+	cancelWait  struct{ ch chan process.Event }
 	watchEvents struct {
 		name  string
 		reply chan *EventStream
@@ -352,27 +393,27 @@ type (
 	}
 )
 
-// ErrGone ends a wait for an event of an instance that was forgotten.
-var ErrGone = errorf(messages.CodeNotFound, "the instance is gone")
+// errGone ends a wait for an event of an instance that was forgotten.
+var errGone = errorf(messages.CodeNotFound, "the instance is gone")
 
 // Event returns the last event of that name (any name when ""), or waits
 // for one; with next set it waits for the next one.
-func (s *Service) Event(ctx context.Context, id, name string, next bool) (Event, error) {
-	w := &eventWaiter{name: name, ch: make(chan Event, 1)}
+func (s *Service) Event(ctx context.Context, id, name string, next bool) (process.Event, error) {
+	w := &eventWaiter{name: name, ch: make(chan process.Event, 1)}
 	pid, err := s.pid(id)
 	if err != nil {
-		return Event{}, err
+		return process.Event{}, err
 	}
 	s.sys.Root.Send(pid, &waitEvent{w: w, next: next})
 	select {
 	case ev, ok := <-w.ch:
 		if !ok {
-			return Event{}, ErrGone
+			return process.Event{}, errGone
 		}
 		return ev, nil
 	case <-ctx.Done():
 		s.sys.Root.Send(pid, &cancelWait{w.ch})
-		return Event{}, ctx.Err()
+		return process.Event{}, ctx.Err()
 	}
 }
 

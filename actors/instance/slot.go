@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -43,7 +44,7 @@ type slot struct {
 	scramjet  string // the node_modules folder of the hub's scramjet, or ""
 	launched  bool
 	restored  bool // ended before this run of the hub: see recoverOrphans
-	proc      *Process
+	proc      *process.Process
 	feeds     context.Context    // the process's life and the topic feeds'
 	cancel    context.CancelFunc // kills the process and ends the topic feeds
 	inputFeed context.Context    // the feed from an input topic; ends with the process

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/troupe-run/troupe/actors/instance"
+	"github.com/troupe-run/troupe/actors/instance/process"
 )
 
 func TestCountdownLogsAndStdout(t *testing.T) {
@@ -63,7 +64,7 @@ module.exports = function () {
 	}
 	h.json("POST", "/instance/"+id+"/_stop", `{"timeout":5000,"canCallKeepalive":false}`, http.StatusOK, &r)
 	i := h.ended(id)
-	if i.Status != "completed" || i.Terminated.ExitCode != instance.ExitStopped || i.Terminated.Reason != "Instance stopped" {
+	if i.Status != "completed" || i.Terminated.ExitCode != process.ExitStopped || i.Terminated.Reason != "Instance stopped" {
 		t.Errorf("stopped instance %+v %+v", i, i.Terminated)
 	}
 	if got := h.stream("/instance/" + id + "/stdout"); got != "cleaned up 5000 false\n" {
@@ -97,7 +98,7 @@ module.exports = function () {
 		t.Errorf("event yes = %q", msg)
 	}
 	h.json("POST", "/instance/"+id+"/_kill", "", http.StatusAccepted, nil)
-	if i := h.ended(id); i.Terminated.ExitCode != instance.ExitKilled {
+	if i := h.ended(id); i.Terminated.ExitCode != process.ExitKilled {
 		t.Errorf("killed instance %+v", i.Terminated)
 	}
 }
@@ -242,7 +243,7 @@ func TestBusyLoopIsKilled(t *testing.T) {
 	if r.OpStatus != "Accepted" || r.Status != "killing" {
 		t.Errorf("_kill answered %+v", r)
 	}
-	if i := h.ended(id); i.Status != "completed" || i.Terminated.ExitCode != instance.ExitKilled || i.Terminated.Reason != "Instance killed" {
+	if i := h.ended(id); i.Status != "completed" || i.Terminated.ExitCode != process.ExitKilled || i.Terminated.Reason != "Instance killed" {
 		t.Errorf("killed instance %+v %+v", i, i.Terminated)
 	}
 	h.json("POST", "/instance/"+id+"/_kill", "", http.StatusBadRequest, nil)

@@ -1,4 +1,4 @@
-// Package instance runs one sequence as one OS process: the runner shim for
+// Package process runs one sequence as one OS process: the runner shim for
 // its engine (embedded in the binary), in a process group of its own, with
 // the pipes the hub and the runner talk over.
 //
@@ -34,7 +34,7 @@
 // Messages until it is closed, and read Output, Stdout, Stderr and Log to
 // EOF and close them: an unread pipe stops the sequence, which is the
 // back-pressure the hub wants, and an unclosed one keeps its descriptor.
-package instance
+package process
 
 import (
 	"bufio"
@@ -77,10 +77,13 @@ var (
 	ErrControlFull = errors.New("instance runner is not reading its control messages")
 )
 
+// DefaultKillGrace is the time from KILL to SIGKILL when Spec.KillGrace is
+// zero.
+const DefaultKillGrace = 5 * time.Second
+
 const (
-	defaultKillGrace = 5 * time.Second
-	outboxSize       = 256 // control messages waiting for the runner
-	messagesSize     = 64
+	outboxSize   = 256 // control messages waiting for the runner
+	messagesSize = 64
 )
 
 var monitoringReply = []byte("[4004,{}]\n")
@@ -148,7 +151,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		done:     make(chan struct{}),
 	}
 	if p.grace <= 0 {
-		p.grace = defaultKillGrace
+		p.grace = DefaultKillGrace
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -230,7 +233,7 @@ func pongLine(args, appConfig json.RawMessage) ([]byte, error) {
 	if err := json.Unmarshal(appConfig, &object); err != nil || object == nil {
 		return nil, fmt.Errorf("instance: appConfig must be a JSON object")
 	}
-	return encode(CodePong, Pong{AppConfig: appConfig, Args: args})
+	return encode(CodePong, pongData{AppConfig: appConfig, Args: args})
 }
 
 // PID is the runner's process id, which is also its process group id.
@@ -285,7 +288,7 @@ func (p *Process) Send(code Code, data any) error {
 // "application/x-ndjson" (and "text/x-ndjson") into JSON values,
 // "text/plain" into strings, anything else into bytes.
 func (p *Process) SetInputContentType(contentType string) error {
-	return p.Send(CodeInputContentType, InputContentType{ContentType: contentType})
+	return p.Send(CodeInputContentType, inputContentType{ContentType: contentType})
 }
 
 func (p *Process) enqueue(line []byte) error {
@@ -314,7 +317,7 @@ func (p *Process) Stop(timeout time.Duration, canCallKeepalive bool) error {
 	if p.exited {
 		return ErrExited
 	}
-	err := p.Send(CodeStop, StopRequest{Timeout: timeout.Milliseconds(), CanCallKeepalive: canCallKeepalive})
+	err := p.Send(CodeStop, stopRequest{Timeout: timeout.Milliseconds(), CanCallKeepalive: canCallKeepalive})
 	if err != nil {
 		return err
 	}
@@ -446,4 +449,11 @@ func (p *Process) writeControl() {
 			}
 		}
 	}
+}
+
+// CheckArgs reports whether args and appConfig can start a sequence: args
+// a JSON array and appConfig a JSON object, each possibly empty.
+func CheckArgs(args, appConfig json.RawMessage) error {
+	_, err := pongLine(args, appConfig)
+	return err
 }

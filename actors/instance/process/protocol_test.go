@@ -1,4 +1,4 @@
-package instance
+package process
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 )
 
 func TestMessageJSON(t *testing.T) {
-	line, err := encode(CodeStop, StopRequest{Timeout: 7000, CanCallKeepalive: true})
+	line, err := encode(CodeStop, stopRequest{Timeout: 7000, CanCallKeepalive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestMessageJSON(t *testing.T) {
 	if err := json.Unmarshal(line, &m); err != nil || m.Code != CodeStop {
 		t.Fatalf("Unmarshal = %+v, %v", m, err)
 	}
-	var stop StopRequest
+	var stop stopRequest
 	if err := m.Decode(&stop); err != nil || stop.Timeout != 7000 || !stop.CanCallKeepalive {
 		t.Errorf("Decode = %+v, %v", stop, err)
 	}
@@ -77,28 +77,6 @@ func TestReadLineSkipsLongLines(t *testing.T) {
 	}
 	if want := []string{"a", "<too long>", "b", "last"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("lines %q, want %q", got, want)
-	}
-}
-
-func TestOutcomeOf(t *testing.T) {
-	tests := []struct {
-		code   int
-		status string
-		reason string
-	}{
-		{0, StatusCompleted, "Instance completed"},
-		{137, StatusCompleted, "Instance killed"},
-		{138, StatusCompleted, "Instance stopped"},
-		{20, StatusErrored, "Runner started with a bad environment"},
-		{21, StatusErrored, "Sequence entrypoint path ./index is invalid. Check `main` field in Sequence package.json"},
-		{22, StatusErrored, "Sequence failed on start"},
-		{23, StatusErrored, "Sequence failed while running"},
-		{1, StatusErrored, "Runner failed with exit code 1"},
-	}
-	for _, tt := range tests {
-		if o := OutcomeOf(tt.code, "./index"); o.Status != tt.status || o.Reason != tt.reason {
-			t.Errorf("OutcomeOf(%d) = %+v", tt.code, o)
-		}
 	}
 }
 

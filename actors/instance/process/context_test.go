@@ -1,4 +1,4 @@
-package instance
+package process
 
 import (
 	"encoding/json"
@@ -22,7 +22,7 @@ module.exports = function () {
 `, Spec{})
 	// Sent at once, before the runner even shook hands.
 	r.send(CodeEvent, event("greet", `{"who":"early"}`))
-	r.send(CodeStop, StopRequest{Timeout: 20000})
+	r.send(CodeStop, stopRequest{Timeout: 20000})
 	r.expectExit(ExitStopped)
 	out := r.stdout.wait(t)
 	if !strings.Contains(out, `event {"who":"early"}`) || !strings.Contains(out, "stop handler ran") {

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package instance
+package process
 
 import "os"
 

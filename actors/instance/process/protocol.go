@@ -1,4 +1,4 @@
-package instance
+package process
 
 import (
 	"bufio"
@@ -14,15 +14,15 @@ import (
 type Code int
 
 const (
-	CodePing              Code = 3000 // runner: handshake; Handshake
+	CodePing              Code = 3000 // runner: handshake; handshake
 	CodeMonitoring        Code = 3001 // runner: health, every second; Health
 	CodeSequenceStopped   Code = 3006 // runner: stopped on request, about to exit 138; {}
 	CodeAlive             Code = 3010 // runner: the sequence called keepAlive; KeepAlive
 	CodeSequenceCompleted Code = 3011 // runner: output done, about to exit 0; {}
 	CodePang              Code = 3012 // runner: topics the code declares; Topics
-	CodeInputContentType  Code = 3013 // hub: how to decode the input pipe; InputContentType
-	CodePong              Code = 4000 // hub: handshake reply; Pong
-	CodeStop              Code = 4001 // hub: run the stop handlers, then exit; StopRequest
+	CodeInputContentType  Code = 3013 // hub: how to decode the input pipe; inputContentType
+	CodePong              Code = 4000 // hub: handshake reply; pongData
+	CodeStop              Code = 4001 // hub: run the stop handlers, then exit; stopRequest
 	CodeKill              Code = 4002 // hub: run the kill handlers and exit now; {}
 	CodeMonitoringRate    Code = 4003 // hub: health reports per second; MonitoringRate
 	CodeMonitoringReply   Code = 4004 // hub: acknowledges a health report; {}
@@ -82,16 +82,16 @@ func encode(code Code, data any) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Handshake is the PING payload.
-type Handshake struct {
+// handshake is the PING payload.
+type handshake struct {
 	ID     string `json:"id"`
 	System struct {
 		ProcessPID string `json:"processPID"`
 	} `json:"system"`
 }
 
-// Pong is the PONG payload: what the sequence is started with.
-type Pong struct {
+// pongData is the PONG payload: what the sequence is started with.
+type pongData struct {
 	AppConfig json.RawMessage `json:"appConfig"`
 	Args      json.RawMessage `json:"args"`
 }
@@ -106,9 +106,9 @@ type MonitoringRate struct {
 	MonitoringRate float64 `json:"monitoringRate"`
 }
 
-// StopRequest is the STOP payload. Timeout is in milliseconds, as the
+// stopRequest is the STOP payload. Timeout is in milliseconds, as the
 // sequence's stop handlers receive it.
-type StopRequest struct {
+type stopRequest struct {
 	Timeout          int64 `json:"timeout"`
 	CanCallKeepalive bool  `json:"canCallKeepalive"`
 }
@@ -133,10 +133,10 @@ type Topics struct {
 	ContentType string `json:"contentType,omitempty"`
 }
 
-// InputContentType is the INPUT_CONTENT_TYPE payload. The runner does not
+// inputContentType is the INPUT_CONTENT_TYPE payload. The runner does not
 // read the input pipe before it knows how to decode it, from this message
 // or from the code's own declaration, which wins.
-type InputContentType struct {
+type inputContentType struct {
 	ContentType string `json:"contentType"`
 }
 

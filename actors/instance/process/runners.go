@@ -1,4 +1,4 @@
-package instance
+package process
 
 import (
 	"crypto/sha256"
@@ -65,3 +65,7 @@ func installRunner(dir, name string, script []byte) (string, error) {
 	}
 	return path, os.Rename(tmp.Name(), path)
 }
+
+// PrivateDir is the hub process's own temporary folder (mode 0700), made
+// on first use, where runners go when Spec.RunnerDir is empty.
+func PrivateDir() (string, error) { return privateRunnerDir() }

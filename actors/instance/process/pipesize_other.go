@@ -1,6 +1,6 @@
 //go:build !linux
 
-package instance
+package process
 
 import "os"
 
