@@ -228,3 +228,35 @@ func count(t *testing.T, j Journal, prefix string) int {
 	}
 	return n
 }
+
+// A batch the server refuses is written not at all, its callback gets the
+// error, and the journal goes on with the next one.
+func TestPostgresFailedBatchWritesNothing(t *testing.T) {
+	url := pgtest.Start(t)
+	j, err := OpenPostgres(context.Background(), PostgresOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	// A constraint the journal knows nothing of makes long values fail.
+	if _, err := j.pool.Exec(context.Background(), `ALTER TABLE troupe_journal ADD CONSTRAINT short CHECK (length(value) < 10)`); err != nil {
+		t.Fatal(err)
+	}
+	b := j.NewBatch()
+	b.Set([]byte("fail/a"), []byte("short"))
+	b.Set([]byte("fail/b"), []byte("far too long a value"))
+	errc := make(chan error, 1)
+	j.Commit(b, func(err error) { errc <- err })
+	if err := <-errc; err == nil {
+		t.Fatal("a batch the server refused was acknowledged")
+	}
+	if got := count(t, j, "fail/"); got != 0 {
+		t.Fatalf("%d writes of a refused batch were kept: a batch is all or nothing", got)
+	}
+	b = j.NewBatch()
+	b.Set([]byte("fail/c"), []byte("ok"))
+	mustCommit(t, j, b)
+	if v := get(t, j, "fail/c"); v != "ok" {
+		t.Fatalf("after a refused batch the next one wrote %q", v)
+	}
+}

@@ -251,12 +251,11 @@ func (p *Postgres) write(group []pgCommit) {
 	}
 	var err error
 	if batch.Len() > 0 {
+		// One round trip: the statements of a batch sent together run in
+		// one implicit transaction, committed at its end, all or none.
 		// The pipeline outlives every request, so no caller's context
 		// bounds it; the server's statement timeout does, if set.
-		ctx := context.Background()
-		err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-			return tx.SendBatch(ctx, &batch).Close()
-		})
+		err = p.pool.SendBatch(context.Background(), &batch).Close()
 		if err != nil {
 			p.opts.Logger.Error("journal write failed", "batches", len(group), "err", err)
 		}
