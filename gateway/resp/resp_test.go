@@ -401,3 +401,16 @@ func TestClientIDTransactions(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsNameCommands: every COMMAND DOCS entry (redis-cli's hints) is of
+// a command the door serves, with a summary and a syntax that parses.
+func TestDocsNameCommands(t *testing.T) {
+	for name, d := range docs {
+		if commands[name] == nil || d.summary == "" {
+			t.Errorf("docs of %s: no such command, or no summary", name)
+		}
+		if d.syntax != "" && len(parseSyntax(d.syntax)) == 0 {
+			t.Errorf("docs of %s: the syntax %q gives no arguments", name, d.syntax)
+		}
+	}
+}
