@@ -466,23 +466,29 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 }
 
+// slowBudget is the call budget of the tests of testdata/slow.ts: a
+// thousand times one call's 1 ms, so that no load on the machine makes a
+// call overrun it, and small enough that a request's own wait (twice the
+// budget) ends before the 2.5 s build does.
+const slowBudget = time.Second
+
 // TestBuildOutlastsRequestTimeout: the first snapshot of a resource whose
-// instance takes longer to build than a request may (400 keys of a slow
+// instance takes longer to build than a request may (2500 keys of a slow
 // mapper, --request-timeout 100ms) waits for the build, up to
 // --skip-build-timeout, instead of failing every time.
 func TestBuildOutlastsRequestTimeout(t *testing.T) {
 	sys := systemtest.Boot(t, "--request-timeout=100ms")
-	s := startService(t, sys, "testdata/slow.ts", Options{CallBudget: 50 * time.Millisecond})
+	s := startService(t, sys, "testdata/slow.ts", Options{CallBudget: slowBudget})
 	es, err := s.Snapshot(context.Background(), "slow", json.RawMessage(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 400 || string(es[399].Values[0]) != "400" {
+	if len(es) != 2500 || string(es[2499].Values[0]) != "2500" {
 		t.Fatalf("%d entries, last %s", len(es), render(es[len(es)-1:]))
 	}
 	// Past --skip-build-timeout the build fails and says so.
 	s2 := startService(t, systemtest.Boot(t, "--request-timeout=100ms"), "testdata/slow.ts",
-		Options{CallBudget: 50 * time.Millisecond, BuildTimeout: 100 * time.Millisecond})
+		Options{CallBudget: slowBudget, BuildTimeout: 100 * time.Millisecond})
 	if _, err := s2.Snapshot(context.Background(), "slow", json.RawMessage(`{}`)); err == nil || !strings.Contains(err.Error(), "--skip-build-timeout") {
 		t.Fatalf("past the build timeout: %v", err)
 	}
@@ -507,14 +513,14 @@ func TestValueCacheBound(t *testing.T) {
 // deadline behind a long build is taken back from the queue and says it
 // was not applied, and indeed is not; an answered one is applied.
 func TestTimedOutWriteSaysWhatBecameOfIt(t *testing.T) {
-	s := startService(t, systemtest.Boot(t), "testdata/slow.ts", Options{CallBudget: 50 * time.Millisecond})
+	s := startService(t, systemtest.Boot(t), "testdata/slow.ts", Options{CallBudget: slowBudget})
 	built := make(chan error, 1)
 	go func() {
 		_, err := s.Snapshot(context.Background(), "slow", json.RawMessage(`{}`))
 		built <- err
 	}()
 	// The graph is busy from when the instance is registered until it is
-	// built (some 800 ms); should the build be over already, the write
+	// built (some 2.5 s); should the build be over already, the write
 	// simply goes through, and that is checked too.
 	systemtest.Eventually(t, "the build to start", func() bool {
 		s.mu.Lock()
@@ -522,7 +528,7 @@ func TestTimedOutWriteSaysWhatBecameOfIt(t *testing.T) {
 		return len(s.instances) > 0
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	err := s.Patch(ctx, "input", []skip.Entry{entry(`1000`, "5")})
+	err := s.Patch(ctx, "input", []skip.Entry{entry(`5000`, "5")})
 	cancel()
 	if err := <-built; err != nil {
 		t.Fatal(err)
@@ -531,13 +537,13 @@ func TestTimedOutWriteSaysWhatBecameOfIt(t *testing.T) {
 	switch {
 	case err == nil:
 		systemtest.Eventually(t, "the answered write in the snapshot", func() bool {
-			return strings.Contains(snapshot(t, s, "slow", `{}`), `[1000,[6]]`)
+			return strings.Contains(snapshot(t, s, "slow", `{}`), `[5000,[6]]`)
 		})
 	case strings.Contains(err.Error(), "was not applied"):
 		// A later write goes through the graph after it: had the
 		// refused one been applied, it would show by then.
-		patch(t, s, "input", entry(`1001`, "1"))
-		if got := snapshot(t, s, "slow", `{}`); strings.Contains(got, `[1000,`) || !strings.Contains(got, `[1001,[2]]`) {
+		patch(t, s, "input", entry(`5001`, "1"))
+		if got := snapshot(t, s, "slow", `{}`); strings.Contains(got, `[5000,`) || !strings.Contains(got, `[5001,[2]]`) {
 			t.Fatalf("a write said not applied is there: %s", got)
 		}
 	case !strings.Contains(err.Error(), "may yet take effect"):

@@ -3,12 +3,12 @@ import { runService } from "@skipruntime/server";
 
 type Inputs = { input: EagerCollection<number, number> };
 
-// Slow takes about 2 ms a key: over 400 keys the first build of an
-// instance lasts far longer than a request may.
+// Slow takes 1 ms of wall time a key: over 2500 keys the first build of
+// an instance lasts longer than a request may, however idle the machine.
 class Slow implements Mapper<number, number, number, number> {
   mapEntry(key: number, values: Values<number>): Iterable<[number, number]> {
     const t0 = Date.now();
-    while (Date.now() - t0 < 2) {}
+    while (Date.now() - t0 < 1) {}
     return [[key, values.getUnique() + 1]];
   }
 }
@@ -20,7 +20,7 @@ class SlowRes implements Resource<Inputs> {
 }
 
 const input: [number, number[]][] = [];
-for (let i = 0; i < 400; i++) input.push([i, [i]]);
+for (let i = 0; i < 2500; i++) input.push([i, [i]]);
 
 const service: SkipService<Inputs, Inputs> = {
   initialData: { input },
