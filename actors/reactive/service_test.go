@@ -215,7 +215,7 @@ func TestRefusedWriteAppliesNothing(t *testing.T) {
 
 func TestRunawayCodeIsInterrupted(t *testing.T) {
 	sys := systemtest.Boot(t)
-	s := startService(t, sys, "testdata/basic.ts", Options{CallBudget: 200 * time.Millisecond})
+	s := startService(t, sys, "testdata/basic.ts", Options{CallBudget: slowBudget})
 	ctx := context.Background()
 	if got := snapshot(t, s, "spinning", "{}"); got != `[["a",[1]],["b",[2]]]` {
 		t.Fatalf("spinning: %s", got)
@@ -383,7 +383,7 @@ func TestIdleInstanceIsCollected(t *testing.T) {
 
 func TestInstantiateErrorKeepsTheUsersMessage(t *testing.T) {
 	sys := systemtest.Boot(t)
-	s := startService(t, sys, "testdata/basic.ts", Options{CallBudget: 200 * time.Millisecond})
+	s := startService(t, sys, "testdata/basic.ts", Options{CallBudget: slowBudget})
 	ctx := context.Background()
 	patch(t, s, "input", entry(`"d"`, "-1"), entry(`"e"`, "666"))
 	_, err := s.Snapshot(ctx, "strict", json.RawMessage(`{}`))
@@ -466,10 +466,10 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 }
 
-// slowBudget is the call budget of the tests of testdata/slow.ts: a
-// thousand times one call's 1 ms, so that no load on the machine makes a
-// call overrun it, and small enough that a request's own wait (twice the
-// budget) ends before the 2.5 s build does.
+// slowBudget is the call budget of the tests that need one: a thousand
+// times a call of testdata/slow.ts (1 ms), so that no load on the machine
+// makes a legitimate call overrun it, and small enough that a request's own
+// wait (twice the budget) ends before slow.ts's 2.5 s build does.
 const slowBudget = time.Second
 
 // TestBuildOutlastsRequestTimeout: the first snapshot of a resource whose
