@@ -218,6 +218,11 @@ func (a *topicActor) subscribe(m *subscribe) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	acked, known := j.acks[c.id]
+	if c.id != "" && !known && len(j.acks) >= a.svc.opts.ConsumerIDs {
+		return &Error{messages.CodeLimit, fmt.Sprintf("topic %s remembers %d consumer ids, the limit: read it without x-consumer-id, or delete the topic",
+			a.name, len(j.acks))}
+	}
+	c.maxIDs = a.svc.opts.ConsumerIDs
 	switch {
 	case m.from >= 0:
 		c.pos = m.from

@@ -26,8 +26,9 @@ type Consumer struct {
 	j     *journal
 	id    string // "" for an anonymous consumer
 
-	start int64 // where it started
-	pos   int64 // the next offset it reads; guarded by j.mu
+	maxIDs int   // the consumer ids the topic remembers at most
+	start  int64 // where it started
+	pos    int64 // the next offset it reads; guarded by j.mu
 }
 
 // Chunk is one chunk of a topic with its offset.
@@ -78,7 +79,11 @@ func (c *Consumer) Ack(next int64) {
 	}
 	c.j.mu.Lock()
 	defer c.j.mu.Unlock()
-	if next > c.j.acks[c.id] {
+	acked, known := c.j.acks[c.id]
+	if !known && len(c.j.acks) >= c.maxIDs {
+		return // other new ids took the last places since this one joined
+	}
+	if next > acked {
 		c.j.acks[c.id] = next
 	}
 }

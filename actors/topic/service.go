@@ -50,6 +50,9 @@ type Options struct {
 	MaxTopics      int           // topics that may exist; 0: no limit
 	Retention      int64         // bytes a topic's journal keeps
 	MaxAge         time.Duration // chunks older than this leave the journal, read or not
+	// ConsumerIDs bounds the consumer ids (x-consumer-id) a topic
+	// remembers the position of: the ids are the clients' to choose.
+	ConsumerIDs int
 }
 
 // Defaults of Options fields left zero.
@@ -57,6 +60,7 @@ const (
 	DefaultConsumerBuffer = 1 << 20
 	DefaultRetention      = 16 << 20
 	DefaultMaxAge         = 24 * time.Hour
+	DefaultConsumerIDs    = 1024
 )
 
 // Service is the topics domain.
@@ -85,6 +89,9 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 	}
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.ConsumerIDs <= 0 {
+		opts.ConsumerIDs = DefaultConsumerIDs
 	}
 	s := &Service{sys: sys, opts: opts, types: map[string]string{}, journals: map[string]*journal{}}
 	// The topics that exist, from the store: their journals are read when

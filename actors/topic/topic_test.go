@@ -206,6 +206,30 @@ func TestConsumerIDResumes(t *testing.T) {
 	}
 }
 
+// The consumer ids a topic remembers are the clients' to choose: past the
+// bound a new id is refused (507), while ids it knows and consumers
+// without an id are still served.
+func TestConsumerIDsAreBounded(t *testing.T) {
+	s := start(t, Options{ConsumerIDs: 2})
+	p := produce(t, s, "t", "application/octet-stream")
+	send(t, p, "1")
+	for _, id := range []string{"a", "b"} {
+		c := consume(t, s, "t", From{Offset: 0, ConsumerID: id})
+		expect(t, c, "1")
+		c.Ack(1)
+		c.Close()
+	}
+	_, _, err := s.ConsumeFrom(context.Background(), "t", "", From{Offset: -1, ConsumerID: "c"})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != messages.CodeLimit {
+		t.Fatalf("a third consumer id = %v, want %s", err, messages.CodeLimit)
+	}
+	if again := consume(t, s, "t", From{Offset: -1, ConsumerID: "a"}); again.Start() != 1 {
+		t.Errorf("known id a resumed at %d, want 1", again.Start())
+	}
+	consume(t, s, "t", From{Offset: 0})
+}
+
 // A topic, its chunks and its consumers' positions survive a restart.
 func TestTopicSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
