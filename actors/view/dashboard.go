@@ -1,32 +1,62 @@
 package view
 
 import (
+	"errors"
+	"slices"
+
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-run/troupe/system"
 )
 
 // Figures are what the operator's dashboard shows of one view.
 type Figures struct {
-	Rows        int `json:"rows"`
-	Subscribers int `json:"subscribers"`
-	// Seq numbers the last delta the view's subscribers were sent.
-	Seq uint64 `json:"seq"`
+	ID          string `json:"id"`
+	Rows        int    `json:"rows"`
+	Subscribers int    `json:"subscribers"`
+	// Hash is the content hash of the view's result: it changes with each
+	// delta.
+	Hash string `json:"hash"`
 }
 
-// Figures reads a view's figures from its actor; ok is false for the
-// engine, the domain's one child that is no view.
-func (s *Service) Figures(id string) (f Figures, ok bool, err error) {
-	if id == engineName {
-		return Figures{}, false, nil
-	}
-	v, err := s.sys.Inspect("views/"+id, func(a actor.Actor) any {
-		va, ok := a.(*viewActor)
+// Figures lists the registered views, by id, at most limit of them: the
+// engine knows each view's result; a view's subscribers are known to its
+// actor, which is live only once someone subscribed.
+func (s *Service) Figures(limit int) ([]Figures, error) {
+	v, err := s.sys.Inspect("views/"+engineName, func(a actor.Actor) any {
+		e, ok := a.(*engine)
 		if !ok {
-			return nil
+			return []Figures(nil)
 		}
-		return Figures{Rows: len(va.cell.records), Subscribers: len(va.cell.subs), Seq: va.cell.seq}
+		ids := make([]string, 0, len(e.views))
+		for id := range e.views {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		out := make([]Figures, 0, min(len(ids), limit))
+		for _, id := range ids[:min(len(ids), limit)] {
+			view := e.views[id].sh.view
+			out = append(out, Figures{ID: id, Rows: view.Len(), Hash: view.Hash()})
+		}
+		return out
 	})
-	if err != nil || v == nil {
-		return Figures{}, false, err
+	if err != nil {
+		return nil, err
 	}
-	return v.(Figures), true, nil
+	figs := v.([]Figures)
+	for i := range figs {
+		n, err := s.sys.Inspect("views/"+figs[i].ID, func(a actor.Actor) any {
+			if va, ok := a.(*viewActor); ok {
+				return len(va.cell.subs)
+			}
+			return 0
+		})
+		switch {
+		case err == nil:
+			figs[i].Subscribers = n.(int)
+		case !errors.Is(err, system.ErrNoActor):
+			return nil, err
+		}
+	}
+	return figs, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,10 @@ import (
 // sample (the first by name): reading one is a message to its actor, and
 // the page draws no more rows than this anyway. The tree lists every actor.
 const dashboardRows = 500
+
+// sessionDoors names the front door of a session supervisor
+// ("gateway/ssp") where its metrics call it otherwise.
+var sessionDoors = map[string]string{"ssp": "views"}
 
 // dashboard reads the running domains for the admin door.
 type dashboard struct {
@@ -62,10 +67,16 @@ func (b *dashboard) Crash(actor string) error { return b.d.sys.Crash(actor) }
 
 func (b *dashboard) Sample(ctx context.Context) admindoor.Sample {
 	sys := b.d.sys
-	s := admindoor.Sample{Tree: sys.Tree(), Doors: sys.Metrics.DoorLatencies()}
+	s := admindoor.Sample{Tree: sys.Tree(), Doors: sys.Metrics.DoorLatencies(), Sessions: map[string]int{}}
 	children := map[string][]system.ActorNode{}
 	for _, dom := range s.Tree.Domains {
 		children[dom.Name] = dom.Children
+		if door, ok := strings.CutPrefix(dom.Name, "gateway/"); ok {
+			if alias, ok := sessionDoors[door]; ok {
+				door = alias
+			}
+			s.Sessions[door] = len(dom.Children)
+		}
 	}
 	each := func(domain string, read func(name string)) {
 		kids := children[domain]
@@ -92,13 +103,11 @@ func (b *dashboard) Sample(ctx context.Context) admindoor.Sample {
 		s.Rooms = append(s.Rooms, admindoor.Room{Name: name, FirstOffset: r.Stats.OldestOffset, LastOffset: r.Stats.NewestOffset,
 			Events: r.Stats.EventCount, Subscribers: r.Stats.Subscribers})
 	})
-	each("views", func(id string) {
-		f, ok, err := b.d.views.Figures(id)
-		if err != nil || !ok {
-			return
+	if views, err := b.d.views.Figures(dashboardRows); err == nil {
+		for _, v := range views {
+			s.Views = append(s.Views, admindoor.View{ID: v.ID, Rows: v.Rows, Subscribers: v.Subscribers, Hash: v.Hash})
 		}
-		s.Views = append(s.Views, admindoor.View{ID: id, Rows: f.Rows, Subscribers: f.Subscribers, Seq: f.Seq})
-	})
+	}
 	now := time.Now()
 	insts := b.d.insts.List()
 	for _, in := range insts[:min(len(insts), dashboardRows)] {

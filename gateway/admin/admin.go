@@ -81,8 +81,8 @@ type Door struct {
 }
 
 type viewSeen struct {
-	seq uint64
-	at  *time.Time
+	hash string
+	at   *time.Time
 }
 
 // New starts the door's sampler; Close stops it.
@@ -198,13 +198,13 @@ func (d *Door) build(s Sample, now time.Time) State {
 		v := &st.Views[i]
 		old, ok := d.viewSeen[v.ID]
 		switch {
-		case ok && old.seq == v.Seq:
+		case ok && old.hash == v.Hash:
 			v.LastDelta = old.at
-		case ok || v.Seq > 0 && !d.prevAt.IsZero():
+		case ok || !d.prevAt.IsZero():
 			at := now
 			v.LastDelta = &at
 		}
-		seen[v.ID] = viewSeen{v.Seq, v.LastDelta}
+		seen[v.ID] = viewSeen{v.Hash, v.LastDelta}
 		p.ViewSubscribers += float64(v.Subscribers)
 	}
 	d.viewSeen = seen
@@ -251,8 +251,7 @@ func (d *Door) build(s Sample, now time.Time) State {
 	return st
 }
 
-// doors lists each front door that answered a request or holds sessions
-// (the children of its supervisor "gateway/<door>").
+// doors lists each front door that answered a request or holds sessions.
 func (d *Door) doors(s Sample, dt time.Duration) []FrontDoor {
 	byName := map[string]*FrontDoor{}
 	get := func(name string) *FrontDoor {
@@ -269,10 +268,8 @@ func (d *Door) doors(s Sample, dt time.Duration) []FrontDoor {
 			door.P99 = ms(c.Quantile(0.99))
 		}
 	}
-	for _, dom := range s.Tree.Domains {
-		if name, ok := strings.CutPrefix(dom.Name, "gateway/"); ok {
-			get(name).Sessions = len(dom.Children)
-		}
+	for name, n := range s.Sessions {
+		get(name).Sessions = n
 	}
 	out := make([]FrontDoor, 0, len(byName))
 	for _, door := range byName {

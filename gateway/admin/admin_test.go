@@ -84,7 +84,7 @@ func TestTreeJSON(t *testing.T) {
 	src.set(func(s *Sample) {
 		s.Queues = []Queue{{Name: "tasks", Ready: [10]int{0, 1, 0, 0, 0, 3}, InFlight: 1, Published: 20, Consumed: 4}}
 		s.Doors["data"] = system.Latencies{Count: 5}
-		s.Tree.Domains = append(s.Tree.Domains, system.DomainNode{Name: "gateway/data", Children: []system.ActorNode{{Name: "ws-1"}, {Name: "ws-2"}}})
+		s.Sessions = map[string]int{"data": 2}
 	})
 	d.sample()
 	w := get(t, d, "/admin/api/tree")
@@ -180,23 +180,28 @@ func TestRates(t *testing.T) {
 	}
 }
 
-// A view's last delta is when the door first saw its delta number change.
+// A view's last delta is when the door first saw its content hash: a view
+// registered after the door started has one at once, and it moves only
+// with the hash.
 func TestViewLastDelta(t *testing.T) {
 	d, src := newDoor(t, Config{})
-	src.set(func(s *Sample) { s.Views = []View{{ID: "v", Seq: 0}} })
-	d.sample()
-	if d.state.Views[0].LastDelta != nil {
-		t.Fatal("a view with no delta has a last delta")
-	}
-	src.set(func(s *Sample) { s.Views = []View{{ID: "v", Seq: 1}} })
+	src.set(func(s *Sample) { s.Views = []View{{ID: "v", Hash: "a"}} })
 	d.sample()
 	first := d.state.Views[0].LastDelta
 	if first == nil {
-		t.Fatal("no last delta after one")
+		t.Fatal("a new view has no last delta")
 	}
 	d.sample()
 	if got := d.state.Views[0].LastDelta; got == nil || !got.Equal(*first) {
 		t.Fatalf("last delta moved without a delta: %v, was %v", got, first)
+	}
+	d.mu.Lock()
+	d.viewSeen["v"] = viewSeen{hash: "a", at: &time.Time{}} // as if seen long ago
+	d.mu.Unlock()
+	src.set(func(s *Sample) { s.Views = []View{{ID: "v", Hash: "b"}} })
+	d.sample()
+	if got := d.state.Views[0].LastDelta; got == nil || got.IsZero() {
+		t.Fatalf("last delta after a delta: %v", got)
 	}
 }
 

@@ -18,6 +18,8 @@ type Sample struct {
 	Store     Store
 	// Doors are the request latencies of each front door since the start.
 	Doors map[string]system.Latencies
+	// Sessions are the sessions (WebSocket and SSE clients) of each front door.
+	Sessions map[string]int
 }
 
 // Queue is one queue's figures.
@@ -46,13 +48,14 @@ type Room struct {
 	Subscribers int64  `json:"subscribers"`
 }
 
-// View is one live view's figures. LastDelta is when the door first saw
-// its current delta number (so within one sample interval of the delta).
+// View is one registered view's figures. LastDelta is when the door first
+// saw its current content hash (so within one sample interval of the delta
+// that made it; unknown for a view unchanged since the door started).
 type View struct {
 	ID          string     `json:"id"`
 	Rows        int        `json:"rows"`
 	Subscribers int        `json:"subscribers"`
-	Seq         uint64     `json:"seq"`
+	Hash        string     `json:"hash"`
 	LastDelta   *time.Time `json:"last_delta,omitempty"`
 }
 
