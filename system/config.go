@@ -134,11 +134,13 @@ type Config struct {
 	HubRetention      time.Duration
 	HubStreamBuffer   int64
 	HubEventBuffer    int
+	HubEventNames     int
 	HubUnhealthyAfter time.Duration
 	HubKillAfter      time.Duration
 	HubKillGrace      time.Duration
 	HubTopicBuffer    int64
 	HubMaxTopics      int
+	HubConsumerIDs    int
 	HubLogBuffer      int
 	HubScramjet       string
 	HubTopicRetention int64
@@ -293,11 +295,13 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.HubStreamBuffer, c.HubTopicBuffer = 1<<20, 1<<20
 	fs.Var((*byteSize)(&c.HubStreamBuffer), "hub-stream-buffer", "bytes kept per instance stream (output, stdout, stderr, log) until read")
 	fs.IntVar(&c.HubEventBuffer, "hub-event-buffer", 256, "events buffered per event-stream reader before it is dropped")
+	fs.IntVar(&c.HubEventNames, "hub-event-names", 1024, "event names an instance keeps the last event of (GET /event/:name); past it the least recent name is forgotten")
 	fs.DurationVar(&c.HubUnhealthyAfter, "hub-unhealthy-after", 5*time.Second, "an instance silent this long is unhealthy")
 	fs.DurationVar(&c.HubKillAfter, "hub-kill-after", 30*time.Second, "an instance silent this long is killed")
 	fs.DurationVar(&c.HubKillGrace, "hub-kill-grace", 5*time.Second, "time from a kill request to SIGKILL of the process group")
 	fs.Var((*byteSize)(&c.HubTopicBuffer), "hub-topic-buffer", "bytes buffered per topic consumer before it is dropped")
 	fs.IntVar(&c.HubMaxTopics, "hub-max-topics", 1000, "topics that may exist")
+	fs.IntVar(&c.HubConsumerIDs, "hub-topic-consumer-ids", 1024, "consumer ids (x-consumer-id) a topic remembers the position of; past it a new id is refused (507)")
 	fs.IntVar(&c.HubLogBuffer, "hub-log-buffer", 1024, "log lines kept for GET /api/v1/log")
 	fs.StringVar(&c.HubScramjet, "hub-scramjet", "auto", "scramjet for Node sequences without their own: auto (npm installs it into the data dir on first use), off, or a node_modules folder holding it")
 	c.HubTopicRetention = 16 << 20

@@ -83,12 +83,12 @@ func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 		return nil, d.fail(err)
 	}
 	if d.topics, err = topic.Start(sys, topic.Options{ConsumerBuffer: int(c.HubTopicBuffer), MaxTopics: c.HubMaxTopics,
-		Retention: c.HubTopicRetention, MaxAge: c.HubTopicMaxAge}); err != nil {
+		ConsumerIDs: c.HubConsumerIDs, Retention: c.HubTopicRetention, MaxAge: c.HubTopicMaxAge}); err != nil {
 		return nil, d.fail(err)
 	}
 	if d.insts, err = instance.StartService(sys, d.seqs, d.topics, instance.Options{MaxInstances: c.HubMaxInstances,
 		Retention: c.HubRetention, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
-		UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
+		EventNames: c.HubEventNames, UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
 		Node: c.Node, Python: c.Python, Scramjet: c.HubScramjet, ScramjetDir: sys.Path("node"),
 		HubURL: hubURL(c.HubAddr)}); err != nil {
 		return nil, d.fail(err)
