@@ -157,7 +157,9 @@
       g.summaryName.textContent = dom.name;
       g.figs.textContent = dom.children.length + " children · mailbox " + mailbox + " · restarts " + restarts;
       g.figs.className = "figs" + (restarts ? " restarted" : "");
-      g.self.innerHTML = killButton(dom.name);
+      // A door's session supervisor only stops its crashed sessions: it has
+      // no fault injection of its own.
+      g.self.innerHTML = dom.name.startsWith("gateway/") ? "" : killButton(dom.name);
       drawGroupRows(g);
       const want = prev ? prev.nextSibling : box.firstChild;
       if (want !== g.el) box.insertBefore(g.el, want);
