@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/troupe-run/troupe/system/store/pgtest"
 )
 
 // queueLedger is what the clients of a queue under load know: which
@@ -170,7 +172,18 @@ func (l *queueLedger) check(t *testing.T, drained map[string]int) {
 // the crash come back too.
 func TestMessagingKill9QueueLoad(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, "--fsync=always")
+	kill9QueueLoad(t, "--fsync=always")
+}
+
+// TestMessagingKill9QueueLoadOnPostgres: the same with the journal in a
+// PostgreSQL server (of the test's own), which outlives the kill.
+func TestMessagingKill9QueueLoadOnPostgres(t *testing.T) {
+	t.Parallel()
+	kill9QueueLoad(t, "--journal="+pgtest.Start(t))
+}
+
+func kill9QueueLoad(t *testing.T, args ...string) {
+	s := startServer(t, args...)
 	const queue = "load"
 	s.ok("queue.create", map[string]any{"queue": queue, "config": map[string]any{"ack_deadline": 600}}, nil)
 	l := newQueueLedger()
