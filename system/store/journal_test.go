@@ -260,3 +260,33 @@ func TestPostgresFailedBatchWritesNothing(t *testing.T) {
 		t.Fatalf("after a refused batch the next one wrote %q", v)
 	}
 }
+
+// One group written at once keeps the order of its writes, though its runs
+// of Sets go to the server as one statement each.
+func TestPostgresGroupKeepsOrder(t *testing.T) {
+	j, err := OpenPostgres(context.Background(), PostgresOptions{URL: pgtest.Start(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	set := func(k, v string) pgOp { return pgOp{kind: pgSet, key: []byte(k), value: []byte(v)} }
+	del := func(k string) pgOp { return pgOp{kind: pgDelete, key: []byte(k)} }
+	var errs []error
+	done := func(err error) { errs = append(errs, err) }
+	j.write([]pgCommit{
+		{ops: []pgOp{set("g/a", "1"), set("g/b", "1"), set("g/a", "2")}, done: done},
+		{ops: []pgOp{del("g/b"), set("g/a", "3"), set("g/c", "1")}, done: done},
+		{ops: []pgOp{set("g/b", "2"), {kind: pgDeleteRange, key: []byte("g/c"), value: []byte("g/d")}, set("g/a", "4")}, done: done},
+		{done: done}, // a barrier
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	for k, want := range map[string]string{"g/a": "4", "g/b": "2", "g/c": "<absent>"} {
+		if got := get(t, j, k); got != want {
+			t.Errorf("%s = %q after the group, want %q", k, got, want)
+		}
+	}
+}

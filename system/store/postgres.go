@@ -244,11 +244,7 @@ func (p *Postgres) run() {
 func (p *Postgres) write(group []pgCommit) {
 	start := time.Now()
 	var batch pgx.Batch
-	for _, c := range group {
-		for _, op := range c.ops {
-			op.queue(&batch)
-		}
-	}
+	statements(group, &batch)
 	var err error
 	if batch.Len() > 0 {
 		// One round trip: the statements of a batch sent together run in
@@ -288,19 +284,49 @@ type pgOp struct {
 	key, value []byte // value: the end of a range
 }
 
-func (o pgOp) queue(b *pgx.Batch) {
-	switch o.kind {
-	case pgSet:
-		b.Queue(`INSERT INTO troupe_journal (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, o.key, o.value)
-	case pgDelete:
-		b.Queue(`DELETE FROM troupe_journal WHERE key = $1`, o.key)
-	case pgDeleteRange:
-		if o.value == nil {
-			b.Queue(`DELETE FROM troupe_journal WHERE key >= $1`, o.key)
-		} else {
-			b.Queue(`DELETE FROM troupe_journal WHERE key >= $1 AND key < $2`, o.key, o.value)
+// statements queues the writes of a group in b, in order. Each run of Sets
+// between two deletes becomes one statement over arrays of keys and values
+// (a row per key, its last value in the run), which costs the server far
+// less than a statement per Set; a delete ends the run, so that it applies
+// between the Sets before and after it.
+func statements(group []pgCommit, b *pgx.Batch) {
+	var keys, values [][]byte
+	at := map[string]int{} // a key's place in the run
+	flush := func() {
+		if len(keys) == 0 {
+			return
+		}
+		b.Queue(`INSERT INTO troupe_journal (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, keys, values)
+		keys, values = nil, nil // b holds the old ones
+		clear(at)
+	}
+	for _, c := range group {
+		for _, o := range c.ops {
+			switch o.kind {
+			case pgSet:
+				// One statement may not update a row twice: a key set again
+				// in the run keeps its place and takes the later value.
+				if i, ok := at[string(o.key)]; ok {
+					values[i] = o.value
+					continue
+				}
+				at[string(o.key)] = len(keys)
+				keys, values = append(keys, o.key), append(values, o.value)
+			case pgDelete:
+				flush()
+				b.Queue(`DELETE FROM troupe_journal WHERE key = $1`, o.key)
+			case pgDeleteRange:
+				flush()
+				if o.value == nil {
+					b.Queue(`DELETE FROM troupe_journal WHERE key >= $1`, o.key)
+				} else {
+					b.Queue(`DELETE FROM troupe_journal WHERE key >= $1 AND key < $2`, o.key, o.value)
+				}
+			}
 		}
 	}
+	flush()
 }
 
 // Set records key = value. The slices are copied: the batch is written
