@@ -102,7 +102,12 @@ func request(t *testing.T, sys *system.System, pid *actor.PID, msg any) any {
 // Replies to writes leave in command order, each once its write is in the
 // journal.
 func TestRepliesFollowTheirWritesInOrder(t *testing.T) {
-	sys, _, pid, _ := start(t, "--data-dir="+t.TempDir(), "--fsync=always")
+	t.Run("pebble", func(t *testing.T) { repliesFollowTheirWrites(t, "--data-dir="+t.TempDir(), "--fsync=always") })
+	t.Run("postgres", func(t *testing.T) { repliesFollowTheirWrites(t, "--journal="+pgtest.Start(t)) })
+}
+
+func repliesFollowTheirWrites(t *testing.T, args ...string) {
+	sys, _, pid, _ := start(t, args...)
 	const n = 200
 	type seen struct {
 		reply    int
