@@ -132,6 +132,7 @@ type Config struct {
 	HubMaxFile        int64
 	HubMaxInstances   int
 	HubRetention      time.Duration
+	HubMaxEnded       int
 	HubStreamBuffer   int64
 	HubEventBuffer    int
 	HubEventNames     int
@@ -292,6 +293,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.Var((*byteSize)(&c.HubMaxFile), "hub-max-file", "largest file in a sequence package")
 	fs.IntVar(&c.HubMaxInstances, "hub-max-instances", 100, "sequence instances running at once")
 	fs.DurationVar(&c.HubRetention, "hub-retention", 3*time.Minute, "how long an ended instance stays readable, with its output")
+	fs.IntVar(&c.HubMaxEnded, "hub-max-ended", 1000, "ended instances kept readable; past it the one that ended longest ago is forgotten before its --hub-retention is over")
 	c.HubStreamBuffer, c.HubTopicBuffer = 1<<20, 1<<20
 	fs.Var((*byteSize)(&c.HubStreamBuffer), "hub-stream-buffer", "bytes kept per instance stream (output, stdout, stderr, log) until read")
 	fs.IntVar(&c.HubEventBuffer, "hub-event-buffer", 256, "events buffered per event-stream reader before it is dropped")

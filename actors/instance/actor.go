@@ -339,6 +339,7 @@ func (a *instanceActor) onExit(code int, err error) {
 func (a *instanceActor) keepForRetention() {
 	id, seqID, svc := a.s.id, a.s.seq.Id, a.svc
 	a.s.retention = time.AfterFunc(svc.opts.Retention, func() { svc.forget(id, seqID) })
+	svc.trimEnded(id)
 }
 
 func (a *instanceActor) stop(msg *messages.InstanceStop) *Error {

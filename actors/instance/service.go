@@ -45,6 +45,7 @@ const (
 	DefaultStreamBuffer   = 1 << 20
 	DefaultEventBuffer    = 256
 	DefaultEventNames     = 1024
+	DefaultMaxEnded       = 1000
 	DefaultUnhealthyAfter = 5 * time.Second
 	DefaultKillAfter      = 30 * time.Second
 )
@@ -53,6 +54,7 @@ const (
 type Options struct {
 	MaxInstances   int           // instances whose process runs; 0: no limit
 	Retention      time.Duration // how long an ended instance stays readable
+	MaxEnded       int           // ended instances kept readable; past it the oldest are forgotten early
 	StreamBuffer   int           // bytes held per stream (output, stdout, stderr, log)
 	EventBuffer    int           // events held per /events reader before it is dropped
 	EventNames     int           // event names whose last event an instance keeps for GET /event
@@ -104,6 +106,9 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 	}
 	if opts.EventNames <= 0 {
 		opts.EventNames = DefaultEventNames
+	}
+	if opts.MaxEnded <= 0 {
+		opts.MaxEnded = DefaultMaxEnded
 	}
 	if opts.UnhealthyAfter <= 0 {
 		opts.UnhealthyAfter = DefaultUnhealthyAfter
@@ -248,13 +253,54 @@ func (s *Service) drop(id string) {
 	s.mu.Unlock()
 }
 
-// forget stops an instance's actor for good, once its retention is over.
+// forget stops an instance's actor for good, once its retention is over
+// or trimEnded found it among the oldest; the first call does it.
 func (s *Service) forget(id, sequenceID string) {
+	s.mu.Lock()
+	sl := s.slots[id]
+	if sl == nil || sl.forgotten {
+		s.mu.Unlock()
+		return
+	}
+	sl.forgotten = true
+	s.mu.Unlock()
 	if err := s.sys.Registry.Forget(actorName(id)); err != nil {
 		s.log.Warn("stopping an ended instance's actor", "instance", id, "err", err)
 	}
 	s.drop(id)
 	s.seqs.Gone(sequenceID, id)
+}
+
+// trimEnded forgets the instances that ended longest ago, before their
+// retention is over, while more than MaxEnded ended ones are kept: a
+// client that starts short-lived instances quickly does not hold their
+// streams in memory for the whole retention. It is called by the actor of
+// instance last, which just ended: that one is kept (its description is
+// not published yet).
+func (s *Service) trimEnded(last string) {
+	s.mu.Lock()
+	count := 0
+	var older []*messages.InstanceInfo
+	for id, sl := range s.slots {
+		if !sl.isEnded() || sl.forgotten {
+			continue
+		}
+		count++
+		if info := sl.snapshot.Load(); id != last && info != nil {
+			older = append(older, info)
+		}
+	}
+	s.mu.Unlock()
+	excess := min(count-s.opts.MaxEnded, len(older))
+	if excess <= 0 {
+		return
+	}
+	slices.SortFunc(older, func(a, b *messages.InstanceInfo) int {
+		return cmp.Or(cmp.Compare(a.EndedMs, b.EndedMs), cmp.Compare(a.Id, b.Id))
+	})
+	for _, info := range older[:excess] {
+		s.pumps.Go(func() { s.forget(info.Id, info.SequenceId) })
+	}
 }
 
 func (s *Service) pid(id string) (*actor.PID, error) {

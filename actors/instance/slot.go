@@ -62,8 +62,10 @@ type slot struct {
 	watchdog  *time.Timer
 	retention *time.Timer
 
-	ended    atomic.Bool
-	snapshot atomic.Pointer[messages.InstanceInfo]
+	ended atomic.Bool
+	// forgotten is set, under the service's mu, by the first forget.
+	forgotten bool
+	snapshot  atomic.Pointer[messages.InstanceInfo]
 }
 
 func (s *slot) isEnded() bool { return s.ended.Load() }

@@ -87,7 +87,7 @@ func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 		return nil, d.fail(err)
 	}
 	if d.insts, err = instance.StartService(sys, d.seqs, d.topics, instance.Options{MaxInstances: c.HubMaxInstances,
-		Retention: c.HubRetention, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
+		Retention: c.HubRetention, MaxEnded: c.HubMaxEnded, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
 		EventNames: c.HubEventNames, UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
 		Node: c.Node, Python: c.Python, Scramjet: c.HubScramjet, ScramjetDir: sys.Path("node"),
 		HubURL: hubURL(c.HubAddr)}); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/instance/process"
+	"github.com/troupe-run/troupe/system/systemtest"
 )
 
 func TestCountdownLogsAndStdout(t *testing.T) {
@@ -288,6 +289,31 @@ func TestRetentionThenGone(t *testing.T) {
 	h.json("GET", "/instances", "", http.StatusOK, &list)
 	if len(list) != 0 {
 		t.Errorf("GET /instances = %+v", list)
+	}
+}
+
+// Past --hub-max-ended ended instances, the one that ended longest ago is
+// forgotten before its retention is over: quick starts of short-lived
+// instances do not pile up their streams.
+func TestEndedInstancesAreBounded(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{instances: instance.Options{MaxEnded: 2}})
+	// It fails on start: it ends at once.
+	seq := h.send(node(t, `module.exports = 42;`))
+	var ids []string
+	for range 3 {
+		id := h.start(seq, "")
+		h.ended(id)
+		ids = append(ids, id)
+	}
+	systemtest.Eventually(t, "the oldest ended instance to be forgotten", func() bool {
+		status, _ := h.do("GET", "/instance/"+ids[0], nil)
+		return status == http.StatusNotFound
+	})
+	var list []info
+	h.json("GET", "/instances", "", http.StatusOK, &list)
+	if len(list) != 2 || list[0].ID != ids[1] || list[1].ID != ids[2] {
+		t.Errorf("GET /instances = %+v, want the last two of %v", list, ids)
 	}
 }
 
