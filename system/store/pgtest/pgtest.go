@@ -1,8 +1,9 @@
 // Package pgtest starts a PostgreSQL server of its own for a test: a new
 // cluster in a temporary folder (initdb), served on a Unix socket in that
 // folder only, stopped and removed when the test ends. It needs the Debian
-// package postgresql, installed with apt-get when it is missing. Run as root, the server runs
-// as the unprivileged user nobody, since PostgreSQL refuses to run as root.
+// package postgresql, installed with apt-get when it is missing. Run as
+// root, the server runs as the unprivileged user nobody, since PostgreSQL
+// refuses to run as root.
 package pgtest
 
 import (
