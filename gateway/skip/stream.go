@@ -37,10 +37,10 @@ type client struct {
 	// queued counts the bytes of the frames handed to the writer and not
 	// yet written.
 	queued atomic.Int64
-	pid     *actor.PID
-	once    sync.Once
-	ended   chan struct{} // closed by end
-	slow    atomic.Bool   // ended for falling behind: nothing more is written
+	pid    *actor.PID
+	once   sync.Once
+	ended  chan struct{} // closed by end
+	slow   atomic.Bool   // ended for falling behind: nothing more is written
 	// rc is the response's controller: dropping a slow client moves the
 	// write deadline to now, which ends a write blocked on it.
 	rc *http.ResponseController
