@@ -146,32 +146,31 @@ func geoScore(lon, lat float64) float64 {
 	return float64(h.bits << (52 - h.step*2))
 }
 
-func geoMoveX(h *geoBits, d int) {
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0x5555555555555555) >> (64 - h.step*2)
-	if d > 0 {
-		x += zz + 1
-	} else {
-		x |= zz
-		x -= zz + 1
-	}
-	x &= uint64(0xaaaaaaaaaaaaaaaa) >> (64 - h.step*2)
-	h.bits = x | y
-}
+// The interleaved hash keeps longitude in the odd bits and latitude in the
+// even bits: moving a cell one step along an axis adds or subtracts one in
+// that axis's bits alone.
+const (
+	geoLonBits = 0xaaaaaaaaaaaaaaaa
+	geoLatBits = 0x5555555555555555
+)
 
-func geoMoveY(h *geoBits, d int) {
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0xaaaaaaaaaaaaaaaa) >> (64 - h.step*2)
+func geoMoveX(h *geoBits, d int) { geoMove(h, d, geoLonBits, geoLatBits) }
+func geoMoveY(h *geoBits, d int) { geoMove(h, d, geoLatBits, geoLonBits) }
+
+// geoMove moves h one cell along the axis whose bits are axis (other: the
+// other axis's bits), forward for d > 0, else back.
+func geoMove(h *geoBits, d int, axis, other uint64) {
+	v := h.bits & axis
+	keep := h.bits & other
+	zz := other >> (64 - h.step*2)
 	if d > 0 {
-		y += zz + 1
+		v += zz + 1
 	} else {
-		y |= zz
-		y -= zz + 1
+		v |= zz
+		v -= zz + 1
 	}
-	y &= uint64(0x5555555555555555) >> (64 - h.step*2)
-	h.bits = x | y
+	v &= axis >> (64 - h.step*2)
+	h.bits = v | keep
 }
 
 // geoNeighbors are a cell's eight neighbours in Redis's search order:
