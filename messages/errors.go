@@ -41,3 +41,10 @@ const (
 	CodeContentType    = "UNSUPPORTED_MEDIA_TYPE"   // a topic's content type other than the topic's (415)
 	CodeTopicExists    = "TOPIC_EXISTS"             // POST /topics of a topic that exists (400)
 )
+
+// Error codes of the views service (Sp00ky SSP), beside CodeInvalid,
+// CodeNotFound, CodeLimit, CodeUnavailable and CodeTimeout.
+const (
+	CodeSSPNotReady    = "SSP_NOT_READY"   // the views are being rebuilt or bootstrapped (503), as the original SSP answers
+	CodeBootstrapStale = "BOOTSTRAP_STALE" // a bootstrap message of a bootstrap that is no longer the one in progress
+)

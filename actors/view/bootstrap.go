@@ -27,12 +27,8 @@ type staging struct {
 	rows   int64
 }
 
-// codeStale answers a message of a bootstrap that is no longer the
-// current one.
-const codeStale = "BOOTSTRAP_STALE"
-
 func staleBootstrap(epoch uint64) *messages.BootstrapReply {
-	return &messages.BootstrapReply{ErrorCode: codeStale,
+	return &messages.BootstrapReply{ErrorCode: messages.CodeBootstrapStale,
 		ErrorMessage: fmt.Sprintf("bootstrap %d is not the one in progress", epoch)}
 }
 

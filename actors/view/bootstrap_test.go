@@ -50,7 +50,7 @@ func TestBootstrapReplaces(t *testing.T) {
 		t.Fatalf("a staged row is visible: %v", ids(d.Cache))
 	}
 	// Another bootstrap's messages are refused.
-	if err := svc.BootstrapRows(bg, 6, "item", rows("item", 9)); err == nil || !strings.Contains(err.Error(), codeStale) {
+	if err := svc.BootstrapRows(bg, 6, "item", rows("item", 9)); err == nil || !strings.Contains(err.Error(), messages.CodeBootstrapStale) {
 		t.Fatalf("rows of a stale bootstrap: %v", err)
 	}
 	if err := svc.BootstrapRows(bg, 7, "item", []*messages.BootstrapRow{{Id: "item:x", Record: []byte(`[1]`)}}); err == nil {

@@ -9,10 +9,6 @@ import (
 	"github.com/troupe-run/troupe/messages"
 )
 
-// codeNotReady is the code of the 503 answered while the views are being
-// rebuilt from the store, as the original SSP answers while it bootstraps.
-const codeNotReady = "SSP_NOT_READY"
-
 // apiError is an error with the status it is answered with. As in the
 // original SSP, a 503 carries a JSON body {"code", "message"}, the scheduler
 // and clients read the code; every other error is a plain-text message that
@@ -40,7 +36,7 @@ func unavailable(code, format string, a ...any) *apiError {
 }
 
 func rebuilding() *apiError {
-	return unavailable(codeNotReady, "the views are being rebuilt from the store; retry when GET /health answers ready")
+	return unavailable(messages.CodeSSPNotReady, "the views are being rebuilt from the store; retry when GET /health answers ready")
 }
 
 // backendError turns the error of a call on Views into an apiError: the
@@ -66,7 +62,7 @@ func replyError(code, msg string) *apiError {
 		return errorf(http.StatusNotFound, "%s", msg)
 	case messages.CodeLimit, messages.CodeMemoryLimit:
 		return errorf(http.StatusInsufficientStorage, "%s", msg)
-	case messages.CodeUnavailable, messages.CodeTimeout, codeNotReady:
+	case messages.CodeUnavailable, messages.CodeTimeout, messages.CodeSSPNotReady:
 		return unavailable(code, "%s", msg)
 	}
 	return errorf(http.StatusInternalServerError, "%s", msg)

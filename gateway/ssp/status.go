@@ -44,9 +44,9 @@ func (s *Server) notReady() *apiError {
 	case "ready":
 		return nil
 	case "failed":
-		return unavailable(codeNotReady, "the SSP's scheduler lifecycle failed (see the server log); it stays unavailable until a restart")
+		return unavailable(messages.CodeSSPNotReady, "the SSP's scheduler lifecycle failed (see the server log); it stays unavailable until a restart")
 	}
-	return unavailable(codeNotReady, "the SSP is registering with its scheduler and bootstrapping; retry when GET /health answers ready")
+	return unavailable(messages.CodeSSPNotReady, "the SSP is registering with its scheduler and bootstrapping; retry when GET /health answers ready")
 }
 
 // serveHealth serves GET /health: 200 {"status":"ready"}, else 503 with the
