@@ -70,14 +70,14 @@ func (s *server) start() {
 	t := s.t
 	t.Helper()
 	// The doors listen on port 0 and the server logs the address each got,
-	// so no test races another process for a port. The hub's is a real port
-	// because the hub tells its sequences (this.hub) the address it is
-	// configured with.
+	// so no test races another process for a port (the server binds before
+	// it starts, so what it tells sequences and a scheduler of its own
+	// address is the bound one).
 	args := append([]string{
 		"--data-dir=" + s.dataDir,
 		"--data-addr=127.0.0.1:0",
 		"--ssp-addr=127.0.0.1:0",
-		"--hub-addr=127.0.0.1:" + freePort(t),
+		"--hub-addr=127.0.0.1:0",
 		"--resp-addr=127.0.0.1:0",
 		"--admin-addr=127.0.0.1:0",
 		"--skip-control-addr=off", "--skip-streaming-addr=off",

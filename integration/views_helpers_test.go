@@ -34,12 +34,6 @@ func startViewsServer(t *testing.T, env []string, args ...string) *server {
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
 		t.Setenv(name, value)
-		if name == "SPKY_SCHEDULER_URL" {
-			// The SSP registers the address it is configured with (its
-			// advertise address defaults to --ssp-addr), not the port a
-			// listen on port 0 got: give it a real port.
-			args = append([]string{"--ssp-addr=127.0.0.1:" + freePort(t)}, args...)
-		}
 	}
 	return startServer(t, args...)
 }

@@ -36,7 +36,7 @@ type dashboard struct {
 // listenAdmin opens the operator's dashboard door, unless --admin-addr is off.
 func (d *domains) listenAdmin(g *run.Group, servers *sync.WaitGroup) error {
 	sys, c := d.sys, d.sys.Config
-	if !system.Enabled(c.AdminAddr) {
+	if d.socks.admin == nil {
 		return nil
 	}
 	door := admindoor.New(admindoor.Config{
@@ -50,10 +50,7 @@ func (d *domains) listenAdmin(g *run.Group, servers *sync.WaitGroup) error {
 		SSEClients:   c.AdminSSEClients,
 		WriteTimeout: c.RequestTimeout,
 	}, d.dash, sys.Log.With("door", "admin"))
-	if err := listen(g, servers, "admin", c.AdminAddr, door, door.Close, limits(c), sys.Log); err != nil {
-		door.Close()
-		return err
-	}
+	serveHTTP(g, servers, "admin", d.socks.admin, door, door.Close, limits(c), sys.Log)
 	return nil
 }
 

@@ -38,14 +38,15 @@ type domains struct {
 	seqs      *sequence.Service
 	topics    *topic.Service
 	insts     *instance.Service
+	socks     *sockets // the front doors' listeners, bound before the domains start
 	logs      *hub.LogTap
 	dash      *dashboard // the admin door's source
 }
 
 // startDomains starts every domain; each rebuilds its state from the store.
-func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
+func startDomains(sys *system.System, socks *sockets, logs *hub.LogTap) (*domains, error) {
 	c := sys.Config
-	d := &domains{sys: sys, logs: logs}
+	d := &domains{sys: sys, socks: socks, logs: logs}
 	d.dash = &dashboard{d: d}
 	var err error
 	if d.keyspace, err = kv.Start(sys, kv.NewMemory(c.MaxMemory)); err != nil {
@@ -90,16 +91,16 @@ func startDomains(sys *system.System, logs *hub.LogTap) (*domains, error) {
 		Retention: c.HubRetention, MaxEnded: c.HubMaxEnded, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
 		EventNames: c.HubEventNames, UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
 		Node: c.Node, Python: c.Python, Scramjet: c.HubScramjet, ScramjetDir: sys.Path("node"),
-		HubURL: hubURL(c.HubAddr)}); err != nil {
+		HubURL: hubURL(addr(socks.hub))}); err != nil {
 		return nil, d.fail(err)
 	}
 	return d, nil
 }
 
 // hubURL is the hub door's API base as a sequence on this host reaches it
-// (this.hub); "" when the door is off.
+// (this.hub), from the door's bound address; "" when the door is off.
 func hubURL(addr string) string {
-	if !system.Enabled(addr) {
+	if addr == "" {
 		return ""
 	}
 	host, port, err := net.SplitHostPort(addr)
@@ -140,7 +141,7 @@ func (d *domains) close() {
 func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func()) error {
 	sys, c := d.sys, d.sys.Config
 	log := sys.Log
-	if system.Enabled(c.DataAddr) {
+	if d.socks.data != nil {
 		sessions, err := sys.Sessions("data")
 		if err != nil {
 			return err
@@ -175,11 +176,9 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			Metrics:        sys.Metrics,
 			MetricsHandler: sys.Metrics.Handler(),
 		}, log.With("door", "data"))
-		if err := listen(g, servers, "data", c.DataAddr, door, door.Drain, limits(c), log); err != nil {
-			return err
-		}
+		serveHTTP(g, servers, "data", d.socks.data, door, door.Drain, limits(c), log)
 	}
-	if system.Enabled(c.SSPAddr) {
+	if d.socks.ssp != nil {
 		sessions, err := sys.Sessions("ssp")
 		if err != nil {
 			return err
@@ -200,17 +199,13 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			RefMode:        "dedicated",
 			Lifecycle:      d.sspLifecycle(),
 		}, d.withJobs(d.views, d.sspID, c.SSPSchedulerURL != ""), sessions, sys.Metrics, log.With("door", "ssp"))
-		if err := listen(g, servers, "ssp", c.SSPAddr, door, door.Drain, limits(c), log); err != nil {
-			return err
-		}
+		serveHTTP(g, servers, "ssp", d.socks.ssp, door, door.Drain, limits(c), log)
 	}
-	if system.Enabled(c.HubAddr) {
+	if d.socks.hub != nil {
 		door := hub.New(hub.Config{APIKeys: c.APIKeys, Insecure: c.Insecure, MaxPackage: c.HubMaxPackage,
 			RequestTimeout: c.RequestTimeout, DataDir: c.DataDir, Version: system.Version},
 			hubdoor.New(d.seqs, d.insts, d.topics), d.logs, sys.Metrics, log.With("door", "hub"))
-		if err := listen(g, servers, "hub", c.HubAddr, door, door.Drain, limits(c).streamingBodies(), log); err != nil {
-			return err
-		}
+		serveHTTP(g, servers, "hub", d.socks.hub, door, door.Drain, limits(c).streamingBodies(), log)
 	}
 	if err := d.listenRESP(g, servers); err != nil {
 		return err

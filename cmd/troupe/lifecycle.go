@@ -21,10 +21,10 @@ func (d *domains) startLifecycle() error {
 	if c.SSPSchedulerURL == "" {
 		return nil
 	}
-	if !system.Enabled(c.SSPAddr) {
+	if d.socks.ssp == nil {
 		return errors.New("scheduler mode (SPKY_SCHEDULER_URL) needs the views door (--ssp-addr)")
 	}
-	url, err := lifecycle.AdvertiseURL(c.SSPAdvertiseAddr, c.SSPAddr, os.Hostname)
+	url, err := lifecycle.AdvertiseURL(c.SSPAdvertiseAddr, addr(d.socks.ssp), os.Hostname)
 	if err != nil {
 		return err
 	}

@@ -49,14 +49,18 @@ func serve(args []string) int {
 }
 
 func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
-	sys, err := system.Boot(cfg, log)
+	socks, err := bind(cfg)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	d, err := startDomains(sys, logs)
+	sys, err := system.Boot(cfg, log)
 	if err != nil {
-		return errors.Join(err, sys.Close())
+		return errors.Join(err, socks.close())
+	}
+	start := time.Now()
+	d, err := startDomains(sys, socks, logs)
+	if err != nil {
+		return errors.Join(err, sys.Close(), socks.close())
 	}
 	log.Info("troupe started", "version", system.Version, "data_dir", cfg.DataDir, "fsync", cfg.Fsync,
 		"shards", cfg.Shards, "took", time.Since(start))
@@ -69,7 +73,7 @@ func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
 	)
 	shutdown := func() { stopOnce.Do(func() { close(stop) }) }
 	if err := d.listen(&g, &servers, shutdown); err != nil {
-		err = errors.Join(err, sys.Close())
+		err = errors.Join(err, sys.Close(), socks.close())
 		d.close()
 		return err
 	}
@@ -123,15 +127,23 @@ func (l serverLimits) streamingBodies() serverLimits {
 	return l
 }
 
-// listen binds addr now (so a taken port fails the start) and adds the
-// server to the group. On interrupt the door drains (new requests get 503)
-// and the server waits up to lim.drain for in-flight requests.
-func listen(g *run.Group, servers *sync.WaitGroup, door, addr string, h http.Handler, drain func(),
+// listenAddr binds addr now (so a taken port fails the start) and serves
+// h on it.
+func listenAddr(g *run.Group, servers *sync.WaitGroup, door, addr string, h http.Handler, drain func(),
 	lim serverLimits, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%s door: %w", door, err)
 	}
+	serveHTTP(g, servers, door, ln, h, drain, lim, log)
+	return nil
+}
+
+// serveHTTP adds the server of a door to the group. On interrupt the door
+// drains (new requests get 503) and the server waits up to lim.drain for
+// in-flight requests.
+func serveHTTP(g *run.Group, servers *sync.WaitGroup, door string, ln net.Listener, h http.Handler, drain func(),
+	lim serverLimits, log *slog.Logger) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: lim.readHeader,
@@ -160,7 +172,6 @@ func listen(g *run.Group, servers *sync.WaitGroup, door, addr string, h http.Han
 		}
 		close(done)
 	})
-	return nil
 }
 
 func newHandler(cfg system.Config) slog.Handler {

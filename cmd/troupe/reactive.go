@@ -70,14 +70,14 @@ func (d *domains) listenReactive(g *run.Group, servers *sync.WaitGroup) error {
 			BuildTimeout:   c.SkipBuildTimeout,
 		}, svc, sessions, sys.Metrics, log.With("door", name))
 		if system.Enabled(controlAddr) {
-			if err := listen(g, servers, name+"-control", controlAddr, door.Control(), door.Drain, limits(c), log); err != nil {
+			if err := listenAddr(g, servers, name+"-control", controlAddr, door.Control(), door.Drain, limits(c), log); err != nil {
 				return err
 			}
 		} else {
 			log.Info("reactive control door off", "service", svc.Name())
 		}
 		if system.Enabled(streamingAddr) {
-			if err := listen(g, servers, name+"-streaming", streamingAddr, door.Streaming(), door.Drain, limits(c), log); err != nil {
+			if err := listenAddr(g, servers, name+"-streaming", streamingAddr, door.Streaming(), door.Drain, limits(c), log); err != nil {
 				return err
 			}
 		} else {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"sync"
 
 	"github.com/oklog/run"
@@ -18,7 +16,8 @@ import (
 // channels and patterns per connection.
 func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 	sys, c := d.sys, d.sys.Config
-	if !system.Enabled(c.RESPAddr) {
+	ln := d.socks.resp
+	if ln == nil {
 		return nil
 	}
 	sessions, err := sys.Sessions("resp")
@@ -46,10 +45,6 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 		Pipes:    func() resp.Pipe { return d.keyspace.NewPipe() },
 		Dropped:  func() { sys.Metrics.SubscriberDropped("resp") },
 	}, sys.Log.With("door", "resp"))
-	ln, err := net.Listen("tcp", c.RESPAddr)
-	if err != nil {
-		return fmt.Errorf("resp door: %w", err)
-	}
 	if !d.sys.Config.Insecure && len(c.APIKeys) == 0 {
 		sys.Log.Info("resp door in protected mode: loopback clients only (no --api-keys, no --insecure)")
 	}
