@@ -23,10 +23,11 @@ import (
 type Config struct {
 	ConfigFile string
 
-	DataDir       string
-	Fsync         string
-	FsyncInterval time.Duration
-	Journal       string // postgres://...: the journal in PostgreSQL; empty: Pebble under DataDir
+	DataDir        string
+	Fsync          string
+	FsyncInterval  time.Duration
+	Journal        string        // postgres://...: the journal in PostgreSQL; empty: Pebble under DataDir
+	JournalTimeout time.Duration // each round trip to the PostgreSQL journal
 
 	SSPAddr            string
 	DataAddr           string
@@ -184,6 +185,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.Fsync, "fsync", "batch", "when writes are fsynced: always (before each reply), batch (group commit every --fsync-interval), none")
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 10*time.Millisecond, "time between fsyncs under --fsync=batch: the most a crash can lose")
 	fs.StringVar(&c.Journal, "journal", "", "postgres://user@host/db keeps the actors' journal in PostgreSQL (acknowledged once its transaction commits; --fsync does not apply); empty: in Pebble under --data-dir")
+	fs.DurationVar(&c.JournalTimeout, "journal-timeout", time.Minute, "bound on each round trip to a PostgreSQL journal (a read, an actor's recovery scan, a group's write); past it the read or commit fails and the actor restarts")
 
 	fs.StringVar(&c.SSPAddr, "ssp-addr", ":8667", "views front door address (also SPKY_SSP_LISTEN_ADDR); off disables it")
 	fs.StringVar(&c.DataAddr, "data-addr", ":15500", "data front door address; off disables it")
@@ -241,7 +243,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.IntVar(&c.CallerRunsBatch, "caller-runs-batch", 16, "messages a request's goroutine handles for an idle views engine or queue before it hands the rest to the actor's own goroutine")
 	fs.DurationVar(&c.HTTPReadHeaderTimeout, "http-read-header-timeout", 10*time.Second, "time a client has to send a request's headers")
-	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", time.Minute, "time a client has to send a whole request, body included (routes that stream or wait lift it for their request)")
+	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", defaults.HTTPReadTimeout, "time a client has to send a whole request, body included (routes that stream or wait lift it for their request)")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 2*time.Minute, "how long a kept-alive HTTP connection may wait for its next request")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Second, "how often expired keys are swept")
 

@@ -10,6 +10,9 @@ const (
 	// RequestTimeout is --request-timeout: the deadline of a request
 	// inside the server.
 	RequestTimeout = 5 * time.Second
+	// HTTPReadTimeout is --http-read-timeout: the time a client has to
+	// send a whole request, body included.
+	HTTPReadTimeout = time.Minute
 	// MaxBody is --max-body: the largest request body.
 	MaxBody = 16 << 20
 	// MaxBatch is --max-batch: the most commands in one batch request.
