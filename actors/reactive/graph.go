@@ -1,10 +1,12 @@
 package reactive
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,16 +15,21 @@ import (
 
 	"github.com/troupe-run/troupe/actors/reactive/engine"
 	"github.com/troupe-run/troupe/gateway/skip"
-	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
+	"github.com/troupe-run/troupe/system/durable"
+	"github.com/troupe-run/troupe/system/store"
 )
 
-// graphActor owns a service's input collections (durable in the store)
-// and the collections its createGraph builds, and coordinates every write:
-// it computes the tentative change, has each resource instance prepare
-// its own, then all commit or all abort.
+// graphActor owns a service's input collections (durable in the journal,
+// through the durable-actor lifecycle of system/durable) and the
+// collections its createGraph builds, and coordinates every write: it
+// computes the tentative change, has each resource instance prepare its
+// own, then all commit or all abort.
 type graphActor struct {
 	svc      *Service
+	log      durable.Log
+	stored   map[string][]storedEntry // per input collection, from Recover until build
+	known    map[string]bool          // input collections the journal has seen
 	rt       *runtime
 	eng      *engine.Engine
 	inputs   map[string]*engine.Node
@@ -33,7 +40,14 @@ type graphActor struct {
 	ext      *externals
 }
 
+// storedEntry is one journaled input key and its values.
+type storedEntry struct {
+	key  string
+	vals []string
+}
+
 func (g *graphActor) Receive(ctx actor.Context) {
+	g.log.Receive(ctx, g.svc.sys, g)
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		g.err = g.build(ctx)
@@ -98,8 +112,6 @@ func (g *graphActor) Receive(ctx actor.Context) {
 	case *sweepReq:
 		g.collect(ctx)
 		g.armSweep(ctx)
-	case *messages.StoreFailed:
-		panic(fmt.Sprintf("store write failed: %s", msg.Reason))
 	}
 }
 
@@ -116,27 +128,53 @@ func (g *graphActor) resourceNames() []string {
 	return out
 }
 
-// storeKey names an input key in the store:
-// "skip\x00<service>\x00<collection>\x00<key>".
+// svcPrefix is where the service's inputs are journaled: an input key
+// under "skip\x00<service>\x00<collection>\x00<key>", and the marker of a
+// collection that exists (its initial data was applied once and never
+// again) under "skip\x00<service>\x00<collection>\x01".
+func (g *graphActor) svcPrefix() []byte {
+	return []byte("skip\x00" + g.svc.id + "\x00")
+}
+
 func (g *graphActor) prefix(collection string) []byte {
-	return []byte("skip\x00" + g.svc.id + "\x00" + collection + "\x00")
+	return append(g.svcPrefix(), collection+"\x00"...)
 }
 
-// marker records that a collection exists (its initial data was applied
-// once and never again).
 func (g *graphActor) marker(collection string) []byte {
-	return []byte("skip\x00" + g.svc.id + "\x00" + collection + "\x01")
+	return append(g.svcPrefix(), collection+"\x01"...)
 }
 
-// build runs the module, restores the inputs (initial data only for a
-// collection the store does not know) and runs createGraph.
+// Recover reads the service's journaled inputs (durable.State); build
+// puts them into the engine once the module has said which inputs exist.
+func (g *graphActor) Recover(r store.Reader) error {
+	g.stored, g.known = map[string][]storedEntry{}, map[string]bool{}
+	p := g.svcPrefix()
+	return r.Scan(p, func(key, value []byte) error {
+		rest := key[len(p):]
+		i := bytes.IndexAny(rest, "\x00\x01")
+		if i < 0 {
+			return fmt.Errorf("stored input key %q has no collection", key)
+		}
+		name := string(rest[:i])
+		if rest[i] == 1 {
+			g.known[name] = true
+			return nil
+		}
+		var vals []json.RawMessage
+		if err := json.Unmarshal(value, &vals); err != nil {
+			return fmt.Errorf("stored input %s: %w", name, err)
+		}
+		g.stored[name] = append(g.stored[name], storedEntry{key: string(rest[i+1:]), vals: rawStrings(vals)})
+		return nil
+	})
+}
+
+// build runs the module, restores the inputs Recover read (initial data
+// only for a collection the journal does not know) and runs createGraph.
 func (g *graphActor) build(ctx actor.Context) error {
 	s := g.svc
-	// A write of the last incarnation may still be on its way to the
-	// store: wait for it, or the rebuilt inputs would miss it.
-	if err := s.sys.Store.Barrier(); err != nil {
-		return err
-	}
+	stored, known := g.stored, g.known
+	g.stored, g.known = nil, nil // the engine holds them from here on
 	g.eng = engine.New()
 	rt, err := newRuntime(s.prog, g.eng, s.opts.CallBudget, s.log, owner{s.sys.Root, ctx.Self()})
 	if err != nil {
@@ -155,9 +193,12 @@ func (g *graphActor) build(ctx actor.Context) error {
 	}
 	g.inputs = map[string]*engine.Node{}
 	handles := rt.rt.NewObject()
-	batch := s.sys.Store.NewBatch()
 	names := make([]string, 0, len(initial))
 	for n := range initial {
+		if strings.ContainsAny(n, "\x00\x01") {
+			// The journal's keys use these bytes to end a collection's name.
+			return fmt.Errorf("input collection name %q holds a control character", n)
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -165,21 +206,9 @@ func (g *graphActor) build(ctx actor.Context) error {
 		n := g.eng.NewInput(name)
 		g.inputs[name] = n
 		_ = handles.Set(name, rt.handle(n))
-		_, known, err := s.sys.Store.Get(g.marker(name))
-		if err != nil {
-			return err
-		}
-		if known {
-			err := s.sys.Store.Scan(g.prefix(name), func(key, value []byte) error {
-				var vals []json.RawMessage
-				if err := json.Unmarshal(value, &vals); err != nil {
-					return fmt.Errorf("stored input %s: %w", name, err)
-				}
-				g.eng.Set(n, string(key[len(g.prefix(name)):]), rawStrings(vals))
-				return nil
-			})
-			if err != nil {
-				return err
+		if known[name] {
+			for _, e := range stored[name] {
+				g.eng.Set(n, e.key, e.vals)
 			}
 			continue
 		}
@@ -197,13 +226,13 @@ func (g *graphActor) build(ctx actor.Context) error {
 				return fmt.Errorf("initial data of %s: values of %s: %w", name, k, err)
 			}
 			g.eng.Set(n, k, rawStrings(vals))
-			batch.Set(append(g.prefix(name), k...), []byte(jsonArray(rawStrings(vals))))
+			g.log.Set(append(g.prefix(name), k...), []byte(jsonArray(rawStrings(vals))))
 		}
-		batch.Set(g.marker(name), []byte{1})
+		g.log.Set(g.marker(name), []byte{1})
 	}
 	// The initial data is written once; if the process dies before it is
 	// durable, the next start applies it again, which is the same thing.
-	s.sys.AfterCommit(ctx.Self(), batch, func(error) {})
+	g.log.Then(func(error) {})
 
 	cg, _ := goja.AssertFunction(rt.hooks.Get("createGraph"))
 	out, err := rt.call(cg, rt.service, handles)
@@ -280,19 +309,18 @@ func (g *graphActor) applyWrites(ctx actor.Context, reqs []*patchReq) error {
 	if err := g.apply(ctx, nil); err != nil {
 		return err
 	}
-	batch := g.svc.sys.Store.NewBatch()
 	for _, req := range reqs {
 		p := g.prefix(req.collection)
 		for _, k := range req.keys {
-			key := append(append([]byte(nil), p...), k...)
+			key := append(p[:len(p):len(p)], k...)
 			if len(req.vals[k]) == 0 {
-				batch.Delete(key)
+				g.log.Delete(key)
 			} else {
-				batch.Set(key, []byte(jsonArray(req.vals[k])))
+				g.log.Set(key, []byte(jsonArray(req.vals[k])))
 			}
 		}
 	}
-	g.svc.sys.AfterCommit(ctx.Self(), batch, func(err error) {
+	g.log.Then(func(err error) {
 		if err != nil {
 			err = fmt.Errorf("journal the write: %w", err)
 		}
