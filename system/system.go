@@ -67,6 +67,7 @@ func Boot(cfg Config, log *slog.Logger) (*System, error) {
 			URL:           cfg.Journal,
 			Logger:        log.With("component", "journal"),
 			ObserveCommit: s.Metrics.ObserveCommit,
+			Timeout:       cfg.JournalTimeout,
 		})
 		cancel()
 	} else {

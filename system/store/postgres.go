@@ -30,6 +30,11 @@ type PostgresOptions struct {
 	MaxConns      int32  // connections of the pool (the pipeline holds one while it writes)
 	Logger        *slog.Logger
 	ObserveCommit func(d time.Duration)
+	// Timeout bounds each round trip to the server: a Get, a whole Scan,
+	// and the write of a group. A server that stops answering then fails
+	// the read or the commit (the actor restarts and tries again) instead
+	// of holding an actor or the whole pipeline forever. 0: one minute.
+	Timeout time.Duration
 }
 
 // Postgres is the journal in a PostgreSQL database. Its pipeline writes
@@ -62,6 +67,9 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) 
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Minute
 	}
 	cfg, err := pgxpool.ParseConfig(opts.URL)
 	if err != nil {
@@ -156,7 +164,8 @@ func (p *Postgres) Barrier() error {
 
 // Scan calls fn for every key with the prefix, in key order.
 func (p *Postgres) Scan(prefix []byte, fn func(key, value []byte) error) error {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.Timeout)
+	defer cancel()
 	var rows pgx.Rows
 	var err error
 	if end := PrefixEnd(prefix); end != nil {
@@ -182,8 +191,10 @@ func (p *Postgres) Scan(prefix []byte, fn func(key, value []byte) error) error {
 
 // Get reads one key.
 func (p *Postgres) Get(key []byte) ([]byte, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.Timeout)
+	defer cancel()
 	var value []byte
-	err := p.pool.QueryRow(context.Background(), `SELECT value FROM troupe_journal WHERE key = $1`, key).Scan(&value)
+	err := p.pool.QueryRow(ctx, `SELECT value FROM troupe_journal WHERE key = $1`, key).Scan(&value)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -250,8 +261,11 @@ func (p *Postgres) write(group []pgCommit) {
 		// One round trip: the statements of a batch sent together run in
 		// one implicit transaction, committed at its end, all or none.
 		// The pipeline outlives every request, so no caller's context
-		// bounds it; the server's statement timeout does, if set.
-		err = p.pool.SendBatch(context.Background(), &batch).Close()
+		// bounds it; Timeout does. A write cut off by it may still commit
+		// on the server: its actors restart and recover what is there.
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.Timeout)
+		err = p.pool.SendBatch(ctx, &batch).Close()
+		cancel()
 		if err != nil {
 			p.opts.Logger.Error("journal write failed", "batches", len(group), "err", err)
 		}
