@@ -45,11 +45,14 @@ type call struct {
 	// sess is the WebSocket session running the command; nil over HTTP,
 	// where the subscription commands cannot run.
 	sess *wsRunner
+	// orig asks for the original server's shapes whatever the door's mode
+	// (another door's call: Exec).
+	orig bool
 }
 
 // original tells whether the reply is encoded in the original server's
 // shapes rather than the spec's.
-func (c *call) original() bool { return c.s.cfg.Original }
+func (c *call) original() bool { return c.orig || c.s.cfg.Original }
 
 // args decodes the payload of a data command on first use.
 func (c *call) args() (*args, error) {
