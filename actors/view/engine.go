@@ -468,7 +468,12 @@ func (e *engine) drop(id string, r *registered) {
 	e.svc.dropDelivery(id)
 	e.log.Delete(viewKey(id))
 	if r.pid != nil {
-		e.svc.markGone(id)
+		// The actor tells its subscribers that the view is gone; asked,
+		// not stopped, so that subscriptions still in its mailbox are told
+		// too. It never waits on the engine (see viewActor.resync).
+		if _, err := e.svc.sys.Request(r.pid, &messages.UnregisterView{Id: id}, e.svc.sys.Config.RequestTimeout); err != nil {
+			e.svc.sys.Log.Warn("telling a view's subscribers it is gone", "view", id, "err", err)
+		}
 		if err := e.svc.sys.Registry.Forget("views/" + id); err != nil {
 			e.svc.sys.Log.Warn("stopping a view actor", "view", id, "err", err)
 		}

@@ -103,17 +103,6 @@ func (s *Service) dropCell(id string) {
 	s.mu.Unlock()
 }
 
-// markGone tells view id's actor, before it is stopped, that the view is
-// gone (unregistered, expired or reset): it tells its subscribers so. An
-// actor stopped with the process tells them nothing.
-func (s *Service) markGone(id string) {
-	s.mu.Lock()
-	if c := s.cells[id]; c != nil {
-		c.gone.Store(true)
-	}
-	s.mu.Unlock()
-}
-
 // Ready reports whether the engine has rebuilt the tables and views.
 func (s *Service) Ready() bool { return s.ready.Load() }
 

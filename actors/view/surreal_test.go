@@ -1,6 +1,7 @@
 package view
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -100,5 +101,28 @@ func (w *goneWatcher) waitGone(t *testing.T, want ...string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the subscriber was told %v are gone, want %v", gone, want)
 		}
+	}
+}
+
+// A reset right after a subscription, with the subscription still queued
+// at the view's actor, tells the subscriber that the view is gone: the
+// actor is asked in order, not stopped ahead of its mailbox.
+func TestResetRightAfterSubscribeTellsGone(t *testing.T) {
+	sys, svc := start(t)
+	w := &goneWatcher{}
+	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return w }))
+	var want []string
+	for i := range 20 {
+		id := fmt.Sprint("v", i)
+		ingest(t, svc, "CREATE", "product", "product:1", `{"price": 1}`)
+		register(t, svc, id, "SELECT * FROM product")
+		if r, err := svc.Subscribe(bg, []string{id}, pid); err != nil || len(r.Unknown) > 0 {
+			t.Fatalf("subscribe %s: %v %v", id, r, err)
+		}
+		if err := svc.Reset(bg); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+		w.waitGone(t, want...)
 	}
 }

@@ -3,7 +3,6 @@ package view
 import (
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -20,7 +19,6 @@ type cell struct {
 	gen     uint64
 	seq     uint64
 	subs    []*actor.PID
-	gone    atomic.Bool // set by the engine before it stops the actor for good
 }
 
 // viewActor delivers one view's result and deltas to its subscribers.
@@ -28,6 +26,10 @@ type viewActor struct {
 	svc  *Service
 	id   string
 	cell *cell
+	// resyncing is set while a seed asked of the engine is awaited: deltas
+	// that arrive meanwhile with a gap are covered by it, or by the next
+	// resync, and ask nothing more.
+	resyncing bool
 }
 
 func (a *viewActor) Receive(ctx actor.Context) {
@@ -61,27 +63,38 @@ func (a *viewActor) Receive(ctx actor.Context) {
 		ctx.Unwatch(msg.Subscriber)
 	case *actor.Terminated:
 		a.drop(msg.Who)
-	case *actor.Stopping:
-		// Stopped because the view was unregistered, expired or reset:
-		// its subscribers are told that it is gone.
-		if !c.gone.Load() {
-			return
-		}
+	case *messages.UnregisterView:
+		// The view was unregistered, expired or reset: the engine asks
+		// before it stops this actor, as a message queued behind the
+		// subscriptions it handed over (a stop would overtake them), so
+		// every subscriber is told that the view is gone.
 		for _, sub := range c.subs {
+			ctx.Unwatch(sub)
 			ctx.Send(sub, &messages.UnsubscribeViews{Ids: []string{a.id}})
 		}
+		c.subs = nil
+		ctx.Respond(msg)
 	}
 }
 
-// resync asks the engine for the view's current result.
+// resync asks the engine for the view's current result. The answer is
+// awaited without blocking the mailbox: the engine may itself be waiting
+// on this actor (see the UnregisterView case).
 func (a *viewActor) resync(ctx actor.Context) {
-	res, err := ctx.RequestFuture(a.svc.engine, &messages.ViewSeedRequest{ViewId: a.id}, a.svc.sys.Config.RequestTimeout).Result()
-	if err != nil {
-		panic(fmt.Sprintf("view %s: no seed from the engine: %v", a.id, err))
+	if a.resyncing {
+		return
 	}
-	if seed := res.(*messages.ViewSeed); seed.Seq > a.cell.seq {
-		a.catchUp(seed)
-	}
+	a.resyncing = true
+	f := ctx.RequestFuture(a.svc.engine, &messages.ViewSeedRequest{ViewId: a.id}, a.svc.sys.Config.RequestTimeout)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		a.resyncing = false
+		if err != nil {
+			panic(fmt.Sprintf("view %s: no seed from the engine: %v", a.id, err))
+		}
+		if seed := res.(*messages.ViewSeed); seed.Seq > a.cell.seq {
+			a.catchUp(seed)
+		}
+	})
 }
 
 // catchUp replaces the result with seed's, and sends subscribers the whole
