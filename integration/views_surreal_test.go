@@ -192,7 +192,8 @@ func normalizeForSurreal(rec map[string]any) map[string]any {
 
 // views returns the views of the test: templates covering record id
 // order and links, params as SurrealQL text, missing values, containment,
-// functions, ORDER BY with ties and windows, GROUP BY and subqueries.
+// functions, ORDER BY with ties and windows, GROUP BY and subqueries (paths
+// through links in GROUP BY and $parent too).
 func (w *surrealWorkload) views() []surrealView {
 	var out []surrealView
 	add := func(q string, params ...string) {
@@ -234,6 +235,9 @@ func (w *surrealWorkload) views() []surrealView {
 	add("SELECT * FROM item WHERE string::lowercase(title) = 'hello' OR title = 'n1*'")
 	add("SELECT owner, count() AS n, math::sum(price) AS total FROM item GROUP BY owner")
 	add("SELECT owner, count() AS n FROM item WHERE price > 50 GROUP BY owner ORDER BY n DESC, owner LIMIT 3")
+	add("SELECT owner.name AS who, count() AS n, math::sum(owner.age) AS ages FROM item GROUP BY who")
+	add(fmt.Sprintf("SELECT id, (SELECT id FROM user WHERE age > $parent.owner.age) AS older FROM item WHERE price < %d", 20+w.rng.IntN(30)))
+	add("SELECT *, (SELECT id, age FROM user WHERE name = $parent.owner.name) AS namesakes FROM item ORDER BY price DESC, id LIMIT 5")
 	add("SELECT * FROM user WHERE age > 40 ORDER BY id DESC LIMIT 4")
 	add("SELECT id, name FROM user WHERE id >= user:5 ORDER BY name, id")
 	return out

@@ -54,7 +54,13 @@ func (s *scope) compile(e surql.Expr) (evalFn, error) {
 		return func(rec, _ map[string]any) surql.Value { return lk.lookup(rec, e.Parts) }, nil
 	case *surql.Param: // $parent: constants were handled above
 		s.parent = append(s.parent, e.Path)
-		return func(_, parent map[string]any) surql.Value { return lookup(parent, e.Path) }, nil
+		if len(e.Path) < 2 {
+			return func(_, parent map[string]any) surql.Value { return lookup(parent, e.Path) }, nil
+		}
+		// $parent.owner.name reads through the link in owner, as SurrealDB does.
+		s.linked = true
+		lk := s.links
+		return func(_, parent map[string]any) surql.Value { return lk.lookup(parent, e.Path) }, nil
 	case *surql.Array:
 		elems, err := s.compileAll(e.Elems)
 		if err != nil {

@@ -68,7 +68,7 @@ func (g *group) add(p *plan, rec map[string]any, sign int64) {
 	g.versions += sign * Version(rec)
 	for i, a := range p.group.aggs {
 		if a.sum != nil {
-			g.sums[i].add(lookup(rec, a.sum), sign)
+			g.sums[i].add(p.links.lookup(rec, a.sum), sign)
 		}
 	}
 }
@@ -77,7 +77,7 @@ func (g *group) add(p *plan, rec map[string]any, sign int64) {
 func (p *plan) groupOf(rec map[string]any) (string, []any) {
 	values := make([]any, len(p.group.keys))
 	for i, k := range p.group.keys {
-		values[i] = canonical(lookup(rec, k.src))
+		values[i] = canonical(p.links.lookup(rec, k.src)) // through links, as SurrealDB groups
 	}
 	return p.table + ":" + surql.Format(values), values
 }

@@ -118,6 +118,7 @@ func compileLinked(sel *surql.Select, params map[string]any, sub bool, opts Opti
 				return nil, err
 			}
 			aggs = append(aggs, a)
+			p.linked = p.linked || len(a.sum) > 1
 			out = []string{a.out}
 		default:
 			return nil, fmt.Errorf("unsupported field %s", f.Expr)
@@ -411,7 +412,10 @@ func (p *plan) compose(base map[string]any, vals []any) map[string]any {
 func (p *plan) parentChanged(old, new map[string]any) bool {
 	for _, s := range p.subs {
 		for _, path := range s.plan.parent {
-			if !identical(lookup(old, path), lookup(new, path)) {
+			// Through links: a parent whose owner moves from one link to
+			// another changes $parent.owner.name, which a plain lookup
+			// reads as NONE both times.
+			if !identical(p.links.lookup(old, path), p.links.lookup(new, path)) {
 				return true
 			}
 		}

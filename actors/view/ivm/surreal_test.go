@@ -3,6 +3,7 @@ package ivm
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +101,51 @@ func TestLinkPaths(t *testing.T) {
 	f.apply(Delete, "user", "user:u1", "")
 	if got := ids(ann.Result()); !slices.Equal(got, []string{"thread:2"}) {
 		t.Fatalf("after the linked record went: %v", got)
+	}
+}
+
+// GROUP BY, math::sum and $parent read through record links as SurrealDB
+// does (SELECT owner.name AS who, count() ... GROUP BY who groups by the
+// linked user's name), and follow changes of the linked records and of the
+// links themselves.
+func TestLinkPathsInGroupsAndParent(t *testing.T) {
+	f := newFixture(t)
+	f.apply(Create, "user", "user:1", `{"name": "ann", "age": 30, "boss": "user:2"}`)
+	f.apply(Create, "user", "user:2", `{"name": "bob", "age": 50}`)
+	f.apply(Create, "item", "item:1", `{"owner": "user:1", "price": 5}`)
+	f.apply(Create, "item", "item:2", `{"owner": "user:2", "price": 7}`)
+	f.apply(Create, "item", "item:3", `{"owner": "user:1", "price": 9}`)
+	groups := f.view("SELECT owner.name AS who, count() AS n, math::sum(owner.age) AS ages FROM item GROUP BY who", "")
+	boss := f.view("SELECT *, (SELECT name FROM user WHERE id = $parent.owner.boss) AS boss FROM item", "")
+	older := f.view("SELECT id, (SELECT id FROM user WHERE age > $parent.owner.age) AS older FROM item ORDER BY id", "")
+	records := func(v *fixtureView) string {
+		var parts []string
+		for _, r := range v.Result() {
+			out, _ := json.Marshal(r.Record)
+			parts = append(parts, string(out))
+		}
+		return strings.Join(parts, " ")
+	}
+	// As SurrealDB 3 answers the same queries.
+	if got, want := records(groups), `{"ages":60,"n":2,"who":"ann"} {"ages":50,"n":1,"who":"bob"}`; got != want {
+		t.Fatalf("GROUP BY a link path: %s, want %s", got, want)
+	}
+	if got, want := records(boss), `{"boss":[{"name":"bob"}],"id":"item:1","owner":"user:1","price":5} {"boss":[],"id":"item:2","owner":"user:2","price":7} {"boss":[{"name":"bob"}],"id":"item:3","owner":"user:1","price":9}`; got != want {
+		t.Fatalf("$parent through a link: %s, want %s", got, want)
+	}
+	if got, want := records(older), `{"id":"item:1","older":[{"id":"user:2"}]} {"id":"item:2","older":[]} {"id":"item:3","older":[{"id":"user:2"}]}`; got != want {
+		t.Fatalf("$parent through a link in a comparison: %s, want %s", got, want)
+	}
+	// The linked records change, and a link moves: f.apply checks every
+	// view against Evaluate after each change.
+	f.apply(Update, "user", "user:2", `{"name": "ann", "age": 20}`)
+	f.apply(Update, "user", "user:1", `{"name": "cy", "age": 30, "boss": "user:3"}`)
+	f.apply(Create, "user", "user:3", `{"name": "dee", "age": 60}`)
+	f.apply(Update, "item", "item:2", `{"owner": "user:1", "price": 7}`)
+	if got, want := records(groups), `{"ages":90,"n":3,"who":"cy"}`; got != want {
+		t.Fatalf("GROUP BY a link path after changes: %s, want %s", got, want)
+	}
+	if got, want := records(boss), `{"boss":[{"name":"dee"}],"id":"item:1","owner":"user:1","price":5} {"boss":[{"name":"dee"}],"id":"item:2","owner":"user:1","price":7} {"boss":[{"name":"dee"}],"id":"item:3","owner":"user:1","price":9}`; got != want {
+		t.Fatalf("$parent through a link after changes: %s, want %s", got, want)
 	}
 }
