@@ -319,11 +319,9 @@ func (s *Service) ask(ctx context.Context, id string, msg any) (*messages.Instan
 	if err != nil {
 		return nil, err
 	}
-	timeout := s.sys.Config.RequestTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
-	res, err := s.sys.Request(pid, msg, timeout)
+	// Every command is answered at once: a client that hangs up frees
+	// its wait, and the command, already sent, is carried out.
+	res, err := s.sys.Ask(ctx, pid, msg)
 	if err != nil {
 		return nil, err
 	}

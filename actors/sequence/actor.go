@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
 	"github.com/troupe-run/troupe/system/durable"
 	"github.com/troupe-run/troupe/system/store"
 )
@@ -92,6 +93,17 @@ func (a *storeActor) Receive(ctx actor.Context) {
 		a.settle(msg.SequenceId)
 	case *messages.Tick:
 		a.expire()
+	case *system.Withdraw:
+		// The client of a delete that waits for its instances went away
+		// (AskOrWithdraw): the delete is dropped, its instances stay
+		// killed.
+		for id, p := range a.pending {
+			if p.sender == ctx.Sender() {
+				delete(a.pending, id)
+			}
+		}
+		a.svc.sys.AnswerWithdraw(ctx.Sender())
+		a.schedule()
 	}
 }
 

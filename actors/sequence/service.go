@@ -115,15 +115,23 @@ func (s *Service) sweep() error {
 	return nil
 }
 
-func (s *Service) ask(ctx context.Context, msg any, extra time.Duration) ([]*messages.SequenceView, error) {
-	timeout := s.sys.Config.RequestTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
-	res, err := s.sys.Request(s.pid, msg, timeout+extra)
+// ask sends msg to the store actor and waits for its answer until ctx
+// ends, or --request-timeout passes for a ctx without a deadline.
+func (s *Service) ask(ctx context.Context, msg any) ([]*messages.SequenceView, error) {
+	res, err := s.sys.Ask(ctx, s.pid, msg)
 	if err != nil {
 		return nil, err
 	}
+	return reply(res)
+}
+
+// settled is the context of a command that changes what the package
+// folders must match (a record stored, a reservation counted): once sent
+// it is carried out and its answer awaited even when the client has gone,
+// within --request-timeout, so that the caller knows what the store holds.
+func settled(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+func reply(res any) ([]*messages.SequenceView, error) {
 	r := res.(*messages.SequenceReply)
 	if r.ErrorCode != "" {
 		return nil, &Error{r.ErrorCode, r.ErrorMessage}
@@ -142,8 +150,13 @@ func (s *Service) Add(ctx context.Context, body io.Reader) (*messages.SequenceRe
 	}
 	rec := &messages.SequenceRecord{Id: id, Name: p.Name, Version: p.Version, Main: p.Main, Entry: p.Entry,
 		Engine: string(p.Engine), Manifest: p.Raw, Dir: dir, CreatedMs: time.Now().UnixMilli()}
-	if _, err := s.ask(ctx, &messages.SequenceAdd{Sequence: rec}, 0); err != nil {
-		os.RemoveAll(dir)
+	if _, err := s.ask(settled(ctx), &messages.SequenceAdd{Sequence: rec}); err != nil {
+		// A refused record leaves a folder nobody owns; one whose answer
+		// did not come may be stored: its folder stays (the next start
+		// sweeps it if not).
+		if _, refused := err.(*Error); refused {
+			os.RemoveAll(dir)
+		}
 		return nil, err
 	}
 	s.sys.Log.Info("sequence added", "sequence", id, "name", p.Name, "engine", p.Engine)
@@ -152,7 +165,7 @@ func (s *Service) Add(ctx context.Context, body io.Reader) (*messages.SequenceRe
 
 // Get returns one sequence with its instances.
 func (s *Service) Get(ctx context.Context, id string) (*messages.SequenceView, error) {
-	views, err := s.ask(ctx, &messages.SequenceGet{Id: id}, 0)
+	views, err := s.ask(ctx, &messages.SequenceGet{Id: id})
 	if err != nil {
 		return nil, err
 	}
@@ -161,19 +174,22 @@ func (s *Service) Get(ctx context.Context, id string) (*messages.SequenceView, e
 
 // List returns every sequence, oldest first.
 func (s *Service) List(ctx context.Context) ([]*messages.SequenceView, error) {
-	return s.ask(ctx, &messages.SequenceList{}, 0)
+	return s.ask(ctx, &messages.SequenceList{})
 }
 
 // Delete removes a sequence and its package. With instances running it is
 // messages.CodeSequenceInUse, unless kill: then they are killed and Delete waits for their
 // end.
 func (s *Service) Delete(ctx context.Context, id string, kill bool) error {
-	extra := time.Duration(0)
-	if kill {
-		extra = s.opts.KillWait
+	del := &messages.SequenceDelete{Id: id, KillInstances: kill}
+	var views []*messages.SequenceView
+	var err error
+	if !kill {
+		views, err = s.ask(ctx, del)
+	} else {
+		views, err = s.deleteKilling(ctx, del)
 	}
-	views, err := s.ask(ctx, &messages.SequenceDelete{Id: id, KillInstances: kill}, extra)
-	if err != nil {
+	if views == nil {
 		return err
 	}
 	// The record is gone; a crash before this leaves a folder that the
@@ -184,13 +200,36 @@ func (s *Service) Delete(ctx context.Context, id string, kill bool) error {
 		}
 	}
 	s.sys.Log.Info("sequence deleted", "sequence", id)
-	return nil
+	return err
+}
+
+// deleteKilling is a delete that kills the sequence's instances: the
+// store answers once they have ended (within KillWait). A caller that
+// goes away first withdraws it (the instances stay killed, the sequence
+// stays); when the answer was on its way, the sequence is gone and views
+// says so along with the error.
+func (s *Service) deleteKilling(ctx context.Context, del *messages.SequenceDelete) ([]*messages.SequenceView, error) {
+	wait := s.sys.Config.RequestTimeout + s.opts.KillWait
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > wait {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	res, err := s.sys.AskOrWithdraw(ctx, s.pid, del)
+	if res == nil {
+		return nil, err
+	}
+	views, rerr := reply(res)
+	if rerr != nil {
+		return nil, rerr
+	}
+	return views, err
 }
 
 // Reserve resolves a sequence, by id or else by name, for a new instance
 // and counts the instance as running until Ended.
 func (s *Service) Reserve(ctx context.Context, id, instanceID string) (*messages.SequenceRecord, error) {
-	views, err := s.ask(ctx, &messages.SequenceReserve{Id: id, InstanceId: instanceID}, 0)
+	views, err := s.ask(settled(ctx), &messages.SequenceReserve{Id: id, InstanceId: instanceID})
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +290,7 @@ func (s *Service) Replace(ctx context.Context, id string, body io.Reader) (*mess
 	}
 	rec := &messages.SequenceRecord{Id: id, Name: p.Name, Version: p.Version, Main: p.Main, Entry: p.Entry,
 		Engine: string(p.Engine), Manifest: p.Raw, Dir: dir, CreatedMs: old.CreatedMs}
-	if _, err := s.ask(ctx, &messages.SequenceAdd{Sequence: rec}, 0); err != nil {
+	if _, err := s.ask(settled(ctx), &messages.SequenceAdd{Sequence: rec}); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(retired); err != nil {

@@ -228,11 +228,9 @@ func (s *Service) ask(ctx context.Context, name string, msg any) (*actor.PID, *m
 	if err != nil {
 		return nil, nil, err
 	}
-	timeout := s.sys.Config.RequestTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
-	res, err := s.sys.Request(pid, msg, timeout)
+	// Every command is answered at once: a client that hangs up frees
+	// its wait, and the command, already sent, is carried out.
+	res, err := s.sys.Ask(ctx, pid, msg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -277,7 +275,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if s.typeOf(name) == "" {
 		return &Error{messages.CodeNotFound, fmt.Sprintf("Topic %s not found", name)}
 	}
-	if _, _, err := s.ask(ctx, name, &messages.TopicDelete{}); err != nil {
+	// The answer is awaited even when the client has gone (within
+	// --request-timeout): the deleted topic's actor is stopped after it.
+	if _, _, err := s.ask(context.WithoutCancel(ctx), name, &messages.TopicDelete{}); err != nil {
 		return err
 	}
 	if err := s.sys.Registry.Forget(actorName(name)); err != nil {

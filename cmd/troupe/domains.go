@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"sync"
+	"time"
 
 	"github.com/oklog/run"
 
@@ -95,6 +96,15 @@ func startDomains(sys *system.System, socks *sockets, logs *hub.LogTap) (*domain
 		return nil, d.fail(err)
 	}
 	return d, nil
+}
+
+// hubReadTimeout is the hub door's bound on reading a body that is no
+// stream: --http-read-timeout, whose 0 (none) is the door's negative.
+func hubReadTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // hubURL is the hub door's API base as a sequence on this host reaches it
@@ -203,7 +213,8 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 	}
 	if d.socks.hub != nil {
 		door := hub.New(hub.Config{APIKeys: c.APIKeys, Insecure: c.Insecure, MaxPackage: c.HubMaxPackage,
-			RequestTimeout: c.RequestTimeout, DataDir: c.DataDir, Version: system.Version},
+			RequestTimeout: c.RequestTimeout, ReadTimeout: hubReadTimeout(c.HTTPReadTimeout), DataDir: c.DataDir,
+			Version: system.Version},
 			hubdoor.New(d.seqs, d.insts, d.topics), d.logs, sys.Metrics, log.With("door", "hub"))
 		serveHTTP(g, servers, "hub", d.socks.hub, door, door.Drain, limits(c).streamingBodies(), log)
 	}

@@ -22,9 +22,9 @@ type eventBody struct {
 
 // readMessage reads a JSON object body, also in the original client's
 // message form [code, {...}]; bad is the 400 message for anything else.
-func readMessage(w http.ResponseWriter, r *http.Request, v any, bad string) bool {
+func (s *Server) readMessage(w http.ResponseWriter, r *http.Request, v any, bad string) bool {
 	var raw json.RawMessage
-	if !readJSON(w, r, &raw) {
+	if !s.readJSON(w, r, &raw) {
 		return false
 	}
 	raw = bytes.TrimSpace(raw)
@@ -47,7 +47,7 @@ func readMessage(w http.ResponseWriter, r *http.Request, v any, bad string) bool
 // original client's [5001, {eventName, message}].
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	var b eventBody
-	if !readMessage(w, r, &b, "Invalid format: want {eventName, message} or [5001, {eventName, message}]") {
+	if !s.readMessage(w, r, &b, "Invalid format: want {eventName, message} or [5001, {eventName, message}]") {
 		return
 	}
 	if b.EventName == nil || *b.EventName == "" {

@@ -46,6 +46,7 @@ type hubOptions struct {
 	dataDir   string   // the package folder; a temporary one when empty
 	instances instance.Options
 	apiKeys   []string
+	door      door.Config // MaxPackage and ReadTimeout, when set
 }
 
 func newHub(t *testing.T, o hubOptions) *hub {
@@ -73,7 +74,8 @@ func newHub(t *testing.T, o hubOptions) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := door.New(door.Config{APIKeys: o.apiKeys, Version: system.Version, DataDir: t.TempDir()},
+	srv := door.New(door.Config{APIKeys: o.apiKeys, Version: system.Version, DataDir: t.TempDir(),
+		MaxPackage: o.door.MaxPackage, ReadTimeout: o.door.ReadTimeout},
 		hubdoor.New(seqs, inst, topics), tap, sys.Metrics, sys.Log)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {

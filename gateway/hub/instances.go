@@ -82,7 +82,7 @@ func (s *Server) postStop(w http.ResponseWriter, r *http.Request) {
 		Timeout          any `json:"timeout"`
 		CanCallKeepalive any `json:"canCallKeepalive"`
 	}
-	if !readMessage(w, r, &b, "Invalid format: want {timeout, canCallKeepalive} or [4001, {timeout, canCallKeepalive}]") {
+	if !s.readMessage(w, r, &b, "Invalid format: want {timeout, canCallKeepalive} or [4001, {timeout, canCallKeepalive}]") {
 		return
 	}
 	timeout := DefaultStopTimeout

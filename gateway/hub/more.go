@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +23,13 @@ import (
 // body, or the field "file" of a multipart form. ok is false when an
 // answer was written.
 func (s *Server) packageBody(w http.ResponseWriter, r *http.Request) (pkg io.Reader, done func(), ok bool) {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxPackage)
+	if s.cfg.ReadTimeout > 0 {
+		r.Body = &progressReader{r: r.Body, rc: http.NewResponseController(w), d: s.cfg.ReadTimeout}
+	}
+	// The multipart reader reads r.Body: the limit bounds both forms.
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxPackage)
 	if !strings.HasPrefix(mediaType(r), "multipart/form-data") {
-		return body, func() {}, true
+		return r.Body, func() {}, true
 	}
 	part, err := filePart(r)
 	if err != nil {
@@ -34,15 +39,36 @@ func (s *Server) packageBody(w http.ResponseWriter, r *http.Request) (pkg io.Rea
 	return part, func() { part.Close() }, true
 }
 
+// progressReader reads an upload that must make progress: each read has
+// d to bring bytes, so a large package may take its time but a client
+// that stops sending does not hold the request open. (Reading the body to
+// its end lifts the deadline again: net/http then watches the connection
+// for the client's hang-up without one.)
+type progressReader struct {
+	r  io.ReadCloser
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	p.rc.SetReadDeadline(time.Now().Add(p.d))
+	return p.r.Read(b)
+}
+
+func (p *progressReader) Close() error { return p.r.Close() }
+
 // uploadFailed answers a refused upload.
 func (s *Server) uploadFailed(w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	switch {
+	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("the package is larger than the limit of %d bytes (--hub-max-package)", s.cfg.MaxPackage))
-		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.readTimedOut(w)
+	default:
+		fail(w, err)
 	}
-	fail(w, err)
 }
 
 // putSequence is PUT /sequence/:id: a new package for the sequence, which
@@ -145,7 +171,7 @@ func (s *Server) postMonitoringRate(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		MonitoringRate *float64 `json:"monitoringRate"`
 	}
-	if !readMessage(w, r, &b, "Invalid format: want {monitoringRate} or [4003, {monitoringRate}]") {
+	if !s.readMessage(w, r, &b, "Invalid format: want {monitoringRate} or [4003, {monitoringRate}]") {
 		return
 	}
 	if b.MonitoringRate == nil || *b.MonitoringRate <= 0 {

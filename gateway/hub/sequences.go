@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -160,7 +161,7 @@ type startBody struct {
 
 func (s *Server) startSequence(w http.ResponseWriter, r *http.Request) {
 	var b startBody
-	if !readJSON(w, r, &b) {
+	if !s.readJSON(w, r, &b) {
 		return
 	}
 	ctx, cancel := s.requestContext(r)
@@ -178,10 +179,20 @@ func (s *Server) startSequence(w http.ResponseWriter, r *http.Request) {
 // maxJSONBody bounds the JSON bodies of commands (start, stop, events).
 const maxJSONBody = 1 << 20
 
-// readJSON decodes an optional JSON body into v; it answers the request
-// itself and returns false when the body is bad.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+// readJSON decodes an optional JSON body into v, read within
+// cfg.ReadTimeout; it answers the request itself and returns false when
+// the body is bad.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	// Reading the body to its end lifts the deadline again: net/http then
+	// watches the connection for the client's hang-up without one.
+	if s.cfg.ReadTimeout > 0 {
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.readTimedOut(w)
+		return false
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("reading the body: %v", err))
 		return false
@@ -194,6 +205,13 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// readTimedOut answers a request whose body did not come in time.
+func (s *Server) readTimedOut(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusRequestTimeout,
+		fmt.Sprintf("the body did not come within %s (--http-read-timeout)", s.cfg.ReadTimeout))
 }
 
 // isoTime formats milliseconds as the original's dates; zero is absent.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/troupe-run/troupe/gateway/internal/access"
 	"github.com/troupe-run/troupe/gateway/internal/recovery"
+	"github.com/troupe-run/troupe/system/defaults"
 )
 
 // base is the prefix of every route.
@@ -37,9 +38,8 @@ const door = "hub"
 
 // Defaults of Config fields left zero.
 const (
-	DefaultMaxPackage     = 256 << 20
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultStopTimeout    = 7 * time.Second
+	DefaultMaxPackage  = 256 << 20
+	DefaultStopTimeout = 7 * time.Second
 )
 
 // Config configures a Server.
@@ -48,9 +48,15 @@ type Config struct {
 	Insecure       bool          // serve every client when no key is set
 	MaxPackage     int64         // bytes of an uploaded package, compressed (413 past it)
 	RequestTimeout time.Duration // bound of a request that is not a stream
-	DataDir        string        // the filesystem /load-check reports on
-	Version        string        // reported by /version
-	Build          string        // reported by /version; "source" when empty
+	// ReadTimeout bounds the reading of a body that is no stream: the
+	// time a client has to send a command's JSON body, and the most time
+	// between two reads of a package upload (which may be large). The
+	// server's own read timeout is lifted for the door, whose inputs and
+	// topic producers are streams of no set length. Negative: none.
+	ReadTimeout time.Duration
+	DataDir     string // the filesystem /load-check reports on
+	Version     string // reported by /version
+	Build       string // reported by /version; "source" when empty
 	// Public is what GET /config shows besides the hub's own settings: the
 	// caller passes settings that are no secret.
 	Public map[string]any
@@ -99,7 +105,10 @@ func New(cfg Config, b Backend, logs LogStream, metrics Metrics, log *slog.Logge
 		cfg.MaxPackage = DefaultMaxPackage
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+		cfg.RequestTimeout = defaults.RequestTimeout
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = defaults.HTTPReadTimeout
 	}
 	if cfg.Build == "" {
 		cfg.Build = "source"

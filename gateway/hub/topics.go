@@ -130,7 +130,7 @@ func (s *Server) postTopics(w http.ResponseWriter, r *http.Request) {
 		ID          string `json:"id"`
 		ContentType string `json:"content-type"`
 	}
-	if !readJSON(w, r, &b) {
+	if !s.readJSON(w, r, &b) {
 		return
 	}
 	switch {
