@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -67,6 +68,12 @@ func (a *shardActor) Receive(ctx actor.Context) {
 		a.handle(ctx.Sender(), msg)
 	case *messages.Tick:
 		a.tick()
+	case *system.Withdraw:
+		// A client that went away no longer waits (AskOrWithdraw): its
+		// stashed command is dropped rather than applied when the
+		// reservation ends.
+		a.stash = slices.DeleteFunc(a.stash, func(s stashed) bool { return s.sender == ctx.Sender() })
+		a.sys.AnswerWithdraw(ctx.Sender())
 	}
 }
 

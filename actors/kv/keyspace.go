@@ -150,27 +150,23 @@ func (k *Keyspace) Do(ctx context.Context, req *messages.DataRequest) (*messages
 
 func (k *Keyspace) do(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
 	k.ops.Add(1)
-	timeout := k.sys.Config.RequestTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
 	switch req.Op {
 	case messages.DataOp_KV_DEL, messages.DataOp_KV_EXISTS, messages.DataOp_KV_MGET:
 		if len(req.Keys) > 0 {
-			return k.fanOut(req, timeout)
+			return k.fanOut(ctx, req)
 		}
 	case messages.DataOp_KV_MSET, messages.DataOp_KV_MSETNX:
-		return k.multiSet(req, timeout)
+		return k.multiSet(ctx, req)
 	case messages.DataOp_KV_SCAN:
-		return k.scan(req, timeout)
+		return k.scan(ctx, req)
 	case messages.DataOp_KV_COUNT:
-		return k.count(req, timeout)
+		return k.count(ctx, req)
 	case messages.DataOp_TXN_HOLD, messages.DataOp_TXN_WATCH, messages.DataOp_TXN_UNWATCH, messages.DataOp_TXN_ABORT:
 		if len(req.Keys) > 0 || len(req.Fields) > 0 {
-			return k.txnFan(req, timeout)
+			return k.txnFan(ctx, req)
 		}
 	}
-	return k.ask(k.shards[k.shardOf(req.Key)], req, timeout)
+	return k.ask(ctx, k.shards[k.shardOf(req.Key)], req)
 }
 
 // Watch registers patterns (kv.keys globs) for subscriber with every shard:
@@ -189,83 +185,92 @@ func (k *Keyspace) Unwatch(ctx context.Context, subscriber *actor.PID, patterns 
 }
 
 func (k *Keyspace) watchAll(ctx context.Context, msg *messages.KeyWatch) (*messages.DataReply, error) {
-	timeout := k.sys.Config.RequestTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
+	msgs := make(map[int]*messages.KeyWatch, len(k.shards))
+	for i := range k.shards {
+		msgs[i] = msg
 	}
-	futures := make([]actor.Future, len(k.shards))
-	for i, pid := range k.shards {
-		futures[i] = k.sys.Root.RequestFuture(pid, msg, timeout)
+	replies, err := askAll(ctx, k, msgs)
+	if err != nil {
+		return nil, err
 	}
 	out := &messages.DataReply{Ok: true}
-	var firstErr error
-	for _, f := range futures {
-		res, err := f.Result()
-		if err == nil {
-			if fail, ok := res.(*messages.Failure); ok {
-				err = fmt.Errorf("%w: %s: %s", system.ErrFailed, fail.Actor, fail.Reason)
-			} else if r := res.(*messages.DataReply); r.ErrorCode != "" {
-				out = r
-			} else if out.ErrorCode == "" {
-				out.Integer = r.Integer // the same on every shard
-			}
+	for _, r := range replies {
+		if r.ErrorCode != "" {
+			out = r
+		} else if out.ErrorCode == "" {
+			out.Integer = r.Integer // the same on every shard
 		}
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	return out, nil
 }
 
-func (k *Keyspace) ask(pid *actor.PID, req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
-	res, err := k.sys.Request(pid, req, timeout)
+// ask sends one shard a request and waits for its reply until ctx ends (at
+// most --request-timeout without a deadline): a client that went away
+// frees its wait at once, and a command the shard holds back (behind an
+// msetnx's reservation) is withdrawn from it, not applied later.
+func (k *Keyspace) ask(ctx context.Context, pid *actor.PID, req any) (*messages.DataReply, error) {
+	res, err := k.sys.AskOrWithdraw(ctx, pid, req)
 	if err != nil {
 		return nil, err
 	}
-	return res.(*messages.DataReply), nil
+	rep, ok := res.(*messages.DataReply)
+	if !ok {
+		return nil, fmt.Errorf("%s: unexpected reply %T", pid.Id, res)
+	}
+	return rep, nil
 }
 
-// askAll sends each shard its part at once and waits for every reply.
-func (k *Keyspace) askAll(parts map[int]*messages.DataRequest, timeout time.Duration) (map[int]*messages.DataReply, error) {
-	futures := make(map[int]actor.Future, len(parts))
+// askAll sends each shard its part at once and waits for every reply; the
+// error is the first one met.
+func askAll[M any](ctx context.Context, k *Keyspace, parts map[int]M) (map[int]*messages.DataReply, error) {
+	type answer struct {
+		shard int
+		rep   *messages.DataReply
+		err   error
+	}
+	answers := make(chan answer, len(parts))
 	for i, part := range parts {
-		futures[i] = k.sys.Root.RequestFuture(k.shards[i], part, timeout)
+		go func() {
+			rep, err := k.ask(ctx, k.shards[i], part)
+			answers <- answer{i, rep, err}
+		}()
 	}
 	replies := make(map[int]*messages.DataReply, len(parts))
 	var firstErr error
-	for i, f := range futures {
-		res, err := f.Result()
-		if err == nil {
-			if fail, ok := res.(*messages.Failure); ok {
-				err = fmt.Errorf("%w: %s: %s", system.ErrFailed, fail.Actor, fail.Reason)
-			}
-		}
-		if err != nil {
+	for range parts {
+		a := <-answers
+		if a.err != nil {
 			if firstErr == nil {
-				firstErr = err
+				firstErr = a.err
 			}
 			continue
 		}
-		replies[i] = res.(*messages.DataReply)
+		replies[a.shard] = a.rep
 	}
 	return replies, firstErr
 }
 
 // askEvery sends req to every shard and waits for every reply.
-func (k *Keyspace) askEvery(req *messages.DataRequest, timeout time.Duration) (map[int]*messages.DataReply, error) {
+func (k *Keyspace) askEvery(ctx context.Context, req *messages.DataRequest) (map[int]*messages.DataReply, error) {
 	parts := make(map[int]*messages.DataRequest, len(k.shards))
 	for i := range k.shards {
 		parts[i] = req
 	}
-	return k.askAll(parts, timeout)
+	return askAll(ctx, k, parts)
+}
+
+// bounded gives ctx the --request-timeout deadline when it has none, for
+// the commands that take several steps.
+func (k *Keyspace) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, k.sys.Config.RequestTimeout)
 }
 
 // fanOut splits a multi-key read or delete by shard. KV_DEL and KV_EXISTS
 // sum the counts; KV_MGET puts the values back in request order.
-func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+func (k *Keyspace) fanOut(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
 	parts := map[int]*messages.DataRequest{}
 	where := make([]int, 0, len(req.Keys)) // shard of each requested key, for KV_MGET
 	part := func(i int) *messages.DataRequest {
@@ -284,10 +289,10 @@ func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*me
 	}
 	if len(parts) == 1 {
 		for i, p := range parts {
-			return k.ask(k.shards[i], p, timeout)
+			return k.ask(ctx, k.shards[i], p)
 		}
 	}
-	replies, err := k.askAll(parts, timeout)
+	replies, err := askAll(ctx, k, parts)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +321,7 @@ func (k *Keyspace) fanOut(req *messages.DataRequest, timeout time.Duration) (*me
 // its pairs in shard order (checking them and charging their memory; a
 // reserved key makes other commands on it wait), then every shard commits,
 // or every shard that reserved aborts.
-func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+func (k *Keyspace) multiSet(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
 	parts := map[int][]*messages.Pair{}
 	for _, p := range req.Pairs {
 		i := k.shardOf(p.Key)
@@ -324,7 +329,7 @@ func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*
 	}
 	if len(parts) <= 1 {
 		for i := range parts {
-			return k.ask(k.shards[i], req, timeout)
+			return k.ask(ctx, k.shards[i], req)
 		}
 		return &messages.DataReply{Ok: true}, nil
 	}
@@ -335,7 +340,8 @@ func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*
 	}
 	slices.Sort(order)
 	txn := k.nextTxn.Add(1)
-	deadline := time.Now().Add(timeout)
+	ctx, cancel := k.bounded(ctx)
+	defer cancel()
 	var reserved []int
 	abort := func() {
 		for _, i := range reserved {
@@ -343,8 +349,8 @@ func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*
 		}
 	}
 	for _, i := range order {
-		r, err := k.ask(k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: txn, Nx: nx,
-			Pairs: parts[i]}, time.Until(deadline))
+		r, err := k.ask(ctx, k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: txn, Nx: nx,
+			Pairs: parts[i]})
 		if err != nil || r.ErrorCode != "" || !r.Ok {
 			// A shard that timed out may still reserve later: abort it
 			// too (an abort of nothing is harmless; abandoned
@@ -361,7 +367,7 @@ func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*
 	for i, pairs := range parts {
 		commits[i] = &messages.DataRequest{Op: messages.DataOp_TXN_COMMIT, Txn: txn, Nx: nx, Pairs: pairs}
 	}
-	replies, err := k.askAll(commits, time.Until(deadline))
+	replies, err := askAll(ctx, k, commits)
 	if err != nil {
 		return nil, err
 	}
@@ -377,8 +383,8 @@ func (k *Keyspace) multiSet(req *messages.DataRequest, timeout time.Duration) (*
 
 // scan merges the shards' pages: each returns its first count keys after
 // the cursor, so the first count of their union is the true next page.
-func (k *Keyspace) scan(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
-	replies, err := k.askEvery(req, timeout)
+func (k *Keyspace) scan(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
+	replies, err := k.askEvery(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -398,8 +404,8 @@ func (k *Keyspace) scan(req *messages.DataRequest, timeout time.Duration) (*mess
 	return &messages.DataReply{Keys: keys, HasMore: more}, nil
 }
 
-func (k *Keyspace) count(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
-	replies, err := k.askEvery(req, timeout)
+func (k *Keyspace) count(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
+	replies, err := k.askEvery(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +422,7 @@ func (k *Keyspace) count(req *messages.DataRequest, timeout time.Duration) (*mes
 // owning its keys (keys and fields), merging their pairs. Holds are taken
 // one shard at a time in shard order, as reservations are, so that two
 // transactions never wait on each other in a cycle.
-func (k *Keyspace) txnFan(req *messages.DataRequest, timeout time.Duration) (*messages.DataReply, error) {
+func (k *Keyspace) txnFan(ctx context.Context, req *messages.DataRequest) (*messages.DataReply, error) {
 	parts := map[int]*messages.DataRequest{}
 	part := func(key string) *messages.DataRequest {
 		i := k.shardOf(key)
@@ -437,7 +443,7 @@ func (k *Keyspace) txnFan(req *messages.DataRequest, timeout time.Duration) (*me
 	}
 	out := &messages.DataReply{Ok: true}
 	if req.Op != messages.DataOp_TXN_HOLD {
-		replies, err := k.askAll(parts, timeout)
+		replies, err := askAll(ctx, k, parts)
 		if err != nil {
 			return nil, err
 		}
@@ -447,9 +453,10 @@ func (k *Keyspace) txnFan(req *messages.DataRequest, timeout time.Duration) (*me
 		return out, nil
 	}
 	order := slices.Sorted(maps.Keys(parts))
-	deadline := time.Now().Add(timeout)
+	ctx, cancel := k.bounded(ctx)
+	defer cancel()
 	for _, i := range order {
-		r, err := k.ask(k.shards[i], parts[i], time.Until(deadline))
+		r, err := k.ask(ctx, k.shards[i], parts[i])
 		if err != nil {
 			return nil, err
 		}

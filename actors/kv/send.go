@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -72,18 +73,18 @@ func (p *Pipe) Close() {
 
 // Send starts a single-key command (one that Do hands to one shard: not a
 // fanned-out or transaction op) and returns the function that waits for
-// its reply, with Do's errors. The waits must be called in the order of
-// the sends.
-func (p *Pipe) Send(req *messages.DataRequest) func() (*messages.DataReply, error) {
+// its reply, with Do's errors, until ctx ends (at most --request-timeout).
+// The waits must be called in the order of the sends.
+func (p *Pipe) Send(ctx context.Context, req *messages.DataRequest) func() (*messages.DataReply, error) {
 	p.k.ops.Add(1)
 	p.next++
 	seq := p.next
 	shard := p.k.shards[p.k.shardOf(req.Key)]
 	p.k.sys.Root.RequestWithCustomSender(shard, req, &actor.PID{Address: p.pid.Address, Id: p.pid.Id, RequestId: seq})
-	return func() (*messages.DataReply, error) { return p.wait(seq, shard) }
+	return func() (*messages.DataReply, error) { return p.wait(ctx, seq, shard) }
 }
 
-func (p *Pipe) wait(seq uint32, shard *actor.PID) (*messages.DataReply, error) {
+func (p *Pipe) wait(ctx context.Context, seq uint32, shard *actor.PID) (*messages.DataReply, error) {
 	msg, ok := p.early[seq]
 	if ok {
 		delete(p.early, seq)
@@ -104,6 +105,8 @@ func (p *Pipe) wait(seq uint32, shard *actor.PID) (*messages.DataReply, error) {
 				}
 			case <-p.timer.C:
 				return nil, fmt.Errorf("%s did not answer within %s", shard.Id, timeout)
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s: %w", shard.Id, ctx.Err())
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestPipeKeepsOrderPerKey(t *testing.T) {
 		key := fmt.Sprint("k", i%7)
 		counts[key]++
 		want = append(want, counts[key])
-		waits = append(waits, p.Send(&messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: key, Amount: 1}))
+		waits = append(waits, p.Send(context.Background(), &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: key, Amount: 1}))
 	}
 	for i, wait := range waits {
 		rep, err := wait()
@@ -34,7 +35,7 @@ func TestPipeKeepsOrderPerKey(t *testing.T) {
 	}
 	// A command that fails on its shard answers its error code.
 	do(t, ks, &messages.DataRequest{Op: messages.DataOp_LIST_LPUSH, Key: "list", Values: [][]byte{[]byte(`"x"`)}})
-	rep, err := p.Send(&messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "list", Amount: 1})()
+	rep, err := p.Send(context.Background(), &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "list", Amount: 1})()
 	if err != nil || rep.ErrorCode != messages.CodeWrongType {
 		t.Fatalf("INCR of a list through the pipe: %v %v", rep, err)
 	}

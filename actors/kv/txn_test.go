@@ -1,6 +1,9 @@
 package kv
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +119,39 @@ func TestTxnCommitPassesMemoryLimit(t *testing.T) {
 	if r := s.Apply(t0, set("b", `1`), j); r.GetErrorCode() != pb.CodeMemoryLimit {
 		t.Fatalf("set past the limit: %v", r)
 	}
+}
+
+// TestWithdrawnCommandIsDropped: a command held back behind a reservation
+// whose client goes away is withdrawn from the shard: its error says the
+// client went away, and it is not applied when the reservation ends.
+func TestWithdrawnCommandIsDropped(t *testing.T) {
+	_, ks := boot(t, t.TempDir(), 1)
+	do(t, ks, reserve(7, "k"))
+	rep, err := ks.Do(&goneAfterSend{}, set("k", `"late"`))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("SET of a reserved key, client gone: %v %v, want context.Canceled", rep, err)
+	}
+	do(t, ks, abort(7))
+	if got := do(t, ks, get("k")); got.Found {
+		t.Fatalf("the withdrawn SET was applied: %v", got)
+	}
+}
+
+// goneAfterSend is a context that is live when the request is sent (Ask
+// looks at Err once before sending), then cancelled while the reply is
+// awaited: the client that goes away at that moment, without a race in the
+// test.
+type goneAfterSend struct{ looks atomic.Int32 }
+
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (*goneAfterSend) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*goneAfterSend) Done() <-chan struct{}       { return closedDone }
+func (*goneAfterSend) Value(any) any               { return nil }
+
+func (g *goneAfterSend) Err() error {
+	if g.looks.Add(1) == 1 {
+		return nil
+	}
+	return context.Canceled
 }

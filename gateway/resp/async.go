@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"context"
 	"math"
 	"sync"
 
@@ -20,7 +21,7 @@ import (
 // Pipe starts single-key commands without waiting (kv.Pipe): each Send's
 // function waits for its reply, called in the order of the sends.
 type Pipe interface {
-	Send(req *messages.DataRequest) func() (*messages.DataReply, error)
+	Send(ctx context.Context, req *messages.DataRequest) func() (*messages.DataReply, error)
 	Close()
 }
 
@@ -64,7 +65,7 @@ func (c *conn) runAsync(f asyncFn, a [][]byte) bool {
 		if c.pipe == nil {
 			c.pipe = c.s.b.Pipes()
 		}
-		c.pending = append(c.pending, pending{req: req, wait: c.pipe.Send(req), fin: fin})
+		c.pending = append(c.pending, pending{req: req, wait: c.pipe.Send(c.ctx, req), fin: fin})
 	}
 	if len(c.pending) >= maxInFlight {
 		c.drain()

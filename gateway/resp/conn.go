@@ -34,7 +34,10 @@ type conn struct {
 	authed  bool
 	quit    bool
 	lastCmd string
-	ctx     context.Context
+	// ctx ends when the connection closes (shut), so that a command
+	// waiting on a shard or blocked on a key lets go at once.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// MULTI: the queued commands (copied out of the read buffer), and
 	// whether one was refused (EXEC then aborts, as in Redis).
@@ -60,7 +63,8 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, id: s.nextID.Add(1), addr: nc.RemoteAddr().String(),
-		rd: newReader(nc, s.cfg.MaxRequest), created: time.Now(), ctx: context.Background()}
+		rd: newReader(nc, s.cfg.MaxRequest), created: time.Now()}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
 
@@ -139,9 +143,22 @@ func (c *conn) flush() bool {
 	return err == nil
 }
 
+// shut closes the connection from any goroutine: the connection's own
+// goroutine stops waiting and ends.
+func (c *conn) shut() {
+	c.nc.Close() // first: no error about the cancelled wait reaches the client
+	c.cancel()
+}
+
+// cleanup is the context of what a closing connection still asks the
+// shards and the router (let go of its holds, watches and subscriptions):
+// not cancelled with the connection, bounded by --request-timeout.
+func (c *conn) cleanup() context.Context { return context.WithoutCancel(c.ctx) }
+
 // close releases what the connection holds: its subscriptions, its
 // session actor and writer, its watches.
 func (c *conn) close() {
+	c.cancel()
 	if c.sub != nil {
 		c.unsubscribeAll()
 		c.sub.stop()
@@ -258,7 +275,7 @@ func (sb *subscriber) enqueue(b []byte) bool {
 		}
 		sb.c.s.log.Info("resp subscriber closed: output buffer full", "client", sb.c.addr,
 			"limit", sb.c.s.cfg.OutputBuffer)
-		sb.c.nc.Close()
+		sb.c.shut()
 		return false
 	}
 	sb.buf = append(sb.buf, b...)
@@ -296,7 +313,7 @@ func (sb *subscriber) write() {
 				sb.mu.Lock()
 				sb.dead = true
 				sb.mu.Unlock()
-				sb.c.nc.Close()
+				sb.c.shut()
 				return
 			}
 		}

@@ -45,7 +45,7 @@ func (c *conn) atomically(keys []string, fn func() bool) bool {
 	}
 	txn := 1<<63 | rand.Uint64()
 	rep, err := c.hold(&messages.DataRequest{Op: messages.DataOp_TXN_HOLD, Txn: txn, Keys: keys})
-	defer c.s.b.Keyspace.Do(c.ctx, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn, Keys: keys})
+	defer c.s.b.Keyspace.Do(c.cleanup(), &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn, Keys: keys})
 	if c.failed(rep, err) {
 		return false
 	}
@@ -67,11 +67,11 @@ func (c *conn) hold(req *messages.DataRequest) (*messages.DataReply, error) {
 			return rep, err
 		}
 		// Part of the keys may be held by now: let them go before waiting.
-		c.s.b.Keyspace.Do(c.ctx, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: req.Txn, Keys: req.Keys, Fields: req.Fields})
+		c.s.b.Keyspace.Do(c.cleanup(), &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: req.Txn, Keys: req.Keys, Fields: req.Fields})
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-c.s.closing:
+		case <-c.ctx.Done():
 			t.Stop()
 			return rep, nil
 		}

@@ -501,7 +501,7 @@ func (c *conn) block(blocking bool, timeout time.Duration, keys []string, try fu
 	defer stop()
 	for {
 		select {
-		case <-c.s.closing:
+		case <-c.ctx.Done():
 			return false
 		case <-gone:
 			return false // nobody to answer

@@ -366,7 +366,7 @@ func (c *conn) unsubscribeAll() {
 	c.channels, c.patterns = map[string]bool{}, map[string]bool{}
 	c.s.local.note(c)
 	if had {
-		_, _ = c.s.b.PubSub.Do(c.ctx, &messages.PubSubRequest{Op: messages.PubSubOp_PUBSUB_UNSUBSCRIBE, Subscriber: c.sub.pid})
+		_, _ = c.s.b.PubSub.Do(c.cleanup(), &messages.PubSubRequest{Op: messages.PubSubOp_PUBSUB_UNSUBSCRIBE, Subscriber: c.sub.pid})
 	}
 }
 

@@ -1,10 +1,14 @@
 package resp
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/troupe-run/troupe/actors/kv"
+	"github.com/troupe-run/troupe/messages"
 )
 
 func TestSplitArgs(t *testing.T) {
@@ -412,5 +416,34 @@ func TestDocsNameCommands(t *testing.T) {
 		if d.syntax != "" && len(parseSyntax(d.syntax)) == 0 {
 			t.Errorf("docs of %s: the syntax %q gives no arguments", name, d.syntax)
 		}
+	}
+}
+
+// TestCloseFreesWaits: a connection closed by the server stops waiting for
+// its shard at once (with --request-timeout at ten minutes, Close would
+// otherwise wait that long), and the command it waited for, held back
+// behind an msetnx's reservation, is withdrawn: not applied when the
+// reservation ends.
+func TestCloseFreesWaits(t *testing.T) {
+	s, addr := door(t, Config{}, "--shards=1", "--request-timeout=10m")
+	ks := s.b.Keyspace.(*kv.Keyspace)
+	reserve := &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: 9, Nx: true,
+		Pairs: []*messages.Pair{{Key: "k", Value: []byte("0")}}}
+	if rep, err := ks.Do(context.Background(), reserve); err != nil || !rep.Ok {
+		t.Fatalf("reserve: %v %v", rep, err)
+	}
+	c := dial(t, addr)
+	c.send("SET", "k", "late")
+	waitUntil(t, "the SET to be taken", func() bool { return s.stats.commands.Load() == 1 })
+	s.Close()
+	if _, err := c.rd.ReadByte(); err == nil {
+		t.Fatal("the closed connection answered")
+	}
+	if _, err := ks.Do(context.Background(), &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: 9}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ks.Do(context.Background(), &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: "k"})
+	if err != nil || rep.Found {
+		t.Fatalf("GET k after the reservation: %v %v, want not found (the SET withdrawn)", rep, err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/troupe-run/troupe/actors/kv"
 	"github.com/troupe-run/troupe/gateway/internal/access"
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/defaults"
 )
 
 // Config bounds and describes the door.
@@ -41,7 +42,9 @@ type Config struct {
 	OutputBuffer int
 	// WriteTimeout is the deadline of one write to a client.
 	WriteTimeout time.Duration
-	// RequestTimeout bounds a command inside the server.
+	// RequestTimeout bounds the retries of a command waiting for keys
+	// another command holds (--request-timeout); each wait on a shard is
+	// bounded by the system's own.
 	RequestTimeout time.Duration
 	// MaxPatterns bounds the channels and patterns of one subscriber.
 	MaxPatterns int
@@ -128,19 +131,19 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 		cfg.MaxRequest = 512 << 20
 	}
 	if cfg.MaxClients <= 0 {
-		cfg.MaxClients = 10000
+		cfg.MaxClients = defaults.MaxSessions
 	}
 	if cfg.OutputBuffer <= 0 {
-		cfg.OutputBuffer = 32 << 20
+		cfg.OutputBuffer = defaults.WSBufferBytes
 	}
 	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = 10 * time.Second
+		cfg.WriteTimeout = defaults.WSWriteTimeout
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 5 * time.Second
+		cfg.RequestTimeout = defaults.RequestTimeout
 	}
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 1000
+		cfg.MaxBatch = defaults.MaxBatch
 	}
 	if cfg.ScanCursors <= 0 {
 		cfg.ScanCursors = 65536
@@ -238,7 +241,7 @@ func (s *Server) Close() {
 	}
 	s.lnMu.Unlock()
 	for _, c := range conns {
-		c.nc.Close()
+		c.shut()
 	}
 	s.wg.Wait()
 }

@@ -134,7 +134,7 @@ func (c *conn) unwatch() {
 		keys = append(keys, k)
 	}
 	c.watched = nil
-	_, _ = c.s.b.Keyspace.Do(c.ctx, &messages.DataRequest{Op: messages.DataOp_TXN_UNWATCH, Keys: keys})
+	_, _ = c.s.b.Keyspace.Do(c.cleanup(), &messages.DataRequest{Op: messages.DataOp_TXN_UNWATCH, Keys: keys})
 }
 
 // cmdExec runs the queued commands with every key they name held on its
@@ -184,7 +184,7 @@ func cmdExec(c *conn, a [][]byte) {
 	}
 	txn := 1<<63 | rand.Uint64()
 	rep, err := c.hold(&messages.DataRequest{Op: messages.DataOp_TXN_HOLD, Txn: txn, Keys: keys, Fields: fields})
-	defer c.s.b.Keyspace.Do(c.ctx, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn, Keys: keys, Fields: fields})
+	defer c.s.b.Keyspace.Do(c.cleanup(), &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn, Keys: keys, Fields: fields})
 	if c.failed(rep, err) {
 		return
 	}
