@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,6 +22,8 @@ type Metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	storeSync prometheus.Histogram
+	fsyncs    prometheus.Counter
+	syncs     atomic.Uint64 // fsyncs, for the dashboard
 	// Dropped counts subscribers disconnected because they could not keep up.
 	Dropped *prometheus.CounterVec
 	// actors are the per-actor figures of the supervisor tree (Tree).
@@ -51,11 +54,14 @@ func newMetrics() *Metrics {
 			Name: "troupe_store_write_seconds", Help: "Time to write (and, per the fsync policy, sync) one group of batches.",
 			Buckets: prometheus.ExponentialBuckets(20e-6, 2.5, 12),
 		}),
+		fsyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_store_fsyncs_total", Help: "Times the store made its writes durable: fsyncs of Pebble's log, or PostgreSQL commits.",
+		}),
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "troupe_subscribers_dropped_total", Help: "Subscribers disconnected because their buffer was full, by front door.",
 		}, []string{"door"}),
 	}
-	m.registry.MustRegister(m.handled, m.restarts, m.requests, m.latency, m.storeSync, m.Dropped,
+	m.registry.MustRegister(m.handled, m.restarts, m.requests, m.latency, m.storeSync, m.fsyncs, m.Dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -80,6 +86,15 @@ func (m *Metrics) ObserveCommit(d time.Duration) {
 	m.storeSync.Observe(d.Seconds())
 	m.commits.observe(d)
 }
+
+// ObserveSync counts one time the store made its writes durable.
+func (m *Metrics) ObserveSync() {
+	m.fsyncs.Inc()
+	m.syncs.Add(1)
+}
+
+// Syncs is how many times the store made its writes durable since the start.
+func (m *Metrics) Syncs() uint64 { return m.syncs.Load() }
 
 // observeRestart counts a supervisor's decision about a crashed child.
 func (m *Metrics) observeRestart(child *actor.PID, reason any, escalated bool) {

@@ -67,6 +67,7 @@ func Boot(cfg Config, log *slog.Logger) (*System, error) {
 			URL:           cfg.Journal,
 			Logger:        log.With("component", "journal"),
 			ObserveCommit: s.Metrics.ObserveCommit,
+			ObserveSync:   s.Metrics.ObserveSync,
 			Timeout:       cfg.JournalTimeout,
 		})
 		cancel()
@@ -77,6 +78,7 @@ func Boot(cfg Config, log *slog.Logger) (*System, error) {
 			SyncInterval:  cfg.FsyncInterval,
 			Logger:        log.With("component", "store"),
 			ObserveCommit: s.Metrics.ObserveCommit,
+			ObserveSync:   s.Metrics.ObserveSync,
 		})
 	}
 	if err != nil {

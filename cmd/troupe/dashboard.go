@@ -128,7 +128,7 @@ func (b *dashboard) Sample(ctx context.Context) admindoor.Sample {
 				Instances: r.Instances, Streams: r.Streams})
 		}
 	}
-	s.Store = admindoor.Store{Durable: sys.Store.Durable(), Size: dirSize(sys.Path("store")), Commits: sys.Metrics.CommitLatencies()}
+	s.Store = admindoor.Store{Durable: sys.Store.Durable(), Size: dirSize(sys.Path("store")), Commits: sys.Metrics.CommitLatencies(), Syncs: sys.Metrics.Syncs()}
 	return s
 }
 

@@ -218,9 +218,10 @@ func (d *Door) build(s Sample, now time.Time) State {
 	} else {
 		c := s.Store.Commits.Since(d.prev.Store.Commits)
 		st.Store.CommitRate = rate(s.Store.Commits.Count, d.prev.Store.Commits.Count, dt)
+		st.Store.SyncRate = rate(s.Store.Syncs, d.prev.Store.Syncs, dt)
 		st.Store.CommitP99, st.Store.CommitMean = ms(c.Quantile(0.99)), ms(c.Mean())
 	}
-	p.CommitRate, p.CommitP99, p.StoreBytes = st.Store.CommitRate, st.Store.CommitP99, float64(st.Store.Size)
+	p.CommitRate, p.SyncRate, p.CommitP99, p.StoreBytes = st.Store.CommitRate, st.Store.SyncRate, st.Store.CommitP99, float64(st.Store.Size)
 
 	st.Doors = d.doors(s, dt)
 	var all system.Latencies

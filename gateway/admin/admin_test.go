@@ -150,6 +150,7 @@ func TestRates(t *testing.T) {
 	src.set(func(s *Sample) {
 		s.Doors["data"] = system.Latencies{Count: 100}
 		s.Store.Commits = system.Latencies{Count: 50}
+		s.Store.Syncs = 4
 	})
 	d.sample()
 	d.mu.Lock()
@@ -162,6 +163,7 @@ func TestRates(t *testing.T) {
 		s.Doors = map[string]system.Latencies{"data": l}
 		s.Store.Commits = system.Latencies{Count: 70, Sum: 20 * time.Millisecond}
 		s.Store.Commits.Buckets[5] = 20
+		s.Store.Syncs = 10
 	})
 	d.sample()
 	d.mu.Lock()
@@ -175,7 +177,8 @@ func TestRates(t *testing.T) {
 	if !near(st.Doors[0].RequestRate, 100) || st.Doors[0].P99 != ms(system.LatencyBound(3)) || !near(st.Point.RequestRate, 100) {
 		t.Fatalf("door %+v point %+v", st.Doors[0], st.Point)
 	}
-	if !near(st.Store.CommitRate, 10) || st.Store.CommitMean != 1 || st.Store.CommitP99 != ms(system.LatencyBound(5)) {
+	if !near(st.Store.CommitRate, 10) || !near(st.Store.SyncRate, 3) || !near(st.Point.SyncRate, 3) ||
+		st.Store.CommitMean != 1 || st.Store.CommitP99 != ms(system.LatencyBound(5)) {
 		t.Fatalf("store %+v", st.Store)
 	}
 }

@@ -82,8 +82,11 @@ type Store struct {
 	Size    int64 `json:"size_bytes"`
 	// Commits are the latencies of its group writes since the start.
 	Commits system.Latencies `json:"-"`
+	// Syncs counts the times it made its writes durable since the start.
+	Syncs uint64 `json:"-"`
 	// Per second and milliseconds, since the last sample.
 	CommitRate float64 `json:"commits_per_s"`
+	SyncRate   float64 `json:"fsyncs_per_s"`
 	CommitP99  float64 `json:"commit_p99_ms"`
 	CommitMean float64 `json:"commit_mean_ms"`
 }
@@ -129,6 +132,7 @@ type Point struct {
 	P99             float64 `json:"p99_ms"`
 	Sessions        float64 `json:"sessions"`
 	CommitRate      float64 `json:"commits_per_s"`
+	SyncRate        float64 `json:"fsyncs_per_s"`
 	CommitP99       float64 `json:"commit_p99_ms"`
 	StoreBytes      float64 `json:"store_bytes"`
 	Restarts        float64 `json:"restarts"`
@@ -147,6 +151,7 @@ type Series struct {
 	P99             []float64 `json:"p99_ms"`
 	Sessions        []float64 `json:"sessions"`
 	CommitRate      []float64 `json:"commits_per_s"`
+	SyncRate        []float64 `json:"fsyncs_per_s"`
 	CommitP99       []float64 `json:"commit_p99_ms"`
 	StoreBytes      []float64 `json:"store_bytes"`
 	Restarts        []float64 `json:"restarts"`
@@ -164,6 +169,7 @@ func (s *Series) add(p Point) {
 	s.P99 = append(s.P99, p.P99)
 	s.Sessions = append(s.Sessions, p.Sessions)
 	s.CommitRate = append(s.CommitRate, p.CommitRate)
+	s.SyncRate = append(s.SyncRate, p.SyncRate)
 	s.CommitP99 = append(s.CommitP99, p.CommitP99)
 	s.StoreBytes = append(s.StoreBytes, p.StoreBytes)
 	s.Restarts = append(s.Restarts, p.Restarts)

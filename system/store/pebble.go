@@ -54,6 +54,7 @@ type Options struct {
 	QueueLength   int           // batches waiting for the pipeline before Commit blocks
 	Logger        *slog.Logger  //
 	ObserveCommit func(d time.Duration)
+	ObserveSync   func() // each fsync of the log
 }
 
 // Pebble is the journal in an embedded Pebble database, or in no database
@@ -66,6 +67,8 @@ type Pebble struct {
 	queue   chan commit
 	stop    chan struct{}
 	stopped chan struct{}
+	// unsynced: the pipeline wrote since its last fsync (its goroutine's own).
+	unsynced bool
 
 	mu     sync.RWMutex // guards closed against Commit racing Close
 	closed bool
@@ -204,7 +207,7 @@ func (s *Pebble) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	err := s.db.LogData(nil, pebble.Sync)
+	err := s.sync() // the pipeline has stopped: its state is ours
 	return errors.Join(err, s.db.Close())
 }
 
@@ -236,8 +239,9 @@ func (s *Pebble) run() {
 			}
 			s.write(group, errs[:0])
 		case <-tick:
-			if err := s.db.LogData(nil, pebble.Sync); err != nil {
-				s.opts.Logger.Error("store sync failed", "err", err)
+			// An idle store has nothing to make durable: no fsync.
+			if s.unsynced {
+				s.sync()
 			}
 		case <-s.stop:
 			// Commit cannot add more once closed is set; write what is left.
@@ -288,7 +292,7 @@ func (s *Pebble) write(group []commit, errs []error) {
 		}
 	}
 	if wrote && s.opts.Policy == SyncAlways {
-		if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		if err := s.sync(); err != nil {
 			for i := range errs {
 				if errs[i] == nil {
 					errs[i] = err
@@ -296,12 +300,26 @@ func (s *Pebble) write(group []commit, errs []error) {
 			}
 		}
 	}
+	s.unsynced = s.unsynced || wrote
 	if wrote && s.opts.ObserveCommit != nil {
 		s.opts.ObserveCommit(time.Since(start))
 	}
 	for i, c := range group {
 		c.done(errs[i])
 	}
+}
+
+// sync makes the log durable. Only the pipeline's goroutine calls it.
+func (s *Pebble) sync() error {
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		s.opts.Logger.Error("store sync failed", "err", err)
+		return err
+	}
+	s.unsynced = false
+	if s.opts.ObserveSync != nil {
+		s.opts.ObserveSync()
+	}
+	return nil
 }
 
 // pebbleBatch is a Batch of the Pebble journal.

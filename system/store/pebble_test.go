@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestCommitOrderAndReopen(t *testing.T) {
@@ -64,6 +66,48 @@ func TestCommitOrderAndReopen(t *testing.T) {
 			}
 			if want := n - n/10; count != want {
 				t.Fatalf("reopened store holds %d keys, want %d", count, want)
+			}
+		})
+	}
+}
+
+// Syncs are counted as they happen: under always, one per group written
+// before its callbacks run; under none, only the one at Close; under
+// batch, by the timer, and at Close.
+func TestSyncsObserved(t *testing.T) {
+	for _, policy := range []Policy{SyncAlways, SyncBatch, SyncNone} {
+		t.Run(policy.String(), func(t *testing.T) {
+			var syncs atomic.Int64
+			s, err := Open(Options{Dir: t.TempDir(), Policy: policy, SyncInterval: time.Hour, ObserveSync: func() { syncs.Add(1) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 3
+			for i := range n {
+				done := make(chan error, 1)
+				b := s.NewBatch()
+				b.Set([]byte(fmt.Sprint("k/", i)), []byte("v"))
+				s.Commit(b, func(err error) { done <- err })
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := syncs.Load()
+			switch policy {
+			case SyncAlways:
+				if before != n {
+					t.Fatalf("%d syncs for %d writes one after another, want one each", before, n)
+				}
+			default: // the timer's hour has not passed
+				if before != 0 {
+					t.Fatalf("%d syncs before the interval passed, want 0", before)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := syncs.Load(); got != before+1 {
+				t.Fatalf("%d syncs after Close, want %d", got, before+1)
 			}
 		})
 	}

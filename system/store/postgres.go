@@ -30,6 +30,7 @@ type PostgresOptions struct {
 	MaxConns      int32  // connections of the pool (the pipeline holds one while it writes)
 	Logger        *slog.Logger
 	ObserveCommit func(d time.Duration)
+	ObserveSync   func() // each transaction committed
 	// Timeout bounds each round trip to the server: a Get, a whole Scan,
 	// and the write of a group. A server that stops answering then fails
 	// the read or the commit (the actor restarts and tries again) instead
@@ -268,6 +269,8 @@ func (p *Postgres) write(group []pgCommit) {
 		cancel()
 		if err != nil {
 			p.opts.Logger.Error("journal write failed", "batches", len(group), "err", err)
+		} else if p.opts.ObserveSync != nil {
+			p.opts.ObserveSync()
 		}
 		if p.opts.ObserveCommit != nil {
 			p.opts.ObserveCommit(time.Since(start))

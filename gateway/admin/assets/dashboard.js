@@ -39,7 +39,7 @@
     { title: "Requests / s (all doors)", cols: [["requests_per_s", "req/s"]] },
     { title: "Request p99 (ms)", cols: [["p99_ms", "p99 ms"]] },
     { title: "Queues", cols: [["queue_depth", "depth"], ["publish_per_s", "publish/s"], ["consume_per_s", "consume/s"]] },
-    { title: "Store commits / s", cols: [["commits_per_s", "commits/s"]] },
+    { title: "Store commits / s", cols: [["commits_per_s", "commits/s"], ["fsyncs_per_s", "fsyncs/s"]] },
     { title: "Store commit p99 (ms)", cols: [["commit_p99_ms", "p99 ms"]] },
     { title: "Store size (MiB)", cols: [["store_bytes", "MiB", 1 / 1048576]] },
     { title: "Actors", cols: [["restarts", "restarts"], ["mailbox", "mailbox"]] },
@@ -184,7 +184,7 @@
   function drawKinds(s) {
     table("doors", s.doors || [], (d) => "<td>" + esc(d.door) + "</td>" + num(fix(d.requests_per_s)) + num(fix(d.p99_ms, 2)) + num(d.sessions, "sessions"), (d) => d.door);
     const st = s.store;
-    table("store", [st], (x) => "<td>" + (x.durable ? "yes" : "memory only") + "</td>" + num(bytes(x.size_bytes)) + num(fix(x.commits_per_s)) + num(fix(x.commit_p99_ms, 2)) + num(fix(x.commit_mean_ms, 2)), () => "store");
+    table("store", [st], (x) => "<td>" + (x.durable ? "yes" : "memory only") + "</td>" + num(bytes(x.size_bytes)) + num(fix(x.commits_per_s)) + num(fix(x.fsyncs_per_s)) + num(fix(x.commit_p99_ms, 2)) + num(fix(x.commit_mean_ms, 2)), () => "store");
     table("queues", s.queues || [], (q) => "<td>" + esc(q.name) + "</td>" + num(q.depth, "depth") +
       '<td class="prio">' + q.ready.slice().reverse().join(" ") + "</td>" + num(q.in_flight, "in-flight") + num(q.dlq, "dlq") + num(q.consumers) +
       num(fix(q.publish_per_s)) + num(fix(q.consume_per_s)), (q) => q.name);
