@@ -34,6 +34,10 @@ func benchViewsHTTP(troupeBin, surrealNpm string, ingests int, counts string) er
 	const records = 20000
 	fmt.Printf("views over HTTP: %d records, %d timed ingests per client count, mixed views (equality, range, ORDER BY+LIMIT, subquery, GROUP BY)\n",
 		records, ingests)
+	bare, err := benchBareIngests(records, ingests)
+	if err != nil {
+		return err
+	}
 	for _, field := range strings.Split(counts, ",") {
 		m, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil {
@@ -43,6 +47,7 @@ func benchViewsHTTP(troupeBin, surrealNpm string, ingests int, counts string) er
 		if err != nil {
 			return err
 		}
+		fmt.Printf("views=%-5d one client: p50 %.2f times the bare handler's\n", m, float64(p50)/float64(bare))
 		if surrealNpm == "" || m == 0 {
 			continue
 		}
@@ -73,7 +78,7 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) (p50 time.Dur
 	defer os.RemoveAll(dir)
 	addr := freeAddr()
 	stopProc, err := startProcess(troupeBin, "--ssp-addr="+addr, "--data-dir="+dir, "--fsync=none", "--data-addr=off",
-		"--hub-addr=off", "--resp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn",
+		"--hub-addr=off", "--resp-addr=off", "--admin-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn",
 		"--max-views="+strconv.Itoa(m+10))
 	if err != nil {
 		return 0, err
@@ -84,31 +89,9 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) (p50 time.Dur
 	if err := waitHealthy(base); err != nil {
 		return 0, err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
-	post := func(path, body string) error {
-		req, err := http.NewRequest("POST", base+path, strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		// Without SPKY_AUTH_SECRET any bearer token is taken (loopback only).
-		req.Header.Set("Authorization", "Bearer bench")
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, bytes.TrimSpace(out))
-		}
-		return nil
-	}
+	post := func(path, body string) error { return viewsPost(base, path, body) }
 	rng := rand.New(rand.NewPCG(1, 2))
-	record := func(i int) string {
-		return fmt.Sprintf(`{"table":"product","op":"UPDATE","id":"product:%d","record":{"price":%d,"category":"c%d","owner":"user:%d","status":"open"}}`,
-			i, rng.IntN(1000), rng.IntN(50), rng.IntN(1000))
-	}
+	record := func(i int) string { return viewsIngestBody(rng, i) }
 	for i := 0; i < 1000; i++ {
 		if err := post("/ingest", fmt.Sprintf(`{"table":"user","op":"CREATE","id":"user:%d","record":{"name":"u%d"}}`, i, i)); err != nil {
 			return 0, err
@@ -149,36 +132,10 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) (p50 time.Dur
 	// (--view-counts=0,...), which holds the same tables.
 	fmt.Printf("views=%-5d registered in %v; RSS %.1f MB\n", m, registered.Round(time.Millisecond), float64(rssViews)/1e6)
 	for _, clients := range []int{1, 16} {
-		lat := make([][]time.Duration, clients)
-		var wg sync.WaitGroup
-		errs := make(chan error, clients)
-		bodies := make([][]string, clients)
-		for c := range bodies {
-			for i := 0; i < ingests/clients; i++ {
-				bodies[c] = append(bodies[c], record(rng.IntN(records)))
-			}
-		}
-		for c := 0; c < clients; c++ {
-			wg.Add(1)
-			go func(c int) {
-				defer wg.Done()
-				for _, b := range bodies[c] {
-					t0 := time.Now()
-					if err := post("/ingest", b); err != nil {
-						errs <- err
-						return
-					}
-					lat[c] = append(lat[c], time.Since(t0))
-				}
-			}(c)
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
+		all, err := timeIngests(base, viewsBodies(rng, records, ingests, clients))
+		if err != nil {
 			return 0, err
 		}
-		all := slices.Concat(lat...)
-		slices.Sort(all)
 		pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
 		fmt.Printf("views=%-5d clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  RSS %.1f MB\n",
 			m, clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]), float64(vmRSS(pid))/1e6)
@@ -187,6 +144,109 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) (p50 time.Dur
 		}
 	}
 	return p50, nil
+}
+
+// benchBareIngests times the same ingests, from the same client, against a
+// bare net/http handler in a process of its own (it reads the body and
+// answers 200): the least an ingest over HTTP costs on this machine at
+// this moment, the floor of the figures above. It returns the one-client
+// p50.
+func benchBareIngests(records, ingests int) (time.Duration, error) {
+	addr := freeAddr()
+	self, _ := os.Executable()
+	stop, err := startProcess(self, "--bare="+addr, "--bare-size=0")
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	if err := waitHealthy("http://" + addr); err != nil {
+		return 0, err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var p50 time.Duration
+	for _, clients := range []int{1, 16} {
+		all, err := timeIngests("http://"+addr, viewsBodies(rng, records, ingests, clients))
+		if err != nil {
+			return 0, err
+		}
+		pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+		fmt.Printf("bare net/http handler clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs\n",
+			clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]))
+		if clients == 1 {
+			p50 = pct(0.50)
+		}
+	}
+	return p50, nil
+}
+
+// viewsClient is the bench's HTTP client, with a connection per client kept.
+var viewsClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
+
+// viewsPost posts body to base+path and wants a 200.
+func viewsPost(base, path, body string) error {
+	req, err := http.NewRequest("POST", base+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	// Without SPKY_AUTH_SECRET any bearer token is taken (loopback only).
+	req.Header.Set("Authorization", "Bearer bench")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := viewsClient.Do(req)
+	if err != nil {
+		return err
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// viewsIngestBody is an update of product:i with random fields.
+func viewsIngestBody(rng *rand.Rand, i int) string {
+	return fmt.Sprintf(`{"table":"product","op":"UPDATE","id":"product:%d","record":{"price":%d,"category":"c%d","owner":"user:%d","status":"open"}}`,
+		i, rng.IntN(1000), rng.IntN(50), rng.IntN(1000))
+}
+
+// viewsBodies makes each client's share of ingests updates of random
+// records.
+func viewsBodies(rng *rand.Rand, records, ingests, clients int) [][]string {
+	bodies := make([][]string, clients)
+	for c := range bodies {
+		for i := 0; i < ingests/clients; i++ {
+			bodies[c] = append(bodies[c], viewsIngestBody(rng, rng.IntN(records)))
+		}
+	}
+	return bodies
+}
+
+// timeIngests posts each client's bodies to base's /ingest, the clients at
+// once, one ingest after another each, and returns every latency, sorted.
+func timeIngests(base string, bodies [][]string) ([]time.Duration, error) {
+	lat := make([][]time.Duration, len(bodies))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(bodies))
+	for c := range bodies {
+		wg.Go(func() {
+			for _, b := range bodies[c] {
+				t0 := time.Now()
+				if err := viewsPost(base, "/ingest", b); err != nil {
+					errs <- err
+					return
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	return all, nil
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
