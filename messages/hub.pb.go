@@ -663,8 +663,9 @@ type InstanceInfo struct {
 	Reason        string                 `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
 	Healthy       bool                   `protobuf:"varint,12,opt,name=healthy,proto3" json:"healthy,omitempty"`
 	Pid           int32                  `protobuf:"varint,13,opt,name=pid,proto3" json:"pid,omitempty"`
-	Provides      string                 `protobuf:"bytes,14,opt,name=provides,proto3" json:"provides,omitempty"` // the topic its output goes to
-	Requires      string                 `protobuf:"bytes,15,opt,name=requires,proto3" json:"requires,omitempty"` // the topic its input comes from
+	Provides      string                 `protobuf:"bytes,14,opt,name=provides,proto3" json:"provides,omitempty"`                    // the topic its output goes to
+	Requires      string                 `protobuf:"bytes,15,opt,name=requires,proto3" json:"requires,omitempty"`                    // the topic its input comes from
+	InputType     string                 `protobuf:"bytes,16,opt,name=input_type,json=inputType,proto3" json:"input_type,omitempty"` // the content type of its input, once the first /input named it
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -800,6 +801,13 @@ func (x *InstanceInfo) GetProvides() string {
 func (x *InstanceInfo) GetRequires() string {
 	if x != nil {
 		return x.Requires
+	}
+	return ""
+}
+
+func (x *InstanceInfo) GetInputType() string {
+	if x != nil {
+		return x.InputType
 	}
 	return ""
 }
@@ -1760,7 +1768,7 @@ const file_hub_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12;\n" +
-	"\tsequences\x18\x03 \x03(\v2\x1d.troupe.messages.SequenceViewR\tsequences\"\x9c\x03\n" +
+	"\tsequences\x18\x03 \x03(\v2\x1d.troupe.messages.SequenceViewR\tsequences\"\xbb\x03\n" +
 	"\fInstanceInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vsequence_id\x18\x02 \x01(\tR\n" +
@@ -1783,7 +1791,9 @@ const file_hub_proto_rawDesc = "" +
 	"\ahealthy\x18\f \x01(\bR\ahealthy\x12\x10\n" +
 	"\x03pid\x18\r \x01(\x05R\x03pid\x12\x1a\n" +
 	"\bprovides\x18\x0e \x01(\tR\bprovides\x12\x1a\n" +
-	"\brequires\x18\x0f \x01(\tR\brequires\"\x15\n" +
+	"\brequires\x18\x0f \x01(\tR\brequires\x12\x1d\n" +
+	"\n" +
+	"input_type\x18\x10 \x01(\tR\tinputType\"\x15\n" +
 	"\x13InstanceInfoRequest\"[\n" +
 	"\fInstanceStop\x12\x1d\n" +
 	"\n" +

@@ -97,7 +97,9 @@ func (a *instanceActor) Receive(ctx actor.Context) {
 		msg.reply <- &Reader{s.streams[msg.kind].attach()}
 		return
 	case *openInput:
-		msg.reply <- a.openInput(msg)
+		r := a.openInput(msg)
+		s.publish() // the input's type, once the first /input named it
+		msg.reply <- r
 		return
 	case *watchMonitoring:
 		msg.reply <- a.watchMonitoring()
@@ -411,7 +413,12 @@ func (a *instanceActor) openInput(msg *openInput) inputReply {
 	case s.inputType == "" && msg.contentType == "":
 		return inputReply{err: errorf(messages.CodeNoContentType, "Content-Type must be defined")}
 	case s.inputType == "":
-		if err := s.proc.SetInputContentType(msg.contentType); err != nil {
+		err := s.proc.SetInputContentType(msg.contentType)
+		switch {
+		case errors.Is(err, process.ErrExited):
+			// Killed, its end not yet seen here: as for an ended one.
+			return inputReply{err: errorf(messages.CodeInputEnded, "Instance not running")}
+		case err != nil:
 			return inputReply{err: errorf(messages.CodeUnavailable, "the runner does not take messages: %v", err)}
 		}
 		s.inputType = msg.contentType

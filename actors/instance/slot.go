@@ -86,6 +86,7 @@ func (s *slot) info() *messages.InstanceInfo {
 		Reason:     s.reason,
 		Provides:   s.provides,
 		Requires:   s.requires,
+		InputType:  s.inputType,
 	}
 	if s.seq != nil {
 		i.SequenceId = s.seq.Id

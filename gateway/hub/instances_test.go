@@ -13,6 +13,7 @@ import (
 
 	"github.com/troupe-run/troupe/actors/instance"
 	"github.com/troupe-run/troupe/actors/instance/process"
+	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system/systemtest"
 )
 
@@ -190,17 +191,25 @@ func TestInputBackPressureAndRules(t *testing.T) {
 
 	// The sequence never reads its input: a body larger than any buffer on
 	// the way cannot be delivered, so the request cannot succeed; it ends
-	// when the instance does.
+	// when the instance does. The kill is sent once the input is attached
+	// (its type is set then), so that it ends a held request.
 	done := make(chan int, 1)
 	go func() {
 		status, _ := h.do("POST", "/instance/"+id+"/input", bytes.NewReader(make([]byte, 8<<20)), "Content-Type", "application/octet-stream")
 		done <- status
 	}()
+	systemtest.Eventually(t, "the input to be attached", func() bool {
+		i, err := h.inst.Do(context.Background(), id, &messages.InstanceInfoRequest{})
+		return err == nil && i.InputType == "application/octet-stream"
+	})
 	h.json("POST", "/instance/"+id+"/_kill", "", http.StatusAccepted, nil)
 	if status := <-done; status != http.StatusConflict {
 		t.Errorf("input to an instance that never read it = %d, want 409", status)
 	}
 	h.ended(id)
+	if status, body := h.do("POST", "/instance/"+id+"/input", strings.NewReader("late"), "Content-Type", "text/plain"); status != http.StatusConflict {
+		t.Errorf("input to an ended instance = %d %s, want 409", status, body)
+	}
 }
 
 func TestStdinAndInputWithoutEnd(t *testing.T) {
