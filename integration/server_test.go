@@ -79,6 +79,7 @@ func (s *server) start() {
 		"--ssp-addr=127.0.0.1:0",
 		"--hub-addr=127.0.0.1:0",
 		"--resp-addr=127.0.0.1:0",
+		"--synap-rpc-addr=127.0.0.1:0",
 		"--admin-addr=127.0.0.1:0",
 		"--skip-control-addr=off", "--skip-streaming-addr=off",
 		"--log-format=json", "--log-level=debug",

@@ -261,7 +261,7 @@ func TestViewsJobsBadConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			args := append([]string{"--data-dir=" + t.TempDir(), "--data-addr=127.0.0.1:0", "--ssp-addr=127.0.0.1:0", "--hub-addr=off", "--resp-addr=off", "--admin-addr=off",
+			args := append([]string{"--data-dir=" + t.TempDir(), "--data-addr=127.0.0.1:0", "--ssp-addr=127.0.0.1:0", "--hub-addr=off", "--resp-addr=off", "--synap-rpc-addr=off", "--admin-addr=off",
 				"--skip-control-addr=off", "--skip-streaming-addr=off"}, tc.args...)
 			cmd := exec.CommandContext(ctx, binary, args...)
 			cmd.Env = append(os.Environ(), "SPKY_JOB_CONFIG="+tc.env)

@@ -33,6 +33,7 @@ type Config struct {
 	DataAddr           string
 	HubAddr            string
 	RESPAddr           string
+	SynapRPCAddr       string
 	RESPScanCursors    int
 	SkipControlAddr    string
 	SkipStreamingAddr  string
@@ -191,6 +192,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.DataAddr, "data-addr", ":15500", "data front door address; off disables it")
 	fs.StringVar(&c.HubAddr, "hub-addr", ":8000", "hub front door address; off disables it")
 	fs.StringVar(&c.RESPAddr, "resp-addr", ":6379", "Redis-protocol front door address (RESP2/RESP3, the data door's keyspace and pub/sub); off disables it")
+	fs.StringVar(&c.SynapRPCAddr, "synap-rpc-addr", ":15501", "SynapRPC front door address (the original Synap's binary protocol, synap:// URLs of its SDKs, on the data door's commands; needs --data-addr); off disables it")
 	fs.IntVar(&c.RESPScanCursors, "resp-scan-cursors", 65536, "SCAN cursors the Redis-protocol door remembers (for every connection); an older cursor is refused")
 	fs.StringVar(&c.SkipControlAddr, "skip-control-addr", "", "reactive control front door address (default: the control_port of the service's runService call; with one --skip-service this wins); off disables it")
 	fs.StringVar(&c.SkipStreamingAddr, "skip-streaming-addr", "", "reactive streaming front door address (default: the streaming_port of the service's runService call; with one --skip-service this wins); off disables it")

@@ -113,7 +113,7 @@ func bench(troupeBin, target, fsync string, conns int, d time.Duration, keys int
 		defer os.RemoveAll(dir)
 		addr := freeAddr()
 		stop, err := startProcess(troupeBin, "--data-addr="+addr, "--data-dir="+dir, "--fsync="+fsync,
-			"--ssp-addr=off", "--hub-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--resp-addr=off", "--log-level=warn")
+			"--ssp-addr=off", "--hub-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--resp-addr=off", "--synap-rpc-addr=off", "--log-level=warn")
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func startupTime(troupeBin string, n int) error {
 	defer os.RemoveAll(dir)
 	addr := freeAddr()
 	args := []string{"--data-addr=" + addr, "--data-dir=" + dir, "--fsync=none", "--max-body=64MiB",
-		"--ssp-addr=off", "--hub-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--resp-addr=off", "--log-level=warn"}
+		"--ssp-addr=off", "--hub-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--resp-addr=off", "--synap-rpc-addr=off", "--log-level=warn"}
 	stop, err := startProcess(troupeBin, args...)
 	if err != nil {
 		return err

@@ -187,6 +187,7 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 			MetricsHandler: sys.Metrics.Handler(),
 		}, log.With("door", "data"))
 		serveHTTP(g, servers, "data", d.socks.data, door, door.Drain, limits(c), log)
+		d.listenSynapRPC(g, servers, door, sessions)
 	}
 	if d.socks.ssp != nil {
 		sessions, err := sys.Sessions("ssp")

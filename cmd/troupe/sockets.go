@@ -16,11 +16,15 @@ import (
 // door that is off. The reactive doors bind later: their ports may come
 // from the service module.
 type sockets struct {
-	data, ssp, hub, resp, admin net.Listener
+	data, ssp, hub, resp, synapRPC, admin net.Listener
 }
 
 func bind(c system.Config) (*sockets, error) {
 	s := &sockets{}
+	rpcAddr := c.SynapRPCAddr
+	if !system.Enabled(c.DataAddr) {
+		rpcAddr = "off" // the SynapRPC door runs the data door's commands
+	}
 	for _, door := range []struct {
 		name, addr string
 		ln         *net.Listener
@@ -29,6 +33,7 @@ func bind(c system.Config) (*sockets, error) {
 		{"ssp", c.SSPAddr, &s.ssp},
 		{"hub", c.HubAddr, &s.hub},
 		{"resp", c.RESPAddr, &s.resp},
+		{"synap-rpc", rpcAddr, &s.synapRPC},
 		{"admin", c.AdminAddr, &s.admin},
 	} {
 		if !system.Enabled(door.addr) {
@@ -47,7 +52,7 @@ func bind(c system.Config) (*sockets, error) {
 // and the second close's error means nothing then.
 func (s *sockets) close() error {
 	var errs []error
-	for _, ln := range []net.Listener{s.data, s.ssp, s.hub, s.resp, s.admin} {
+	for _, ln := range []net.Listener{s.data, s.ssp, s.hub, s.resp, s.synapRPC, s.admin} {
 		if ln != nil {
 			if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 				errs = append(errs, err)
