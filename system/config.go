@@ -133,6 +133,7 @@ type Config struct {
 	HubMaxFiles       int
 	HubMaxFile        int64
 	HubMaxInstances   int
+	HubMaxSequences   int
 	HubRetention      time.Duration
 	HubMaxEnded       int
 	HubStreamBuffer   int64
@@ -296,6 +297,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.IntVar(&c.HubMaxFiles, "hub-max-files", 50_000, "most files in a sequence package")
 	fs.Var((*byteSize)(&c.HubMaxFile), "hub-max-file", "largest file in a sequence package")
 	fs.IntVar(&c.HubMaxInstances, "hub-max-instances", 100, "sequence instances running at once")
+	fs.IntVar(&c.HubMaxSequences, "hub-max-sequences", 1000, "sequences the hub stores; past it an upload is refused (507)")
 	fs.DurationVar(&c.HubRetention, "hub-retention", 3*time.Minute, "how long an ended instance stays readable, with its output")
 	fs.IntVar(&c.HubMaxEnded, "hub-max-ended", 1000, "ended instances kept readable; past it the one that ended longest ago is forgotten before its --hub-retention is over")
 	c.HubStreamBuffer, c.HubTopicBuffer = 1<<20, 1<<20
