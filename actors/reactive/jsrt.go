@@ -269,6 +269,50 @@ func (r *runtime) value(text string) goja.Value {
 	return v
 }
 
+// getArray reads key of n (recording the read) as a new array of the
+// values' shared frozen JavaScript values.
+func (r *runtime) getArray(n *engine.Node, key string) goja.Value {
+	vals, err := r.eng.Get(n, key)
+	if err != nil {
+		r.throw(err)
+	}
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = r.value(v)
+	}
+	return r.rt.NewArray(out...)
+}
+
+// plainKey is the canonical JSON of a number or string key, written by Go
+// as JSON.stringify and then engine.Canonical would have it.
+func plainKey(v any) (string, error) {
+	switch x := v.(type) {
+	case int64:
+		return engine.FormatNumber(float64(x)), nil
+	case float64:
+		return engine.FormatNumber(x), nil
+	case string:
+		if !strings.ContainsAny(x, "\"\\") && !hasControl(x) {
+			return `"` + x + `"`, nil
+		}
+		q, err := json.Marshal(x)
+		if err != nil {
+			return "", err
+		}
+		return engine.Canonical(q)
+	}
+	return "", fmt.Errorf("getArray: a key of type %T is neither a number nor a string", v)
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
 // install defines globalThis.__troupe, the bridge the built-in modules call.
 func (r *runtime) install() error {
 	rt := r.rt
@@ -306,20 +350,18 @@ func (r *runtime) install() error {
 		return goja.Undefined()
 	})
 	set("getArray", func(c goja.FunctionCall) goja.Value {
-		n := r.node(c.Argument(0))
 		key, err := engine.Canonical([]byte(c.Argument(1).String()))
 		if err != nil {
 			r.throw(err)
 		}
-		vals, err := r.eng.Get(n, key)
+		return r.getArray(r.node(c.Argument(0)), key)
+	})
+	set("getArrayOf", func(c goja.FunctionCall) goja.Value {
+		key, err := plainKey(c.Argument(1).Export())
 		if err != nil {
 			r.throw(err)
 		}
-		out := make([]any, len(vals))
-		for i, v := range vals {
-			out[i] = r.value(v)
-		}
-		return rt.NewArray(out...)
+		return r.getArray(r.node(c.Argument(0)), key)
 	})
 	set("size", func(c goja.FunctionCall) goja.Value {
 		return rt.ToValue(r.eng.Size(r.node(c.Argument(0))))

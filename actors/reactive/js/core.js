@@ -74,6 +74,14 @@ function checkParam(p) {
   return deepFreeze(p);
 }
 
+// getArray reads a key of a collection. Numbers and strings, the keys of
+// almost every join, go to Go as they are, which writes their JSON itself:
+// a mapper joining a whole group makes one such read per member.
+function getArray(h, key) {
+  const t = typeof key;
+  return Object.freeze(t === "number" || t === "string" ? T.getArrayOf(h, key) : T.getArray(h, json(key, "key")));
+}
+
 function uniqueOf(values, d, none) {
   switch (values.length) {
     case 1:
@@ -95,7 +103,7 @@ export class LazyCollectionImpl extends SkManaged {
     Object.freeze(this);
   }
   getArray(key) {
-    return Object.freeze(T.getArray(this.h, json(key, "key")));
+    return getArray(this.h, key);
   }
   getUnique(key, d) {
     return uniqueOf(this.getArray(key), d, true);
@@ -110,7 +118,7 @@ export class EagerCollectionImpl extends SkManaged {
     Object.freeze(this);
   }
   getArray(key) {
-    return Object.freeze(T.getArray(this.h, json(key, "key")));
+    return getArray(this.h, key);
   }
   getUnique(key, d) {
     return uniqueOf(this.getArray(key), d, true);
@@ -654,6 +662,19 @@ export class ContextImpl extends SkManaged {
   }
 }
 
+// pushPair appends the JSON texts of a mapper's [key, value] pair.
+function pushPair(m, out, kv) {
+  if (!Array.isArray(kv) || kv.length !== 2) throw new SkipError(`${m.constructor.name}.mapEntry must yield [key, value] pairs, got ${JSON.stringify(kv)}`);
+  out.push(pairText(m, kv[0], "key"), pairText(m, kv[1], "value"));
+}
+
+// pairText is JSON.stringify(v), without the serializer for a finite
+// number, whose JSON is its string form.
+function pairText(m, v, what) {
+  if (typeof v === "number" && isFinite(v)) return "" + v;
+  return json(v, `${m.constructor.name}.mapEntry ${what}`);
+}
+
 // Hooks Go calls. Each takes and returns JSON text, so that one entry
 // crosses once in each direction.
 const hooks = {
@@ -667,17 +688,19 @@ const hooks = {
   // key and values come as JSON texts, or (raw true) as plain values
   // Go built itself: strings and numbers need no parsing.
   map(m, key, values, raw) {
-    let out = "";
     // Go builds a fresh array for every call: the raw one holds only
     // strings and numbers, which need no freezing.
     const res = m.mapEntry(raw ? key : parse(key), new ValuesImpl(raw ? values : parseValues(values)), hooks.context);
-    for (const kv of res) {
-      if (!Array.isArray(kv) || kv.length !== 2) throw new SkipError(`${m.constructor.name}.mapEntry must yield [key, value] pairs, got ${JSON.stringify(kv)}`);
-      const k = json(kv[0], `${m.constructor.name}.mapEntry key`);
-      const v = json(kv[1], `${m.constructor.name}.mapEntry value`);
-      out = out.length === 0 ? k + "\n" + v : out + "\n" + k + "\n" + v;
+    const out = [];
+    // An array (what mappers mostly return) is walked by index: goja's
+    // iterator protocol allocates a result object per element.
+    if (Array.isArray(res)) {
+      for (let i = 0; i < res.length; i++) pushPair(m, out, res[i]);
+    } else {
+      for (const kv of res) pushPair(m, out, kv);
     }
-    return out;
+    // One join: concatenating as it goes copies the text once per pair.
+    return out.join("\n");
   },
   compute(c, h, key) {
     const res = c.compute(new LazyCollectionImpl(h), parse(key), hooks.context);
