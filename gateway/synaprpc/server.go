@@ -156,9 +156,9 @@ func (s *Server) accept(nc net.Conn) {
 		_ = tc.SetKeepAlive(true)
 	}
 	s.mu.Lock()
-	if s.closed || len(s.conns) >= s.cfg.MaxConns {
+	if closed := s.closed; closed || len(s.conns) >= s.cfg.MaxConns {
 		s.mu.Unlock()
-		if !s.closed {
+		if !closed {
 			s.log.Warn("synap-rpc: connection refused: --max-sessions connections are open", "client", nc.RemoteAddr().String())
 		}
 		nc.Close()

@@ -328,3 +328,54 @@ func readFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 	_, err := io.ReadFull(r, buf)
 	return buf, err
 }
+
+// The client's side of the wire, for the tests and tools that speak it.
+
+// EncodeRequest returns the frame of a request.
+func EncodeRequest(id uint32, cmd string, args []any) []byte {
+	var buf bytes.Buffer
+	buf.Write([]byte{0, 0, 0, 0})
+	e := msgpack.NewEncoder(&buf)
+	e.UseCompactInts(true)
+	_ = e.EncodeArrayLen(3)
+	_ = e.EncodeUint(uint64(id))
+	_ = e.EncodeString(cmd)
+	_ = e.EncodeArrayLen(len(args))
+	for _, a := range args {
+		encodeValue(e, a)
+	}
+	b := buf.Bytes()
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+// DecodeReply decodes a reply frame's body: its id, and its value or its
+// error text.
+func DecodeReply(body []byte) (id uint32, v any, errText string, err error) {
+	d := msgpack.NewDecoder(bytes.NewReader(body))
+	if n, err := d.DecodeArrayLen(); err != nil || n != 2 {
+		return 0, nil, "", fmt.Errorf("%w: a reply is [id, result]", errMalformed)
+	}
+	if id, err = d.DecodeUint32(); err != nil {
+		return 0, nil, "", err
+	}
+	if n, err := d.DecodeMapLen(); err != nil || n != 1 {
+		return 0, nil, "", fmt.Errorf("%w: a result is {Ok: value} or {Err: text}", errMalformed)
+	}
+	tag, err := d.DecodeString()
+	if err != nil {
+		return 0, nil, "", err
+	}
+	switch tag {
+	case "Ok":
+		v, err = decodeValue(d, 0)
+		return id, v, "", err
+	case "Err":
+		errText, err = d.DecodeString()
+		return id, nil, errText, err
+	}
+	return 0, nil, "", fmt.Errorf("%w: unknown result %q", errMalformed, tag)
+}
+
+// ReadFrame reads one frame's body, of at most limit bytes.
+func ReadFrame(r io.Reader, limit int) ([]byte, error) { return readFrame(r, nil, limit) }
