@@ -125,6 +125,7 @@ func (a *storeActor) Recover(r store.Reader) error {
 	if err != nil {
 		return fmt.Errorf("reading the stored sequences: %w", err)
 	}
+	a.svc.stored.Store(int64(len(a.seqs)))
 	return nil
 }
 
@@ -147,7 +148,12 @@ func (a *storeActor) add(ctx actor.Context, rec *messages.SequenceRecord) {
 		ctx.Respond(&messages.SequenceReply{ErrorCode: messages.CodeInvalid, ErrorMessage: err.Error()})
 		return
 	}
+	if _, replaced := a.seqs[rec.Id]; !replaced && a.svc.full(len(a.seqs)) {
+		ctx.Respond(&messages.SequenceReply{ErrorCode: messages.CodeLimit, ErrorMessage: a.svc.fullError().Message})
+		return
+	}
 	a.seqs[rec.Id] = rec
+	a.svc.stored.Store(int64(len(a.seqs)))
 	a.log.Set(recordKey(rec.Id), raw)
 	a.log.Reply(ctx.Sender(), &messages.SequenceReply{Sequences: []*messages.SequenceView{a.view(rec)}}, storeFailed)
 }
@@ -223,6 +229,7 @@ func (a *storeActor) settle(id string) {
 // durable; the caller removes the package folder.
 func (a *storeActor) remove(sender *actor.PID, rec *messages.SequenceRecord) {
 	delete(a.seqs, rec.Id)
+	a.svc.stored.Store(int64(len(a.seqs)))
 	a.log.Delete(recordKey(rec.Id))
 	a.log.Reply(sender, &messages.SequenceReply{Sequences: []*messages.SequenceView{{Sequence: rec}}}, storeFailed)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,6 +31,9 @@ type Options struct {
 	// temporary folder, removed by Close (the store is memory-only then).
 	Dir    string
 	Limits Limits
+	// MaxSequences bounds the sequences stored; past it an upload is
+	// messages.CodeLimit. 0: no limit.
+	MaxSequences int
 	// KillWait bounds how long a delete with x-seq-kill-inst waits for the
 	// sequence's instances to end; 20 s when zero.
 	KillWait time.Duration
@@ -47,6 +51,11 @@ type Service struct {
 	root string
 	temp bool
 	pid  *actor.PID
+
+	// stored is how many sequences the store actor holds, which it keeps
+	// up to date: Add refuses at once, before unpacking, when the store
+	// is full (the actor's own check decides).
+	stored atomic.Int64
 
 	// live is which instances each sequence has. Only the store actor
 	// touches it; it is here so that it outlives a restart of the actor
@@ -142,6 +151,9 @@ func reply(res any) ([]*messages.SequenceView, error) {
 // Add unpacks a package read from body and stores it as a new sequence.
 // A refused package is a *PackageError.
 func (s *Service) Add(ctx context.Context, body io.Reader) (*messages.SequenceRecord, error) {
+	if s.full(int(s.stored.Load())) {
+		return nil, s.fullError()
+	}
 	id := NewID()
 	dir := filepath.Join(s.root, id)
 	p, err := Unpack(body, dir, s.opts.Limits)
@@ -161,6 +173,14 @@ func (s *Service) Add(ctx context.Context, body io.Reader) (*messages.SequenceRe
 	}
 	s.sys.Log.Info("sequence added", "sequence", id, "name", p.Name, "engine", p.Engine)
 	return rec, nil
+}
+
+// full reports whether a new sequence would go past MaxSequences, with n
+// sequences stored.
+func (s *Service) full(n int) bool { return s.opts.MaxSequences > 0 && n >= s.opts.MaxSequences }
+
+func (s *Service) fullError() *Error {
+	return &Error{messages.CodeLimit, fmt.Sprintf("there are already %d sequences, the limit (--hub-max-sequences)", s.opts.MaxSequences)}
 }
 
 // Get returns one sequence with its instances.

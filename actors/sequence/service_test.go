@@ -83,3 +83,39 @@ func TestDeleteWithdrawnByItsClient(t *testing.T) {
 		t.Fatalf("the sequence after the delete was withdrawn: %v", err)
 	}
 }
+
+// TestMaxSequences: past MaxSequences an upload is refused with
+// CodeLimit; a replacement and an upload after a delete are not.
+func TestMaxSequences(t *testing.T) {
+	sys := systemtest.Boot(t)
+	seqs, err := sequence.Start(sys, sequence.Options{MaxSequences: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seqs.Close() })
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		rec, err := seqs.Add(ctx, bytes.NewReader(gzipped(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.Id)
+	}
+	var refused *sequence.Error
+	if _, err := seqs.Add(ctx, bytes.NewReader(gzipped(t))); !errors.As(err, &refused) || refused.Code != messages.CodeLimit {
+		t.Fatalf("a third sequence past a limit of 2: %v, want %s", err, messages.CodeLimit)
+	}
+	if _, err := seqs.Replace(ctx, ids[0], bytes.NewReader(gzipped(t))); err != nil {
+		t.Fatalf("replacing a sequence of a full store: %v", err)
+	}
+	if err := seqs.Delete(ctx, ids[1], false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seqs.Add(ctx, bytes.NewReader(gzipped(t))); err != nil {
+		t.Fatalf("a sequence after a delete made room: %v", err)
+	}
+	if list, err := seqs.List(ctx); err != nil || len(list) != 2 {
+		t.Fatalf("stored: %d %v, want 2", len(list), err)
+	}
+}

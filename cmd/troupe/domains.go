@@ -80,8 +80,8 @@ func startDomains(sys *system.System, socks *sockets, logs *hub.LogTap) (*domain
 	if d.jobs, err = startJobs(sys, d.queues, d.views); err != nil {
 		return nil, d.fail(err)
 	}
-	if d.seqs, err = sequence.Start(sys, sequence.Options{Dir: sys.Path("sequences"), Limits: sequence.Limits{
-		MaxBytes: c.HubMaxUnpacked, MaxFiles: c.HubMaxFiles, MaxFileBytes: c.HubMaxFile}}); err != nil {
+	if d.seqs, err = sequence.Start(sys, sequence.Options{Dir: sys.Path("sequences"), MaxSequences: c.HubMaxSequences,
+		Limits: sequence.Limits{MaxBytes: c.HubMaxUnpacked, MaxFiles: c.HubMaxFiles, MaxFileBytes: c.HubMaxFile}}); err != nil {
 		return nil, d.fail(err)
 	}
 	if d.topics, err = topic.Start(sys, topic.Options{ConsumerBuffer: int(c.HubTopicBuffer), MaxTopics: c.HubMaxTopics,
