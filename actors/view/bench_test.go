@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -102,65 +103,124 @@ func cpuTime() time.Duration {
 func BenchmarkIngestMixed(b *testing.B) {
 	for _, m := range []int{1000, 5000} {
 		b.Run(fmt.Sprintf("views=%d", m), func(b *testing.B) {
-			const records = 20000
-			sys := systemtest.Boot(b)
-			svc, err := Start(sys, Options{TTLInterval: time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			systemtest.Eventually(b, "the views engine to be ready", svc.Ready)
-			rng := rand.New(rand.NewPCG(1, 2))
-			ingest := func(table, id string, rec []byte) {
-				r, err := svc.Ingest(bg, &messages.IngestRequest{Table: table, Op: "UPDATE", Id: id, Record: rec})
-				if err != nil || r.ErrorCode != "" {
-					b.Fatal(err, r)
-				}
-			}
-			record := func() []byte {
-				return fmt.Appendf(nil, `{"price":%d,"category":"c%d","owner":"user:%d","status":"open"}`,
-					rng.IntN(1000), rng.IntN(50), rng.IntN(1000))
-			}
-			for i := range 1000 {
-				ingest("user", fmt.Sprint("user:", i), fmt.Appendf(nil, `{"name":"u%d"}`, i))
-			}
-			for i := range records {
-				ingest("product", fmt.Sprint("product:", i), record())
-			}
+			mx := newMixed(b)
 			for i := range m {
-				var q string
-				var params []byte
-				switch i % 5 {
-				case 0:
-					q, params = "SELECT * FROM product WHERE owner = $owner", fmt.Appendf(nil, `{"owner":"user:%d"}`, rng.IntN(1000))
-				case 1:
-					lo := rng.IntN(990)
-					q = fmt.Sprintf("SELECT * FROM product WHERE price > %d AND price < %d", lo, lo+3)
-				case 2:
-					q = fmt.Sprintf("SELECT * FROM product WHERE category = 'c%d' ORDER BY price DESC, id LIMIT 10", rng.IntN(50))
-				case 3:
-					q = fmt.Sprintf("SELECT *, (SELECT name FROM user WHERE id = $parent.owner) AS who FROM product WHERE owner = user:%d", rng.IntN(1000))
-				case 4:
-					q = fmt.Sprintf("SELECT category, count() AS n FROM product WHERE price > %d GROUP BY category", 990+rng.IntN(10))
-				}
-				r, err := svc.Register(bg, &messages.RegisterView{Id: strconv.Itoa(i), Surql: q, Params: params})
-				if err != nil || r.ErrorCode != "" {
-					b.Fatal(err, r)
-				}
+				mx.register(i, i%5)
 			}
 			changes := make([][]byte, 4096)
 			for i := range changes {
-				changes[i] = record()
+				changes[i] = mx.record()
 			}
 			n := 0
 			cpu := cpuTime()
 			pprof.Do(bg, pprof.Labels("phase", "ingest"), func(context.Context) {
 				for b.Loop() {
-					ingest("product", fmt.Sprint("product:", rng.IntN(records)), changes[n%len(changes)])
+					mx.ingest("product", fmt.Sprint("product:", mx.rng.IntN(mixedRecords)), changes[n%len(changes)])
 					n++
 				}
 			})
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/ingest")
 			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-µs/ingest")
 		})
+	}
+}
+
+// BenchmarkViewMemory is the heap that registered views hold, per view,
+// for each kind of BenchmarkIngestMixed's mix and for the mix itself, over
+// its 20,000 records (the live heap after a collection, less that before
+// the views were registered; no subscriber, so no view actor):
+//
+//	go test -run '^$' -bench ViewMemory -benchtime 1x ./actors/view
+func BenchmarkViewMemory(b *testing.B) {
+	kinds := []string{"equality", "range", "order-limit", "subquery", "group", "mixed"}
+	for kind, name := range kinds {
+		b.Run(name, func(b *testing.B) {
+			const m = 2000
+			for b.Loop() {
+				mx := newMixed(b)
+				before := liveHeap()
+				for i := range m {
+					if name == "mixed" {
+						mx.register(i, i%5)
+					} else {
+						mx.register(i, kind)
+					}
+				}
+				b.ReportMetric(float64(liveHeap()-before)/m, "B/view")
+			}
+		})
+	}
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+const mixedRecords = 20000
+
+// mixed is the views service with BenchmarkIngestMixed's tables: 1,000
+// users and 20,000 products.
+type mixed struct {
+	b   *testing.B
+	svc *Service
+	rng *rand.Rand
+}
+
+func newMixed(b *testing.B) *mixed {
+	sys := systemtest.Boot(b)
+	svc, err := Start(sys, Options{TTLInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	systemtest.Eventually(b, "the views engine to be ready", svc.Ready)
+	mx := &mixed{b: b, svc: svc, rng: rand.New(rand.NewPCG(1, 2))}
+	for i := range 1000 {
+		mx.ingest("user", fmt.Sprint("user:", i), fmt.Appendf(nil, `{"name":"u%d"}`, i))
+	}
+	for i := range mixedRecords {
+		mx.ingest("product", fmt.Sprint("product:", i), mx.record())
+	}
+	return mx
+}
+
+func (mx *mixed) ingest(table, id string, rec []byte) {
+	r, err := mx.svc.Ingest(bg, &messages.IngestRequest{Table: table, Op: "UPDATE", Id: id, Record: rec})
+	if err != nil || r.ErrorCode != "" {
+		mx.b.Fatal(err, r)
+	}
+}
+
+func (mx *mixed) record() []byte {
+	return fmt.Appendf(nil, `{"price":%d,"category":"c%d","owner":"user:%d","status":"open"}`,
+		mx.rng.IntN(1000), mx.rng.IntN(50), mx.rng.IntN(1000))
+}
+
+// register registers view i of a kind: 0 equality on a param, 1 a narrow
+// price range, 2 ORDER BY + LIMIT over a category, 3 a subquery through
+// $parent, 4 GROUP BY over a range.
+func (mx *mixed) register(i, kind int) {
+	rng := mx.rng
+	var q string
+	var params []byte
+	switch kind {
+	case 0:
+		q, params = "SELECT * FROM product WHERE owner = $owner", fmt.Appendf(nil, `{"owner":"user:%d"}`, rng.IntN(1000))
+	case 1:
+		lo := rng.IntN(990)
+		q = fmt.Sprintf("SELECT * FROM product WHERE price > %d AND price < %d", lo, lo+3)
+	case 2:
+		q = fmt.Sprintf("SELECT * FROM product WHERE category = 'c%d' ORDER BY price DESC, id LIMIT 10", rng.IntN(50))
+	case 3:
+		q = fmt.Sprintf("SELECT *, (SELECT name FROM user WHERE id = $parent.owner) AS who FROM product WHERE owner = user:%d", rng.IntN(1000))
+	case 4:
+		q = fmt.Sprintf("SELECT category, count() AS n FROM product WHERE price > %d GROUP BY category", 990+rng.IntN(10))
+	}
+	r, err := mx.svc.Register(bg, &messages.RegisterView{Id: strconv.Itoa(i), Surql: q, Params: params})
+	if err != nil || r.ErrorCode != "" {
+		mx.b.Fatal(err, r)
 	}
 }

@@ -124,6 +124,9 @@ func (v *View) applyMain(t *Tables, ev Event, c *pending) {
 		if ev.New != nil && v.plan.matches(ev.New, v.parent) {
 			e = v.plan.fill(v.spare, ev.ID, ev.New)
 			v.spare = nil
+			if v.partial && !v.keeps(e) { // it ranks among the rows not kept
+				v.spare, e = e, nil
+			}
 		}
 		if old := v.rows[ev.ID]; e != nil || old != nil {
 			changes[0] = change{id: ev.ID, e: e, old: old, found: true}
@@ -136,9 +139,43 @@ func (v *View) applyMain(t *Tables, ev Event, c *pending) {
 			reached = true
 		}
 	}
+	if v.partial && v.tree.len() < v.plan.start+v.plan.limit {
+		n += v.refill(t, c)
+		reached = true
+	}
 	if reached {
 		v.settle(t, n, c)
 	}
+	v.trim(v.keep())
+}
+
+// refill brings a partial view whose window lacks rows back to keep rows
+// from the tables, and returns the number of rows it added, each touched.
+// The rows it did not keep rank after those it keeps, so the best of them
+// go after the last row kept.
+func (v *View) refill(t *Tables, c *pending) int {
+	p := v.plan
+	var more []*entry
+	for id, rec := range v.candidates(t) {
+		if _, kept := v.rows[id]; !kept && p.matches(rec, v.parent) {
+			more = append(more, p.entry(id, rec))
+		}
+	}
+	slices.SortFunc(more, p.compare)
+	if k := v.keep() - v.tree.len(); len(more) > k {
+		more = more[:k]
+	} else {
+		v.partial = false
+	}
+	for _, e := range more {
+		v.insert(e)
+		// A row this Apply dropped (it ranked past the last row kept) may
+		// come back: its new entry then replaces the old one.
+		if tc := c.touch(e.id, e); tc.old != nil {
+			tc.moved = p.compare(tc.old, e) != 0
+		}
+	}
+	return len(more)
 }
 
 // replace puts the entry of a change in the index in place of the row's

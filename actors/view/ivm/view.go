@@ -51,11 +51,13 @@ func (d Delta) Empty() bool {
 // fills it from the tables; Apply brings it up to date with each Event of a
 // table it reads (see Tables).
 //
-// The view keeps every row that matches its WHERE in an ordered index,
-// and its result is the window that START and LIMIT cut from it, so a row
-// that leaves the window is replaced from the index without a scan. A row
-// in the window holds one subview per subquery, bound to the row's record
-// as $parent. A grouped view keeps its groups' aggregates.
+// The view keeps the rows that match its WHERE in an ordered index, and
+// its result is the window that START and LIMIT cut from it, so a row that
+// leaves the window is mostly replaced from the index without a scan. A
+// view with a LIMIT keeps only the first rows of its order: the window and
+// a margin past it (see keep). A row in the window holds one subview per
+// subquery, bound to the row's record as $parent. A grouped view keeps its
+// groups' aggregates.
 //
 // A View is not safe for concurrent use.
 type View struct {
@@ -69,6 +71,11 @@ type View struct {
 
 	pending pending // what the current Apply touched
 	spare   *entry  // an entry that left the index, to fill again
+
+	// partial is set when the view keeps fewer rows than its WHERE
+	// accepts (see keep): every row it does not keep then ranks after
+	// every row it keeps.
+	partial bool
 
 	// hashText is Hash's result for hash and gen as hashOf holds them.
 	hashText string
@@ -163,13 +170,18 @@ func (v *View) Load(t *Tables) {
 	p.links.t = t
 	clear(v.rows)
 	v.tree.root = nil
-	v.hash = 0
+	v.hash, v.partial = 0, false
 	if p.group == nil {
+		keep := v.keep()
 		for id, rec := range v.candidates(t) {
 			if p.matches(rec, v.parent) {
 				v.insert(p.entry(id, rec))
+				if keep >= 0 && v.tree.len() > 2*keep { // bound the memory a large table takes
+					v.trim(keep)
+				}
 			}
 		}
+		v.trim(keep)
 	} else {
 		clear(v.groups)
 		for _, rec := range v.candidates(t) {
@@ -206,6 +218,47 @@ func (v *View) candidates(t *Tables) iter.Seq2[string, map[string]any] {
 func (v *View) insert(e *entry) {
 	v.rows[e.id] = e
 	v.tree.insert(e)
+}
+
+// windowMargin is the number of rows past the end of its window that a view
+// with a LIMIT keeps, beyond LIMIT more: rows that leave the window are
+// replaced from them, and only when the margin is used up are the tables
+// scanned again (View.refill). A variable so that tests can make it small.
+var windowMargin = 16
+
+// keep is the number of rows a view keeps in its index: with a LIMIT, the
+// rows START skips, the window and a margin of LIMIT + windowMargin rows
+// (ORDER BY price LIMIT 10 over 10,000 rows keeps 36 of them); -1, every
+// row, without a LIMIT or when grouped (a group's row depends on all its
+// members).
+func (v *View) keep() int {
+	p := v.plan
+	if p.limit < 0 || p.group != nil {
+		return -1
+	}
+	return p.start + 2*p.limit + windowMargin
+}
+
+// trim drops the rows past the first keep of the order (keep -1: none).
+// They are past the window's end, so no row of the result changes.
+func (v *View) trim(keep int) {
+	if keep < 0 {
+		return
+	}
+	for v.tree.len() > keep {
+		e := v.tree.at(v.tree.len() - 1)
+		v.tree.remove(e)
+		delete(v.rows, e.id)
+		v.partial = true
+	}
+}
+
+// keeps reports whether a partial view keeps e, the new entry of a row:
+// only if it ranks before the last row kept (or is that row, unmoved), as
+// the rows not kept may rank anywhere after it.
+func (v *View) keeps(e *entry) bool {
+	n := v.tree.len()
+	return n > 0 && v.plan.compare(e, v.tree.at(n-1)) <= 0
 }
 
 // Result returns the view's rows, in order.

@@ -2,6 +2,7 @@ package ivm
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -372,5 +373,36 @@ func TestHashIsStable(t *testing.T) {
 		if got := Hash(tc.rows, tc.gen); got != tc.want {
 			t.Errorf("Hash(%v, %d) = %s, want %s", tc.rows, tc.gen, got, tc.want)
 		}
+	}
+}
+
+// A view with a LIMIT keeps only its window and a margin of rows, however
+// many its WHERE accepts, and refills from the table when rows leave.
+func TestLimitViewKeepsFewRows(t *testing.T) {
+	f := newFixture(t)
+	for i := range 200 {
+		f.apply(Create, "t", fmt.Sprint("t:", i), fmt.Sprintf(`{"n": %d}`, i%50))
+	}
+	v := f.view("SELECT * FROM t ORDER BY n DESC, id LIMIT 3 START 1", "")
+	keep := 1 + 2*3 + windowMargin
+	held := func() {
+		t.Helper()
+		if n := v.tree.len(); n > keep || n != len(v.rows) {
+			t.Fatalf("the view holds %d rows (map %d), at most %d", n, len(v.rows), keep)
+		}
+	}
+	held()
+	// Take the best rows away one by one: each time the window refills
+	// (f.apply checks the result against Evaluate).
+	for i := 199; i >= 100; i-- {
+		if i%50 >= 40 {
+			f.apply(Delete, "t", fmt.Sprint("t:", i), "")
+		} else {
+			f.apply(Update, "t", fmt.Sprint("t:", i), `{"n": 100}`) // to the top
+		}
+		held()
+	}
+	if got := ids(v.Result()); !slices.Equal(got, []string{"t:101", "t:102", "t:103"}) {
+		t.Fatalf("result %v", got)
 	}
 }
