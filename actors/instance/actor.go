@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-run/troupe/actors/sequence"
 	"github.com/troupe-run/troupe/actors/topic"
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/durable"
 )
 
 // Local messages from the goroutines that watch the process.
@@ -35,14 +36,22 @@ type (
 // started twice: launching happens once per slot. If the process had
 // already exited, the message lost to the failure may have been the news
 // of it: the restarted actor records the end itself.
+//
+// Durability: the instance's run record (see orphans.go) is its part of
+// the journal, written through a durable.Log (jl) from the start of its process
+// to its end. A write the journal could not make restarts the actor as a
+// panic does: the process, which a lost hub could then leave behind
+// unrecorded, is killed.
 type instanceActor struct {
 	svc  *Service
 	s    *slot
+	jl   durable.Log
 	self *actor.PID
 	log  *slog.Logger
 }
 
 func (a *instanceActor) Receive(ctx actor.Context) {
+	a.jl.Receive(ctx, a.svc.sys, a)
 	s := a.s
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
@@ -160,7 +169,7 @@ func (a *instanceActor) launch() {
 		return
 	}
 	s.proc, s.status, s.healthy, s.lastReport = proc, StatusStarting, true, time.Now()
-	a.svc.remember(runRecord{ID: s.id, Sequence: s.seq.Id, PID: proc.PID(), CreatedMs: s.created.UnixMilli(),
+	a.remember(runRecord{ID: s.id, Sequence: s.seq.Id, PID: proc.PID(), CreatedMs: s.created.UnixMilli(),
 		AppConfig: s.opts.AppConfig, Args: s.opts.Args})
 	s.input, s.stdin = newPort(proc.Input()), newPort(proc.Stdin())
 	pumps := &a.svc.pumps
@@ -228,7 +237,7 @@ func (a *instanceActor) shutdown() {
 	if s.proc != nil && !s.isEnded() {
 		a.log.Info("killing the instance: the hub is stopping")
 		s.proc.Kill()
-		a.svc.release(s.id)
+		a.release()
 	}
 	if s.cancel != nil {
 		s.cancel()
@@ -330,7 +339,7 @@ func (a *instanceActor) onExit(code int, err error) {
 	s.ev.end() // no event will come: waits and streams end now, not with the retention
 	s.mon.end()
 	if s.proc != nil {
-		a.svc.release(s.id)
+		a.release()
 	}
 	a.svc.seqs.Ended(s.seq.Id, s.id)
 	a.log.Info("instance ended", "status", s.status, "exitcode", code, "reason", s.reason)

@@ -9,23 +9,29 @@ import (
 
 	"github.com/troupe-run/troupe/actors/instance/process"
 	"github.com/troupe-run/troupe/actors/sequence"
+	"github.com/troupe-run/troupe/system/store"
 )
 
 // Orphans: an instance's process outlives a hub that is killed without
 // warning (kill -9, a crash) when it does not read its control pipe, whose
 // end the runner takes for KILL: a busy loop, say. So every running
-// instance is recorded in the store, under "hi/<id>", from the start of its
-// process to its end (or to the kill of a hub that stops). A record still
-// there when the service starts names a process left behind: its group is
-// sent SIGKILL, provided a live member still carries the instance's marker
-// (process.MarkerEnv=<id> in its environment, or the id among its arguments), so a
-// pid the system has since given to another program is never killed. The
-// instance then reappears ended and errored, readable for the retention
-// period, when its sequence still exists.
+// instance's actor records it in the journal, under "hi/<id>", from the
+// start of its process to its end (or to the kill of a hub that stops),
+// through its durable.Log. A record still there when the service starts
+// names a process left behind: its group is sent SIGKILL, provided a live
+// member still carries the instance's marker (process.MarkerEnv=<id> in
+// its environment, or the id among its arguments), so a pid the system has
+// since given to another program is never killed. The instance then
+// reappears ended and errored, readable for the retention period, when its
+// sequence still exists.
 //
-// The record is written through the store's commit pipeline without
-// waiting: once handed to the store it survives the death of the hub's
-// process (not of the machine, which takes the instance's process along).
+// The record is committed without waiting: once handed to the journal it
+// survives the death of the hub's process (not of the machine, which takes
+// the instance's process along). The records of a lost hub are read and
+// cleared by the service as it starts, before any instance actor exists
+// (as the topics read their list): an instance actor finds no record of its
+// own to recover, since the slot that outlives a restart of the actor holds
+// its process.
 
 // runPrefix is the store prefix of the records of running instances.
 const runPrefix = "hi/"
@@ -45,33 +51,42 @@ type runRecord struct {
 	Args      json.RawMessage `json:"args,omitempty"`
 }
 
-// remember records a running instance. It does not wait for the write.
-func (s *Service) remember(r runRecord) {
+// remember records the instance's running process. It does not wait for
+// the write.
+func (a *instanceActor) remember(r runRecord) {
 	value, err := json.Marshal(r)
 	if err != nil {
-		s.log.Error("encoding an instance's record", "instance", r.ID, "err", err)
+		a.jl.Discard()
+		a.svc.log.Error("encoding an instance's record", "instance", r.ID, "err", err)
 		return
 	}
-	b := s.sys.Store.NewBatch()
-	b.Set(runKey(r.ID), value)
-	s.sys.Store.Commit(b, func(err error) {
-		if err != nil {
-			s.log.Error("recording a running instance", "instance", r.ID, "err", err)
-		}
-	})
+	a.jl.Set(runKey(r.ID), value)
+	a.jl.Then(a.logFailure("recording a running instance"))
 }
 
-// release removes an instance's record: its process has ended, or is
+// release removes the instance's record: its process has ended, or is
 // killed with its group by a hub that stops.
-func (s *Service) release(id string) {
-	b := s.sys.Store.NewBatch()
-	b.Delete(runKey(id))
-	s.sys.Store.Commit(b, func(err error) {
-		if err != nil {
-			s.log.Warn("removing the record of an ended instance", "instance", id, "err", err)
-		}
-	})
+func (a *instanceActor) release() {
+	a.jl.Delete(runKey(a.s.id))
+	a.jl.Then(a.logFailure("removing the record of an ended instance"))
 }
+
+// logFailure is the commit callback of a run record's write: the failure
+// is logged here, and the Log restarts the actor (see instanceActor).
+func (a *instanceActor) logFailure(what string) func(error) {
+	log := a.svc.log.With("instance", a.s.id)
+	return func(err error) {
+		if err != nil {
+			log.Error(what, "err", err)
+		}
+	}
+}
+
+// Recover is the instance's recovery from the journal (durable.State):
+// nothing to read. A restarted actor finds its process in the slot; the
+// run record the last incarnation wrote is in the journal (the Log waited
+// for it) and is removed when the process ends.
+func (a *instanceActor) Recover(store.Reader) error { return nil }
 
 // recoverOrphans kills the processes that instances left behind when the
 // hub last ended without recording their end, and restores those instances

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os/exec"
@@ -46,6 +47,23 @@ func startHub(t *testing.T, dir string, args ...string) *hubRun {
 		t.Fatal(err)
 	}
 	return &hubRun{sys: sys, seqs: seqs, svc: svc}
+}
+
+// plant writes the run record of an instance as its actor does, for a
+// process this test started.
+func (h *hubRun) plant(t *testing.T, r runRecord) {
+	t.Helper()
+	value, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := h.sys.Store.NewBatch()
+	b.Set(runKey(r.ID), value)
+	done := make(chan error, 1)
+	h.sys.Store.Commit(b, func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // add stores a Node sequence whose index.js is src.
@@ -164,7 +182,7 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 	}
 	drainProcess(t, p) // its code runs
 	t.Cleanup(func() { p.Kill() })
-	first.svc.remember(runRecord{ID: orphan, Sequence: seq.Id, PID: p.PID(), CreatedMs: time.Now().UnixMilli(),
+	first.plant(t, runRecord{ID: orphan, Sequence: seq.Id, PID: p.PID(), CreatedMs: time.Now().UnixMilli(),
 		Args: []byte(`["a"]`)})
 
 	// A recorded group whose pid another program has since taken.
@@ -175,11 +193,11 @@ func TestOrphansOfALostHubAreKilledAtStart(t *testing.T) {
 	}
 	t.Cleanup(func() { stranger.Process.Kill(); stranger.Wait() })
 	reused := sequence.NewID()
-	first.svc.remember(runRecord{ID: reused, Sequence: seq.Id, PID: stranger.Process.Pid})
+	first.plant(t, runRecord{ID: reused, Sequence: seq.Id, PID: stranger.Process.Pid})
 
 	// A recorded instance whose process is gone, of a sequence deleted since.
 	gone := sequence.NewID()
-	first.svc.remember(runRecord{ID: gone, Sequence: sequence.NewID(), PID: 1 << 30})
+	first.plant(t, runRecord{ID: gone, Sequence: sequence.NewID(), PID: 1 << 30})
 	first.sys.Close()
 
 	next := startHub(t, dir)

@@ -11,10 +11,11 @@
 // without a valid API key or for a remote client in protected mode, 404
 // for an unknown sequence, instance, topic or route, 406 for an Accept
 // header the route cannot satisfy and for /input without a Content-Type
-// or of an instance that reads a topic, 409 for a sequence in use or an
-// instance id taken, 413 past --hub-max-package, 415 for a topic type
-// other than the topic's, 422 for a refused package (the message says
-// why), 503 while draining or when an actor does not answer, 507 past an
+// or of an instance that reads a topic, 408 for a body that did not come
+// within --http-read-timeout, 409 for a sequence in use or an instance id
+// taken, 413 past --hub-max-package, 415 for a topic type other than the
+// topic's, 422 for a refused package (the message says why), 503 while
+// draining or when an actor does not answer, 507 past a sequence,
 // instance or topic limit.
 package hub
 
