@@ -329,7 +329,7 @@ var collectionNatives = map[string]nativeFunc{
 	"ZUNIONSTORE": simple("sortedset.zunionstore", storeArgs(true), intField("count")),
 	"ZDIFFSTORE":  simple("sortedset.zdiffstore", storeArgs(true), intField("count")),
 
-	"PFADD": simple("hyperloglog.pfadd", keyStrs("elements"), func(rep obj) any { return num(rep["added"]) > 0 }),
+	"PFADD": simple("hyperloglog.pfadd", keyValues("elements"), func(rep obj) any { return num(rep["added"]) > 0 }),
 	"PFCOUNT": simple("hyperloglog.pfcount", func(a argv) (obj, string) {
 		ks, e := a.strs(0)
 		return obj{"keys": ks}, e

@@ -124,6 +124,17 @@ func (a argv) value(i int) (any, string) {
 		return ns, ""
 	case nil, string, int64, float64, bool:
 		return v, ""
+	case []any:
+		// An SDK's array of byte values, as the HTTP door takes it.
+		ns := make([]int, len(v))
+		for j, x := range v {
+			n, ok := x.(int64)
+			if !ok || n < 0 || n > 255 {
+				return nil, "ERR argument " + strconv.Itoa(i) + " must be a string or bytes"
+			}
+			ns[j] = int(n)
+		}
+		return ns, ""
 	}
 	return nil, "ERR argument " + strconv.Itoa(i) + " must be a string or bytes"
 }
@@ -291,7 +302,7 @@ func init() {
 		"UNSUBSCRIBE": (*conn).unsubscribe,
 		"TXQUEUE":     (*conn).txqueue,
 	}
-	for _, t := range []map[string]nativeFunc{kvNatives, collectionNatives, messagingNatives, txnNatives} {
+	for _, t := range []map[string]nativeFunc{kvNatives, collectionNatives, geoNatives, messagingNatives, txnNatives} {
 		for name, f := range t {
 			natives[name] = f
 		}
