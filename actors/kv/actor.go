@@ -43,6 +43,7 @@ type shardActor struct {
 type stashed struct {
 	sender *actor.PID
 	req    *messages.DataRequest
+	batch  *pipeBatch // instead of req: a pipe's batch, from its next command
 }
 
 func (a *shardActor) Receive(ctx actor.Context) {
@@ -66,6 +67,8 @@ func (a *shardActor) Receive(ctx actor.Context) {
 		a.failStash("the shard is stopping")
 	case *messages.DataRequest:
 		a.handle(ctx.Sender(), msg)
+	case *pipeBatch:
+		a.handleBatch(ctx.Sender(), msg)
 	case *messages.Tick:
 		a.tick()
 	case *system.Withdraw:
@@ -103,7 +106,7 @@ func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 	reply := a.shard.Apply(now, req, &a.log)
 	if reply.ErrorCode == messages.CodeKeyReserved {
 		a.log.Discard()
-		a.stash = append(a.stash, stashed{sender, req})
+		a.stash = append(a.stash, stashed{sender: sender, req: req})
 		return
 	}
 	if len(watched) > 0 {
@@ -144,13 +147,27 @@ func (a *shardActor) replay() {
 	pending := a.stash
 	a.stash = nil
 	for _, s := range pending {
-		a.handle(s.sender, s.req)
+		if s.batch != nil {
+			a.handleBatch(s.sender, s.batch)
+		} else {
+			a.handle(s.sender, s.req)
+		}
 	}
 }
 
 func (a *shardActor) failStash(why string) {
 	for _, s := range a.stash {
-		a.respond(s.sender, &messages.DataReply{ErrorCode: messages.CodeUnavailable, ErrorMessage: why})
+		reply := &messages.DataReply{ErrorCode: messages.CodeUnavailable, ErrorMessage: why}
+		if s.batch != nil {
+			for i := s.batch.next; i < len(s.batch.replies); i++ {
+				s.batch.replies[i] = reply
+			}
+			if s.sender != nil {
+				a.sys.Root.Send(s.sender, s.batch)
+			}
+			continue
+		}
+		a.respond(s.sender, reply)
 	}
 	a.stash = nil
 }

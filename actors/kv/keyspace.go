@@ -54,7 +54,7 @@ func Start(sys *system.System, mem *Memory) (*Keyspace, error) {
 			return &shardActor{sys: sys, prefix: prefix, mem: mem, txnExpiry: txnExpiry,
 				watch: watch, maxWatch: sys.Config.MaxSubscriptions}
 		}
-	})
+	}, system.CallerRuns(func(string) bool { return true }))
 	if err != nil {
 		return nil, err
 	}

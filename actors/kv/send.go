@@ -13,24 +13,26 @@ import (
 )
 
 // A Pipe carries one client's pipelined single-key commands (the Redis
-// door's pipelining): Send hands a command to the shard owning its key
-// without waiting, and the command's Wait returns its reply. Commands sent
-// through one pipe reach a shard in the order sent, so each key sees a
-// client's commands in its order while commands on other shards run side
-// by side.
+// door's pipelining): Send puts a command in the batch of the shard owning
+// its key, without waiting; the first wait sends every batch filled so far,
+// one message per shard, and each shard answers its batch with one message.
+// Commands sent through one pipe reach a shard in the order sent, so each
+// key sees a client's commands in its order, while shards work side by side.
 //
 // The replies come back to one process registered for the pipe's life,
-// each under its request's number, rather than to a protoactor future per
+// each under its batch's number, rather than to a protoactor future per
 // request, whose registration and timer cost more than the round trip.
 // A pipe is used by one goroutine at a time; Close it when done.
 type Pipe struct {
-	k       *Keyspace
-	pid     *actor.PID // as registered
-	replies chan pipeReply
-	next    uint32
-	early   map[uint32]any // replies that came before the one awaited
-	timer   *time.Timer
-	once    sync.Once
+	k        *Keyspace
+	pid      *actor.PID // as registered
+	replies  chan pipeReply
+	next     uint32
+	filling  []*pipeBatch          // by shard: the batch being filled (nil: none)
+	unsent   []int                 // the shards of the batches being filled
+	inflight map[uint32]*pipeBatch // sent, not answered
+	timer    *time.Timer
+	once     sync.Once
 }
 
 type pipeReply struct {
@@ -39,19 +41,21 @@ type pipeReply struct {
 }
 
 // pipeDepth bounds the replies a pipe buffers: past it a reply would be
-// dropped, so a caller keeps fewer commands than this in flight.
+// dropped, so a caller keeps fewer batches than this in flight.
 const pipeDepth = 1024
 
 // NewPipe registers a pipe.
 func (k *Keyspace) NewPipe() *Pipe {
-	p := &Pipe{k: k, replies: make(chan pipeReply, pipeDepth), early: map[uint32]any{}, timer: time.NewTimer(time.Hour)}
+	p := &Pipe{k: k, replies: make(chan pipeReply, pipeDepth), filling: make([]*pipeBatch, len(k.shards)),
+		inflight: map[uint32]*pipeBatch{}, timer: time.NewTimer(time.Hour)}
 	p.timer.Stop()
 	reg := k.sys.Actors.ProcessRegistry
 	p.pid, _ = reg.Add(p, "pipe"+reg.NextID())
 	return p
 }
 
-// SendUserMessage receives a shard's reply (on the shard's goroutine).
+// SendUserMessage receives a shard's reply (on the shard's goroutine, or
+// the journal's).
 func (p *Pipe) SendUserMessage(to *actor.PID, message any) {
 	_, msg, _ := actor.UnwrapEnvelope(message)
 	select {
@@ -71,52 +75,83 @@ func (p *Pipe) Close() {
 	p.once.Do(func() { p.k.sys.Actors.ProcessRegistry.Remove(p.pid) })
 }
 
-// Send starts a single-key command (one that Do hands to one shard: not a
-// fanned-out or transaction op) and returns the function that waits for
-// its reply, with Do's errors, until ctx ends (at most --request-timeout).
-// The waits must be called in the order of the sends.
+// Send adds a single-key command (one that Do hands to one shard: not a
+// fanned-out or transaction op) to its shard's batch and returns the
+// function that waits for its reply, with Do's errors, until ctx ends (at
+// most --request-timeout). The waits must be called in the order of the
+// sends.
 func (p *Pipe) Send(ctx context.Context, req *messages.DataRequest) func() (*messages.DataReply, error) {
 	p.k.ops.Add(1)
-	p.next++
-	seq := p.next
-	shard := p.k.shards[p.k.shardOf(req.Key)]
-	p.k.sys.Root.RequestWithCustomSender(shard, req, &actor.PID{Address: p.pid.Address, Id: p.pid.Id, RequestId: seq})
-	return func() (*messages.DataReply, error) { return p.wait(ctx, seq, shard) }
+	i := p.k.shardOf(req.Key)
+	b := p.filling[i]
+	if b == nil {
+		b = &pipeBatch{}
+		p.filling[i] = b
+		p.unsent = append(p.unsent, i)
+	}
+	n := len(b.reqs)
+	b.reqs = append(b.reqs, req)
+	return func() (*messages.DataReply, error) { return p.wait(ctx, b, n, p.k.shards[i]) }
 }
 
-func (p *Pipe) wait(ctx context.Context, seq uint32, shard *actor.PID) (*messages.DataReply, error) {
-	msg, ok := p.early[seq]
-	if ok {
-		delete(p.early, seq)
-	} else {
+// flush sends the batches being filled.
+func (p *Pipe) flush() {
+	for _, i := range p.unsent {
+		b := p.filling[i]
+		p.filling[i] = nil
+		b.replies = make([]*messages.DataReply, len(b.reqs))
+		p.next++
+		if p.next == 0 { // 0 marks a batch not sent
+			p.next++
+		}
+		b.seq = p.next
+		p.inflight[b.seq] = b
+		p.k.sys.Root.RequestWithCustomSender(p.k.shards[i], b, &actor.PID{Address: p.pid.Address, Id: p.pid.Id, RequestId: b.seq})
+	}
+	p.unsent = p.unsent[:0]
+}
+
+// wait returns the reply to the n-th command of b, sending b first if it is
+// still being filled.
+func (p *Pipe) wait(ctx context.Context, b *pipeBatch, n int, shard *actor.PID) (*messages.DataReply, error) {
+	if b.seq == 0 {
+		p.flush()
+	}
+	if b.result == nil {
 		timeout := p.k.sys.Config.RequestTimeout
 		p.timer.Reset(timeout)
 		defer p.timer.Stop()
-	loop:
-		for {
+		for b.result == nil {
 			select {
 			case r := <-p.replies:
-				if r.seq == seq {
-					msg = r.msg
-					break loop
-				}
-				if int32(r.seq-seq) > 0 { // a later request's; older ones are stale
-					p.early[r.seq] = r.msg
+				if got := p.inflight[r.seq]; got != nil {
+					delete(p.inflight, r.seq)
+					got.result = r.msg
 				}
 			case <-p.timer.C:
-				return nil, fmt.Errorf("%s did not answer within %s", shard.Id, timeout)
+				p.forget(b, fmt.Errorf("%s did not answer within %s", shard.Id, timeout))
 			case <-ctx.Done():
-				return nil, fmt.Errorf("%s: %w", shard.Id, ctx.Err())
+				p.forget(b, fmt.Errorf("%s: %w", shard.Id, ctx.Err()))
 			}
 		}
 	}
-	switch r := msg.(type) {
-	case *messages.DataReply:
-		return r, nil
+	switch r := b.result.(type) {
+	case error:
+		return nil, r
+	case *pipeBatch:
+		return r.replies[n], nil
 	case *messages.Failure:
 		return nil, fmt.Errorf("%w: %s: %s", system.ErrFailed, r.Actor, r.Reason)
 	case *actor.DeadLetterResponse:
 		return nil, fmt.Errorf("%s: %w", shard.Id, actor.ErrDeadLetter)
 	}
-	return nil, fmt.Errorf("%s: unexpected reply %T", shard.Id, msg)
+	return nil, fmt.Errorf("%s: unexpected reply %T", shard.Id, b.result)
+}
+
+// forget gives up on b with err: its later commands fail at once with it
+// rather than each waiting out the timeout, and its reply, should it come,
+// is dropped.
+func (p *Pipe) forget(b *pipeBatch, err error) {
+	delete(p.inflight, b.seq)
+	b.result = err
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system/systemtest"
 )
 
 // TestPipeKeepsOrderPerKey sends many commands over several keys through a
@@ -38,5 +39,52 @@ func TestPipeKeepsOrderPerKey(t *testing.T) {
 	rep, err := p.Send(context.Background(), &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "list", Amount: 1})()
 	if err != nil || rep.ErrorCode != messages.CodeWrongType {
 		t.Fatalf("INCR of a list through the pipe: %v %v", rep, err)
+	}
+}
+
+// TestPipeBatchWaitsBehindReservation: a pipe's batch that meets a key an
+// msetnx reserved applies its commands before that key, and the rest,
+// in order, once the reservation ends; every command gets its own reply.
+func TestPipeBatchWaitsBehindReservation(t *testing.T) {
+	_, ks := boot(t, t.TempDir(), 1)
+	do(t, ks, &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: 5, Nx: true,
+		Pairs: []*messages.Pair{{Key: "held", Value: []byte("0")}}})
+	p := ks.NewPipe()
+	defer p.Close()
+	ctx := context.Background()
+	waits := []func() (*messages.DataReply, error){
+		p.Send(ctx, &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "free", Amount: 1}),
+		p.Send(ctx, setReq("held", "mine")),
+		p.Send(ctx, &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "free", Amount: 1}),
+		p.Send(ctx, &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: "held"}),
+	}
+	// Sent by the first wait, from another goroutine: the batch is
+	// held back until the reservation ends.
+	got := make(chan []*messages.DataReply, 1)
+	go func() {
+		var reps []*messages.DataReply
+		for _, wait := range waits {
+			rep, err := wait()
+			if err != nil {
+				t.Errorf("pipe: %v", err)
+			}
+			reps = append(reps, rep)
+		}
+		got <- reps
+	}()
+	// The first INCR was applied before the held key stopped the batch.
+	systemtest.Eventually(t, "the batch's first command", func() bool {
+		rep, err := ks.Do(ctx, &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: "free"})
+		return err == nil && rep.Found
+	})
+	select {
+	case reps := <-got:
+		t.Fatalf("answered while the key is reserved: %v", reps)
+	default:
+	}
+	do(t, ks, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: 5})
+	reps := <-got
+	if reps[0].Integer != 1 || !reps[1].Ok || reps[2].Integer != 2 || string(reps[3].Value) != `"mine"` {
+		t.Fatalf("replies %v", reps)
 	}
 }

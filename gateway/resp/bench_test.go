@@ -12,10 +12,20 @@ import (
 // BenchmarkDoor drives the door as redis-benchmark does: connections
 // (b.RunParallel's goroutines, 8 per core) each sending one command and
 // waiting for its reply (P1), or 16 at a time (P16), on the real shards,
-// memory only. For profiles of the door's hot path:
+// memory only and durable (--fsync batch). For profiles of the door's hot path:
 // go test -run X -bench Door -cpuprofile cpu.out ./gateway/resp.
 func BenchmarkDoor(b *testing.B) {
-	_, addr := door(b, Config{})
+	b.Run("memory", func(b *testing.B) {
+		_, addr := door(b, Config{})
+		benchDoor(b, addr)
+	})
+	b.Run("durable", func(b *testing.B) {
+		_, addr := door(b, Config{}, "--data-dir="+b.TempDir(), "--fsync=batch")
+		benchDoor(b, addr)
+	})
+}
+
+func benchDoor(b *testing.B, addr string) {
 	var keys atomic.Int64
 	for _, cmd := range []string{"SET", "GET", "LPUSH", "INCR"} {
 		for _, depth := range []int{1, 16} {
