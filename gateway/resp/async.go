@@ -91,6 +91,15 @@ func (c *conn) drain() {
 	c.pending = c.pending[:0]
 }
 
+// keep copies a command's argument list for its finish, into a list the
+// connection reuses once what it read is answered (serve empties it): one
+// allocation per read rather than one per command.
+func (c *conn) keep(a [][]byte) [][]byte {
+	start := len(c.kept)
+	c.kept = append(c.kept, a...)
+	return c.kept[start:len(c.kept):len(c.kept)]
+}
+
 // syncOf is the handler of a command that has an asyncFn: it runs the
 // request at once, or the full handler when the asyncFn declines.
 func syncOf(f asyncFn, full func(c *conn, a [][]byte)) func(c *conn, a [][]byte) {
@@ -170,7 +179,7 @@ func asyncSet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
 	req.Value = encode(a[2])
 	// The arguments' bytes stay valid until the replies are written (the
 	// read buffer moves only then); the list of them does not.
-	args := append([][]byte(nil), a...)
+	args := c.keep(a)
 	return req, func(c *conn, rep *messages.DataReply, err error) {
 		if err == nil && rep.ErrorCode == messages.CodeWrongType && !get {
 			// A key of another type: the full SET replaces it.

@@ -54,6 +54,7 @@ type conn struct {
 	// pending are those in flight, in the client's order.
 	pipe    Pipe
 	pending []pending
+	kept    [][]byte // argument lists the pending commands' finishes keep (keep)
 
 	// pub/sub: nil until the first subscription.
 	sub      *subscriber
@@ -98,6 +99,9 @@ func (c *conn) serve() {
 			return
 		}
 		if args == nil {
+			// Everything read is answered: the kept argument lists too.
+			clear(c.kept)
+			c.kept = c.kept[:0]
 			if len(c.w.b) > 0 && !c.flush() {
 				return
 			}

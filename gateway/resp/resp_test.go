@@ -107,6 +107,10 @@ func TestInlineAndPipelines(t *testing.T) {
 	batch = append(batch, encodeCommand("LLEN", "l")...) // not pipelined side by side
 	batch = append(batch, encodeCommand("SET", "n", "v", "EXAT", "1")...)
 	batch = append(batch, encodeCommand("EXISTS", "n")...)
+	// A pipelined SET over another type takes the full path, with the
+	// arguments it kept.
+	batch = append(batch, encodeCommand("SET", "l", "replaced")...)
+	batch = append(batch, encodeCommand("GET", "l")...)
 	if _, err := c.nc.Write(batch); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +122,7 @@ func TestInlineAndPipelines(t *testing.T) {
 			t.Fatalf("RPUSH %d: %q, want %q", i, got, want)
 		}
 	}
-	for _, want := range []string{"$3\r\n300\r\n", ":300\r\n", "+OK\r\n", ":0\r\n"} {
+	for _, want := range []string{"$3\r\n300\r\n", ":300\r\n", "+OK\r\n", ":0\r\n", "+OK\r\n", "$8\r\nreplaced\r\n"} {
 		if got := c.reply(); got != want {
 			t.Fatalf("after the pipeline: %q, want %q", got, want)
 		}
