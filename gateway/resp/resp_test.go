@@ -451,3 +451,29 @@ func TestCloseFreesWaits(t *testing.T) {
 		t.Fatalf("GET k after the reservation: %v %v, want not found (the SET withdrawn)", rep, err)
 	}
 }
+
+// TestBlockingMPops: BLMPOP and BZMPOP block until a push or an add to one
+// of their keys, then answer Redis's nested reply for the key written.
+func TestBlockingMPops(t *testing.T) {
+	s, addr := door(t, Config{})
+	a, b := dial(t, addr), dial(t, addr)
+	a.send("BLMPOP", "0", "2", "x", "y", "LEFT", "COUNT", "2")
+	waitUntil(t, "BLMPOP to block", func() bool { return s.stats.blocked.Load() == 1 })
+	if got := b.do("RPUSH", "y", "1", "2", "3"); got != ":3\r\n" {
+		t.Fatal(got)
+	}
+	if got := a.reply(); got != "*2\r\n$1\r\ny\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n" {
+		t.Fatalf("BLMPOP: %q", got)
+	}
+	a.send("BZMPOP", "0", "1", "z", "MAX")
+	waitUntil(t, "BZMPOP to block", func() bool { return s.stats.blocked.Load() == 1 })
+	if got := b.do("ZADD", "z", "1", "m", "2", "n"); got != ":2\r\n" {
+		t.Fatal(got)
+	}
+	if got := a.reply(); got != "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nn\r\n$1\r\n2\r\n" {
+		t.Fatalf("BZMPOP: %q", got)
+	}
+	if got := a.do("BZMPOP", "0.01", "1", "empty", "MIN"); got != "*-1\r\n" {
+		t.Fatalf("BZMPOP timed out: %q", got)
+	}
+}
