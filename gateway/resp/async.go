@@ -60,6 +60,7 @@ func (c *conn) runAsync(f asyncFn, a [][]byte) bool {
 		rep, err := c.do(req)
 		c.drain()
 		fin(c, rep, err)
+		c.recycle(req, err)
 		return true
 	default:
 		if c.pipe == nil {
@@ -85,6 +86,7 @@ func (c *conn) drain() {
 				c.s.b.Keyspace.Wrote(p.req, rep)
 			}
 			p.fin(c, rep, err)
+			c.recycle(p.req, err)
 		}
 		c.pending[i] = pending{}
 	}
@@ -113,8 +115,35 @@ func syncOf(f asyncFn, full func(c *conn, a [][]byte)) func(c *conn, a [][]byte)
 		default:
 			rep, err := c.do(req)
 			fin(c, rep, err)
+			c.recycle(req, err)
 		}
 	}
+}
+
+// request is a data request for a pipelined command: one the connection
+// used before when it has one (recycle), so that a pipeline does not
+// allocate a request per command.
+func (c *conn) request(op messages.DataOp, key string) *messages.DataRequest {
+	if n := len(c.free); n > 0 {
+		req := c.free[n-1]
+		c.free = c.free[:n-1]
+		req.Op, req.Key = op, key
+		return req
+	}
+	return &messages.DataRequest{Op: op, Key: key}
+}
+
+// recycle keeps req for the connection's next command once its shard has
+// answered (err nil): the shard keeps nothing of the request itself, only
+// the value bytes it stored, which the next command does not reuse. A
+// request whose answer did not come may still be read by its shard and
+// is left alone.
+func (c *conn) recycle(req *messages.DataRequest, err error) {
+	if err != nil || len(c.free) >= maxInFlight {
+		return
+	}
+	req.Reset()
+	c.free = append(c.free, req)
 }
 
 func errFin(msg string) finish { return func(c *conn, _ *messages.DataReply, _ error) { c.w.err(msg) } }
@@ -138,7 +167,7 @@ func intFin(c *conn, rep *messages.DataReply, err error) {
 
 func asyncGet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
 	key := string(a[1])
-	return &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: key}, func(c *conn, rep *messages.DataReply, err error) {
+	return c.request(messages.DataOp_KV_GET, key), func(c *conn, rep *messages.DataReply, err error) {
 		if err == nil && rep.ErrorCode == messages.CodeWrongType {
 			if v, found, ok := c.getString(key); ok {
 				c.bulkOrNull(v, found)
@@ -151,7 +180,7 @@ func asyncGet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
 
 // asyncSet takes SET without EXAT/PXAT (a past time needs the full path).
 func asyncSet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
-	req := &messages.DataRequest{Op: messages.DataOp_KV_SET, Key: string(a[1])}
+	req := c.request(messages.DataOp_KV_SET, string(a[1]))
 	get, expSet := false, false
 	for i := 3; i < len(a); i++ {
 		var buf [8]byte
@@ -214,13 +243,17 @@ func asyncIncr(sign int64, withArg bool) asyncFn {
 				return nil, errFin("ERR decrement would overflow")
 			}
 		}
-		return &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: string(a[1]), Amount: sign * n}, intFin
+		req := c.request(messages.DataOp_KV_INCR, string(a[1]))
+		req.Amount = sign * n
+		return req, intFin
 	}
 }
 
 func asyncPush(op messages.DataOp) asyncFn {
 	return func(c *conn, a [][]byte) (*messages.DataRequest, finish) {
-		return &messages.DataRequest{Op: op, Key: string(a[1]), Values: values(a[2:])}, intFin
+		req := c.request(op, string(a[1]))
+		req.Values = values(a[2:])
+		return req, intFin
 	}
 }
 
@@ -230,7 +263,7 @@ func asyncPop(op messages.DataOp) asyncFn {
 		if len(a) != 2 {
 			return nil, nil
 		}
-		return &messages.DataRequest{Op: op, Key: string(a[1])}, func(c *conn, rep *messages.DataReply, err error) {
+		return c.request(op, string(a[1])), func(c *conn, rep *messages.DataReply, err error) {
 			if c.failed(rep, err) {
 				return
 			}
@@ -247,7 +280,8 @@ func asyncHSet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
 	if len(a)%2 != 0 {
 		return nil, errFin(wrongArity("hset"))
 	}
-	req := &messages.DataRequest{Op: messages.DataOp_HASH_SET, Key: string(a[1]), Pairs: make([]*messages.Pair, 0, (len(a)-2)/2)}
+	req := c.request(messages.DataOp_HASH_SET, string(a[1]))
+	req.Pairs = make([]*messages.Pair, 0, (len(a)-2)/2)
 	for i := 2; i < len(a); i += 2 {
 		req.Pairs = append(req.Pairs, &messages.Pair{Key: string(a[i]), Value: encode(a[i+1])})
 	}
@@ -255,19 +289,23 @@ func asyncHSet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
 }
 
 func asyncHGet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
-	return &messages.DataRequest{Op: messages.DataOp_HASH_GET, Key: string(a[1]), Field: string(a[2])}, bulkFin
+	req := c.request(messages.DataOp_HASH_GET, string(a[1]))
+	req.Field = string(a[2])
+	return req, bulkFin
 }
 
 func asyncSAdd(op messages.DataOp) asyncFn {
 	return func(c *conn, a [][]byte) (*messages.DataRequest, finish) {
-		return &messages.DataRequest{Op: op, Key: string(a[1]), Members: strs(a[2:])}, intFin
+		req := c.request(op, string(a[1]))
+		req.Members = strs(a[2:])
+		return req, intFin
 	}
 }
 
 // asyncZAdd takes ZADD with NX, XX or INCR (GT, LT and CH need the full
 // handler).
 func asyncZAdd(c *conn, a [][]byte) (*messages.DataRequest, finish) {
-	req := &messages.DataRequest{Op: messages.DataOp_ZSET_ADD, Key: string(a[1])}
+	req := c.request(messages.DataOp_ZSET_ADD, string(a[1]))
 	i := 2
 	for ; i < len(a); i++ {
 		var buf [8]byte
@@ -323,7 +361,9 @@ members:
 }
 
 func asyncZScore(c *conn, a [][]byte) (*messages.DataRequest, finish) {
-	return &messages.DataRequest{Op: messages.DataOp_ZSET_SCORE, Key: string(a[1]), Member: string(a[2])},
+	req := c.request(messages.DataOp_ZSET_SCORE, string(a[1]))
+	req.Member = string(a[2])
+	return req,
 		func(c *conn, rep *messages.DataReply, err error) {
 			if c.failed(rep, err) {
 				return
@@ -342,7 +382,9 @@ func asyncLRange(c *conn, a [][]byte) (*messages.DataRequest, finish) {
 	if !ok1 || !ok2 {
 		return nil, errFin(notInteger)
 	}
-	return &messages.DataRequest{Op: messages.DataOp_LIST_RANGE, Key: string(a[1]), Start: start, Stop: stop},
+	req := c.request(messages.DataOp_LIST_RANGE, string(a[1]))
+	req.Start, req.Stop = start, stop
+	return req,
 		func(c *conn, rep *messages.DataReply, err error) {
 			if c.failed(rep, err) {
 				return

@@ -54,7 +54,8 @@ type conn struct {
 	// pending are those in flight, in the client's order.
 	pipe    Pipe
 	pending []pending
-	kept    [][]byte // argument lists the pending commands' finishes keep (keep)
+	kept    [][]byte                // argument lists the pending commands' finishes keep (keep)
+	free    []*messages.DataRequest // requests answered, for reuse (request)
 
 	// pub/sub: nil until the first subscription.
 	sub      *subscriber
