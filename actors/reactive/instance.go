@@ -281,7 +281,7 @@ func (a *instanceActor) swap(self *actor.PID) {
 	if len(delta) == 0 {
 		return
 	}
-	a.push(skip.Update{RunID: a.runID, Tick: a.tick, Entries: delta})
+	a.push(skip.Update{RunID: a.runID, Tick: a.tick, Entries: delta}.Shared())
 }
 
 // diffEntries lists the keys whose values differ from old to now (both in
@@ -337,11 +337,7 @@ func (a *instanceActor) commit() {
 	for i, e := range delta {
 		u.Entries[i] = toEntry(e)
 	}
-	for id, sink := range a.inst.sinks {
-		if !sink.Push(u) {
-			a.drop(id, sink, errTooSlow)
-		}
-	}
+	a.push(u.Shared())
 }
 
 func (a *instanceActor) attach(req *attachReq) error {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 )
 
 // Entry is one key of a collection with all its values, as JSON: the
@@ -25,6 +26,23 @@ type Update struct {
 	RunID   string
 	Tick    uint64
 	Entries []Entry
+
+	// framed, set by Shared, holds the SSE frame of an update pushed to
+	// many streams, encoded by the first of them.
+	framed *sharedFrame
+}
+
+type sharedFrame struct {
+	once sync.Once
+	b    []byte
+}
+
+// Shared returns u to be pushed to several streams: its SSE frame is then
+// encoded once for all of them (100 streams of one resource instance cost
+// one encoding per update, not 100).
+func (u Update) Shared() Update {
+	u.framed = &sharedFrame{}
+	return u
 }
 
 // Sink receives the updates of one stream. Push must not block: it returns

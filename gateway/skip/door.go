@@ -63,14 +63,12 @@ type Config struct {
 }
 
 // Sessions starts the actor of one stream client under the door's
-// supervisor; a crashed session actor is stopped (its connection closed),
-// not restarted.
+// supervisor; a session actor that stops (its supervisor's decision, or
+// the door's) closes its connection, and is not restarted.
 type Sessions interface {
 	Spawn(name string, producer actor.Producer) (*actor.PID, error)
 	// Stop stops a session actor, after the messages already sent to it.
 	Stop(pid *actor.PID)
-	// Send hands msg to pid, fire and forget.
-	Send(pid *actor.PID, msg any)
 }
 
 // Metrics records what the door does.

@@ -189,8 +189,7 @@ func (f *fakeSessions) Spawn(name string, producer actor.Producer) (*actor.PID, 
 	return f.sys.Root.SpawnNamed(actor.PropsFromProducer(producer, actor.WithSupervisor(stop)), name)
 }
 
-func (f *fakeSessions) Stop(pid *actor.PID)          { f.sys.Root.Poison(pid) }
-func (f *fakeSessions) Send(pid *actor.PID, msg any) { f.sys.Root.Send(pid, msg) }
+func (f *fakeSessions) Stop(pid *actor.PID) { f.sys.Root.Poison(pid) }
 
 type testDoor struct {
 	*Door

@@ -16,15 +16,20 @@ import (
 	"github.com/troupe-run/troupe/gateway/internal/recovery"
 )
 
-// A stream client is served by three parties:
-//   - the service's resource actor, which pushes updates into its Sink and
-//     never waits: Push counts the events not yet written and refuses one
-//     past SSEBuffer (the client is too slow, and is closed);
-//   - the session actor, which turns each update into its SSE frame in the
-//     order the service sent them, and hands it to the writer, unless the
-//     bytes waiting would pass SSEBufferBytes (the client is too slow);
+// A stream client is served by two parties, and has an actor:
+//   - the service's resource actor pushes updates into its Sink and never
+//     waits: Push counts the events not yet written and refuses one past
+//     SSEBuffer, and hands the event's SSE frame (encoded once for all
+//     the streams of an update) straight to the writer, unless the bytes
+//     waiting would pass SSEBufferBytes (either way the client is too
+//     slow, and is closed). Handing it over directly, rather than through
+//     the session actor's mailbox, saves a hop per event and stream: with
+//     100 streams, a tenth of the PATCH-to-SSE latency;
 //   - the writer, the request's handler goroutine, the one that writes to
-//     the connection, each write under WriteTimeout, and the heartbeats.
+//     the connection, each write under WriteTimeout, and the heartbeats;
+//   - the session actor is the client's place in the door's supervision
+//     tree: stopping it (the door drains, its supervisor stops) ends the
+//     stream.
 //
 // The connection lives until the client goes away, a write fails or times
 // out, the client falls behind, the service ends the stream (DELETE), or
@@ -46,15 +51,12 @@ type client struct {
 	rc *http.ResponseController
 }
 
-// end ends the stream; the writer writes what the session queued before
-// (unless the client is too slow) and returns.
+// end ends the stream; the writer writes what was queued before (unless
+// the client is too slow) and returns.
 func (c *client) end() { c.once.Do(func() { close(c.ended) }) }
 
-// streamEnded tells the session actor that the service ended the stream,
-// after the updates it pushed before.
-type streamEnded struct{ reason error }
-
-// Push implements Sink.
+// Push implements Sink. The service calls Push and Closed from one actor,
+// in order, so the frames queue in the order of its updates.
 func (c *client) Push(u Update) bool {
 	if c.slow.Load() {
 		return false
@@ -63,12 +65,12 @@ func (c *client) Push(u Update) bool {
 		c.dropSlow()
 		return false
 	}
-	c.d.sessions.Send(c.pid, u)
+	c.queue(frame(u))
 	return true
 }
 
-// Closed implements Sink.
-func (c *client) Closed(reason error) { c.d.sessions.Send(c.pid, streamEnded{reason}) }
+// Closed implements Sink: the frames pushed before are queued already.
+func (c *client) Closed(error) { c.end() }
 
 func (c *client) dropSlow() {
 	if !c.slow.Swap(true) {
@@ -84,14 +86,9 @@ func (c *client) dropSlow() {
 type session struct{ c *client }
 
 func (s *session) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case Update:
-		s.c.queue(frame(m))
-	case streamEnded:
-		s.c.end()
-	case *actor.Stopping:
-		// Stopped by the writer, the stream is over already; crashed, it
-		// ends here, which ends the writer.
+	if _, ok := ctx.Message().(*actor.Stopping); ok {
+		// Stopped by the writer, the stream is over already; stopped by
+		// its supervisor, it ends here, which ends the writer.
 		s.c.end()
 	}
 }
@@ -110,8 +107,17 @@ func (c *client) queue(f []byte) {
 }
 
 // frame encodes u as an SSE event: "event: init|update", "id:
-// <runId>/<tick>", "data: [[key, [values...]], ...]".
+// <runId>/<tick>", "data: [[key, [values...]], ...]". A shared update is
+// encoded once; its frame is only read from then on.
 func frame(u Update) []byte {
+	if f := u.framed; f != nil {
+		f.once.Do(func() { f.b = encode(u) })
+		return f.b
+	}
+	return encode(u)
+}
+
+func encode(u Update) []byte {
 	out := jsonw.Get()
 	defer jsonw.Put(out)
 	writeEntries(out, u.Entries)
@@ -237,24 +243,30 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no") // nginx would hold the events back
-	// put writes b without flushing it; flush sends what was put.
-	put := func(b []byte) error {
+	// arm gives the writes up to the next flush their deadline.
+	arm := func() error {
 		if err := rc.SetWriteDeadline(time.Now().Add(d.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
 		// Checked after the deadline is set: a drop that set its own
-		// deadline before is seen here, one after cuts this write short.
+		// deadline before is seen here, one after cuts the writes short.
 		if c.slow.Load() {
 			return errSlow
+		}
+		return nil
+	}
+	// put writes b, with a deadline of its own, without flushing it;
+	// flush sends what was put, under the last put's deadline (one
+	// deadline per event: setting one costs as much as a small write).
+	put := func(b []byte) error {
+		if err := arm(); err != nil {
+			return err
 		}
 		_, err := w.Write(b)
 		return err
 	}
 	flush := func() error {
-		if err := rc.SetWriteDeadline(time.Now().Add(d.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		// As in put: a drop before this deadline must not be outlived.
+		// As in arm: a drop before the deadline must not be outlived.
 		if c.slow.Load() {
 			return errSlow
 		}
@@ -268,6 +280,9 @@ func (d *Door) serveStream(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	status = http.StatusOK
+	if err := arm(); err != nil {
+		return
+	}
 	if err := flush(); err != nil {
 		return
 	}
