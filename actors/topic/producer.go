@@ -22,16 +22,24 @@ type Producer struct {
 	svc   *Service
 	topic string
 	pid   *actor.PID
-	lines bool   // the content type is line-based
-	max   int    // a partial line longer than this goes as it is
-	part  []byte // the partial line Write holds
-	done  chan error
+	lines bool // the content type is line-based
+	// ndjson: a source that ends without a line end gets one, as the
+	// original's topics give it, so its last value does not run into the
+	// next producer's first.
+	ndjson bool
+	// midLine: the last bytes published ended inside a line (a partial
+	// line longer than max went as it was).
+	midLine bool
+	max     int    // a partial line longer than this goes as it is
+	part    []byte // the partial line Write holds
+	done    chan error
 }
 
 func newProducer(svc *Service, topic, contentType string, pid *actor.PID) *Producer {
 	return &Producer{svc: svc, topic: topic, pid: pid, max: svc.opts.ConsumerBuffer,
-		lines: strings.HasSuffix(contentType, "x-ndjson") || contentType == "text/plain",
-		done:  make(chan error, 1)}
+		lines:  strings.HasSuffix(contentType, "x-ndjson") || contentType == "text/plain",
+		ndjson: strings.HasSuffix(contentType, "x-ndjson"),
+		done:   make(chan error, 1)}
 }
 
 // Wait returns at once: producers no longer take turns. It is kept for
@@ -68,7 +76,8 @@ func (p *Producer) Write(ctx context.Context, b []byte) error {
 	if end < 0 {
 		p.part = append(p.part, b...)
 		if len(p.part) > p.max {
-			return p.Flush(ctx)
+			p.midLine = true
+			return p.publishPart(ctx)
 		}
 		return nil
 	}
@@ -80,12 +89,23 @@ func (p *Producer) Write(ctx context.Context, b []byte) error {
 	if err := p.Publish(ctx, whole); err != nil {
 		return err
 	}
+	p.midLine = false
 	p.part = append(p.part, b[end+1:]...)
 	return nil
 }
 
-// Flush publishes the partial line Write holds.
+// Flush ends what the source gave: it publishes the partial line Write
+// holds, with a line end for an ndjson topic.
 func (p *Producer) Flush(ctx context.Context) error {
+	if p.ndjson && (len(p.part) > 0 || p.midLine) {
+		p.part = append(p.part, '\n')
+		p.midLine = false
+	}
+	return p.publishPart(ctx)
+}
+
+// publishPart publishes the partial line Write holds as it is.
+func (p *Producer) publishPart(ctx context.Context) error {
 	if len(p.part) == 0 {
 		return nil
 	}

@@ -316,3 +316,41 @@ func TestTypesAreFixedAndDeleteEndsReaders(t *testing.T) {
 		t.Errorf("consumer of a deleted topic: %v", err)
 	}
 }
+
+// An ndjson source that ends without a line end gets one, as in the
+// original hub: values sent one request each ("Bonnie", then "Rosa")
+// arrive as lines, not run together. A text topic keeps its bytes as
+// they were sent.
+func TestNDJSONSourceEndsItsLastLine(t *testing.T) {
+	s := start(t, Options{ConsumerBuffer: 8})
+	c := consume(t, s, "pets", From{Offset: -1})
+	for _, v := range []string{"Bonnie", "Rosa\n", "a value longer than the buffer"} {
+		p := produce(t, s, "pets", "application/x-ndjson")
+		if err := p.Write(context.Background(), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+	}
+	var got string
+	for got != "Bonnie\nRosa\na value longer than the buffer\n" {
+		b, err := next(t, c)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got += b
+		if len(got) > 64 {
+			t.Fatalf("got %q", got)
+		}
+	}
+
+	p := produce(t, s, "notes", "text/plain")
+	c = consume(t, s, "notes", From{Offset: -1})
+	p.Write(context.Background(), []byte("no end"))
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, c, "no end")
+}
