@@ -102,6 +102,7 @@ func (c *pending) fresh(id string) bool {
 // apply updates the view's state, recording in c what it touched, and
 // reports whether it touched anything.
 func (v *View) apply(t *Tables, ev Event, c *pending) bool {
+	v.epoch++
 	if ev.Table == v.plan.table {
 		v.applyMain(t, ev, c)
 	}
@@ -198,6 +199,9 @@ func (v *View) replace(ch change, c *pending) bool {
 		v.tree.remove(old)
 		if ch.e == nil {
 			delete(v.rows, ch.id)
+			if old.in {
+				v.release(old)
+			}
 		}
 	}
 	if e := ch.e; e != nil {
@@ -213,7 +217,7 @@ func (v *View) replace(ch change, c *pending) bool {
 	tc := c.touch(ch.id, old)
 	tc.old = old
 	if old != nil && ch.e != nil {
-		ch.e.in, ch.e.subs, ch.e.vals = old.in, old.subs, old.vals
+		ch.e.in, ch.e.subs = old.in, old.subs
 		tc.moved = v.plan.compare(old, ch.e) != 0
 	}
 	return true
@@ -251,49 +255,56 @@ func (v *View) settle(t *Tables, n int, c *pending) {
 			tc.fresh = true
 		case nowIn && tc.old != nil: // a member replaced by a new entry
 			if v.plan.parentChanged(tc.old.src, e.src) {
+				v.release(e) // the old entry's subviews
 				v.attach(t, e)
 				tc.fresh = true
 			} else {
-				e.rec = v.plan.compose(e.base, e.vals)
+				e.rec = v.plan.composeRow(e)
 			}
 		case !nowIn && e != nil && e.in:
+			v.release(e)
 			e.detach()
 		}
 	}
 }
 
-// applySubs applies an event of a table that subqueries read to the
-// subviews of the window's rows, except those built after the event.
+// applySubs applies an event of a table that subqueries read to each
+// subview of the window once, except those built after the event, then
+// recomposes the rows whose subquery values changed.
 func (v *View) applySubs(t *Tables, ev Event, c *pending) {
-	for e := range v.window() {
-		if c.fresh(e.id) {
+	changed := false
+	for _, sh := range v.shares {
+		s := v.plan.subs[sh.sub]
+		if sh.epoch == v.epoch || !s.plan.reads(ev.Table) {
 			continue
 		}
-		changed := false
-		for i, s := range v.plan.subs {
-			if !s.plan.reads(ev.Table) {
-				continue
-			}
-			sv := e.subs[i]
-			touched := sv.apply(t, ev, &sv.pending)
-			sv.pending.reset()
-			if !touched {
-				continue
-			}
-			val := s.value(e.subs[i].records())
-			if identical(val, e.vals[i]) {
-				continue
-			}
-			if !changed {
-				c.touch(e.id, e)
-				changed = true
-			}
-			e.vals[i] = val
+		sv := sh.view
+		touched := sv.apply(t, ev, &sv.pending)
+		sv.pending.reset()
+		if !touched {
+			continue
 		}
-		if changed {
-			e.rec = v.plan.compose(e.base, e.vals)
+		if val := s.value(sv.records()); !identical(val, sh.val) {
+			sh.val, sh.changed, changed = val, true, true
+		}
+	}
+	if !changed {
+		return
+	}
+	for e := range v.window() {
+		if !slices.ContainsFunc(e.subs, func(sh *subShare) bool { return sh.changed }) {
+			continue
+		}
+		// A row built after the event may hold a subview from before it,
+		// which the event changed just now.
+		if !c.fresh(e.id) {
+			c.touch(e.id, e)
 			c.subsRan = true
 		}
+		e.rec = v.plan.composeRow(e)
+	}
+	for _, sh := range v.shares {
+		sh.changed = false
 	}
 }
 

@@ -67,7 +67,7 @@ func (p *plan) evaluate(t *Tables, parent map[string]any) []Row {
 				}
 			})
 		}
-		rows[i] = Row{ID: e.id, Version: e.version, Record: p.compose(e.base, vals)}
+		rows[i] = Row{ID: e.id, Version: e.version, Record: p.compose(e.base, func(j int) any { return vals[j] })}
 	}
 	return rows
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/troupe-run/troupe/actors/view/surql"
@@ -394,17 +395,35 @@ func (k *fastKey) compare(o *fastKey) (int, bool) {
 	return strings.Compare(k.s, o.s), true
 }
 
-// compose returns the projected record: base with the subquery values.
-func (p *plan) compose(base map[string]any, vals []any) map[string]any {
+// compose returns the projected record: base with the subquery values,
+// val(i) that of subquery i.
+func (p *plan) compose(base map[string]any, val func(i int) any) map[string]any {
 	if len(p.subs) == 0 {
 		return base
 	}
-	out := make(map[string]any, len(base)+len(vals))
+	out := make(map[string]any, len(base)+len(p.subs))
 	maps.Copy(out, base)
 	for i, s := range p.subs {
-		setPath(out, []string{s.alias}, vals[i])
+		setPath(out, []string{s.alias}, val(i))
 	}
 	return out
+}
+
+// composeRow is compose for a row of the window, with the values of the
+// subviews it holds.
+func (p *plan) composeRow(e *entry) map[string]any {
+	return p.compose(e.base, func(i int) any { return e.subs[i].val })
+}
+
+// shareKey is the key of subquery i's subview for a row whose record is
+// src: the subquery and the values it reads of $parent (through links, as
+// it reads them; a change of a linked record recomputes the whole view).
+func (p *plan) shareKey(i int, src map[string]any) string {
+	b := strconv.AppendInt(nil, int64(i), 10)
+	for _, path := range p.subs[i].plan.parent {
+		b = appendValueKey(append(b, '|'), p.links.lookup(src, path))
+	}
+	return string(b)
 }
 
 // parentChanged reports whether the update of a record from old to new

@@ -77,6 +77,12 @@ type View struct {
 	// every row it keeps.
 	partial bool
 
+	// shares holds the subviews of the window's rows, by subShare key;
+	// epoch counts the Applies, to tell the subviews built during the
+	// current one.
+	shares map[string]*subShare
+	epoch  uint64
+
 	// hashText is Hash's result for hash and gen as hashOf holds them.
 	hashText string
 	hashOf   [2]uint64
@@ -95,9 +101,23 @@ type entry struct {
 	keyBuf  [2]any         // holds key when it is short, saving an allocation and a pointer chase
 
 	in   bool
-	subs []*View
-	vals []any          // the subqueries' values
-	rec  map[string]any // base with vals
+	subs []*subShare    // by subquery
+	rec  map[string]any // base with the subqueries' values
+}
+
+// A subShare is the subview of one subquery for the rows of the window
+// whose records hold the same values at the $parent paths it reads: their
+// subqueries have the same result, so one subview serves them all (in a
+// view of one owner's products, a subquery on $parent.owner has one, not
+// one per product; a subquery without $parent has one for the window).
+type subShare struct {
+	key     string
+	sub     int // the index of the subquery
+	view    *View
+	val     any    // the subquery's value
+	refs    int    // the rows that hold it
+	epoch   uint64 // the parent's epoch when it was built
+	changed bool   // its value changed in the current Apply
 }
 
 func (e *entry) row() Row { return Row{ID: e.id, Version: e.version, Record: e.rec} }
@@ -170,7 +190,7 @@ func (v *View) Load(t *Tables) {
 	p.links.t = t
 	clear(v.rows)
 	v.tree.root = nil
-	v.hash, v.partial = 0, false
+	v.hash, v.partial, v.shares = 0, false, nil
 	if p.group == nil {
 		keep := v.keep()
 		for id, rec := range v.candidates(t) {
@@ -337,16 +357,42 @@ func (v *View) attach(t *Tables, e *entry) {
 		e.rec = e.base
 		return
 	}
-	e.subs = make([]*View, len(v.plan.subs))
-	e.vals = make([]any, len(v.plan.subs))
-	for i, s := range v.plan.subs {
-		sv := newView(s.plan, e.src)
-		sv.Load(t)
-		e.subs[i], e.vals[i] = sv, s.value(sv.records())
+	e.subs = make([]*subShare, len(v.plan.subs))
+	for i := range v.plan.subs {
+		e.subs[i] = v.share(t, i, e.src)
 	}
-	e.rec = v.plan.compose(e.base, e.vals)
+	e.rec = v.plan.composeRow(e)
+}
+
+// share returns the subview of subquery i for a row whose record is src,
+// held once more: the one the window has for src's $parent values, or a
+// new one loaded from the tables.
+func (v *View) share(t *Tables, i int, src map[string]any) *subShare {
+	key := v.plan.shareKey(i, src)
+	if sh := v.shares[key]; sh != nil {
+		sh.refs++
+		return sh
+	}
+	s := v.plan.subs[i]
+	sv := newView(s.plan, src) // src is never modified: the subview may keep it
+	sv.Load(t)
+	sh := &subShare{key: key, sub: i, view: sv, val: s.value(sv.records()), refs: 1, epoch: v.epoch}
+	if v.shares == nil {
+		v.shares = make(map[string]*subShare)
+	}
+	v.shares[key] = sh
+	return sh
+}
+
+// release lets go of the subviews e holds, as it leaves the window.
+func (v *View) release(e *entry) {
+	for _, sh := range e.subs {
+		if sh.refs--; sh.refs == 0 {
+			delete(v.shares, sh.key)
+		}
+	}
 }
 
 func (e *entry) detach() {
-	e.in, e.subs, e.vals, e.rec = false, nil, nil, nil
+	e.in, e.subs, e.rec = false, nil, nil
 }

@@ -406,3 +406,27 @@ func TestLimitViewKeepsFewRows(t *testing.T) {
 		t.Fatalf("result %v", got)
 	}
 }
+
+// Rows whose records give a subquery the same $parent values share one
+// subview, which goes when its last row leaves the window.
+func TestRowsShareSubviews(t *testing.T) {
+	f := newFixture(t)
+	f.apply(Create, "user", "user:1", `{"name": "ann"}`)
+	f.apply(Create, "user", "user:2", `{"name": "bob"}`)
+	for i := range 20 {
+		f.apply(Create, "item", fmt.Sprint("item:", i), `{"owner": "user:1"}`)
+	}
+	v := f.view("SELECT *, (SELECT name FROM user WHERE id = $parent.owner) AS who, (SELECT id FROM user) AS all FROM item", "")
+	if len(v.shares) != 2 {
+		t.Fatalf("%d subviews for one owner and one subquery without $parent, want 2", len(v.shares))
+	}
+	f.apply(Update, "item", "item:3", `{"owner": "user:2"}`)
+	f.apply(Update, "user", "user:1", `{"name": "cy"}`) // both subviews of user:1's rows change
+	if len(v.shares) != 3 {
+		t.Fatalf("%d subviews for two owners, want 3", len(v.shares))
+	}
+	f.apply(Delete, "item", "item:3", "")
+	if len(v.shares) != 2 {
+		t.Fatalf("%d subviews after user:2's only row left, want 2", len(v.shares))
+	}
+}
