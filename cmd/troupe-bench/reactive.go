@@ -53,6 +53,7 @@ func benchReactive(troupeBin, npmDir, servicesDir string, conns int, d time.Dura
 		better  string // "higher" or "lower"
 	}
 	var rows []row
+	var notes []string
 	for _, svc := range []string{"sum", "groups"} {
 		file := filepath.Join(servicesDir, svc+".mjs")
 		for _, streams := range []int{1, 100} {
@@ -61,16 +62,22 @@ func benchReactive(troupeBin, npmDir, servicesDir string, conns int, d time.Dura
 				func(f string) (*reactiveTarget, error) { return startRealSkip(npmDir, f) },
 				func(f string) (*reactiveTarget, error) { return startTroupeSkip(troupeBin, f) },
 			} {
+				name := [2]string{"skip", "troupe"}[i]
 				t, err := start(file)
-				if err != nil {
-					return err
+				if err == nil {
+					res[i], err = measureReactive(t, svc, streams, conns, d, samples)
+					t.stop()
 				}
-				res[i], err = measureReactive(t, svc, streams, conns, d, samples)
-				t.stop()
+				// A server that fails or stalls (the real Skip server
+				// under load) costs its own figures, not the whole run.
 				if err != nil {
-					return fmt.Errorf("%s, %s service, %d streams: %w", t.name, svc, streams, err)
+					res[i].failed = err.Error()
 				}
-				fmt.Fprintf(os.Stderr, "%s %s %d streams: %+v\n", t.name, svc, streams, res[i])
+				for _, n := range res[i].notes(name, svc, streams) {
+					notes = append(notes, n)
+					fmt.Fprintln(os.Stderr, n)
+				}
+				fmt.Fprintf(os.Stderr, "%s %s %d streams: %s\n", name, svc, streams, res[i])
 			}
 			rows = append(rows,
 				row{svc, streams, "PATCH keys/s, batches of 1", res[0].keysPerSec1, res[1].keysPerSec1, "higher"},
@@ -89,9 +96,24 @@ func benchReactive(troupeBin, npmDir, servicesDir string, conns int, d time.Dura
 			ratio = r.skip / r.troupe
 			goal = "goal >= 2x (half the latency)"
 		}
-		fmt.Printf("%-8s %7d  %-30s %12.1f %12.1f %7.1fx  %s\n", r.service, r.streams, r.metric, r.skip, r.troupe, ratio, goal)
+		ratioText := fmt.Sprintf("%7.1fx", ratio)
+		if r.skip <= 0 || r.troupe <= 0 {
+			ratioText = "      - " // a side has no figure: see the notes
+		}
+		fmt.Printf("%-8s %7d  %-30s %12s %12s %s  %s\n", r.service, r.streams, r.metric, figure(r.skip), figure(r.troupe), ratioText, goal)
+	}
+	for _, n := range notes {
+		fmt.Println("note:", n)
 	}
 	return nil
+}
+
+// figure prints a measurement; 0 is none (the run failed or stalled).
+func figure(v float64) string {
+	if v <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -134,8 +156,20 @@ func startRealSkip(npmDir, file string) (*reactiveTarget, error) {
 		return nil, err
 	}
 	t := &reactiveTarget{name: "skip", control: "http://" + control, streaming: "http://" + streaming, stop: func() {
+		// node may take its time to close 100 streams under load, or
+		// never: SIGKILL after stopWait.
 		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		done := make(chan struct{})
+		go func() {
+			cmd.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(stopWait):
+			cmd.Process.Kill()
+			<-done
+		}
 		os.RemoveAll(dir)
 	}}
 	if err := waitReactive(t.control); err != nil {
@@ -155,7 +189,8 @@ func startTroupeSkip(troupeBin, file string) (*reactiveTarget, error) {
 	control, streaming := freeAddr(), freeAddr()
 	stop, err := startProcess(troupeBin, "--data-dir="+dir, "--skip-service="+file,
 		"--skip-control-addr="+control, "--skip-streaming-addr="+streaming,
-		"--data-addr=off", "--ssp-addr=off", "--hub-addr=off", "--resp-addr=off", "--log-level=warn")
+		"--data-addr=off", "--ssp-addr=off", "--hub-addr=off", "--resp-addr=off", "--synap-rpc-addr=off", "--admin-addr=off",
+		"--log-level=warn")
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -173,7 +208,7 @@ func startTroupeSkip(troupeBin, file string) (*reactiveTarget, error) {
 
 func waitReactive(base string) error {
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(base + "/v1/healthcheck"); err == nil {
+		if resp, err := boundedClient.Get(base + "/v1/healthcheck"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
@@ -183,9 +218,55 @@ func waitReactive(base string) error {
 	return fmt.Errorf("%s did not become healthy", base)
 }
 
+// The bounds of one measurement: a server that passes them loses that
+// figure (it is reported as missing, with the reason) and the run goes on.
+const (
+	// reactiveWait bounds one PATCH and the wait for one stream's event.
+	reactiveWait = 30 * time.Second
+	// stopWait bounds a server's shutdown before it is killed.
+	stopWait = 10 * time.Second
+	// maxStalls ends a latency run after that many samples in a row with
+	// an event missing past reactiveWait.
+	maxStalls = 3
+)
+
+// boundedClient makes the benchmark's one-off requests (health checks,
+// stream creations): none waits past reactiveWait.
+var boundedClient = &http.Client{Timeout: reactiveWait}
+
 type reactiveResult struct {
 	keysPerSec1, keysPerSec1000 float64
 	p50, p99                    time.Duration
+	// failedPatches counts the PATCHes of the throughput runs that failed
+	// or timed out (the rates count the keys of the others); firstErr is
+	// the first of them.
+	failedPatches int64
+	firstErr      string
+	// stalled counts latency samples whose event did not arrive within
+	// reactiveWait; they count as reactiveWait in the percentiles.
+	stalled, sampled int
+	failed           string // why the measurement stopped early
+}
+
+func (r reactiveResult) String() string {
+	return fmt.Sprintf("keys/s %.0f (batches of 1), %.0f (of 1000); p50 %.2f ms, p99 %.2f ms over %d samples",
+		r.keysPerSec1, r.keysPerSec1000, ms(r.p50), ms(r.p99), r.sampled)
+}
+
+// notes says what went wrong in a measurement, if anything.
+func (r reactiveResult) notes(name, service string, streams int) []string {
+	var out []string
+	at := fmt.Sprintf("%s, %s service, %d streams", name, service, streams)
+	if r.failedPatches > 0 {
+		out = append(out, fmt.Sprintf("%s: %d PATCHes of the throughput runs failed (first: %s)", at, r.failedPatches, r.firstErr))
+	}
+	if r.stalled > 0 {
+		out = append(out, fmt.Sprintf("%s: %d of %d latency samples waited past %v for an event (counted as %v)", at, r.stalled, r.sampled, reactiveWait, reactiveWait))
+	}
+	if r.failed != "" {
+		out = append(out, fmt.Sprintf("%s: stopped early: %s", at, r.failed))
+	}
+	return out
 }
 
 // reactiveLoad is what the benchmark writes to one service: the collection,
@@ -264,9 +345,10 @@ func measureReactive(t *reactiveTarget, service string, streams, conns int, d ti
 	var res reactiveResult
 	l := loadFor(service)
 	client := newClient(conns + 8)
+	client.Timeout = reactiveWait
 	for _, s := range l.setup {
 		if err := reactivePatch(client, t.control, s[0], s[1]); err != nil {
-			return res, err
+			return res, fmt.Errorf("setup: %w", err)
 		}
 	}
 	// The streams: all on one resource instance, as clients watching the
@@ -277,22 +359,27 @@ func measureReactive(t *reactiveTarget, service string, streams, conns int, d ti
 	for i := range watchers {
 		w, err := watch(ctx, t, l.resource, l.params)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("opening stream %d: %w", i+1, err)
 		}
 		watchers[i] = w
 	}
-	var err error
-	if res.keysPerSec1, err = patchThroughput(client, t.control, l, 1, conns, d); err != nil {
-		return res, err
-	}
-	if res.keysPerSec1000, err = patchThroughput(client, t.control, l, 1000, conns, d); err != nil {
-		return res, err
+	for _, run := range []struct {
+		batch int
+		rate  *float64
+	}{{1, &res.keysPerSec1}, {1000, &res.keysPerSec1000}} {
+		rate, failed, first := patchThroughput(client, t.control, l, run.batch, conns, d)
+		*run.rate = rate
+		if failed > 0 && res.firstErr == "" {
+			res.firstErr = first.Error()
+		}
+		res.failedPatches += failed
 	}
 	// Let the streams catch up with the throughput runs before timing.
 	if err := settle(client, t, l, watchers); err != nil {
-		return res, err
+		return res, fmt.Errorf("the streams did not catch up with the throughput runs: %w", err)
 	}
 	lat := make([]time.Duration, 0, samples)
+	stalls := 0
 	for i := range samples {
 		coll, body := l.toggle(3 + i) // settle wrote 1 and 2
 		before := make([]int64, len(watchers))
@@ -301,18 +388,38 @@ func measureReactive(t *reactiveTarget, service string, streams, conns int, d ti
 		}
 		start := time.Now()
 		if err := reactivePatch(client, t.control, coll, body); err != nil {
-			return res, err
+			res.failed = fmt.Sprintf("latency sample %d: %v", i+1, err)
+			break
 		}
+		deadline := start.Add(reactiveWait)
+		stalled := false
 		for j, w := range watchers {
-			if err := w.waitPast(before[j]); err != nil {
-				return res, err
+			if err := w.waitPast(before[j], deadline); err != nil {
+				stalled = true
+				break
 			}
 		}
+		res.sampled++
+		if stalled {
+			res.stalled++
+			lat = append(lat, reactiveWait)
+			if stalls++; stalls == maxStalls {
+				res.failed = fmt.Sprintf("%d latency samples in a row waited past %v for an event", maxStalls, reactiveWait)
+				break
+			}
+			// The next sample starts from the counts of then: a late
+			// event of this one may still make it look faster, which
+			// the stall count above says.
+			continue
+		}
+		stalls = 0
 		lat = append(lat, time.Since(start))
 	}
-	slices.Sort(lat)
-	res.p50 = lat[len(lat)/2]
-	res.p99 = lat[len(lat)*99/100]
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		res.p50 = lat[len(lat)/2]
+		res.p99 = lat[len(lat)*99/100]
+	}
 	return res, nil
 }
 
@@ -328,8 +435,10 @@ func settle(client *http.Client, t *reactiveTarget, l reactiveLoad, watchers []*
 		if err := reactivePatch(client, t.control, coll, body); err != nil {
 			return err
 		}
+		// The backlog may be long: a few waits' worth.
+		deadline := time.Now().Add(4 * reactiveWait)
 		for j, w := range watchers {
-			if err := w.waitPast(before[j]); err != nil {
+			if err := w.waitPast(before[j], deadline); err != nil {
 				return err
 			}
 		}
@@ -337,8 +446,11 @@ func settle(client *http.Client, t *reactiveTarget, l reactiveLoad, watchers []*
 	return nil
 }
 
-func patchThroughput(client *http.Client, base string, l reactiveLoad, batch, conns int, d time.Duration) (float64, error) {
-	var keys atomic.Int64
+// patchThroughput runs conns writers for d and returns the keys/s of the
+// PATCHes that succeeded; a writer whose PATCH fails (a timeout of a
+// server under load) counts it and goes on after a pause.
+func patchThroughput(client *http.Client, base string, l reactiveLoad, batch, conns int, d time.Duration) (float64, int64, error) {
+	var keys, failed atomic.Int64
 	var seq atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -353,14 +465,18 @@ func patchThroughput(client *http.Client, base string, l reactiveLoad, batch, co
 				body := l.batch(int(seq.Add(1)), batch)
 				if err := reactivePatch(client, base, l.collection, body); err != nil {
 					once.Do(func() { firstErr = err })
-					return
+					failed.Add(1)
+					// A refusing server is not hammered: one try per
+					// writer per 100 ms.
+					time.Sleep(100 * time.Millisecond)
+					continue
 				}
 				keys.Add(int64(batch))
 			}
 		}()
 	}
 	wg.Wait()
-	return float64(keys.Load()) / time.Since(start).Seconds(), firstErr
+	return float64(keys.Load()) / time.Since(start).Seconds(), failed.Load(), firstErr
 }
 
 func reactivePatch(client *http.Client, base, collection, body string) error {
@@ -390,7 +506,7 @@ type watcher struct {
 }
 
 func watch(ctx context.Context, t *reactiveTarget, resource, params string) (*watcher, error) {
-	resp, err := http.Post(t.control+"/v1/streams/"+resource, "application/json", strings.NewReader(params))
+	resp, err := boundedClient.Post(t.control+"/v1/streams/"+resource, "application/json", strings.NewReader(params))
 	if err != nil {
 		return nil, err
 	}
@@ -438,11 +554,12 @@ func watch(ctx context.Context, t *reactiveTarget, resource, params string) (*wa
 	return w, nil
 }
 
-// waitPast waits until the stream has had an event after the first n.
-func (w *watcher) waitPast(n int64) error {
-	timer := time.AfterFunc(30*time.Second, func() {
+// waitPast waits until the stream has had an event after the first n,
+// until deadline.
+func (w *watcher) waitPast(n int64, deadline time.Time) error {
+	// The timer only wakes the waiter; the stream stays usable after.
+	timer := time.AfterFunc(time.Until(deadline), func() {
 		w.mu.Lock()
-		w.closed = true
 		w.cond.Broadcast()
 		w.mu.Unlock()
 	})
@@ -451,7 +568,10 @@ func (w *watcher) waitPast(n int64) error {
 	defer w.mu.Unlock()
 	for w.count.Load() <= n {
 		if w.closed {
-			return errors.New("a stream ended or stayed silent for 30s")
+			return errors.New("the stream ended")
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("no event within %v", reactiveWait)
 		}
 		w.cond.Wait()
 	}
