@@ -129,7 +129,14 @@ func (v *View) applyMain(t *Tables, ev Event, c *pending) {
 				v.spare, e = e, nil
 			}
 		}
-		if old := v.rows[ev.ID]; e != nil || old != nil {
+		// The row has an entry only if its record matched before: testing
+		// the record, which every view of the event reads, mostly spares a
+		// look-up in this view's own map, which the cache rarely holds.
+		var old *entry
+		if ev.Old != nil && v.plan.matches(ev.Old, v.parent) {
+			old = v.rows[ev.ID]
+		}
+		if e != nil || old != nil {
 			changes[0] = change{id: ev.ID, e: e, old: old, found: true}
 			n = 1
 		}
