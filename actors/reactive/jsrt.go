@@ -57,6 +57,7 @@ type runtime struct {
 	fRemove  goja.Callable
 	fCall    goja.Callable
 	fValue   goja.Callable
+	empty    goja.Value // a frozen empty array
 
 	// values caches the frozen JavaScript value of each JSON text that
 	// getArray handed out: a mapper joining through getArray reads the
@@ -255,18 +256,26 @@ func (r *runtime) handle(n *engine.Node) int {
 
 // value returns the frozen JavaScript value of a JSON text, parsed once.
 func (r *runtime) value(text string) goja.Value {
+	v, err := r.parsed(text)
+	if err != nil {
+		r.throw(err)
+	}
+	return v
+}
+
+func (r *runtime) parsed(text string) (goja.Value, error) {
 	if v, ok := r.values[text]; ok {
-		return v
+		return v, nil
 	}
 	v, err := r.fValue(goja.Undefined(), r.rt.ToValue(text))
 	if err != nil {
-		r.throw(err)
+		return nil, err
 	}
 	if r.values == nil || len(r.values) >= max(r.valueCap, 1) {
 		r.values = make(map[string]goja.Value, min(max(r.valueCap, 1), 1024))
 	}
 	r.values[text] = v
-	return v
+	return v, nil
 }
 
 // getArray reads key of n (recording the read) as a new array of the
@@ -275,6 +284,11 @@ func (r *runtime) getArray(n *engine.Node, key string) goja.Value {
 	vals, err := r.eng.Get(n, key)
 	if err != nil {
 		r.throw(err)
+	}
+	if len(vals) == 0 {
+		// Most reads of a join find nothing: one frozen empty array
+		// serves them all (JavaScript freezes only the others).
+		return r.empty
 	}
 	out := make([]any, len(vals))
 	for i, v := range vals {
@@ -347,6 +361,7 @@ func (r *runtime) install() error {
 		}
 		r.fMap, r.fCompute, r.fInitial = fn("map"), fn("compute"), fn("initial")
 		r.fAdd, r.fRemove, r.fCall, r.fValue = fn("add"), fn("remove"), fn("call"), fn("value")
+		r.empty = h.Get("empty")
 		return goja.Undefined()
 	})
 	set("getArray", func(c goja.FunctionCall) goja.Value {
@@ -543,6 +558,12 @@ type jsMapper struct {
 	obj goja.Value
 }
 
+// cachedMin is the shortest value text a mapper receives through the
+// value cache: a key mapped again (a join's group whose member changed)
+// then skips parsing and freezing its large values, and a build, which
+// maps each key once, pays a cache entry only where parsing costs more.
+const cachedMin = 256
+
 func (m *jsMapper) MapEntry(key string, values []string) ([]engine.Pair, error) {
 	r := m.r
 	var res goja.Value
@@ -550,9 +571,16 @@ func (m *jsMapper) MapEntry(key string, values []string) ([]engine.Pair, error) 
 	if k, ok := r.plain(key); ok && len(values) <= 64 {
 		vs := make([]any, len(values))
 		for i, v := range values {
-			if vs[i], ok = r.plain(v); !ok {
+			if vs[i], ok = r.plain(v); ok {
+				continue
+			}
+			if len(v) < cachedMin {
 				break
 			}
+			if vs[i], err = r.parsed(v); err != nil {
+				return nil, r.wrap(err)
+			}
+			ok = true
 		}
 		if ok {
 			res, err = r.call(r.fMap, m.obj, k, r.rt.NewArray(vs...), r.rt.ToValue(true))

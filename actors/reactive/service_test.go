@@ -421,6 +421,21 @@ func TestJavaScriptFeatures(t *testing.T) {
 	if !errors.Is(err, skip.ErrRefused) || !strings.Contains(err.Error(), "frozen array") {
 		t.Fatalf("mutate: %v", err)
 	}
+	// The same with values long enough to reach mappers through the
+	// value cache (cachedMin): the array is the key's own, its values are
+	// frozen.
+	long := strings.Repeat("l", cachedMin)
+	s = startService(t, systemtest.Boot(t), "testdata/features.ts", Options{})
+	patch(t, s, "input", entry(`"w"`, `{"b":"`+long+`"}`, "1", `{"a":"`+long+`"}`))
+	want = `[["w",[[1,{"a":"` + long + `"},{"b":"` + long + `"}]]],["x",[[{"a":{"b":2},"tags":["t","u"]}]]],["y",[[null]]]]`
+	if got := snapshot(t, s, "sorted", "{}"); got != want {
+		t.Fatalf("sorted long values: got %s\nwant %s", got, want)
+	}
+	patch(t, s, "input", entry(`"w"`), entry(`"x"`, `{"tags":["`+long+`","t"]}`))
+	_, err = s.Snapshot(context.Background(), "mutate", json.RawMessage(`{}`))
+	if !errors.Is(err, skip.ErrRefused) || !strings.Contains(err.Error(), "frozen array") {
+		t.Fatalf("mutate a long value: %v", err)
+	}
 }
 
 // fullSink takes the init and then reports a full buffer.

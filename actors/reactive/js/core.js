@@ -79,7 +79,9 @@ function checkParam(p) {
 // a mapper joining a whole group makes one such read per member.
 function getArray(h, key) {
   const t = typeof key;
-  return Object.freeze(t === "number" || t === "string" ? T.getArrayOf(h, key) : T.getArray(h, json(key, "key")));
+  const a = t === "number" || t === "string" ? T.getArrayOf(h, key) : T.getArray(h, json(key, "key"));
+  // An empty one is the frozen hooks.empty already.
+  return a.length === 0 ? a : Object.freeze(a);
 }
 
 function uniqueOf(values, d, none) {
@@ -688,8 +690,8 @@ const hooks = {
   // key and values come as JSON texts, or (raw true) as plain values
   // Go built itself: strings and numbers need no parsing.
   map(m, key, values, raw) {
-    // Go builds a fresh array for every call: the raw one holds only
-    // strings and numbers, which need no freezing.
+    // Go builds a fresh array for every call: the raw one holds strings,
+    // numbers and values of the cache (hooks.value), frozen already.
     const res = m.mapEntry(raw ? key : parse(key), new ValuesImpl(raw ? values : parseValues(values)), hooks.context);
     const out = [];
     // An array (what mappers mostly return) is walked by index: goja's
@@ -767,6 +769,7 @@ const hooks = {
     return json(f(parse(arg)), "result");
   },
   context: null,
+  empty: Object.freeze([]),
 };
 hooks.context = new ContextImpl();
 T.hooks(hooks);
