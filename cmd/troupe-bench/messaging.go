@@ -51,7 +51,7 @@ func startTroupe(troupeBin string, args ...string) (base string, stop func(), er
 	}
 	addr := freeAddr()
 	args = append([]string{"--data-addr=" + addr, "--data-dir=" + dir, "--ssp-addr=off", "--hub-addr=off", "--resp-addr=off", "--synap-rpc-addr=off",
-		"--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn"}, args...)
+		"--admin-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn"}, args...)
 	stopProc, err := startProcess(troupeBin, args...)
 	if err != nil {
 		os.RemoveAll(dir)
