@@ -2,9 +2,12 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -124,24 +127,27 @@ async def run(context, input):
 }
 
 // Through si: a package whose main is missing is accepted, and its start
-// ends with exit 21 and the original's message.
+// is refused with the original's message (si exits 1 and prints it), as the
+// original's start answers the runner's early exit 21.
 func TestHubSIMissingMain(t *testing.T) {
 	t.Parallel()
 	npm := hubNpmDir(t)
 	s := hubServer(t)
-	h := hubOf(s)
 	si := newHubSI(t, npm, s.hub)
 	var seq struct {
 		ID string `json:"_id"`
 	}
 	si.json(&seq, "seq", "send", si.file("nomain.tar.gz", hubPackage(t, `{"name":"nomain","main":"gone.js"}`, map[string]string{"other.js": ""})))
-	var inst struct {
-		ID string `json:"_id"`
-	}
-	si.json(&inst, "seq", "start", seq.ID)
-	i := h.ended(inst.ID)
-	if i.Terminated.ExitCode != 21 || !strings.Contains(i.Terminated.Reason, "Sequence entrypoint path gone.js is invalid") {
-		t.Errorf("terminated %+v", i.Terminated)
+	ctx, cancel := context.WithTimeout(context.Background(), hubPatience)
+	defer cancel()
+	cmd := si.command(ctx, "seq", "start", seq.ID)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 ||
+		!strings.Contains(stderr.String(), "Sequence entrypoint path gone.js is invalid. Check `main` field in Sequence package.json") {
+		t.Errorf("si seq start of a package without its main: %v, stderr %q", err, stderr.String())
 	}
 }
 

@@ -11,8 +11,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -230,6 +233,15 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
 	}
 	sl.seq = rec
 	pkg := sequence.PackageOf(rec)
+	if _, err := os.Stat(filepath.Join(rec.Dir, filepath.FromSlash(pkg.Entry))); errors.Is(err, fs.ErrNotExist) {
+		// As the original, whose start waits for the runner and answers
+		// its early exit (21): no instance is made, and si seq deploy
+		// says why and exits 1.
+		s.drop(id)
+		s.seqs.Ended(rec.Id, id)
+		s.seqs.Gone(rec.Id, id)
+		return "", errorf(messages.CodeInvalid, "Sequence entrypoint path %s is invalid. Check `main` field in Sequence package.json", pkg.Main)
+	}
 	if args := pkg.DefaultArgs(); args != nil && (len(o.Args) == 0 || string(o.Args) == "[]" || string(o.Args) == "null") {
 		sl.opts.Args = args
 	}

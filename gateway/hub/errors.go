@@ -56,6 +56,11 @@ type codedError interface {
 // messages) with its status, anything else (an actor that did not answer)
 // with 503.
 func fail(w http.ResponseWriter, err error) {
+	failWith(w, err, nil)
+}
+
+// failWith is fail whose refusal body also carries extra's fields.
+func failWith(w http.ResponseWriter, err error, extra map[string]string) {
 	var coded codedError
 	switch {
 	case errors.As(err, &coded):
@@ -63,7 +68,11 @@ func fail(w http.ResponseWriter, err error) {
 		if !ok {
 			status = http.StatusInternalServerError
 		}
-		writeError(w, status, coded.Error())
+		body := map[string]string{"error": coded.Error()}
+		for k, v := range extra {
+			body[k] = v
+		}
+		writeJSON(w, status, body)
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "the request timed out")
 	case errors.Is(err, context.Canceled):

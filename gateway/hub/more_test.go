@@ -55,10 +55,21 @@ func TestMissingMainFailsAtStart(t *testing.T) {
 	t.Parallel()
 	h := newHub(t, hubOptions{})
 	seq := h.send(pkg(t, `{"name":"x","main":"gone.js"}`, map[string]string{"index.js": ""}))
-	i := h.ended(h.start(seq, ""))
-	if i.Terminated.ExitCode != 21 || !strings.Contains(i.Terminated.Reason, "Sequence entrypoint path gone.js is invalid") {
-		t.Errorf("terminated %+v", i.Terminated)
+	// As the original: the start is refused with the runner's reason, and
+	// no instance is made.
+	var r struct{ Error string }
+	h.json("POST", "/sequence/"+seq+"/start", "", http.StatusBadRequest, &r)
+	if r.Error != "Sequence entrypoint path gone.js is invalid. Check `main` field in Sequence package.json" {
+		t.Errorf("start of a package without its main: %q", r.Error)
 	}
+	var list []info
+	h.json("GET", "/instances", "", http.StatusOK, &list)
+	var v struct{ Instances []string }
+	h.json("GET", "/sequence/"+seq, "", http.StatusOK, &v)
+	if len(list) != 0 || len(v.Instances) != 0 {
+		t.Errorf("instances after a refused start: %+v, of the sequence %v", list, v.Instances)
+	}
+	h.json("DELETE", "/sequence/"+seq, "", http.StatusOK, nil)
 }
 
 // package.json's scramjet.args are the args of a start that gives none.

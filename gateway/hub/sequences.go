@@ -169,7 +169,10 @@ func (s *Server) startSequence(w http.ResponseWriter, r *http.Request) {
 	id, err := s.instances.Start(ctx, &messages.InstanceStart{Sequence: r.PathValue("id"), InstanceId: b.InstanceID,
 		AppConfig: b.AppConfig, Args: b.Args, InputTopic: b.InputTopic, OutputTopic: b.OutputTopic})
 	if err != nil {
-		fail(w, err)
+		// "result": "error" is what the original's 0.26 clients look for
+		// (they reject the start with "error"; without it si seq deploy
+		// says "No id provided").
+		failWith(w, err, map[string]string{"result": "error"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"result": "success", "opStatus": "OK", "id": id,
