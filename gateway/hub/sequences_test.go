@@ -87,6 +87,29 @@ async def run(context, input, *args):
 	}
 }
 
+// Without the scramjet framework a Python sequence still gets a Stream
+// (the runner's own, also what "from scramjet.streams import Stream"
+// imports), and text input comes as lines with their ends, as the
+// original's runner gives it: multibyte characters count as one.
+func TestPythonStreamAndTextLines(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, hubOptions{})
+	seq := h.send(pkg(t, `{"name":"py-lengths","main":"main.py","engines":{"python3":"3"}}`, map[string]string{"main.py": `
+from scramjet.streams import Stream
+
+def run(context, input: Stream):
+    return input.map(len).filter(lambda n: n > 0).batch(2).map(lambda b: ",".join(map(str, b)) + ";")
+`}))
+	id := h.start(seq, "")
+	h.do("POST", "/instance/"+id+"/input", strings.NewReader("foo\nbar baz\nżółw\nend"), "Content-Type", "text/plain")
+	if got := h.stream("/instance/" + id + "/output"); got != "4,8;5,3;" {
+		t.Errorf("output %q, want 4,8;5,3;", got)
+	}
+	if i := h.ended(id); i.Status != "completed" {
+		t.Errorf("status %s", i.Status)
+	}
+}
+
 func TestRefusedPackageSaysWhy(t *testing.T) {
 	t.Parallel()
 	h := newHub(t, hubOptions{})

@@ -4,10 +4,12 @@ the hub over the pipes the hub opened for it (see package instance):
     python3 -u runner.py <entry file> [instance id]
 
 The sequence's module defines run(context, input, *args). Standard library
-only: it ships inside the hub's binary. The input is a scramjet Stream when
-the scramjet framework is importable (from the sequence's __pypackages__,
-which is on the import path, or the host's), as the original runner gives
-it; else the plain async iterator Input.
+only: it ships inside the hub's binary. The input is a scramjet Stream, as
+the original runner gives it: the scramjet framework's when it is
+importable (from the sequence's __pypackages__, which is on the import
+path, or the host's), else the runner's own small Stream (map, filter,
+each, batch, flatmap, to_list, async iteration), which is then also what
+"from scramjet.streams import Stream" imports.
 """
 
 import asyncio
@@ -111,17 +113,23 @@ class Input:
                     return json.loads(line)
                 except ValueError:
                     self._runner.log.warning("Input line is not JSON, skipped: %.200r", line)
-        chunk = await self._reader.read(1 << 16)
         if self._content_type == "text/plain":
-            while chunk:
-                text = self._decoder.decode(chunk)
+            # Decoded and split into lines, each with its line end, as the
+            # original's Python runner gives text.
+            while True:
+                try:
+                    line = await self._reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError as end:
+                    line = end.partial
+                except asyncio.LimitOverrunError as over:
+                    line = await self._reader.readexactly(over.consumed)
+                text = self._decoder.decode(line, final=not line)
                 if text:
                     return text
-                chunk = await self._reader.read(1 << 16)
-            text = self._decoder.decode(b"", final=True)
-            if text:
-                return text
-        elif chunk:
+                if not line:
+                    raise StopAsyncIteration
+        chunk = await self._reader.read(1 << 16)
+        if chunk:
             return chunk
         raise StopAsyncIteration
 
@@ -184,11 +192,104 @@ class _Chained:
 
 
 def scramjet_stream():
+    """The scramjet framework's Stream, else the runner's own, which is then
+    what the sequence's "from scramjet.streams import Stream" imports."""
     try:
         from scramjet.streams import Stream
     except ImportError:
-        return None
-    return Stream
+        streams = type(sys)("scramjet.streams")
+        streams.Stream = Stream = OwnStream
+        package = sys.modules.setdefault("scramjet", type(sys)("scramjet"))
+        package.streams = streams
+        sys.modules["scramjet.streams"] = streams
+        return OwnStream, False
+    return Stream, True
+
+
+class OwnStream:
+    """The scramjet Stream methods the samples use, over an async iterator
+    (or, for the input, what write and end give it; bounded, so that a
+    sequence that does not read slows the input down)."""
+
+    def __init__(self, source=None, max_parallel=64):
+        self._source = source
+        if source is None:
+            self._queue = asyncio.Queue(max_parallel)
+
+    @classmethod
+    def read_from(cls, iterable, **_):
+        if hasattr(iterable, "__aiter__"):
+            return cls(iterable)
+
+        async def items():
+            for item in iterable:
+                yield item
+        return cls(items())
+
+    async def write(self, chunk):
+        await self._queue.put((chunk,))
+
+    async def end(self):
+        await self._queue.put(None)
+
+    def __aiter__(self):
+        return self._items()
+
+    async def _items(self):
+        if self._source is not None:
+            async for item in self._source:
+                yield item
+            return
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item[0]
+
+    def _then(self, step):
+        async def items():
+            async for item in self:
+                async for out in step(item):
+                    yield out
+        return OwnStream(items())
+
+    def map(self, fn, *args):
+        async def step(item):
+            yield await settle(fn(item, *args))
+        return self._then(step)
+
+    def filter(self, fn, *args):
+        async def step(item):
+            if await settle(fn(item, *args)):
+                yield item
+        return self._then(step)
+
+    def each(self, fn, *args):
+        async def step(item):
+            await settle(fn(item, *args))
+            yield item
+        return self._then(step)
+
+    def flatmap(self, fn, *args):
+        async def step(item):
+            for out in await settle(fn(item, *args)):
+                yield out
+        return self._then(step)
+
+    def batch(self, size):
+        async def items():
+            batch = []
+            async for item in self:
+                batch.append(item)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        return OwnStream(items())
+
+    async def to_list(self):
+        return [item async for item in self]
 
 
 async def feed(stream, source):
@@ -444,6 +545,8 @@ class Runner:
         args = handshake.get("args") or []
         self.spawn(self.health_loop())
 
+        # Before the sequence's module is loaded: it may import the Stream.
+        stream_class, framework = scramjet_stream()
         try:
             module = self.load()
         except BaseException as err:
@@ -459,12 +562,9 @@ class Runner:
 
         self.phase = "running"
         try:
-            stream_class = scramjet_stream()
-            given = self.input
-            if stream_class is not None:
-                given = stream_class()
-                self.spawn(feed(given, self.input))
-            self.log.info("Running the sequence; scramjet %s", "loaded" if stream_class else "not importable: the input is a plain async iterator")
+            given = stream_class()
+            self.spawn(feed(given, self.input))
+            self.log.info("Running the sequence; scramjet %s", "loaded" if framework else "not importable: the input is the runner's own Stream")
             result = module.run(self.context, given, *args)
             # Only a coroutine is awaited: a returned stream is streamed.
             if asyncio.iscoroutine(result):
