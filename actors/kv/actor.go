@@ -112,7 +112,9 @@ func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 	if len(watched) > 0 {
 		a.notifyChanges(watched, req, reply, now)
 	}
-	a.commit(sender, reply)
+	// Nothing of req or reply is read past the reply: the sender may reuse
+	// the request once answered (the Redis door does).
+	ended := false
 	switch req.Op {
 	case messages.DataOp_TXN_RESERVE, messages.DataOp_TXN_HOLD:
 		if _, had := a.txns[req.Txn]; reply.Ok && !had {
@@ -120,6 +122,10 @@ func (a *shardActor) handle(sender *actor.PID, req *messages.DataRequest) {
 		}
 	case messages.DataOp_TXN_COMMIT, messages.DataOp_TXN_ABORT:
 		delete(a.txns, req.Txn)
+		ended = true
+	}
+	a.commit(sender, reply)
+	if ended {
 		a.replay()
 	}
 }
