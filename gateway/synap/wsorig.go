@@ -1,6 +1,7 @@
 package synap
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -247,24 +248,35 @@ func (s *Server) resourceReadLoop(kind endpoint, run *wsRunner, pid *actor.PID, 
 		if json.Unmarshal(data, &cmd) != nil || (cmd.Command != "ack" && cmd.Command != "nack") {
 			continue
 		}
-		payload := map[string]any{"queue": sub.queue, "message_id": cmd.MessageID}
-		if cmd.Requeue != nil {
-			payload["requeue"] = *cmd.Requeue
-		}
-		raw, _ := json.Marshal(payload)
 		if !run.acquire() {
 			return
 		}
-		f := s.decodeFrame(mustEnvelope("queue."+cmd.Command, raw), client)
-		f.quiet = true
-		s.sessions.Send(pid, f)
+		s.sessions.Send(pid, s.ackFrame(sub.queue, cmd.Command, cmd.MessageID, cmd.Requeue, client))
 	}
 }
 
-// mustEnvelope encodes a command frame.
-func mustEnvelope(name string, payload []byte) []byte {
-	raw, _ := json.Marshal(map[string]any{"command": name, "payload": json.RawMessage(payload)})
-	return raw
+// ackFrame is the command frame of an endpoint's ack or nack, made as the
+// command runner takes it rather than encoded and decoded again: one per
+// message a consumer handles. Its reply is written only when it fails.
+func (s *Server) ackFrame(queue, command, messageID string, requeue *bool, client string) *wsFrame {
+	w := jsonw.Get()
+	w.Literal(`{"queue":`)
+	w.Str(queue)
+	w.Key("message_id")
+	w.Str(messageID)
+	if requeue != nil {
+		w.Key("requeue")
+		w.Bool(*requeue)
+	}
+	w.EndObj()
+	f := &wsFrame{env: envelope{Command: "queue." + command, Payload: bytes.Clone(w.Bytes())}, id: []byte("null"), quiet: true}
+	jsonw.Put(w)
+	if s.limiter != nil {
+		if v := s.limiter.take(client); !v.ok {
+			f.err, f.errLabel = v.err(), "rate_limited"
+		}
+	}
+	return f
 }
 
 // originalEventFrame: {"type":"event","offset","event","data","timestamp"}
