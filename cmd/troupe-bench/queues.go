@@ -27,6 +27,9 @@ import (
 //
 //   - Troupe over the WebSocket: publishers send queue.publish frames,
 //     consumers get queue.subscribe pushes and send queue.ack frames;
+//   - the same with the consumers on the original's endpoint
+//     /queue/{name}/ws/{consumer_id}, where an ack is answered only when it
+//     fails (a frame less per message);
 //   - Troupe over HTTP: queue.publish, queue.consume (waiting) and queue.ack;
 //   - NATS JetStream (Debian nats-server): a work-queue stream on file
 //     storage, a shared durable pull consumer with explicit acks;
@@ -130,7 +133,8 @@ func benchQueuePeers(troupeBin string, d time.Duration, rounds int) error {
 		name string
 		f    func(time.Duration) (float64, error)
 	}{
-		{"troupe queue over WebSocket", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d) }},
+		{"troupe queue over WebSocket", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d, false) }},
+		{"troupe queue over WS, original ack", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d, true) }},
 		{"troupe queue over HTTP", func(d time.Duration) (float64, error) { return troupeQueueHTTP(troupeBin, d) }},
 		{"NATS JetStream (work queue, file)", natsQueue},
 		{"Redis (LPUSH/BRPOPLPUSH+LREM, AOF)", redisQueue},
@@ -200,6 +204,10 @@ var (
 	messageIDKey    = []byte(`"message_id":"`)
 	ackHead         = []byte(`{"command":"queue.ack","payload":{"queue":"bench","message_id":"`)
 	ackTail         = []byte(`"}}`)
+	// The original's consumer endpoint's push and ack.
+	origPushPrefix = []byte(`{"type":"message"`)
+	origAckHead    = []byte(`{"command":"ack","message_id":"`)
+	origAckTail    = []byte(`"}`)
 )
 
 // messageID finds the message_id of a pushed queue message; nil if none.
@@ -222,7 +230,11 @@ func wsSend(ctx context.Context, c *websocket.Conn, command string, payload any)
 	return c.Write(ctx, websocket.MessageText, raw)
 }
 
-func troupeQueueWS(troupeBin string, d time.Duration) (float64, error) {
+// troupeQueueWS measures the queue over WebSockets: publishers on
+// /api/v1/ws, consumers there too (queue.subscribe, queue.ack answered) or,
+// with original, on /queue/bench/ws/{consumer} (acks answered only when
+// they fail).
+func troupeQueueWS(troupeBin string, d time.Duration, original bool) (float64, error) {
 	base, stop, err := startTroupe(troupeBin, "--fsync=batch", "--ws-buffer=100000", "--max-sessions=1000")
 	if err != nil {
 		return 0, err
@@ -238,15 +250,25 @@ func troupeQueueWS(troupeBin string, d time.Duration) (float64, error) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	pushPrefix, head, tail := queuePushPrefix, ackHead, ackTail
+	if original {
+		pushPrefix, head, tail = origPushPrefix, origAckHead, origAckTail
+	}
 	for i := range queueWorkers {
-		cons, _, err := websocket.Dial(ctx, url, nil)
+		consURL := url
+		if original {
+			consURL = "ws" + strings.TrimPrefix(base, "http") + "/queue/bench/ws/c" + strconv.Itoa(i)
+		}
+		cons, _, err := websocket.Dial(ctx, consURL, nil)
 		if err != nil {
 			return 0, err
 		}
 		cons.SetReadLimit(-1)
 		defer cons.CloseNow()
-		if err := wsSend(ctx, cons, "queue.subscribe", map[string]any{"queue": "bench", "consumer_id": "c" + strconv.Itoa(i)}); err != nil {
-			return 0, err
+		if !original {
+			if err := wsSend(ctx, cons, "queue.subscribe", map[string]any{"queue": "bench", "consumer_id": "c" + strconv.Itoa(i)}); err != nil {
+				return 0, err
+			}
 		}
 		wg.Add(1)
 		go func() {
@@ -262,14 +284,14 @@ func troupeQueueWS(troupeBin string, d time.Duration) (float64, error) {
 				// {"type":"queue_message", and its message_id (of the
 				// server's own making) needs no unescaping. The replies to
 				// the acks are skipped unread.
-				if !bytes.HasPrefix(data, queuePushPrefix) {
+				if !bytes.HasPrefix(data, pushPrefix) {
 					continue
 				}
 				id := messageID(data)
 				if id == nil {
 					return
 				}
-				ack := append(append(append(ack[:0], ackHead...), id...), ackTail...)
+				ack := append(append(append(ack[:0], head...), id...), tail...)
 				if cons.Write(ctx, websocket.MessageText, ack) != nil {
 					return
 				}
