@@ -510,6 +510,24 @@ func TestRESPDurability(t *testing.T) {
 	c.do("RPUSH", "dl", "a", "b")
 	c.do("HSET", "dh", "f", "v")
 	c.do("ZADD", "dz", "1.5", "m")
+	// Pipelined commands travel to their shards in batches, one commit
+	// each: acknowledged, they are durable too.
+	var batch strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&batch, "*3\r\n$3\r\nSET\r\n$%d\r\np:%d\r\n$%d\r\n%d\r\n", len("p:"+strconv.Itoa(i)), i, len(strconv.Itoa(i)), i)
+		batch.WriteString("*2\r\n$4\r\nINCR\r\n$3\r\npcn\r\n")
+	}
+	if _, err := c.nc.Write([]byte(batch.String())); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		if got := c.reply(); got != "+OK\r\n" {
+			t.Fatalf("pipelined SET %d: %q", i, got)
+		}
+		if got, want := c.reply(), fmt.Sprintf(":%d\r\n", i+1); got != want {
+			t.Fatalf("pipelined INCR %d: %q, want %q", i, got, want)
+		}
+	}
 	s.kill9()
 	s.start()
 	c = dialRESP(t, s.resp)
@@ -519,8 +537,15 @@ func TestRESPDurability(t *testing.T) {
 			t.Fatalf("GET d:%d after kill -9: %q", i, got)
 		}
 	}
+	for i := range 500 {
+		want := fmt.Sprintf("$%d\r\n%d\r\n", len(strconv.Itoa(i)), i)
+		if got := c.do("GET", "p:"+strconv.Itoa(i)); got != want {
+			t.Fatalf("GET p:%d (pipelined) after kill -9: %q", i, got)
+		}
+	}
 	for cmd, want := range map[string]string{
 		"LRANGE dl 0 -1": "*2\r\n$1\r\na\r\n$1\r\nb\r\n", "HGET dh f": "$1\r\nv\r\n", "ZSCORE dz m": "$3\r\n1.5\r\n",
+		"GET pcn": "$3\r\n500\r\n",
 	} {
 		if got := c.do(strings.Fields(cmd)...); got != want {
 			t.Errorf("%s after kill -9: %q, want %q", cmd, got, want)
