@@ -94,6 +94,34 @@ module.exports = function () {
 	}
 }
 
+// With --api-keys, this.hub presents a key of the instances' own: it is
+// served, and the operator's key is not handed to the sequence's code.
+func TestHubThisHubWithAPIKeys(t *testing.T) {
+	t.Parallel()
+	s := hubScramjetServer(t, "--api-keys=operator-secret")
+	h := hubOf(s)
+	h.key = "operator-secret"
+	seq := h.send(hubNode(t, "keyed", `
+module.exports = async function* () {
+    this.exitTimeout = 0;
+    const sequences = await this.hub.listSequences();
+    yield JSON.stringify({ sequences: sequences.length, operatorKey: process.env.TROUPE_HUB_KEY === "operator-secret" }) + "\n";
+};
+`))
+	id := h.start(seq, "")
+	got := h.stream("/instance/" + id + "/output")
+	var out struct {
+		Sequences   int
+		OperatorKey bool
+	}
+	if err := json.Unmarshal([]byte(got), &out); err != nil {
+		t.Fatalf("output %q: %v; stderr %q", got, err, h.stream("/instance/"+id+"/stderr"))
+	}
+	if out.Sequences != 1 || out.OperatorKey {
+		t.Errorf("this.hub with --api-keys: %+v", out)
+	}
+}
+
 // A Python sequence: its __pypackages__ imports, its traceback reaches
 // stderr.
 func TestHubPythonPackagesAndTraceback(t *testing.T) {

@@ -185,6 +185,7 @@ func reapInstances(t *testing.T, dir string) {
 type hubClient struct {
 	t    *testing.T
 	base string // with /api/v1
+	key  string // sent as X-API-Key when set
 }
 
 func hubOf(s *server) *hubClient { return &hubClient{t: s.t, base: s.hub} }
@@ -195,6 +196,9 @@ func (h *hubClient) do(method, path string, body io.Reader, headers ...string) (
 	req, err := http.NewRequest(method, h.base+path, body)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if h.key != "" {
+		req.Header.Set("X-API-Key", h.key)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

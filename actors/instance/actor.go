@@ -204,6 +204,9 @@ func (a *instanceActor) runnerEnv() []string {
 	if u := a.svc.opts.HubURL; u != "" {
 		env = append(env, "TROUPE_HUB_URL="+u)
 	}
+	if k := a.svc.opts.HubKey; k != "" {
+		env = append(env, "TROUPE_HUB_KEY="+k)
+	}
 	return env
 }
 

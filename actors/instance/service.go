@@ -75,6 +75,10 @@ type Options struct {
 	// HubURL is this hub's API base (http://host:port/api/v1), this.hub
 	// in a Node sequence; "" when the hub door is off.
 	HubURL string
+	// HubKey is the API key this.hub presents, when the hub door asks for
+	// one: a key of the instances' own (the operator's keys are not handed
+	// to sequences' code).
+	HubKey string
 }
 
 // Service is the instances domain: one actor per instance,

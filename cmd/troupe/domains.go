@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,13 +43,16 @@ type domains struct {
 	insts     *instance.Service
 	socks     *sockets // the front doors' listeners, bound before the domains start
 	logs      *hub.LogTap
-	dash      *dashboard // the admin door's source
+	// instanceKey is the key this.hub of this run's instances presents;
+	// "" when the hub door asks for none.
+	instanceKey string
+	dash        *dashboard // the admin door's source
 }
 
 // startDomains starts every domain; each rebuilds its state from the store.
 func startDomains(sys *system.System, socks *sockets, logs *hub.LogTap) (*domains, error) {
 	c := sys.Config
-	d := &domains{sys: sys, socks: socks, logs: logs}
+	d := &domains{sys: sys, socks: socks, logs: logs, instanceKey: newInstanceKey(c.APIKeys)}
 	d.dash = &dashboard{d: d}
 	var err error
 	if d.keyspace, err = kv.Start(sys, kv.NewMemory(c.MaxMemory)); err != nil {
@@ -92,10 +97,20 @@ func startDomains(sys *system.System, socks *sockets, logs *hub.LogTap) (*domain
 		Retention: c.HubRetention, MaxEnded: c.HubMaxEnded, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
 		EventNames: c.HubEventNames, UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
 		Node: c.Node, Python: c.Python, Scramjet: c.HubScramjet, ScramjetDir: sys.Path("node"),
-		HubURL: hubURL(addr(socks.hub))}); err != nil {
+		HubURL: hubURL(addr(socks.hub)), HubKey: d.instanceKey}); err != nil {
 		return nil, d.fail(err)
 	}
 	return d, nil
+}
+
+// newInstanceKey is the API key of this run's instances (this.hub) when
+// the hub door asks for keys: one of their own, so that the operator's
+// keys are not handed to sequences' code.
+func newInstanceKey(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return "instances-" + rand.Text()
 }
 
 // hubReadTimeout is the hub door's bound on reading a body that is no
@@ -213,7 +228,11 @@ func (d *domains) listen(g *run.Group, servers *sync.WaitGroup, shutdown func())
 		serveHTTP(g, servers, "ssp", d.socks.ssp, door, door.Drain, limits(c), log)
 	}
 	if d.socks.hub != nil {
-		door := hub.New(hub.Config{APIKeys: c.APIKeys, Insecure: c.Insecure, MaxPackage: c.HubMaxPackage,
+		keys := c.APIKeys
+		if d.instanceKey != "" {
+			keys = append(slices.Clip(keys), d.instanceKey)
+		}
+		door := hub.New(hub.Config{APIKeys: keys, Insecure: c.Insecure, MaxPackage: c.HubMaxPackage,
 			RequestTimeout: c.RequestTimeout, ReadTimeout: hubReadTimeout(c.HTTPReadTimeout), DataDir: c.DataDir,
 			Version: system.Version},
 			hubdoor.New(d.seqs, d.insts, d.topics), d.logs, sys.Metrics, log.With("door", "hub"))

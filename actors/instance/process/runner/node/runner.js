@@ -137,19 +137,33 @@ function loadScramjet() {
 const scramjet = loadScramjet();
 
 // hubClient is this.hub: the sequence's own api-client when it has one.
+// With TROUPE_HUB_KEY (the hub asks for API keys) every request carries
+// that key, the instances' own.
+const hubKey = process.env.TROUPE_HUB_KEY || "";
+
 function hubClient() {
     const url = process.env.TROUPE_HUB_URL || "";
+    let HostClient;
     try {
-        const { HostClient } = require(require.resolve("@scramjet/api-client", { paths: [process.cwd()] }));
-        return new HostClient(url);
+        ({ HostClient } = require(require.resolve("@scramjet/api-client", { paths: [process.cwd()] })));
     } catch (err) {
         return new MiniHostClient(url);
     }
+    if (hubKey) {
+        try {
+            const { ClientUtils } = require(require.resolve("@scramjet/client-utils", { paths: [process.cwd()] }));
+            ClientUtils.setDefaultHeaders({ ...ClientUtils.headers, "x-api-key": hubKey });
+        } catch (err) {
+            log.warn("this.hub: @scramjet/client-utils not found beside the api-client; requests go without the hub's key");
+        }
+    }
+    return new HostClient(url);
 }
 
 // The parts of the api-client's HostClient and InstanceClient a sequence
 // uses, over fetch.
 async function call(base, method, route, { json, body, type, stream, headers = {} } = {}) {
+    if (hubKey) headers["x-api-key"] = hubKey;
     if (json !== undefined) {
         body = JSON.stringify(json);
         headers["content-type"] = "application/json";
