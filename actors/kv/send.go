@@ -76,11 +76,10 @@ func (p *Pipe) Close() {
 }
 
 // Send adds a single-key command (one that Do hands to one shard: not a
-// fanned-out or transaction op) to its shard's batch and returns the
-// function that waits for its reply, with Do's errors, until ctx ends (at
-// most --request-timeout). The waits must be called in the order of the
-// sends.
-func (p *Pipe) Send(ctx context.Context, req *messages.DataRequest) func() (*messages.DataReply, error) {
+// fanned-out or transaction op) to its shard's batch and returns what
+// waits for its reply, with Do's errors, until ctx ends (at most
+// --request-timeout). The waits must be called in the order of the sends.
+func (p *Pipe) Send(ctx context.Context, req *messages.DataRequest) Pending {
 	p.k.ops.Add(1)
 	i := p.k.shardOf(req.Key)
 	b := p.filling[i]
@@ -91,7 +90,22 @@ func (p *Pipe) Send(ctx context.Context, req *messages.DataRequest) func() (*mes
 	}
 	n := len(b.reqs)
 	b.reqs = append(b.reqs, req)
-	return func() (*messages.DataReply, error) { return p.wait(ctx, b, n, p.k.shards[i]) }
+	return Pending{p: p, ctx: ctx, b: b, n: n, shard: i}
+}
+
+// Pending is a command sent through a pipe (a value, not a closure: a
+// pipeline allocates nothing per command for it).
+type Pending struct {
+	p     *Pipe
+	ctx   context.Context
+	b     *pipeBatch
+	n     int // the command's place in b
+	shard int
+}
+
+// Wait returns the command's reply; see Send.
+func (w Pending) Wait() (*messages.DataReply, error) {
+	return w.p.wait(w.ctx, w.b, w.n, w.p.k.shards[w.shard])
 }
 
 // flush sends the batches being filled.

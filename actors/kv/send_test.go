@@ -16,7 +16,7 @@ func TestPipeKeepsOrderPerKey(t *testing.T) {
 	_, ks := boot(t, t.TempDir(), 4)
 	p := ks.NewPipe()
 	defer p.Close()
-	var waits []func() (*messages.DataReply, error)
+	var waits []Pending
 	var want []int64
 	counts := map[string]int64{}
 	for i := range 300 {
@@ -26,7 +26,7 @@ func TestPipeKeepsOrderPerKey(t *testing.T) {
 		waits = append(waits, p.Send(context.Background(), &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: key, Amount: 1}))
 	}
 	for i, wait := range waits {
-		rep, err := wait()
+		rep, err := wait.Wait()
 		if err != nil {
 			t.Fatalf("command %d: %v", i, err)
 		}
@@ -36,7 +36,7 @@ func TestPipeKeepsOrderPerKey(t *testing.T) {
 	}
 	// A command that fails on its shard answers its error code.
 	do(t, ks, &messages.DataRequest{Op: messages.DataOp_LIST_LPUSH, Key: "list", Values: [][]byte{[]byte(`"x"`)}})
-	rep, err := p.Send(context.Background(), &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "list", Amount: 1})()
+	rep, err := p.Send(context.Background(), &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "list", Amount: 1}).Wait()
 	if err != nil || rep.ErrorCode != messages.CodeWrongType {
 		t.Fatalf("INCR of a list through the pipe: %v %v", rep, err)
 	}
@@ -52,7 +52,7 @@ func TestPipeBatchWaitsBehindReservation(t *testing.T) {
 	p := ks.NewPipe()
 	defer p.Close()
 	ctx := context.Background()
-	waits := []func() (*messages.DataReply, error){
+	waits := []Pending{
 		p.Send(ctx, &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "free", Amount: 1}),
 		p.Send(ctx, setReq("held", "mine")),
 		p.Send(ctx, &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "free", Amount: 1}),
@@ -64,7 +64,7 @@ func TestPipeBatchWaitsBehindReservation(t *testing.T) {
 	go func() {
 		var reps []*messages.DataReply
 		for _, wait := range waits {
-			rep, err := wait()
+			rep, err := wait.Wait()
 			if err != nil {
 				t.Errorf("pipe: %v", err)
 			}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/troupe-run/troupe/actors/kv"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -19,9 +20,9 @@ import (
 // flight, then runs alone.
 
 // Pipe starts single-key commands without waiting (kv.Pipe): each Send's
-// function waits for its reply, called in the order of the sends.
+// Pending waits for its reply, in the order of the sends.
 type Pipe interface {
-	Send(ctx context.Context, req *messages.DataRequest) func() (*messages.DataReply, error)
+	Send(ctx context.Context, req *messages.DataRequest) kv.Pending
 	Close()
 }
 
@@ -34,8 +35,8 @@ type finish func(c *conn, rep *messages.DataReply, err error)
 type asyncFn func(c *conn, a [][]byte) (*messages.DataRequest, finish)
 
 type pending struct {
-	req  *messages.DataRequest // sent through the pipe: its waiters are signalled after
-	wait func() (*messages.DataReply, error)
+	req  *messages.DataRequest // sent through the pipe (nil: answered without): its waiters are signalled after
+	wait kv.Pending
 	fin  finish
 }
 
@@ -78,10 +79,10 @@ func (c *conn) runAsync(f asyncFn, a [][]byte) bool {
 // order.
 func (c *conn) drain() {
 	for i, p := range c.pending {
-		if p.wait == nil {
+		if p.req == nil {
 			p.fin(c, nil, nil)
 		} else {
-			rep, err := p.wait()
+			rep, err := p.wait.Wait()
 			if err == nil {
 				c.s.b.Keyspace.Wrote(p.req, rep)
 			}
