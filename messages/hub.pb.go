@@ -1398,9 +1398,13 @@ func (x *InstanceReply) GetInfo() *InstanceInfo {
 // exists with another type refuses it; with exclusive set, an existing
 // topic refuses it whatever its type (POST /topics).
 type TopicCreate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ContentType   string                 `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	Exclusive     bool                   `protobuf:"varint,2,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ContentType string                 `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Exclusive   bool                   `protobuf:"varint,2,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
+	// provisional: made by a reader that named no type (content_type is the
+	// default); the first producer that names one sets it, while the topic
+	// has never held a chunk.
+	Provisional   bool `protobuf:"varint,3,opt,name=provisional,proto3" json:"provisional,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1445,6 +1449,13 @@ func (x *TopicCreate) GetContentType() string {
 func (x *TopicCreate) GetExclusive() bool {
 	if x != nil {
 		return x.Exclusive
+	}
+	return false
+}
+
+func (x *TopicCreate) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
 	}
 	return false
 }
@@ -1833,10 +1844,11 @@ const file_hub_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x121\n" +
-	"\x04info\x18\x03 \x01(\v2\x1d.troupe.messages.InstanceInfoR\x04info\"N\n" +
+	"\x04info\x18\x03 \x01(\v2\x1d.troupe.messages.InstanceInfoR\x04info\"p\n" +
 	"\vTopicCreate\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x1c\n" +
-	"\texclusive\x18\x02 \x01(\bR\texclusive\"\r\n" +
+	"\texclusive\x18\x02 \x01(\bR\texclusive\x12 \n" +
+	"\vprovisional\x18\x03 \x01(\bR\vprovisional\"\r\n" +
 	"\vTopicDelete\"1\n" +
 	"\fTopicProduce\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\"\x92\x01\n" +

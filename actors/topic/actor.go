@@ -49,6 +49,11 @@ type topicActor struct {
 	log         durable.Log
 	name        string
 	contentType string
+	// provisional: a reader that named no type made the topic; the first
+	// producer that names one sets it, while no chunk was ever published
+	// (si topic get may come before si topic send). Not kept over a
+	// restart: the type then stays.
+	provisional bool
 	j           *journal
 	producers   int
 	parked      []*publish // waiting for room, in order
@@ -124,9 +129,17 @@ func (a *topicActor) create(msg *messages.TopicCreate) *messages.TopicReply {
 			return &messages.TopicReply{ErrorCode: messages.CodeLimit,
 				ErrorMessage: fmt.Sprintf("there are already %d topics, the limit", a.svc.opts.MaxTopics)}
 		}
-		a.contentType = msg.ContentType
+		a.contentType, a.provisional = msg.ContentType, msg.Provisional
 		a.log.Set(metaKey(a.name), append([]byte{version}, a.contentType...))
 		a.log.Then(a.svc.logFailure(a.name))
+	case a.provisional && !msg.Provisional && !msg.Exclusive && a.neverPublished():
+		a.provisional = false
+		if msg.ContentType != a.contentType {
+			a.svc.setType(a.name, msg.ContentType)
+			a.contentType = msg.ContentType
+			a.log.Set(metaKey(a.name), append([]byte{version}, a.contentType...))
+			a.log.Then(a.svc.logFailure(a.name))
+		}
 	case msg.Exclusive:
 		return &messages.TopicReply{ErrorCode: messages.CodeTopicExists, ErrorMessage: "Topic with given id already exist"}
 	case a.contentType != msg.ContentType:
@@ -134,6 +147,13 @@ func (a *topicActor) create(msg *messages.TopicCreate) *messages.TopicReply {
 			ErrorMessage: fmt.Sprintf("Acceptable Content-Type for %s is %s", a.name, a.contentType)}
 	}
 	return a.info()
+}
+
+// neverPublished reports whether the topic has never held a chunk.
+func (a *topicActor) neverPublished() bool {
+	a.j.mu.Lock()
+	defer a.j.mu.Unlock()
+	return a.j.base == 0 && len(a.j.chunks) == 0
 }
 
 func (a *topicActor) info() *messages.TopicReply {

@@ -353,6 +353,7 @@ func (s *Service) ConsumeFrom(ctx context.Context, name, ct string, from From) (
 // ensure creates the topic unless it exists. strict holds a topic that
 // exists to ct.
 func (s *Service) ensure(ctx context.Context, name, ct string, strict bool) (*actor.PID, *messages.TopicReply, error) {
+	provisional := ct == ""
 	if ct == "" {
 		ct = messages.DefaultTopicContentType
 	}
@@ -362,5 +363,5 @@ func (s *Service) ensure(ctx context.Context, name, ct string, strict bool) (*ac
 	if existing := s.typeOf(name); existing != "" && !strict {
 		ct = existing
 	}
-	return s.ask(ctx, name, &messages.TopicCreate{ContentType: ct})
+	return s.ask(ctx, name, &messages.TopicCreate{ContentType: ct, Provisional: provisional})
 }

@@ -354,3 +354,21 @@ func TestNDJSONSourceEndsItsLastLine(t *testing.T) {
 	}
 	expect(t, c, "no end")
 }
+
+// A reader that names no type (si topic get) may come before the first
+// producer (si topic send -t text/plain): the producer's type is taken,
+// while the topic never held a chunk; after that the type holds.
+func TestReaderFirstTakesTheProducersType(t *testing.T) {
+	s := start(t, Options{})
+	c := consume(t, s, "cities", From{Offset: -1})
+	p := produce(t, s, "cities", "text/plain")
+	send(t, p, "New York\n")
+	expect(t, c, "New York\n")
+	if list := s.List(); len(list) != 1 || list[0].ContentType != "text/plain" {
+		t.Errorf("topics %+v, want cities as text/plain", list)
+	}
+	var refused *Error
+	if _, err := s.Produce(context.Background(), "cities", "application/octet-stream"); !errors.As(err, &refused) {
+		t.Errorf("a producer of another type after the first: %v", err)
+	}
+}
