@@ -119,7 +119,13 @@ func (s *server) start() {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		addrs := s.doorAddrs()
-		if len(addrs) >= len(doors) && addrs["data"] != "" {
+		// Each door this start opens has logged its address (counting
+		// them would also count doors not in the list, such as admin).
+		opened := addrs["data"] != ""
+		for _, door := range doors {
+			opened = opened && addrs[door] != ""
+		}
+		if opened {
 			s.data = "http://" + addrs["data"]
 			s.views = "http://" + addrs["ssp"]
 			s.hub = "http://" + addrs["hub"] + "/api/v1"
