@@ -12,9 +12,11 @@ import (
 // runs only those views and not every view of the table. A view whose
 // WHERE requires a field to equal a constant (owner = $owner, status IN
 // ['open', 'held'], or such a condition AND others) is found by the value
-// of that field in the record before and after the change; other views of
-// the table, and views that read the table in a subquery, are found by
-// every event of it.
+// of that field in the record before and after the change; one whose WHERE
+// bounds a number (price > 10) by whether the value lies in its range (see
+// rangeIndex); one with ORDER BY and LIMIT by whether the value reaches
+// its window's boundary (see windowIndex); other views of the table, and
+// views that read the table in a subquery, are found by every event of it.
 //
 // An Index is not safe for concurrent use.
 type Index struct {
@@ -24,12 +26,20 @@ type Index struct {
 	// every event goes to them, since the tables their links reach are
 	// known only from the data (see linker).
 	linking map[string]bool
+	// windowed holds the views found by their window's boundary, and
+	// matched those of them the last match found, whose boundaries the
+	// caller's Applies may have moved since.
+	windowed map[string]windowed
+	matched  []string
 }
 
 type tableIndex struct {
 	every  map[string]bool        // ids of the views every event can change
 	fields map[string]*fieldIndex // by path, joined with "\x00"
 	ranges map[string]*rangeIndex // by path: views found by a range of numbers
+	// windows finds views without guard or range by their window's
+	// boundary, by path and direction.
+	windows map[string]*windowIndex
 }
 
 // A fieldIndex finds views by the value of one field.
@@ -40,7 +50,8 @@ type fieldIndex struct {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{views: make(map[string]*View), tables: make(map[string]*tableIndex), linking: make(map[string]bool)}
+	return &Index{views: make(map[string]*View), tables: make(map[string]*tableIndex), linking: make(map[string]bool),
+		windowed: make(map[string]windowed)}
 }
 
 // Add indexes v under id, replacing the view id had.
@@ -59,6 +70,20 @@ func (x *Index) Add(id string, v *View) {
 					ti.ranges[pathKey(r.path)] = ri
 				}
 				ri.add(r, id)
+				continue
+			}
+			if path, desc, ok := x.windowPath(v, ti); ok {
+				key := pathKey(path)
+				if desc {
+					key += "\x00desc"
+				}
+				wi := ti.windows[key]
+				if wi == nil {
+					wi = &windowIndex{path: path, desc: desc, open: make(map[string]bool)}
+					ti.windows[key] = wi
+				}
+				bound, bounded := v.boundary()
+				x.windowed[id] = wi.add(id, bound, bounded)
 				continue
 			}
 			ti.every[id] = true
@@ -97,6 +122,18 @@ func (x *Index) Remove(id string) {
 				}
 				continue
 			}
+			if w, ok := x.windowed[id]; ok {
+				w.wi.remove(id, w)
+				delete(x.windowed, id)
+				if w.wi.len() == 0 {
+					for key, wi := range ti.windows {
+						if wi == w.wi {
+							delete(ti.windows, key)
+						}
+					}
+				}
+				continue
+			}
 			delete(ti.every, id)
 			continue
 		}
@@ -121,7 +158,8 @@ func (x *Index) guards(v *View) iter.Seq2[*tableIndex, *guard] {
 		for _, table := range p.tables {
 			ti := x.tables[table]
 			if ti == nil {
-				ti = &tableIndex{every: make(map[string]bool), fields: make(map[string]*fieldIndex), ranges: make(map[string]*rangeIndex)}
+				ti = &tableIndex{every: make(map[string]bool), fields: make(map[string]*fieldIndex), ranges: make(map[string]*rangeIndex),
+					windows: make(map[string]*windowIndex)}
 				x.tables[table] = ti
 			}
 			var g *guard
@@ -145,16 +183,31 @@ func (x *Index) ranged(v *View, ti *tableIndex) *rangeGuard {
 	return p.rng
 }
 
+// windowPath returns the path and direction by which a windowIndex of the
+// table of ti finds v, or reports false: only for v's own table, when no
+// subquery reads it and v keeps a window (plan.windowPath).
+func (x *Index) windowPath(v *View, ti *tableIndex) ([]string, bool, bool) {
+	p := v.plan
+	if x.tables[p.table] != ti || p.subTables[p.table] {
+		return nil, false, false
+	}
+	path, ok := p.windowPath()
+	return path, ok && p.order[0].desc, ok
+}
+
 func pathKey(path []string) string { return strings.Join(path, "\x00") }
 
 // Match returns the ids of the views that ev can change, sorted. Apply ev
-// to each of them; it changes no other view.
+// to each of them before the next Match, which reads the windows of views
+// with ORDER BY and LIMIT as the Applies left them; ev changes no other
+// view.
 func (x *Index) Match(ev Event) []string { return x.AppendMatch(nil, ev) }
 
 // AppendMatch appends to dst the ids Match returns and returns the
 // extended slice, so that a caller can reuse one slice for every event.
 func (x *Index) AppendMatch(dst []string, ev Event) []string {
 	n := len(dst)
+	x.rebound()
 	for id := range x.linking {
 		dst = append(dst, id)
 	}
@@ -178,6 +231,18 @@ func (x *Index) AppendMatch(dst []string, ev Event) []string {
 			}
 		}
 	}
+	for _, wi := range ti.windows {
+		var old, new surql.Value
+		if ev.Old != nil {
+			old = lookup(ev.Old, wi.path)
+		}
+		if ev.New != nil {
+			new = lookup(ev.New, wi.path)
+		}
+		m := len(dst)
+		dst = wi.appendMatch(dst, old, new, ev.Old != nil, ev.New != nil)
+		x.matched = append(x.matched, dst[m:]...)
+	}
 	for _, fi := range ti.fields {
 		var oldKey any
 		if ev.Old != nil {
@@ -196,6 +261,18 @@ func (x *Index) AppendMatch(dst []string, ev Event) []string {
 	}
 	slices.Sort(dst[n:])
 	return append(dst[:n], slices.Compact(dst[n:])...)
+}
+
+// rebound reads again the boundaries of the windowed views the last match
+// found, which the caller has applied its event to since.
+func (x *Index) rebound() {
+	for _, id := range x.matched {
+		if w, ok := x.windowed[id]; ok {
+			bound, bounded := x.views[id].boundary()
+			x.windowed[id] = w.wi.move(id, w, bound, bounded)
+		}
+	}
+	x.matched = x.matched[:0]
 }
 
 // sameKey reports whether two valueKeys are the same key.
