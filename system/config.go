@@ -65,6 +65,11 @@ type Config struct {
 	LogFormat string
 	LogLevel  string
 
+	// GCPercent and MemoryLimit tune Go's garbage collector (see
+	// cmd/troupe/memory.go); GOGC and GOMEMLIMIT, when set, win.
+	GCPercent   int
+	MemoryLimit int64
+
 	Shards         int
 	MaxBody        int64
 	MaxMemory      int64
@@ -236,6 +241,8 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "log format: text (tint), json, or auto (text on a terminal)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&c.GCPercent, "gc-percent", 400, "heap growth between garbage collections, in percent of the live heap (Go's GOGC, which wins when set; -1: only at --memory-limit)")
+	fs.Var((*byteSize)(&c.MemoryLimit), "memory-limit", "soft limit of the Go heap, past which the collector runs as often as it must (Go's GOMEMLIMIT, which wins when set; 0: three quarters of the machine's or the cgroup's memory)")
 
 	fs.IntVar(&c.Shards, "shards", 16, "number of KV shard actors the keyspace is hashed over (fixed for a data dir)")
 	c.MaxBody = defaults.MaxBody
@@ -391,6 +398,12 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool), usage io.W
 
 func (c *Config) validate() error {
 	var errs []error
+	if c.GCPercent < -1 || c.GCPercent == 0 {
+		errs = append(errs, fmt.Errorf("--gc-percent=%d: want a positive percentage, or -1 to collect only at --memory-limit", c.GCPercent))
+	}
+	if c.GCPercent == -1 && c.MemoryLimit == 0 {
+		errs = append(errs, fmt.Errorf("--gc-percent=-1 needs an explicit --memory-limit"))
+	}
 	if c.Shards < 1 || c.Shards > 4096 {
 		errs = append(errs, fmt.Errorf("--shards=%d: want 1 to 4096", c.Shards))
 	}

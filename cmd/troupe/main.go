@@ -40,6 +40,7 @@ func serve(args []string) int {
 	// also goes to its bounded ring.
 	logs := hub.NewLogTap(cfg.HubLogBuffer)
 	log := slog.New(logs.Wrap(newHandler(cfg)))
+	tuneGC(cfg, log)
 	if err := runServer(cfg, log, logs); err != nil {
 		log.Error("troupe stopped", "err", err)
 		return 1
