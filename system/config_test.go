@@ -69,6 +69,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--shards=0"}, "--shards=0"},
 		{[]string{"--max-body=lots"}, "not a byte size"},
 		{[]string{"--log-level=loud"}, "--log-level"},
+		{[]string{"--gc-percent=0"}, "--gc-percent=0: want a positive percentage"},
+		{[]string{"--gc-percent=-1"}, "needs an explicit --memory-limit"},
 		{[]string{"--config=" + bad}, `unknown setting "no-such-flag"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
