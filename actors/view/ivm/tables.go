@@ -92,6 +92,7 @@ type column struct {
 	key     string // pathKey(path)
 	slot    int
 	buckets map[any]*bucket // valueKey -> rows
+	order   *ordered        // the keys in order, once a range seek needs them
 }
 
 type bucket struct{ rows []*row }
@@ -204,6 +205,28 @@ func (t *Tables) seek(name string, path []string, v surql.Value) iter.Seq2[strin
 	}
 }
 
+// seekRange iterates over the records of a table whose value at path is a
+// number in [lo, hi] or is no number a range holds (see ordered). The
+// first range seek of a path orders its column, which Apply then keeps in
+// order.
+func (t *Tables) seekRange(name string, path []string, lo, hi float64) iter.Seq2[string, map[string]any] {
+	tb := t.tables[name]
+	if tb == nil {
+		return func(func(string, map[string]any) bool) {}
+	}
+	col := tb.column(path)
+	order := col.ordering()
+	return func(yield func(string, map[string]any) bool) {
+		for k := range order.keys(lo, hi) {
+			for _, r := range col.buckets[k].rows {
+				if !yield(r.id, r.rec) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // column returns the table's column of path, building it the first time.
 func (tb *table) column(path []string) *column {
 	key := pathKey(path)
@@ -227,6 +250,9 @@ func (c *column) add(r *row, k any) {
 	if b == nil {
 		b = &bucket{}
 		c.buckets[k] = b
+		if c.order != nil {
+			c.order.add(k)
+		}
 	}
 	r.at[c.slot] = int32(len(b.rows))
 	b.rows = append(b.rows, r)
@@ -243,6 +269,9 @@ func (c *column) remove(r *row, k any) {
 	b.rows = b.rows[:last]
 	if last == 0 {
 		delete(c.buckets, k)
+		if c.order != nil {
+			c.order.remove(k)
+		}
 	}
 }
 

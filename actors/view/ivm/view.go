@@ -226,11 +226,14 @@ func (v *View) Load(t *Tables) {
 }
 
 // candidates iterates over the records that can match the view's WHERE:
-// those its seek finds, or all of its table.
+// those its seek finds, or those in its range, or all of its table.
 func (v *View) candidates(t *Tables) iter.Seq2[string, map[string]any] {
 	p := v.plan
 	if p.seek != nil {
 		return t.seek(p.table, p.seek.path, p.seek.value(nil, v.parent))
+	}
+	if p.rng != nil {
+		return t.seekRange(p.table, p.rng.path, p.rng.lo, p.rng.hi)
 	}
 	return t.All(p.table)
 }
