@@ -2,6 +2,7 @@ package ivm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -107,7 +108,11 @@ func TestIndexRanges(t *testing.T) {
 		{int64(200), int64(300), []string{"gt10"}},
 		{int64(-1), int64(-2), []string{"le5"}},
 		{"x", int64(-2), []string{"b0_100", "b20_30", "gt10", "le5"}},
-		{int64(30), int64(30), []string{"b0_100", "b20_30", "gt10"}},
+		{int64(30), int64(30), []string{"b0_100", "gt10"}}, // < 30 leaves 30 out
+		{int64(10), 20.0, []string{"b0_100", "b20_30", "gt10"}},
+		{int64(10), int64(5), []string{"b0_100", "le5"}},                       // > 10 leaves 10 out, >= 5 takes 5
+		{int64(0), int64(100), []string{"gt10", "le5"}},                        // > 0 and < 100 leave both out
+		{math.Inf(1), int64(100), []string{"b0_100", "b20_30", "gt10", "le5"}}, // no number a range holds
 	}
 	for i, tc := range tests {
 		ev := Event{Table: "p", New: map[string]any{"price": tc.new}}

@@ -8,15 +8,21 @@ import (
 )
 
 // A rangeGuard is a condition that every record a WHERE accepts
-// satisfies: its number at path lies in [lo, hi], because the WHERE is, or
-// has as conjuncts, comparisons of path with number constants (price > 10
-// AND price <= 20). Strict bounds are kept inclusive: the guard may admit
-// a little more than the WHERE, never less. An Index finds a view by its
-// range guard, so that an ingest visits only the views whose range the
-// record's value enters or leaves.
+// satisfies: its number at path lies between lo and hi, because the WHERE
+// is, or has as conjuncts, comparisons of path with number constants
+// (price > 10 AND price <= 20). A strict comparison leaves its bound out
+// (loOpen, hiOpen): the numbers it compares convert to floats exactly. An
+// Index finds a view by its range guard, so that an ingest visits only the
+// views whose range the record's value enters or leaves.
 type rangeGuard struct {
-	path   []string
-	lo, hi float64 // -Inf, +Inf: unbounded
+	path           []string
+	lo, hi         float64 // -Inf, +Inf: unbounded
+	loOpen, hiOpen bool    // lo, hi themselves are out of the range
+}
+
+// holds reports whether f lies in the range.
+func (g *rangeGuard) holds(f float64) bool {
+	return (f > g.lo || f == g.lo && !g.loOpen) && (f < g.hi || f == g.hi && !g.hiOpen)
 }
 
 // maxExact bounds the numbers a range guard compares: beyond 2^53 an
@@ -48,9 +54,15 @@ func (s *scope) rangeGuard(e surql.Expr) *rangeGuard {
 		}
 		switch op {
 		case surql.OpGt, surql.OpGe:
-			g.lo = max(g.lo, c)
+			if c > g.lo {
+				g.lo, g.loOpen = c, false
+			}
+			g.loOpen = g.loOpen || c == g.lo && op == surql.OpGt
 		case surql.OpLt, surql.OpLe:
-			g.hi = min(g.hi, c)
+			if c < g.hi {
+				g.hi, g.hiOpen = c, false
+			}
+			g.hiOpen = g.hiOpen || c == g.hi && op == surql.OpLt
 		}
 	}
 	walk(e)
@@ -111,12 +123,12 @@ type rangeIndex struct {
 }
 
 type rangeEntry struct {
-	lo, hi float64
-	id     string
+	rangeGuard
+	id string
 }
 
 func (ri *rangeIndex) add(g *rangeGuard, id string) {
-	e := rangeEntry{lo: g.lo, hi: g.hi, id: id}
+	e := rangeEntry{rangeGuard: *g, id: id}
 	switch {
 	case math.IsInf(g.hi, 1):
 		ri.above = insertBy(ri.above, e, func(e rangeEntry) float64 { return e.lo })
@@ -168,7 +180,9 @@ func (ri *rangeIndex) appendMatch(dst []string, v surql.Value) []string {
 		if e.lo > f {
 			break
 		}
-		dst = append(dst, e.id)
+		if e.holds(f) {
+			dst = append(dst, e.id)
+		}
 	}
 	// below: hi >= f, the tail.
 	i, _ := slices.BinarySearchFunc(ri.below, f, func(x rangeEntry, k float64) int {
@@ -178,7 +192,9 @@ func (ri *rangeIndex) appendMatch(dst []string, v surql.Value) []string {
 		return 1
 	})
 	for _, e := range ri.below[i:] {
-		dst = append(dst, e.id)
+		if e.holds(f) {
+			dst = append(dst, e.id)
+		}
 	}
 	// both: lo in [f-width, f], hi >= f.
 	j, _ := slices.BinarySearchFunc(ri.both, f-ri.width, func(x rangeEntry, k float64) int {
@@ -191,7 +207,7 @@ func (ri *rangeIndex) appendMatch(dst []string, v surql.Value) []string {
 		if e.lo > f {
 			break
 		}
-		if e.hi >= f {
+		if e.holds(f) {
 			dst = append(dst, e.id)
 		}
 	}
