@@ -39,11 +39,17 @@ func instanceOut(i *messages.InstanceInfo) instanceJSON {
 	return out
 }
 
+// getInstances lists the instances that have not ended: the ones whose
+// /health answers. An ended one stays readable by its id for
+// --hub-retention, but is no longer listed, as the original's store drops
+// it once it ended (si inst ls is empty once si inst health is 404).
 func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) {
 	list := s.instances.List()
 	out := make([]instanceJSON, 0, len(list))
 	for _, i := range list {
-		out = append(out, instanceOut(i))
+		if !i.Terminated {
+			out = append(out, instanceOut(i))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

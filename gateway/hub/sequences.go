@@ -135,7 +135,8 @@ func (s *Server) getSequenceInstances(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v.Instances)
+	// As /instances and the sequence's own instances: those not ended.
+	writeJSON(w, http.StatusOK, v.Running)
 }
 
 // deleteSequence is DELETE /sequence/:id; x-seq-kill-inst: true kills the
