@@ -23,7 +23,10 @@ import (
 // and ingests (updates of random records) are timed one by one over HTTP,
 // first from one client, then from 16 at once. It prints p50, p99 and the
 // maximum per ingest, and the server's resident memory (VmRSS) after the
-// views are registered and after the ingests.
+// views are registered and after the ingests. Each view count runs twice,
+// with a durable store and with a memory-only one (see storeName), and
+// each one-client p50 is printed against the bare handler's, measured
+// first in the same run: with no view, that is what the door costs.
 //
 // With surrealNpm (integration/surrealnpm, installed with npm ci), the same
 // records and ingests go to an embedded SurrealDB 3 with a LIVE SELECT per
@@ -43,11 +46,18 @@ func benchViewsHTTP(troupeBin, surrealNpm string, ingests int, counts string) er
 		if err != nil {
 			return fmt.Errorf("--view-counts: %q is not a number", field)
 		}
-		p50, err := benchViewsHTTPOnce(troupeBin, m, records, ingests)
-		if err != nil {
-			return err
+		var p50 time.Duration
+		for _, durable := range []bool{true, false} {
+			p, err := benchViewsHTTPOnce(troupeBin, m, records, ingests, durable)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("views=%-5d %s one client: p50 %.2f times the bare handler's (%+.1f µs)\n",
+				m, storeName(durable), float64(p)/float64(bare), us(p-bare))
+			if durable {
+				p50 = p
+			}
 		}
-		fmt.Printf("views=%-5d one client: p50 %.2f times the bare handler's\n", m, float64(p50)/float64(bare))
 		if surrealNpm == "" || m == 0 {
 			continue
 		}
@@ -69,13 +79,29 @@ func benchViewsHTTP(troupeBin, surrealNpm string, ingests int, counts string) er
 	return nil
 }
 
-// benchViewsHTTPOnce runs one view count and returns the one-client p50.
-func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) (p50 time.Duration, err error) {
+// storeName names the store of a run: durable runs write every ingest to
+// the journal (Pebble, --fsync=none: written, not synced), whose commit
+// pipeline answers on a goroutine of its own; memory-only runs
+// (--data-dir=) keep nothing, and show what the door and the engine cost
+// without the journal.
+func storeName(durable bool) string {
+	if durable {
+		return "durable"
+	}
+	return "memory "
+}
+
+// benchViewsHTTPOnce runs one view count against a troupe with a durable
+// store or a memory-only one, and returns the one-client p50.
+func benchViewsHTTPOnce(troupeBin string, m, records, ingests int, durable bool) (p50 time.Duration, err error) {
 	dir, err := os.MkdirTemp("", "troupe-bench")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
+	if !durable {
+		dir = ""
+	}
 	addr := freeAddr()
 	stopProc, err := startProcess(troupeBin, "--ssp-addr="+addr, "--data-dir="+dir, "--fsync=none", "--data-addr=off",
 		"--hub-addr=off", "--resp-addr=off", "--admin-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn",
@@ -130,15 +156,15 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int) (p50 time.Dur
 	rssViews := vmRSS(pid)
 	// The memory per view is this RSS less that of a run with 0 views
 	// (--view-counts=0,...), which holds the same tables.
-	fmt.Printf("views=%-5d registered in %v; RSS %.1f MB\n", m, registered.Round(time.Millisecond), float64(rssViews)/1e6)
+	fmt.Printf("views=%-5d %s registered in %v; RSS %.1f MB\n", m, storeName(durable), registered.Round(time.Millisecond), float64(rssViews)/1e6)
 	for _, clients := range []int{1, 16} {
 		all, err := timeIngests(base, viewsBodies(rng, records, ingests, clients))
 		if err != nil {
 			return 0, err
 		}
 		pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-		fmt.Printf("views=%-5d clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  RSS %.1f MB\n",
-			m, clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]), float64(vmRSS(pid))/1e6)
+		fmt.Printf("views=%-5d %s clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  RSS %.1f MB\n",
+			m, storeName(durable), clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]), float64(vmRSS(pid))/1e6)
 		if clients == 1 {
 			p50 = pct(0.50)
 		}
