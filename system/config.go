@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +29,12 @@ type Config struct {
 	FsyncInterval  time.Duration
 	Journal        string        // postgres://...: the journal in PostgreSQL; empty: Pebble under DataDir
 	JournalTimeout time.Duration // each round trip to the PostgreSQL journal
+
+	// Cluster mode (system/cluster): on when ClusterName is set.
+	ClusterName  string
+	ClusterEtcd  []string // etcd endpoints, host:port
+	ClusterBind  string   // host:port of the actor traffic between nodes
+	ClusterLease time.Duration
 
 	SSPAddr            string
 	DataAddr           string
@@ -193,6 +200,19 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 10*time.Millisecond, "time between fsyncs under --fsync=batch: the most a crash can lose")
 	fs.StringVar(&c.Journal, "journal", "", "postgres://user@host/db keeps the actors' journal in PostgreSQL (acknowledged once its transaction commits; --fsync does not apply); empty: in Pebble under --data-dir")
 	fs.DurationVar(&c.JournalTimeout, "journal-timeout", time.Minute, "bound on each round trip to a PostgreSQL journal (a read, an actor's recovery scan, a group's write); past it the read or commit fails and the actor restarts")
+
+	fs.StringVar(&c.ClusterName, "cluster-name", "", "cluster mode: the name of the cluster this node joins (its KV shards, queues and rooms are placed over the members); needs --journal postgres://, --cluster-etcd and --cluster-bind; empty: one node")
+	fs.Func("cluster-etcd", "host:port[,host:port...] of the etcd that holds the cluster's membership", func(v string) error {
+		c.ClusterEtcd = nil
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				c.ClusterEtcd = append(c.ClusterEtcd, e)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&c.ClusterBind, "cluster-bind", "", "host:port this node listens on for actor traffic from the other members (protoactor remote); the host is the address the others reach it at")
+	fs.DurationVar(&c.ClusterLease, "cluster-lease", 3*time.Second, "TTL of this node's membership lease in etcd: a node that stops renewing it (dead, or cut off) leaves the cluster this long after")
 
 	fs.StringVar(&c.SSPAddr, "ssp-addr", ":8667", "views front door address (also SPKY_SSP_LISTEN_ADDR); off disables it")
 	fs.StringVar(&c.DataAddr, "data-addr", ":15500", "data front door address; off disables it")
@@ -410,6 +430,7 @@ func (c *Config) validate() error {
 	if c.Journal != "" && !strings.HasPrefix(c.Journal, "postgres://") && !strings.HasPrefix(c.Journal, "postgresql://") {
 		errs = append(errs, fmt.Errorf("--journal=%q: want a postgres:// URL, or empty for Pebble", c.Journal))
 	}
+	errs = append(errs, c.validateCluster()...)
 	switch c.Fsync {
 	case "always", "batch", "none":
 	default:
@@ -546,4 +567,27 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n * mult)
 	return nil
+}
+
+// validateCluster checks the cluster flags: cluster mode needs the shared
+// PostgreSQL journal (an actor placed on another node after a failure
+// recovers from it), etcd and an address for the actor traffic.
+func (c *Config) validateCluster() []error {
+	if c.ClusterName == "" {
+		return nil
+	}
+	var errs []error
+	if c.Journal == "" {
+		errs = append(errs, errors.New("--cluster-name needs --journal postgres://...: the members recover each other's actors from the shared journal"))
+	}
+	if len(c.ClusterEtcd) == 0 {
+		errs = append(errs, errors.New("--cluster-name needs --cluster-etcd host:port"))
+	}
+	if _, port, err := net.SplitHostPort(c.ClusterBind); err != nil || port == "0" {
+		errs = append(errs, fmt.Errorf("--cluster-bind=%q: want host:port with a fixed port, the address the other members reach this node at", c.ClusterBind))
+	}
+	if c.ClusterLease < time.Second {
+		errs = append(errs, fmt.Errorf("--cluster-lease=%s: want at least 1s (etcd counts leases in seconds)", c.ClusterLease))
+	}
+	return errs
 }

@@ -71,3 +71,18 @@ func (n *Names) Sorted() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Recheck reads name's record under prefix from the store when the set
+// does not hold it, and adds it when it is there. In cluster mode another
+// member may have created the queue or room since this one loaded the set.
+func (n *Names) Recheck(st store.Reader, prefix, name string) (exists bool, count int, err error) {
+	if exists, count = n.Has(name); exists {
+		return exists, count, nil
+	}
+	if _, found, err := st.Get([]byte(prefix + name)); err != nil || !found {
+		return false, count, err
+	}
+	n.Add(name)
+	exists, count = n.Has(name)
+	return exists, count, nil
+}

@@ -37,6 +37,8 @@ type System struct {
 	Faults   *supervision.Faults
 	Registry *Registry
 	Started  time.Time
+	// Placement is set in cluster mode (system/cluster); nil on one node.
+	Placement Placement
 
 	fatal     chan error
 	inboxes   chan *inbox // idle, for Request
@@ -176,6 +178,9 @@ func (s *System) Close() error {
 }
 
 func (s *System) close() error {
+	if s.Placement != nil {
+		s.Placement.Leave()
+	}
 	s.Registry.mu.RLock()
 	domains := make([]*actor.PID, 0, len(s.Registry.domains))
 	for _, pid := range s.Registry.domains {

@@ -26,7 +26,8 @@ var shardCountKey = []byte("meta/kv/shards")
 // multi-key commands out over the shards that own their keys.
 type Keyspace struct {
 	sys     *system.System
-	shards  []*actor.PID
+	shards  []*actor.PID // on one node; in cluster mode none (sys.Placement finds them by name)
+	names   []string     // "data/shard-i"
 	mem     *Memory
 	nextTxn atomic.Uint64
 	ops     atomic.Int64  // commands executed
@@ -60,7 +61,11 @@ func Start(sys *system.System, mem *Memory) (*Keyspace, error) {
 	}
 	k := &Keyspace{sys: sys, mem: mem, stop: make(chan struct{}), done: make(chan struct{})}
 	for i := range n {
-		pid, err := sys.Registry.Get(fmt.Sprintf("data/shard-%d", i))
+		k.names = append(k.names, fmt.Sprintf("data/shard-%d", i))
+		if sys.Placement != nil {
+			continue // the cluster activates each shard on one member, on its first request
+		}
+		pid, err := sys.Registry.Get(k.names[i])
 		if err != nil {
 			return nil, err
 		}
@@ -97,6 +102,13 @@ func (k *Keyspace) sweep(every time.Duration) {
 			last, lastOps = now, ops
 			for _, pid := range k.shards {
 				k.sys.Root.Send(pid, &messages.Tick{})
+			}
+			if k.sys.Placement != nil { // the shards this member holds now
+				for _, name := range k.names {
+					if pid, ok := k.sys.Registry.Lookup(name); ok {
+						k.sys.Root.Send(pid, &messages.Tick{})
+					}
+				}
 			}
 		}
 	}
@@ -135,7 +147,7 @@ func (k *Keyspace) shardOf(key string) int {
 		h ^= uint32(key[i])
 		h *= 16777619
 	}
-	return int(h % uint32(len(k.shards)))
+	return int(h % uint32(len(k.names)))
 }
 
 // Do executes one command. The error is a timeout or a crashed shard
@@ -166,7 +178,7 @@ func (k *Keyspace) do(ctx context.Context, req *messages.DataRequest) (*messages
 			return k.txnFan(ctx, req)
 		}
 	}
-	return k.ask(ctx, k.shards[k.shardOf(req.Key)], req)
+	return k.ask(ctx, k.shardOf(req.Key), req)
 }
 
 // Watch registers patterns (kv.keys globs) for subscriber with every shard:
@@ -185,8 +197,8 @@ func (k *Keyspace) Unwatch(ctx context.Context, subscriber *actor.PID, patterns 
 }
 
 func (k *Keyspace) watchAll(ctx context.Context, msg *messages.KeyWatch) (*messages.DataReply, error) {
-	msgs := make(map[int]*messages.KeyWatch, len(k.shards))
-	for i := range k.shards {
+	msgs := make(map[int]*messages.KeyWatch, len(k.names))
+	for i := range k.names {
 		msgs[i] = msg
 	}
 	replies, err := askAll(ctx, k, msgs)
@@ -204,20 +216,36 @@ func (k *Keyspace) watchAll(ctx context.Context, msg *messages.KeyWatch) (*messa
 	return out, nil
 }
 
-// ask sends one shard a request and waits for its reply until ctx ends (at
+// ask sends shard i a request and waits for its reply until ctx ends (at
 // most --request-timeout without a deadline): a client that went away
 // frees its wait at once, and a command the shard holds back (behind an
-// msetnx's reservation) is withdrawn from it, not applied later.
-func (k *Keyspace) ask(ctx context.Context, pid *actor.PID, req any) (*messages.DataReply, error) {
-	res, err := k.sys.AskOrWithdraw(ctx, pid, req)
+// msetnx's reservation) is withdrawn from it, not applied later. In cluster
+// mode the shard may be on another member: sys.Placement takes it there.
+func (k *Keyspace) ask(ctx context.Context, i int, req any) (*messages.DataReply, error) {
+	var res any
+	var err error
+	if k.sys.Placement != nil {
+		res, err = k.sys.Placement.Ask(ctx, k.names[i], req)
+	} else {
+		res, err = k.sys.AskOrWithdraw(ctx, k.shards[i], req)
+	}
 	if err != nil {
 		return nil, err
 	}
 	rep, ok := res.(*messages.DataReply)
 	if !ok {
-		return nil, fmt.Errorf("%s: unexpected reply %T", pid.Id, res)
+		return nil, fmt.Errorf("%s: unexpected reply %T", k.names[i], res)
 	}
 	return rep, nil
+}
+
+// tell sends shard i a message without waiting.
+func (k *Keyspace) tell(i int, msg any) {
+	if k.sys.Placement != nil {
+		k.sys.Placement.Tell(k.names[i], msg)
+		return
+	}
+	k.sys.Root.Send(k.shards[i], msg)
 }
 
 // askAll sends each shard its part at once and waits for every reply; the
@@ -231,7 +259,7 @@ func askAll[M any](ctx context.Context, k *Keyspace, parts map[int]M) (map[int]*
 	answers := make(chan answer, len(parts))
 	for i, part := range parts {
 		go func() {
-			rep, err := k.ask(ctx, k.shards[i], part)
+			rep, err := k.ask(ctx, i, part)
 			answers <- answer{i, rep, err}
 		}()
 	}
@@ -252,8 +280,8 @@ func askAll[M any](ctx context.Context, k *Keyspace, parts map[int]M) (map[int]*
 
 // askEvery sends req to every shard and waits for every reply.
 func (k *Keyspace) askEvery(ctx context.Context, req *messages.DataRequest) (map[int]*messages.DataReply, error) {
-	parts := make(map[int]*messages.DataRequest, len(k.shards))
-	for i := range k.shards {
+	parts := make(map[int]*messages.DataRequest, len(k.names))
+	for i := range k.names {
 		parts[i] = req
 	}
 	return askAll(ctx, k, parts)
@@ -289,7 +317,7 @@ func (k *Keyspace) fanOut(ctx context.Context, req *messages.DataRequest) (*mess
 	}
 	if len(parts) == 1 {
 		for i, p := range parts {
-			return k.ask(ctx, k.shards[i], p)
+			return k.ask(ctx, i, p)
 		}
 	}
 	replies, err := askAll(ctx, k, parts)
@@ -329,7 +357,7 @@ func (k *Keyspace) multiSet(ctx context.Context, req *messages.DataRequest) (*me
 	}
 	if len(parts) <= 1 {
 		for i := range parts {
-			return k.ask(ctx, k.shards[i], req)
+			return k.ask(ctx, i, req)
 		}
 		return &messages.DataReply{Ok: true}, nil
 	}
@@ -345,11 +373,11 @@ func (k *Keyspace) multiSet(ctx context.Context, req *messages.DataRequest) (*me
 	var reserved []int
 	abort := func() {
 		for _, i := range reserved {
-			k.sys.Root.Send(k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn})
+			k.tell(i, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: txn})
 		}
 	}
 	for _, i := range order {
-		r, err := k.ask(ctx, k.shards[i], &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: txn, Nx: nx,
+		r, err := k.ask(ctx, i, &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: txn, Nx: nx,
 			Pairs: parts[i]})
 		if err != nil || r.ErrorCode != "" || !r.Ok {
 			// A shard that timed out may still reserve later: abort it
@@ -456,7 +484,7 @@ func (k *Keyspace) txnFan(ctx context.Context, req *messages.DataRequest) (*mess
 	ctx, cancel := k.bounded(ctx)
 	defer cancel()
 	for _, i := range order {
-		r, err := k.ask(ctx, k.shards[i], parts[i])
+		r, err := k.ask(ctx, i, parts[i])
 		if err != nil {
 			return nil, err
 		}

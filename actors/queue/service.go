@@ -77,6 +77,12 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 	}
 	creates := req.Op == messages.QueueOp_QUEUE_CREATE || (req.Op == messages.QueueOp_QUEUE_PUBLISH && req.Create)
 	exists, count := s.names.Has(req.Queue)
+	if !exists && s.sys.Placement != nil { // another member may have created it
+		var err error
+		if exists, count, err = s.names.Recheck(s.sys.Store, configPrefix, req.Queue); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case !exists && !creates:
 		return fail(messages.CodeQueueNotFound, "queue %q does not exist", req.Queue), nil
@@ -84,21 +90,7 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 		return fail(messages.CodeLimit, "there are already %d queues, the limit (--max-queues)", count), nil
 	}
 
-	pid, err := s.sys.Registry.Get("queues/" + req.Queue)
-	if err != nil {
-		return nil, err
-	}
-	var res any
-	if req.Op == messages.QueueOp_QUEUE_CONSUME {
-		res, err = s.consume(ctx, pid, req)
-	} else {
-		if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.sys.Config.RequestTimeout {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, s.sys.Config.RequestTimeout)
-			defer cancel()
-		}
-		res, err = s.sys.Ask(ctx, pid, req)
-	}
+	res, err := s.ask(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +104,9 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 			s.mu.Lock()
 			delete(s.pushed, req.Queue)
 			s.mu.Unlock()
+			if s.sys.Placement != nil {
+				break // the queue's actor lives on whichever member holds it; it stays until it is handed over
+			}
 			if err := s.sys.Registry.Forget("queues/" + req.Queue); err != nil {
 				s.sys.Log.Warn("stopping a deleted queue's actor", "queue", req.Queue, "err", err)
 			}
@@ -120,13 +115,36 @@ func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages
 	return reply, nil
 }
 
+// ask runs req on the queue's actor: through the registry on one node,
+// through sys.Placement in cluster mode.
+func (s *Service) ask(ctx context.Context, req *messages.QueueRequest) (any, error) {
+	if req.Op == messages.QueueOp_QUEUE_CONSUME {
+		return s.consume(ctx, req)
+	}
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.sys.Config.RequestTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.sys.Config.RequestTimeout)
+		defer cancel()
+	}
+	if s.sys.Placement != nil {
+		return s.sys.Placement.Ask(ctx, "queues/"+req.Queue, req)
+	}
+	pid, err := s.sys.Registry.Get("queues/" + req.Queue)
+	if err != nil {
+		return nil, err
+	}
+	return s.sys.Ask(ctx, pid, req)
+}
+
 // consume runs a queue.consume, which may wait for a message: the actor
 // answers a wait that ends empty by itself, and the request's deadline only
 // has to outlast it. A consumer that goes away first (its client hung up)
 // withdraws its wait; a message the queue had already handed it is put back
 // at once (a nack: it counts as a failed delivery, as an ack deadline that
-// passed would), instead of staying in flight until its ack deadline.
-func (s *Service) consume(ctx context.Context, pid *actor.PID, req *messages.QueueRequest) (any, error) {
+// passed would), instead of staying in flight until its ack deadline. In
+// cluster mode a wait is not withdrawn: a message handed to a consumer that
+// went away meanwhile comes back when its ack deadline passes.
+func (s *Service) consume(ctx context.Context, req *messages.QueueRequest) (any, error) {
 	if wait := time.Duration(req.TimeoutMs) * time.Millisecond; wait > s.opts.MaxWait {
 		req.TimeoutMs = s.opts.MaxWait.Milliseconds()
 	}
@@ -135,6 +153,13 @@ func (s *Service) consume(ctx context.Context, pid *actor.PID, req *messages.Que
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
+	}
+	if s.sys.Placement != nil {
+		return s.sys.Placement.Ask(ctx, "queues/"+req.Queue, req)
+	}
+	pid, err := s.sys.Registry.Get("queues/" + req.Queue)
+	if err != nil {
+		return nil, err
 	}
 	res, err := s.sys.AskOrWithdraw(ctx, pid, req)
 	if err != nil {

@@ -84,6 +84,12 @@ func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.
 		return fail(messages.CodeInvalid, "event data of %d bytes: the limit is %d", len(req.Data), s.opts.MaxEvent), nil
 	}
 	exists, count := s.names.Has(req.Room)
+	if !exists && s.sys.Placement != nil { // another member may have created it
+		var err error
+		if exists, count, err = s.names.Recheck(s.sys.Store, markerPrefix, req.Room); err != nil {
+			return nil, err
+		}
+	}
 	creates := req.Op == messages.RoomOp_ROOM_PUBLISH || req.Op == messages.RoomOp_ROOM_SUBSCRIBE ||
 		req.Op == messages.RoomOp_ROOM_CREATE
 	switch {
@@ -98,11 +104,7 @@ func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	pid, err := s.sys.Registry.Get("rooms/" + req.Room)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.sys.Request(pid, req, timeout)
+	res, err := s.ask(ctx, req, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +116,21 @@ func (s *Service) Do(ctx context.Context, req *messages.RoomRequest) (*messages.
 		s.names.Remove(req.Room)
 	}
 	return reply, nil
+}
+
+// ask runs req on the room's actor: through the registry on one node,
+// through sys.Placement in cluster mode.
+func (s *Service) ask(ctx context.Context, req *messages.RoomRequest, timeout time.Duration) (any, error) {
+	if s.sys.Placement != nil {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return s.sys.Placement.Ask(ctx, "rooms/"+req.Room, req)
+	}
+	pid, err := s.sys.Registry.Get("rooms/" + req.Room)
+	if err != nil {
+		return nil, err
+	}
+	return s.sys.Request(pid, req, timeout)
 }
 
 // List returns the names of the rooms, sorted.

@@ -59,9 +59,18 @@ func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
 		return errors.Join(err, socks.close())
 	}
 	start := time.Now()
+	member, err := newMember(sys)
+	if err != nil {
+		return errors.Join(err, sys.Close(), socks.close())
+	}
 	d, err := startDomains(sys, socks, logs)
 	if err != nil {
 		return errors.Join(err, sys.Close(), socks.close())
+	}
+	if err := member.join(); err != nil {
+		err = errors.Join(err, sys.Close(), socks.close())
+		d.close()
+		return err
 	}
 	log.Info("troupe started", "version", system.Version, "data_dir", cfg.DataDir, "fsync", cfg.Fsync,
 		"shards", cfg.Shards, "took", time.Since(start))

@@ -20,6 +20,12 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 	if ln == nil {
 		return nil
 	}
+	if sys.Placement != nil {
+		// Its pipelines send batches straight to shard PIDs on this
+		// process, which a cluster may have placed elsewhere.
+		sys.Log.Warn("the Redis-protocol door is not served in cluster mode yet", "addr", addr(ln))
+		return nil
+	}
 	sessions, err := sys.Sessions("resp")
 	if err != nil {
 		return err

@@ -1,0 +1,289 @@
+// Package cluster runs Troupe as a member of a cluster (--cluster-name):
+// Proto.Actor's cluster places the KV shards, queues and rooms over the
+// members as virtual actors, etcd holds the membership, and the shared
+// PostgreSQL journal holds their state, so an actor activated on another
+// member (after a failure, a join or a leave) recovers what its previous
+// place acknowledged.
+//
+// The cluster identities are kv/shard-N, queues/<name> and rooms/<name>.
+// Each is a host actor that, on activation, starts the domain's own actor
+// of that name through the registry (which recovers it from the journal)
+// and forwards it every request; when the cluster moves the identity
+// elsewhere, the host stops it, after it has answered what it holds. The
+// front doors reach them through system.Placement, which this package
+// implements; on one node Placement is nil and nothing here runs.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+
+	"github.com/troupe-run/troupe/messages"
+	"github.com/troupe-run/troupe/system"
+)
+
+// kinds maps each placed domain to its cluster kind.
+var kinds = map[string]string{"data": "kv", "queues": "queues", "rooms": "rooms"}
+
+// domains is kinds the other way round.
+var domains = map[string]string{"kv": "data", "queues": "queues", "rooms": "rooms"}
+
+// Retry delays of a request that reached no actor (its member died and
+// the cluster has not yet placed it elsewhere).
+const (
+	retryFirst = 20 * time.Millisecond
+	retryMax   = 500 * time.Millisecond
+)
+
+// Node is this process as a member of the cluster. It is the system's
+// Placement from New on; Join makes it a member.
+type Node struct {
+	sys      *system.System
+	log      *slog.Logger
+	cluster  *protocluster.Cluster
+	provider *membership
+	self     string // this member's address, host:port
+
+	mu     sync.Mutex
+	joined bool
+	left   bool
+}
+
+var _ system.Placement = (*Node)(nil)
+
+// New prepares the membership from sys.Config and sets sys.Placement, so
+// that the domains started after it route through the cluster. It must be
+// called before the domains start, and Join after.
+func New(sys *system.System) (*Node, error) {
+	c := sys.Config
+	bindHost, portText, err := net.SplitHostPort(c.ClusterBind)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-bind: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-bind: port %q: %w", portText, err)
+	}
+	provider := &membership{endpoints: c.ClusterEtcd, lease: c.ClusterLease, name: c.ClusterName,
+		log: sys.Log.With("component", "cluster")}
+	n := &Node{sys: sys, log: sys.Log.With("component", "cluster"), provider: provider,
+		self: net.JoinHostPort(bindHost, portText)}
+	var ks []*protocluster.Kind
+	for kind := range domains {
+		ks = append(ks, protocluster.NewKind(kind, actor.PropsFromProducer(func() actor.Actor { return &host{node: n} })))
+	}
+	cfg := protocluster.Configure(c.ClusterName, provider, disthash.New(), remote.Configure(bindHost, port),
+		protocluster.WithKinds(ks...), protocluster.WithRequestTimeout(c.RequestTimeout))
+	n.cluster = protocluster.New(sys.Actors, cfg)
+	sys.Placement = n
+	return n, nil
+}
+
+// Join starts the actor traffic between members and registers this member
+// in etcd; from then on the cluster places actors on it.
+func (n *Node) Join() (err error) {
+	// Proto.Actor's cluster panics when its provider cannot start (etcd
+	// unreachable): that is a failed start, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cluster: joining %q through etcd %s: %v", n.sys.Config.ClusterName,
+				strings.Join(n.sys.Config.ClusterEtcd, ","), r)
+		}
+	}()
+	n.cluster.StartMember()
+	n.mu.Lock()
+	n.joined = true
+	n.mu.Unlock()
+	n.log.Info("joined the cluster", "cluster", n.sys.Config.ClusterName, "address", n.self,
+		"members", len(n.cluster.MemberList.Members().Members()))
+	return nil
+}
+
+// Leave stops this member's actors (each answers what it holds first),
+// removes its record from etcd, so that the others place its actors among
+// themselves, and stops the actor traffic.
+func (n *Node) Leave() {
+	n.mu.Lock()
+	joined, left := n.joined, n.left
+	n.left = true
+	n.mu.Unlock()
+	if !joined || left {
+		return
+	}
+	start := time.Now()
+	// The actors stop first, each after answering what it holds: a
+	// request that comes after finds none and is sent again, to where the
+	// others place the actor once this member's record is gone. The other
+	// way round, for a moment two members would hold the same actor.
+	n.cluster.IdentityLookup.Shutdown()
+	if err := n.provider.Shutdown(true); err != nil {
+		n.log.Warn("leaving etcd", "err", err)
+	}
+	n.cluster.Remote.Shutdown(true)
+	n.log.Info("left the cluster", "took", time.Since(start))
+}
+
+// Members returns the addresses of the members this node knows of.
+func (n *Node) Members() []string {
+	var out []string
+	for _, m := range n.cluster.MemberList.Members().Members() {
+		out = append(out, m.Address())
+	}
+	return out
+}
+
+// Ask implements system.Placement.
+func (n *Node) Ask(ctx context.Context, name string, msg any) (any, error) {
+	identity, kind, err := split(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.sys.Config.RequestTimeout)
+		defer cancel()
+	}
+	wait := retryFirst
+	var timer *time.Timer
+	for {
+		pid := n.pid(identity, kind)
+		if pid != nil {
+			res, err := n.request(ctx, pid, msg)
+			if !errors.Is(err, actor.ErrDeadLetter) {
+				return res, err
+			}
+			// Nobody received it: the actor stopped (handed over) or
+			// its member is gone. Ask the cluster where it is now.
+			n.cluster.PidCache.RemoveByValue(identity, kind, pid)
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: no member holds it yet: %w", name, ctx.Err())
+		case <-timer.C:
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+// Tell implements system.Placement.
+func (n *Node) Tell(name string, msg any) {
+	identity, kind, err := split(name)
+	if err != nil {
+		n.log.Warn("tell", "err", err)
+		return
+	}
+	if pid := n.pid(identity, kind); pid != nil {
+		n.sys.Root.Send(pid, msg)
+	}
+}
+
+// pid returns the host actor of the identity, activating it on its member
+// when needed; nil while no member can take it.
+func (n *Node) pid(identity, kind string) *actor.PID {
+	if pid, ok := n.cluster.PidCache.Get(identity, kind); ok {
+		return pid
+	}
+	n.mu.Lock()
+	joined := n.joined && !n.left
+	n.mu.Unlock()
+	if !joined {
+		return nil
+	}
+	pid := n.cluster.Get(identity, kind)
+	if pid != nil {
+		n.cluster.PidCache.Set(identity, kind, pid)
+	}
+	return pid
+}
+
+// request sends msg to a host actor and waits for the reply. A host on
+// this member is asked through the system's reusable inboxes; one on
+// another member through a future, whose reply comes over the network.
+func (n *Node) request(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	if pid.Address == n.sys.Actors.Address() {
+		return n.sys.Ask(ctx, pid, msg)
+	}
+	d, _ := ctx.Deadline()
+	res, err := n.sys.Root.RequestFuture(pid, msg, time.Until(d)).Result()
+	if errors.Is(err, actor.ErrTimeout) {
+		return nil, fmt.Errorf("%s at %s did not answer in time: %w", pid.Id, pid.Address, context.DeadlineExceeded)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := res.(*messages.Failure); ok {
+		return nil, fmt.Errorf("%w: %s: %s", system.ErrFailed, f.Actor, f.Reason)
+	}
+	return res, nil
+}
+
+// split turns a registry name into a cluster identity and kind.
+func split(name string) (identity, kind string, err error) {
+	domain, identity, _ := strings.Cut(name, "/")
+	kind, ok := kinds[domain]
+	if !ok || identity == "" {
+		return "", "", fmt.Errorf("%w: %q is not placed by the cluster", system.ErrUnknownDomain, name)
+	}
+	return identity, kind, nil
+}
+
+// host is a cluster identity's actor on the member the cluster placed it
+// on: it starts the domain's actor of the same name, forwards it every
+// request (the reply goes straight back to the sender, wherever it is) and
+// stops it when the identity moves.
+type host struct {
+	node  *Node
+	name  string
+	local *actor.PID
+}
+
+func (h *host) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		ci := protocluster.GetClusterIdentity(ctx)
+		h.name = domains[ci.Kind] + "/" + ci.Identity
+		pid, err := h.node.sys.Registry.Get(h.name)
+		if err != nil {
+			// The activation failed (the journal unreachable, say):
+			// stop, so that the next request activates it again.
+			h.node.log.Error("activating", "actor", h.name, "err", err)
+			ctx.Stop(ctx.Self())
+			return
+		}
+		h.local = pid
+		h.node.log.Debug("activated", "actor", h.name)
+	case *actor.Stopping:
+		if h.local != nil {
+			if err := h.node.sys.Registry.Forget(h.name); err != nil {
+				h.node.log.Warn("handing over", "actor", h.name, "err", err)
+			}
+			h.local = nil
+		}
+	case *protocluster.ClusterInit, *actor.Stopped, *actor.Restarting, *actor.ReceiveTimeout:
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		if h.local == nil {
+			ctx.Respond(&messages.Failure{Actor: h.name, Reason: "not active on this member"})
+			return
+		}
+		ctx.Forward(h.local)
+	}
+}

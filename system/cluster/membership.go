@@ -1,0 +1,257 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// etcdTimeout bounds each call to etcd made outside the watch.
+const etcdTimeout = 5 * time.Second
+
+// membership is the cluster's membership in etcd (a ClusterProvider).
+// Each member keeps a record under /troupe/<cluster>/members/<member id>
+// bound to a lease it renews; a member that stops renewing it (killed, or
+// cut off from etcd) is dropped by etcd when the lease expires. Every
+// member watches the records and hands the cluster the members they list,
+// from which the identity lookup places the actors.
+//
+// It is Troupe's own rather than Proto.Actor's etcd provider, which reads
+// and writes its leadership state from two goroutines without a lock (the
+// race detector stops the process). It is made when the cluster starts the
+// member, after the remote has set grpc's logger, which grpc allows only
+// before any connection runs.
+type membership struct {
+	endpoints []string
+	lease     time.Duration
+	name      string
+	log       *slog.Logger
+
+	client  *clientv3.Client
+	cluster *protocluster.Cluster
+	self    record
+	key     string
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the keep-alive and watch loops
+
+	mu      sync.Mutex
+	leaseID clientv3.LeaseID
+}
+
+var _ protocluster.ClusterProvider = (*membership)(nil)
+
+// record is a member as etcd holds it.
+type record struct {
+	ID    string   `json:"id"`
+	Host  string   `json:"host"`
+	Port  int32    `json:"port"`
+	Kinds []string `json:"kinds"`
+}
+
+func (m *membership) prefix() string { return "/troupe/" + m.name + "/members/" }
+
+// StartMember registers this member, then follows the membership.
+func (m *membership) StartMember(c *protocluster.Cluster) error {
+	host, portText, err := net.SplitHostPort(c.ActorSystem.Address())
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return err
+	}
+	m.self = record{ID: c.ActorSystem.ID, Host: host, Port: int32(port), Kinds: c.GetClusterKinds()}
+	m.key = m.prefix() + m.self.ID
+	if err := m.open(c); err != nil {
+		return err
+	}
+	if err := m.register(); err != nil {
+		m.client.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	members, rev, err := m.fetch(ctx)
+	if err != nil {
+		cancel()
+		m.client.Close()
+		return err
+	}
+	m.publish(members)
+	m.wg.Add(2)
+	go m.keepAlive(ctx)
+	go m.watch(ctx, members, rev)
+	return nil
+}
+
+// StartClient is not used: every Troupe node is a member.
+func (m *membership) StartClient(*protocluster.Cluster) error {
+	return errors.New("cluster: Troupe nodes join as members, not clients")
+}
+
+// open connects to etcd, and fails at once when it does not answer.
+func (m *membership) open(c *protocluster.Cluster) error {
+	client, err := clientv3.New(clientv3.Config{Endpoints: m.endpoints, DialTimeout: etcdTimeout})
+	if err != nil {
+		return fmt.Errorf("etcd %s: %w", strings.Join(m.endpoints, ","), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), etcdTimeout)
+	_, err = client.Get(ctx, m.prefix(), clientv3.WithCountOnly())
+	cancel()
+	if err != nil {
+		client.Close()
+		return fmt.Errorf("etcd %s: %w", strings.Join(m.endpoints, ","), err)
+	}
+	m.client, m.cluster = client, c
+	return nil
+}
+
+// register grants a lease and puts this member's record under it.
+func (m *membership) register() error {
+	ctx, cancel := context.WithTimeout(context.Background(), etcdTimeout)
+	defer cancel()
+	ttl := max(int64((m.lease+time.Second-1)/time.Second), 1)
+	lease, err := m.client.Grant(ctx, ttl)
+	if err != nil {
+		return fmt.Errorf("etcd: lease: %w", err)
+	}
+	value, _ := json.Marshal(m.self)
+	if _, err := m.client.Put(ctx, m.key, string(value), clientv3.WithLease(lease.ID)); err != nil {
+		return fmt.Errorf("etcd: registering %s: %w", m.key, err)
+	}
+	m.mu.Lock()
+	m.leaseID = lease.ID
+	m.mu.Unlock()
+	return nil
+}
+
+// keepAlive renews the lease until ctx ends. When the lease is lost (etcd
+// unreachable for longer than its TTL: the others have dropped this
+// member), it registers again once etcd answers.
+func (m *membership) keepAlive(ctx context.Context) {
+	defer m.wg.Done()
+	for {
+		m.mu.Lock()
+		lease := m.leaseID
+		m.mu.Unlock()
+		renewals, err := m.client.KeepAlive(ctx, lease)
+		if err == nil {
+			for range renewals {
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		m.log.Error("the membership lease in etcd was lost; registering again", "err", err)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(m.lease / 3):
+			}
+			if err := m.register(); err == nil {
+				break
+			} else {
+				m.log.Warn("registering in etcd", "err", err)
+			}
+		}
+	}
+}
+
+// fetch reads every member's record.
+func (m *membership) fetch(ctx context.Context) (map[string]record, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, etcdTimeout)
+	defer cancel()
+	resp, err := m.client.Get(ctx, m.prefix(), clientv3.WithPrefix())
+	if err != nil {
+		return nil, 0, fmt.Errorf("etcd: members: %w", err)
+	}
+	members := map[string]record{}
+	for _, kv := range resp.Kvs {
+		var r record
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			m.log.Warn("a member record that is not one", "key", string(kv.Key), "err", err)
+			continue
+		}
+		members[string(kv.Key)] = r
+	}
+	return members, resp.Header.Revision, nil
+}
+
+// watch follows changes to the records from rev on, handing the cluster
+// each new membership, until ctx ends. A watch that fails (compaction,
+// etcd restarted) starts over from a fresh read.
+func (m *membership) watch(ctx context.Context, members map[string]record, rev int64) {
+	defer m.wg.Done()
+	for ctx.Err() == nil {
+		for resp := range m.client.Watch(clientv3.WithRequireLeader(ctx), m.prefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+			if resp.Err() != nil {
+				m.log.Warn("watching the members in etcd", "err", resp.Err())
+				break
+			}
+			for _, ev := range resp.Events {
+				key := string(ev.Kv.Key)
+				switch ev.Type {
+				case clientv3.EventTypePut:
+					var r record
+					if err := json.Unmarshal(ev.Kv.Value, &r); err != nil {
+						continue
+					}
+					members[key] = r
+				case clientv3.EventTypeDelete:
+					delete(members, key)
+				}
+			}
+			rev = resp.Header.Revision
+			m.publish(members)
+		}
+		for ctx.Err() == nil {
+			fresh, r, err := m.fetch(ctx)
+			if err == nil {
+				members, rev = fresh, r
+				m.publish(members)
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(m.lease / 3):
+			}
+		}
+	}
+}
+
+// publish hands the cluster the members.
+func (m *membership) publish(members map[string]record) {
+	var list []*protocluster.Member
+	for _, r := range members {
+		list = append(list, &protocluster.Member{Id: r.ID, Host: r.Host, Port: r.Port, Kinds: r.Kinds})
+	}
+	m.cluster.MemberList.UpdateClusterTopology(list)
+}
+
+// Shutdown removes this member's record (the others place its actors at
+// once, rather than when its lease expires) and stops following.
+func (m *membership) Shutdown(bool) error {
+	if m.client == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), etcdTimeout)
+	defer cancel()
+	m.mu.Lock()
+	lease := m.leaseID
+	m.mu.Unlock()
+	_, err := m.client.Revoke(ctx, lease) // deletes the record with the lease
+	m.cancel()
+	m.wg.Wait()
+	return errors.Join(err, m.client.Close())
+}
