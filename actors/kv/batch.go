@@ -19,6 +19,9 @@ import (
 type pipeBatch struct {
 	reqs    []*messages.DataRequest
 	replies []*messages.DataReply
+	// lent are the pipe's replies the shard may answer the commands with
+	// (Shard.reply), one per command: reused from batch to batch.
+	lent []*messages.DataReply
 	// next is the first command not applied yet: a batch that meets a key
 	// reserved by a cross-shard msetnx waits in the stash from there.
 	next int
@@ -40,7 +43,9 @@ func (a *shardActor) handleBatch(sender *actor.PID, b *pipeBatch) {
 		if a.watch.active() {
 			watched = a.watchedBefore(req, now.UnixMilli())
 		}
+		a.shard.lent = b.lent[b.next]
 		reply := a.shard.Apply(now, req, &a.log)
+		a.shard.lent = nil
 		if reply.ErrorCode == messages.CodeKeyReserved {
 			// The rest waits for the reservation, in order; what was
 			// applied before goes to the journal now.

@@ -84,7 +84,9 @@ func (s *Shard) hashSet(now int64, req *messages.DataRequest, j Journal) *messag
 	if !s.admit(n) {
 		return memoryFull(s, n)
 	}
-	return &messages.DataReply{Ok: true, Integer: s.putFields(e, req.GetKey(), pairs, n, j)}
+	r := s.reply()
+	r.Ok, r.Integer = true, s.putFields(e, req.GetKey(), pairs, n, j)
+	return r
 }
 
 func (s *Shard) hashGet(now int64, req *messages.DataRequest) *messages.DataReply {

@@ -105,7 +105,9 @@ func (s *Shard) listPush(now int64, req *messages.DataRequest, j Journal, head b
 		l.items.Set(seq, s.writeElement(j, e, seqSuffix(seq), v))
 	}
 	e.size += n
-	return &messages.DataReply{Ok: true, Integer: int64(l.items.Len())}
+	r := s.reply()
+	r.Ok, r.Integer = true, int64(l.items.Len())
+	return r
 }
 
 func (s *Shard) listPop(now int64, req *messages.DataRequest, j Journal, head bool) *messages.DataReply {
@@ -122,7 +124,8 @@ func (s *Shard) listPop(now int64, req *messages.DataRequest, j Journal, head bo
 	}
 	l := e.coll.(*listValue)
 	count = min(count, int64(l.items.Len()))
-	reply := &messages.DataReply{Ok: true, Found: true, Values: make([][]byte, 0, count)}
+	reply := s.reply()
+	reply.Ok, reply.Found, reply.Values = true, true, make([][]byte, 0, count)
 	for range count {
 		var seq int64
 		var v []byte

@@ -3,6 +3,7 @@ package kv
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 // each under its batch's number, rather than to a protoactor future per
 // request, whose registration and timer cost more than the round trip.
 // A pipe is used by one goroutine at a time; Close it when done.
+//
+// A batch whose replies were all waited for is used again, with its
+// replies, by a later Send: a reply is valid until the pipe's next Send.
 type Pipe struct {
 	k        *Keyspace
 	pid      *actor.PID // as registered
@@ -31,6 +35,8 @@ type Pipe struct {
 	filling  []*pipeBatch          // by shard: the batch being filled (nil: none)
 	unsent   []int                 // the shards of the batches being filled
 	inflight map[uint32]*pipeBatch // sent, not answered
+	waited   []*pipeBatch          // answered, every reply waited for: reused by the next Send
+	spare    []*pipeBatch          // ready for reuse
 	timer    *time.Timer
 	once     sync.Once
 }
@@ -81,16 +87,56 @@ func (p *Pipe) Close() {
 // --request-timeout). The waits must be called in the order of the sends.
 func (p *Pipe) Send(ctx context.Context, req *messages.DataRequest) Pending {
 	p.k.ops.Add(1)
+	if len(p.waited) > 0 {
+		p.reuse()
+	}
 	i := p.k.shardOf(req.Key)
 	b := p.filling[i]
 	if b == nil {
-		b = &pipeBatch{}
+		b = p.batch()
 		p.filling[i] = b
 		p.unsent = append(p.unsent, i)
 	}
 	n := len(b.reqs)
 	b.reqs = append(b.reqs, req)
+	if n == len(b.lent) {
+		b.lent = append(b.lent, &messages.DataReply{})
+	}
 	return Pending{p: p, ctx: ctx, b: b, n: n, shard: i}
+}
+
+// maxSpare bounds the batches a pipe keeps for reuse.
+const maxSpare = 64
+
+// batch returns an empty batch: a spare one when there is one.
+func (p *Pipe) batch() *pipeBatch {
+	if n := len(p.spare); n > 0 {
+		b := p.spare[n-1]
+		p.spare = p.spare[:n-1]
+		return b
+	}
+	return &pipeBatch{}
+}
+
+// reuse readies the batches whose replies were all waited for, their lent
+// replies emptied (they keep no value alive meanwhile).
+func (p *Pipe) reuse() {
+	for _, b := range p.waited {
+		if len(p.spare) == maxSpare {
+			break
+		}
+		for i, r := range b.lent[:len(b.reqs)] {
+			r.Reset()
+			b.replies[i] = nil
+			b.reqs[i] = nil
+		}
+		b.reqs, b.replies = b.reqs[:0], b.replies[:0]
+		b.next, b.seq, b.result = 0, 0, nil
+		b.partFailed.Store(false)
+		p.spare = append(p.spare, b)
+	}
+	clear(p.waited)
+	p.waited = p.waited[:0]
 }
 
 // Pending is a command sent through a pipe (a value, not a closure: a
@@ -113,7 +159,7 @@ func (p *Pipe) flush() {
 	for _, i := range p.unsent {
 		b := p.filling[i]
 		p.filling[i] = nil
-		b.replies = make([]*messages.DataReply, len(b.reqs))
+		b.replies = slices.Grow(b.replies[:0], len(b.reqs))[:len(b.reqs)]
 		p.next++
 		if p.next == 0 { // 0 marks a batch not sent
 			p.next++
@@ -153,6 +199,9 @@ func (p *Pipe) wait(ctx context.Context, b *pipeBatch, n int, shard *actor.PID) 
 	case error:
 		return nil, r
 	case *pipeBatch:
+		if n == len(r.reqs)-1 {
+			p.waited = append(p.waited, r)
+		}
 		return r.replies[n], nil
 	case *messages.Failure:
 		return nil, fmt.Errorf("%w: %s: %s", system.ErrFailed, r.Actor, r.Reason)

@@ -88,3 +88,61 @@ func TestPipeBatchWaitsBehindReservation(t *testing.T) {
 		t.Fatalf("replies %v", reps)
 	}
 }
+
+// TestPipeReusesBatches sends rounds of commands of every kind that answers
+// with a lent reply through one pipe, waiting for each round before the
+// next: the batches and replies of a round are used again by the next
+// one, and every reply is still the right one (none keeps a field of an
+// earlier command's).
+func TestPipeReusesBatches(t *testing.T) {
+	_, ks := boot(t, t.TempDir(), 3)
+	p := ks.NewPipe()
+	defer p.Close()
+	ctx := context.Background()
+	for round := range 20 {
+		key := fmt.Sprint("k", round%5)
+		reqs := []*messages.DataRequest{
+			setReq("s"+key, fmt.Sprint("v", round)),
+			{Op: messages.DataOp_KV_GET, Key: "s" + key},
+			{Op: messages.DataOp_KV_GET, Key: "missing"},
+			{Op: messages.DataOp_KV_INCR, Key: "n" + key, Amount: 2},
+			{Op: messages.DataOp_LIST_RPUSH, Key: "l" + key, Values: [][]byte{[]byte(fmt.Sprint(round))}},
+			{Op: messages.DataOp_LIST_LPOP, Key: "l" + key},
+			{Op: messages.DataOp_HASH_SET, Key: "h" + key, Pairs: []*messages.Pair{{Key: fmt.Sprint("f", round), Value: []byte("1")}}},
+			{Op: messages.DataOp_SET_ADD, Key: "t" + key, Members: []string{"a"}},
+			{Op: messages.DataOp_ZSET_ADD, Key: "z" + key, Scored: []*messages.ScoredMember{{Member: "m", Score: 1}}, Incr: true},
+			{Op: messages.DataOp_KV_INCR, Key: "h" + key, Amount: 1}, // a hash: the error reply
+		}
+		var waits []Pending
+		for _, req := range reqs {
+			waits = append(waits, p.Send(ctx, req))
+		}
+		var got []string
+		for _, w := range waits {
+			rep, err := w.Wait()
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			got = append(got, fmt.Sprintf("%v %v %d %q %q %v %s", rep.Ok, rep.Found, rep.Integer, rep.Value, rep.Values, rep.Number, rep.ErrorCode))
+		}
+		n := int64(round/5+1) * 2
+		added := map[bool]int64{true: 1, false: 0}[round < 5] // SADD, ZADD: the member is new in the first 5 rounds
+		want := []string{
+			"true false 0 \"\" [] 0 ",
+			fmt.Sprintf("false true 0 %q [] 0 ", fmt.Sprintf("%q", fmt.Sprint("v", round))),
+			"false false 0 \"\" [] 0 ",
+			fmt.Sprintf("true false %d \"\" [] 0 ", n),
+			"true false 1 \"\" [] 0 ",
+			fmt.Sprintf("true true 0 \"\" [%q] 0 ", fmt.Sprint(round)),
+			"true false 1 \"\" [] 0 ",
+			fmt.Sprintf("true false %d \"\" [] 0 ", added),
+			fmt.Sprintf("true false %d \"\" [] %d ", added, round/5+1),
+			"false false 0 \"\" [] 0 " + messages.CodeWrongType,
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("round %d, command %d: got %s, want %s", round, i, got[i], want[i])
+			}
+		}
+	}
+}

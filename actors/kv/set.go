@@ -66,7 +66,9 @@ func (s *Shard) setAdd(now int64, req *messages.DataRequest, j Journal) *message
 		s.writeElement(j, e, m, nil)
 	}
 	e.size += n
-	return &messages.DataReply{Ok: true, Integer: int64(len(fresh))}
+	r := s.reply()
+	r.Ok, r.Integer = true, int64(len(fresh))
+	return r
 }
 
 func (s *Shard) setRem(now int64, req *messages.DataRequest, j Journal) *messages.DataReply {

@@ -103,6 +103,25 @@ type Shard struct {
 	// expiredHook, when set, is told of each string key Sweep removes (the
 	// watchers' "expired" event).
 	expiredHook func(key string)
+
+	// lent is a reply the caller of Apply lends for the command's answer
+	// (a pipe's batch: see reply); nil outside such a call.
+	lent *messages.DataReply
+}
+
+// reply returns the reply of the command being applied: the one lent for
+// it when there is one, else a new one. The commands a pipelining client
+// sends most (GET, SET, INCR, pushes and pops, HSET, SADD, ZADD) answer
+// this way, so that a pipe's batch reuses its replies instead of
+// allocating one (312 bytes) per command.
+func (s *Shard) reply() *messages.DataReply {
+	r := s.lent
+	if r == nil {
+		return &messages.DataReply{}
+	}
+	s.lent = nil
+	r.Reset()
+	return r
 }
 
 // NewShard returns an empty shard whose records live under prefix in the

@@ -29,7 +29,7 @@ func (s *Shard) kvSet(now int64, req *messages.DataRequest, j Journal) *messages
 	if bad != nil {
 		return bad
 	}
-	reply := &messages.DataReply{}
+	reply := s.reply()
 	if e != nil {
 		reply.Previous = e.value
 		if req.GetKeepTtl() {
@@ -75,10 +75,13 @@ func (s *Shard) kvGet(now int64, req *messages.DataRequest) *messages.DataReply 
 	if bad != nil {
 		return bad
 	}
+	r := s.reply()
 	if e == nil {
-		return &messages.DataReply{TtlMs: -2}
+		r.TtlMs = -2
+		return r
 	}
-	return &messages.DataReply{Found: true, Value: e.value, TtlMs: remaining(e, now)}
+	r.Found, r.Value, r.TtlMs = true, e.value, remaining(e, now)
+	return r
 }
 
 // keysOf returns the keys a multi-key command names: keys, else key.
@@ -135,7 +138,9 @@ func (s *Shard) kvIncr(now int64, req *messages.DataRequest, j Journal) *message
 		return memoryFull(s, n)
 	}
 	s.putString(e, req.GetKey(), value, at, n, j)
-	return &messages.DataReply{Ok: true, Integer: sum}
+	r := s.reply()
+	r.Ok, r.Integer = true, sum
+	return r
 }
 
 func addInt(a, b int64) (int64, *messages.DataReply) {

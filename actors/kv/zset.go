@@ -154,7 +154,8 @@ func (s *Shard) zsetAdd(now int64, req *messages.DataRequest, j Journal) *messag
 	if bad != nil {
 		return bad
 	}
-	reply := &messages.DataReply{Ok: true, Integer: added}
+	reply := s.reply()
+	reply.Ok, reply.Integer = true, added
 	if req.GetIncr() {
 		reply.Number = changes[0].score
 	}
