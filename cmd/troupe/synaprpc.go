@@ -35,6 +35,8 @@ func (d *domains) listenSynapRPC(g *run.Group, servers *sync.WaitGroup, data *sy
 		PubSub:   d.pubsub,
 		Sessions: sessions,
 		Dropped:  func() { sys.Metrics.SubscriberDropped("synap-rpc") },
+		Waits:    d.keyspace,
+		Watch:    d.keyspace,
 	}, sys.Log.With("door", "synap-rpc"))
 	sys.Log.Info("front door listening", "door", "synap-rpc", "addr", ln.Addr().String())
 	servers.Add(1)

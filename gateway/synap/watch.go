@@ -144,13 +144,25 @@ func watchFrame(ch *messages.KeyChange, seq uint64) *jsonw.Writer {
 	w.Str(watchMessageID(ch, seq))
 	w.Key("topic")
 	w.Str(watchChannel + ch.Key)
-	w.Literal(`,"payload":{"key":`)
+	w.Key("payload")
+	writeWatchPayload(w, ch, true)
+	w.Literal(`,"metadata":null,"timestamp":`)
+	w.Int(ch.TimestampMs / 1000)
+	w.EndObj()
+	return w
+}
+
+// writeWatchPayload writes a change's payload: {"key","event","version",
+// "value"?,"truncated"?}; withValue false leaves the value out (the
+// SynapRPC door's notify mode).
+func writeWatchPayload(w *jsonw.Writer, ch *messages.KeyChange, withValue bool) {
+	w.Literal(`{"key":`)
 	w.Str(ch.Key)
 	w.Key("event")
 	w.Str(ch.Event)
 	w.Key("version")
 	w.Int(int64(ch.Version))
-	if ch.HasValue {
+	if ch.HasValue && withValue {
 		v := ch.Value
 		// The original's value is the text a GET answers: a string
 		// as itself, any other value as its JSON.
@@ -166,11 +178,22 @@ func watchFrame(ch *messages.KeyChange, seq uint64) *jsonw.Writer {
 			writeOriginalValue(w, true, v)
 		}
 	}
-	w.Literal(`},"metadata":null,"timestamp":`)
-	w.Int(ch.TimestampMs / 1000)
 	w.EndObj()
-	return w
 }
+
+// WatchPayload is the payload of a change to a watched key as the
+// WebSocket's frames carry it, for the SynapRPC door's KV.WATCH pushes:
+// one encoding of a change for both doors.
+func WatchPayload(ch *messages.KeyChange, withValue bool) []byte {
+	w := jsonw.Get()
+	defer jsonw.Put(w)
+	writeWatchPayload(w, ch, withValue)
+	return append([]byte(nil), w.Bytes()...)
+}
+
+// WatchChannel is the channel a watched key's changes come on:
+// "__watch@0__:" and the key (or pattern), as the original names it.
+func WatchChannel(key string) string { return watchChannel + key }
 
 // watchMessageID names one pushed change by its key and the session's
 // count of pushed changes (the original draws a UUID per message; only

@@ -301,8 +301,11 @@ func init() {
 		"SUBSCRIBE":   (*conn).subscribe,
 		"UNSUBSCRIBE": (*conn).unsubscribe,
 		"TXQUEUE":     (*conn).txqueue,
+		"KV.WATCH":    (*conn).watch,
+		"KV.UNWATCH":  (*conn).unwatch,
 	}
-	for _, t := range []map[string]nativeFunc{kvNatives, collectionNatives, geoNatives, messagingNatives, txnNatives} {
+	for _, t := range []map[string]nativeFunc{kvNatives, collectionNatives, geoNatives, messagingNatives, txnNatives,
+		blockingNatives, scanNatives} {
 		for name, f := range t {
 			natives[name] = f
 		}

@@ -29,7 +29,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/troupe-run/troupe/actors/kv"
 	"github.com/troupe-run/troupe/gateway/internal/access"
+	"github.com/troupe-run/troupe/gateway/synap"
 	"github.com/troupe-run/troupe/messages"
 )
 
@@ -80,6 +82,18 @@ type Backends struct {
 	Sessions Sessions
 	// Dropped counts a client closed for not keeping up (nil: not counted).
 	Dropped func()
+	// Waits wakes the blocking pops (BLPOP ...) when a write may have
+	// given one of their keys something to pop (the keyspace; nil: they
+	// answer as if timed out when nothing is there).
+	Waits Waits
+	// Watch serves KV.WATCH (the keyspace; nil: KV.WATCH is refused).
+	Watch synap.KeyWatcher
+}
+
+// Waits registers a blocked pop's keys: the waiter's channel receives when
+// a write may have given one of them something.
+type Waits interface {
+	WaitWrite(keys []string) *kv.Waiter
 }
 
 // Server serves SynapRPC connections.
@@ -214,6 +228,9 @@ type conn struct {
 	ctx    context.Context // ends with the connection
 	cancel context.CancelFunc
 	fw     *frameWriter // the reader's
+	// rd buffers what the client sends; only the reader reads it, and
+	// watchPeer while the reader waits in a blocking pop.
+	rd *bufio.Reader
 
 	authed  bool // AUTH succeeded, or no key is configured
 	refused bool // protected mode refuses this client
@@ -300,10 +317,10 @@ func (c *conn) write() {
 func (c *conn) read() {
 	defer c.s.wg.Done()
 	defer c.end()
-	r := bufio.NewReaderSize(c.nc, 64<<10)
+	c.rd = bufio.NewReaderSize(c.nc, 64<<10)
 	var buf []byte
 	for {
-		body, err := readFrame(r, buf, c.s.cfg.MaxFrame)
+		body, err := readFrame(c.rd, buf, c.s.cfg.MaxFrame)
 		buf = body[:0]
 		if err != nil {
 			if errors.Is(err, errFrameTooLarge) {
