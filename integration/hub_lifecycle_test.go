@@ -92,3 +92,36 @@ func TestHubSIEndedInstanceUnlisted(t *testing.T) {
 		t.Errorf("si inst info of the stopped instance: %+v", info)
 	}
 }
+
+// A Python sequence that declares itself unhealthy as it starts is never
+// shown healthy: si inst health right after si seq start waits for the
+// runner's first report, as the original's /health does (BDD E2E-014
+// TC-010). The sequence's check is set before its first await, and the
+// runner's first report follows it.
+func TestHubSIHealthWaitsForFirstReport(t *testing.T) {
+	t.Parallel()
+	npm := hubNpmDir(t)
+	s := hubServer(t)
+	si := newHubSI(t, npm, s.hub)
+	const unhealthy = `
+import asyncio
+
+async def run(context, input):
+    context.set_health_check(lambda: {'healthy': False})
+    await asyncio.sleep(1000)
+`
+	var seq, inst struct {
+		ID string `json:"_id"`
+	}
+	si.json(&seq, "seq", "send", si.file("unhealthy.tar.gz", hubPython(t, "unhealthy", unhealthy)))
+	si.json(&inst, "seq", "start", seq.ID)
+	var health struct {
+		Healthy   *bool
+		ProcessID int
+	}
+	si.json(&health, "inst", "health", inst.ID)
+	if health.Healthy == nil || *health.Healthy || health.ProcessID == 0 {
+		t.Errorf("si inst health right after the start: healthy %v (false wanted), pid %d", health.Healthy != nil && *health.Healthy, health.ProcessID)
+	}
+	si.run(nil, "inst", "kill", inst.ID)
+}

@@ -666,6 +666,7 @@ type InstanceInfo struct {
 	Provides      string                 `protobuf:"bytes,14,opt,name=provides,proto3" json:"provides,omitempty"`                    // the topic its output goes to
 	Requires      string                 `protobuf:"bytes,15,opt,name=requires,proto3" json:"requires,omitempty"`                    // the topic its input comes from
 	InputType     string                 `protobuf:"bytes,16,opt,name=input_type,json=inputType,proto3" json:"input_type,omitempty"` // the content type of its input, once the first /input named it
+	Reported      bool                   `protobuf:"varint,17,opt,name=reported,proto3" json:"reported,omitempty"`                   // the runner sent its first health report (healthy is its, not the default)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -810,6 +811,13 @@ func (x *InstanceInfo) GetInputType() string {
 		return x.InputType
 	}
 	return ""
+}
+
+func (x *InstanceInfo) GetReported() bool {
+	if x != nil {
+		return x.Reported
+	}
+	return false
 }
 
 type InstanceInfoRequest struct {
@@ -1779,7 +1787,7 @@ const file_hub_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12;\n" +
-	"\tsequences\x18\x03 \x03(\v2\x1d.troupe.messages.SequenceViewR\tsequences\"\xbb\x03\n" +
+	"\tsequences\x18\x03 \x03(\v2\x1d.troupe.messages.SequenceViewR\tsequences\"\xd7\x03\n" +
 	"\fInstanceInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vsequence_id\x18\x02 \x01(\tR\n" +
@@ -1804,7 +1812,8 @@ const file_hub_proto_rawDesc = "" +
 	"\bprovides\x18\x0e \x01(\tR\bprovides\x12\x1a\n" +
 	"\brequires\x18\x0f \x01(\tR\brequires\x12\x1d\n" +
 	"\n" +
-	"input_type\x18\x10 \x01(\tR\tinputType\"\x15\n" +
+	"input_type\x18\x10 \x01(\tR\tinputType\x12\x1a\n" +
+	"\breported\x18\x11 \x01(\bR\breported\"\x15\n" +
 	"\x13InstanceInfoRequest\"[\n" +
 	"\fInstanceStop\x12\x1d\n" +
 	"\n" +

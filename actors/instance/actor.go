@@ -275,7 +275,7 @@ func (a *instanceActor) onRunner(m process.Message) {
 		}
 		var h process.Health
 		if err := m.Decode(&h); err == nil {
-			s.healthy = h.Healthy
+			s.healthy, s.reported = h.Healthy, true
 		}
 		s.lastReport = time.Now()
 	case process.CodePang:

@@ -34,6 +34,7 @@ type slot struct {
 	started    time.Time // the runner's handshake
 	endedAt    time.Time
 	healthy    bool
+	reported   bool // a health report came: healthy is the runner's
 	terminated bool
 	exitCode   int
 	reason     string
@@ -81,6 +82,7 @@ func (s *slot) info() *messages.InstanceInfo {
 		Status:     s.status,
 		CreatedMs:  s.created.UnixMilli(),
 		Healthy:    s.healthy,
+		Reported:   s.reported,
 		Terminated: s.terminated,
 		ExitCode:   int32(s.exitCode),
 		Reason:     s.reason,

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -68,7 +69,7 @@ func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	i, err := s.instances.Do(ctx, r.PathValue("id"), &messages.InstanceInfoRequest{})
+	i, err := s.firstReport(ctx, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -79,6 +80,32 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"healthy": i.Healthy, "processId": i.Pid})
+}
+
+// firstReport describes an instance once its runner sent its first health
+// report, or it ended. As the original's /health, which answers with the
+// runner's last report and waits for the first: a sequence that declares
+// itself unhealthy as it starts is never shown healthy. Past the request's
+// deadline without a report, the instance is described as it is.
+func (s *Server) firstReport(ctx context.Context, id string) (*messages.InstanceInfo, error) {
+	i, err := s.instances.Do(ctx, id, &messages.InstanceInfoRequest{})
+	if err != nil || i.Reported || i.Terminated {
+		return i, err
+	}
+	// The stream opens before the second look, so a report between the
+	// two is not missed; it ends with the instance.
+	reports, err := s.instances.Monitoring(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer reports.Close()
+	if i, err = s.instances.Do(ctx, id, &messages.InstanceInfoRequest{}); err != nil || i.Reported || i.Terminated {
+		return i, err
+	}
+	if _, err := reports.Next(ctx); err != nil && ctx.Err() != nil {
+		return i, nil
+	}
+	return s.instances.Do(ctx, id, &messages.InstanceInfoRequest{})
 }
 
 // postStop is POST /_stop {timeout, canCallKeepalive}: timeout in
