@@ -184,3 +184,36 @@ func BenchmarkLoadRange(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOrderByID is the ordered index of a view without ORDER BY (rows
+// ordered by id alone, record ids with numeric keys) over 200 rows: a row
+// removed and inserted again, with the ids compared through their fast
+// keys and, in the same run, through surql.Compare (fast keys cleared).
+func BenchmarkOrderByID(b *testing.B) {
+	p, err := compile(surql.MustParse("SELECT * FROM product"), nil, false, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fast := range []bool{true, false} {
+		b.Run(map[bool]string{true: "fast", false: "compare"}[fast], func(b *testing.B) {
+			t := tree{cmp: p.compare}
+			var entries []*entry
+			for i := range 200 {
+				id := fmt.Sprint("product:", i*7919%1000)
+				e := p.entry(id, map[string]any{"id": surql.NewRecordID("product", strconv.Itoa(i*7919%1000))})
+				if !fast {
+					e.first = fastKey{}
+				}
+				entries = append(entries, e)
+				t.insert(e)
+			}
+			i := 0
+			for b.Loop() {
+				e := entries[i%len(entries)]
+				t.remove(e)
+				t.insert(e)
+				i++
+			}
+		})
+	}
+}

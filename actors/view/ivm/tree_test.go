@@ -2,9 +2,12 @@ package ivm
 
 import (
 	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/troupe-run/troupe/actors/view/surql"
 )
 
 // TestTree checks the treap against a sorted slice under random inserts and
@@ -92,4 +95,30 @@ func checkTreap(t *testing.T, n *entry) int {
 		t.Fatalf("size %d, want %d", n.size, s)
 	}
 	return s
+}
+
+// Two fast keys compare as surql.Compare compares their values, whenever
+// they can compare at all.
+func TestFastKeyCompare(t *testing.T) {
+	values := []surql.Value{int64(-3), int64(0), int64(2), int64(1) << 62, -1.5, 2.0, 2.5, math.Inf(1), "", "a", "ab", "b",
+		surql.NewRecordID("user", "9"), surql.NewRecordID("user", "10"), surql.NewRecordID("user", "u1"),
+		surql.NewRecordID("user", "9223372036854775807"), surql.NewRecordID("user", "010"), surql.NewRecordID("post", "1"),
+		surql.NewRecordID("users", "0"), true, surql.None, nil, []any{int64(1)}}
+	compared := 0
+	for _, a := range values {
+		for _, b := range values {
+			ka, kb := makeFastKey(a), makeFastKey(b)
+			c, ok := ka.compare(&kb)
+			if !ok {
+				continue
+			}
+			compared++
+			if want := surql.Compare(a, b); c != want {
+				t.Errorf("fast compare of %v and %v = %d, want %d", surql.Format(a), surql.Format(b), c, want)
+			}
+		}
+	}
+	if k := makeFastKey(surql.NewRecordID("user", "9")); k.kind != fastRecord || compared < 50 {
+		t.Errorf("record ids compare slowly (%+v), %d pairs compared fast", k, compared)
+	}
 }
