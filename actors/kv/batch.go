@@ -30,8 +30,9 @@ type pipeBatch struct {
 	partFailed atomic.Bool
 
 	// The pipe's side.
-	seq    uint32 // the pipe's number for it once sent; 0 while filling
-	result any    // what came back: the batch itself, or a failure
+	seq    uint32     // the pipe's number for it once sent; 0 while filling
+	sender *actor.PID // the pipe under that number (see Pipe.flush)
+	result any        // what came back: the batch itself, or a failure
 }
 
 // handleBatch applies a pipe's batch from its next command on.

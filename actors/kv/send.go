@@ -166,7 +166,16 @@ func (p *Pipe) flush() {
 		}
 		b.seq = p.next
 		p.inflight[b.seq] = b
-		p.k.sys.Root.RequestWithCustomSender(p.k.shards[i], b, &actor.PID{Address: p.pid.Address, Id: p.pid.Id, RequestId: b.seq})
+		// The batch's own PID value, kept with it from one use to the next:
+		// protoactor caches the process a PID value resolves to, so the
+		// shard's reply reaches the pipe without a registry lookup. A batch
+		// is used again only once answered, and its reply read here (the
+		// channel orders that read before this write).
+		if b.sender == nil {
+			b.sender = &actor.PID{Address: p.pid.Address, Id: p.pid.Id}
+		}
+		b.sender.RequestId = b.seq
+		p.k.sys.Root.RequestWithCustomSender(p.k.shards[i], b, b.sender)
 	}
 	p.unsent = p.unsent[:0]
 }
@@ -177,6 +186,17 @@ func (p *Pipe) wait(ctx context.Context, b *pipeBatch, n int, shard *actor.PID) 
 	if b.seq == 0 {
 		p.flush()
 	}
+	// A batch its shard ran on this goroutine (system.CallerRuns) is
+	// answered already: no timer for it.
+	for b.result == nil {
+		select {
+		case r := <-p.replies:
+			p.take(r)
+			continue
+		default:
+		}
+		break
+	}
 	if b.result == nil {
 		timeout := p.k.sys.Config.RequestTimeout
 		p.timer.Reset(timeout)
@@ -184,10 +204,7 @@ func (p *Pipe) wait(ctx context.Context, b *pipeBatch, n int, shard *actor.PID) 
 		for b.result == nil {
 			select {
 			case r := <-p.replies:
-				if got := p.inflight[r.seq]; got != nil {
-					delete(p.inflight, r.seq)
-					got.result = r.msg
-				}
+				p.take(r)
 			case <-p.timer.C:
 				p.forget(b, fmt.Errorf("%s did not answer within %s", shard.Id, timeout))
 			case <-ctx.Done():
@@ -209,6 +226,15 @@ func (p *Pipe) wait(ctx context.Context, b *pipeBatch, n int, shard *actor.PID) 
 		return nil, fmt.Errorf("%s: %w", shard.Id, actor.ErrDeadLetter)
 	}
 	return nil, fmt.Errorf("%s: unexpected reply %T", shard.Id, b.result)
+}
+
+// take records a reply to the batch it answers; a reply to a batch given
+// up on is dropped.
+func (p *Pipe) take(r pipeReply) {
+	if got := p.inflight[r.seq]; got != nil {
+		delete(p.inflight, r.seq)
+		got.result = r.msg
+	}
 }
 
 // forget gives up on b with err: its later commands fail at once with it
