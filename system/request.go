@@ -170,6 +170,13 @@ func (in *inbox) send(root *actor.RootContext, pid *actor.PID, msg any) *actor.P
 // await waits for the reply sent to to; ok is false when timeout passed,
 // or done was closed, first.
 func (in *inbox) await(to *actor.PID, timeout time.Duration, done <-chan struct{}) (res any, ok bool) {
+	// A request handled on this goroutine (CallerRuns) is answered before
+	// the wait: it needs no timer (arming and stopping one takes about
+	// 0.3 µs on the 2-core machine of the benchmarks, a tenth of such a
+	// request).
+	if res, ok := in.already(to); ok {
+		return res, true
+	}
 	in.timer.Reset(timeout)
 	defer in.timer.Stop()
 	for {
