@@ -29,6 +29,8 @@ type conn struct {
 	rd      *reader
 	w       writer
 	created time.Time
+	// deadline is the write deadline set on nc (see flush).
+	deadline time.Time
 
 	name    string
 	authed  bool
@@ -138,7 +140,14 @@ func (c *conn) flush() bool {
 		c.w.b = c.w.b[:0]
 		return ok
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	// The deadline is moved only once half of it has passed: each write
+	// still has at least half of --ws-write-timeout, and a connection
+	// answering thousands of commands a second does not reset the poller's
+	// timer for each of them.
+	if now := time.Now(); c.deadline.Sub(now) < c.s.cfg.WriteTimeout/2 {
+		c.deadline = now.Add(c.s.cfg.WriteTimeout)
+		_ = c.nc.SetWriteDeadline(c.deadline)
+	}
 	_, err := c.nc.Write(c.w.b)
 	if cap(c.w.b) > 1<<20 {
 		c.w.b = nil // do not keep a huge reply's buffer for the connection's life
