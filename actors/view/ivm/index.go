@@ -122,7 +122,8 @@ func (x *Index) Remove(id string) {
 				}
 				continue
 			}
-			if w, ok := x.windowed[id]; ok {
+			if _, _, ok := x.windowPath(v, ti); ok {
+				w := x.windowed[id]
 				w.wi.remove(id, w)
 				delete(x.windowed, id)
 				if w.wi.len() == 0 {
