@@ -21,6 +21,7 @@ require (
 	github.com/redis/rueidis v1.0.80
 	github.com/segmentio/ksuid v1.0.4
 	github.com/tidwall/btree v1.8.2
+	github.com/yuin/gopher-lua v1.1.2
 	go.etcd.io/etcd/client/v3 v3.6.6
 	google.golang.org/protobuf v1.36.12
 	gopkg.in/yaml.v3 v3.0.1
