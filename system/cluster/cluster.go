@@ -40,6 +40,13 @@ var kinds = map[string]string{"data": "kv", "queues": "queues", "rooms": "rooms"
 // domains is kinds the other way round.
 var domains = map[string]string{"kv": "data", "queues": "queues", "rooms": "rooms"}
 
+// gossipIdle is the gossip interval: long enough that it never runs.
+const gossipIdle = 365 * 24 * time.Hour
+
+// leaveGrace is how long a leaving member keeps answering the others
+// after its record is gone from etcd.
+const leaveGrace = time.Second
+
 // Retry delays of a request that reached no actor (its member died and
 // the cluster has not yet placed it elsewhere).
 const (
@@ -86,6 +93,12 @@ func New(sys *system.System) (*Node, error) {
 	}
 	cfg := protocluster.Configure(c.ClusterName, provider, disthash.New(), remote.Configure(bindHost, port),
 		protocluster.WithKinds(ks...), protocluster.WithRequestTimeout(c.RequestTimeout))
+	// Membership comes from etcd, not gossip, and the identity lookup
+	// needs none of gossip's state. Gossip is left idle: its loop hands
+	// its state to the remote by reference and goes on changing it, a
+	// data race that stops the process under the race detector.
+	cfg.GossipInterval = gossipIdle
+	cfg.HeartbeatExpiration = gossipIdle
 	n.cluster = protocluster.New(sys.Actors, cfg)
 	sys.Placement = n
 	return n, nil
@@ -131,6 +144,10 @@ func (n *Node) Leave() {
 	if err := n.provider.Shutdown(true); err != nil {
 		n.log.Warn("leaving etcd", "err", err)
 	}
+	// The others learn from etcd that this member left a moment later;
+	// until then what they send here is answered with a dead letter
+	// (they send it again elsewhere) rather than lost with the connection.
+	time.Sleep(leaveGrace)
 	n.cluster.Remote.Shutdown(true)
 	n.log.Info("left the cluster", "took", time.Since(start))
 }
