@@ -138,13 +138,39 @@ func (c *conn) request(op messages.DataOp, key string) *messages.DataRequest {
 // answered (err nil): the shard keeps nothing of the request itself, only
 // the value bytes it stored, which the next command does not reuse. A
 // request whose answer did not come may still be read by its shard and
-// is left alone.
+// is left alone. The request keeps its lists of pairs and scored members,
+// emptied, for the next HSET or ZADD (pairs and scored).
 func (c *conn) recycle(req *messages.DataRequest, err error) {
 	if err != nil || len(c.free) >= maxInFlight {
 		return
 	}
+	pairs, scored := req.Pairs[:0], req.Scored[:0]
 	req.Reset()
+	req.Pairs, req.Scored = pairs, scored
 	c.free = append(c.free, req)
+}
+
+// pair appends a field and value to req's pairs, in a Pair the request
+// had before when it has one.
+func pair(req *messages.DataRequest, key string, value []byte) {
+	n := len(req.Pairs)
+	if n < cap(req.Pairs) && req.Pairs[:n+1][n] != nil {
+		req.Pairs = req.Pairs[:n+1]
+		req.Pairs[n].Key, req.Pairs[n].Value = key, value
+		return
+	}
+	req.Pairs = append(req.Pairs, &messages.Pair{Key: key, Value: value})
+}
+
+// scored appends a member and score to req's scored members, as pair does.
+func scored(req *messages.DataRequest, member string, score float64) {
+	n := len(req.Scored)
+	if n < cap(req.Scored) && req.Scored[:n+1][n] != nil {
+		req.Scored = req.Scored[:n+1]
+		req.Scored[n].Member, req.Scored[n].Score = member, score
+		return
+	}
+	req.Scored = append(req.Scored, &messages.ScoredMember{Member: member, Score: score})
 }
 
 func errFin(msg string) finish { return func(c *conn, _ *messages.DataReply, _ error) { c.w.err(msg) } }
@@ -282,9 +308,8 @@ func asyncHSet(c *conn, a [][]byte) (*messages.DataRequest, finish) {
 		return nil, errFin(wrongArity("hset"))
 	}
 	req := c.request(messages.DataOp_HASH_SET, string(a[1]))
-	req.Pairs = make([]*messages.Pair, 0, (len(a)-2)/2)
 	for i := 2; i < len(a); i += 2 {
-		req.Pairs = append(req.Pairs, &messages.Pair{Key: string(a[i]), Value: encode(a[i+1])})
+		pair(req, string(a[i]), encode(a[i+1]))
 	}
 	return req, intFin
 }
@@ -333,13 +358,12 @@ members:
 	case req.Incr && len(rest) > 2:
 		return nil, errFin("ERR INCR option supports a single increment-element pair")
 	}
-	req.Scored = make([]*messages.ScoredMember, 0, len(rest)/2)
 	for j := 0; j < len(rest); j += 2 {
 		f, ok := argFloat(rest[j])
 		if !ok {
 			return nil, errFin(notFloat)
 		}
-		req.Scored = append(req.Scored, &messages.ScoredMember{Member: string(rest[j+1]), Score: f})
+		scored(req, string(rest[j+1]), f)
 	}
 	incr := req.Incr
 	return req, func(c *conn, rep *messages.DataReply, err error) {

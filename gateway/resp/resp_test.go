@@ -477,3 +477,49 @@ func TestBlockingMPops(t *testing.T) {
 		t.Fatalf("BZMPOP timed out: %q", got)
 	}
 }
+
+// TestPipelinedHSetZAddReuseRequests: pipelined HSETs and ZADDs of
+// different widths, in rounds over one connection, reuse the requests and
+// their pairs and members of the earlier rounds; each stores exactly its
+// own fields and members.
+func TestPipelinedHSetZAddReuseRequests(t *testing.T) {
+	_, addr := door(t, Config{})
+	c := dial(t, addr)
+	for round := range 4 {
+		var batch []byte
+		var want []string
+		for i := range 20 {
+			w := (i+round)%3 + 1 // 1 to 3 fields and members
+			h := []string{"HSET", "h" + strconv.Itoa(i)}
+			z := []string{"ZADD", "z" + strconv.Itoa(i)}
+			for f := range w {
+				h = append(h, "f"+strconv.Itoa(round*3+f), strconv.Itoa(round))
+				z = append(z, strconv.Itoa(round), "m"+strconv.Itoa(round*3+f))
+			}
+			batch = append(batch, encodeCommand(h...)...)
+			batch = append(batch, encodeCommand(z...)...)
+			want = append(want, ":"+strconv.Itoa(w)+"\r\n", ":"+strconv.Itoa(w)+"\r\n")
+		}
+		if _, err := c.nc.Write(batch); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			if got := c.reply(); got != w {
+				t.Fatalf("round %d, command %d: %q, want %q", round, i, got, w)
+			}
+		}
+	}
+	// h0 got 1, 2, 3 and 1 fields in rounds 0 to 3: 7 in all.
+	if got := c.do("HLEN", "h0"); got != ":7\r\n" {
+		t.Fatalf("HLEN h0: %q", got)
+	}
+	if got := c.do("ZCARD", "z0"); got != ":7\r\n" {
+		t.Fatalf("ZCARD z0: %q", got)
+	}
+	if got := c.do("HGET", "h0", "f4"); got != "$1\r\n1\r\n" {
+		t.Fatalf("HGET h0 f4: %q", got)
+	}
+	if got := c.do("ZSCORE", "z0", "m9"); got != "$1\r\n3\r\n" {
+		t.Fatalf("ZSCORE z0 m9: %q", got)
+	}
+}
