@@ -385,3 +385,46 @@ func TestClusterGracefulLeave(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterPubSubAcrossNodes: a subscriber on any node gets what is
+// published through any node, once.
+func TestClusterPubSubAcrossNodes(t *testing.T) {
+	c := startCluster(t, 3)
+	var subs []*wsClient
+	for _, s := range c.nodes {
+		ws := s.dialWS("", nil)
+		ws.ok("pubsub.subscribe", map[string]any{"topics": []string{"news.*", "end"}}, nil)
+		subs = append(subs, ws)
+	}
+	const rounds = 6
+	for i := range rounds {
+		var r struct {
+			SubscribersNotified int `json:"subscribers_notified"`
+		}
+		c.nodes[i%3].ok("pubsub.publish", map[string]any{"topic": "news.x", "message": map[string]int{"n": i}}, &r)
+		if r.SubscribersNotified != 3 {
+			t.Fatalf("publish %d through node %d: subscribers_notified %d, want 3", i, i%3, r.SubscribersNotified)
+		}
+	}
+	c.nodes[0].ok("pubsub.publish", map[string]any{"topic": "end", "message": "end"}, nil)
+	for j, ws := range subs {
+		seen := map[string]int{}
+		for {
+			f := ws.next()
+			if f.Type != "message" {
+				t.Fatalf("subscriber on node %d got %+v", j, f)
+			}
+			if f.Topic == "end" {
+				break
+			}
+			seen[string(f.Message)]++
+		}
+		// Messages from different nodes' publishes may interleave; each
+		// arrives once.
+		for i := range rounds {
+			if n := seen[fmt.Sprintf(`{"n":%d}`, i)]; n != 1 {
+				t.Fatalf("subscriber on node %d got message %d %d times: %v", j, i, n, seen)
+			}
+		}
+	}
+}

@@ -16,6 +16,10 @@ type Placement interface {
 	Ask(ctx context.Context, name string, msg any) (any, error)
 	// Tell sends msg to the named actor without waiting.
 	Tell(name string, msg any)
+	// Others sends msg to the actor of that name on every other member (a
+	// per-member actor such as "pubsub/router") and returns the replies
+	// of those that answered before ctx ended.
+	Others(ctx context.Context, name string, msg any) []any
 	// Leave hands this member's actors over to the others (graceful
 	// leave). System.Close calls it before it stops the domains.
 	Leave()

@@ -63,7 +63,19 @@ func (s *Service) Do(ctx context.Context, req *messages.PubSubRequest) (*message
 	if err != nil {
 		return nil, err
 	}
-	return res.(*messages.PubSubReply), nil
+	reply := res.(*messages.PubSubReply)
+	if s.sys.Placement != nil && req.Op == messages.PubSubOp_PUBSUB_PUBLISH && reply.ErrorCode == "" {
+		// In a cluster each member's router delivers to the subscribers
+		// on that member: the message goes to every other router once.
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		for _, r := range s.sys.Placement.Others(ctx, "pubsub/router", req) {
+			if r, ok := r.(*messages.PubSubReply); ok {
+				reply.SubscribersNotified += r.SubscribersNotified
+			}
+		}
+	}
+	return reply, nil
 }
 
 // Counts returns the patterns subscribed to and the subscribers.

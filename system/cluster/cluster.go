@@ -212,6 +212,31 @@ func (n *Node) Tell(name string, msg any) {
 	}
 }
 
+// Others implements system.Placement.
+func (n *Node) Others(ctx context.Context, name string, msg any) []any {
+	local, ok := n.sys.Registry.Lookup(name)
+	if !ok {
+		return nil
+	}
+	timeout := n.sys.Config.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	var futures []actor.Future
+	for _, m := range n.cluster.MemberList.Members().Members() {
+		if addr := m.Address(); addr != n.self {
+			futures = append(futures, n.sys.Root.RequestFuture(actor.NewPID(addr, local.Id), msg, timeout))
+		}
+	}
+	var replies []any
+	for _, f := range futures {
+		if res, err := f.Result(); err == nil {
+			replies = append(replies, res)
+		}
+	}
+	return replies
+}
+
 // pid returns the host actor of the identity, activating it on its member
 // when needed; nil while no member can take it.
 func (n *Node) pid(identity, kind string) *actor.PID {
