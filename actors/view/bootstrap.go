@@ -127,7 +127,7 @@ func (e *engine) bootstrapCommit(msg *messages.BootstrapCommit, now time.Time) *
 			out.ViewErrors = append(out.ViewErrors, fmt.Sprintf("view %s: %v", spec.Id, err))
 			continue
 		}
-		v, err := compile(spec)
+		v, err := e.compile(spec)
 		if err != nil {
 			out.ViewErrors = append(out.ViewErrors, fmt.Sprintf("view %s: %v", spec.Id, err))
 			continue

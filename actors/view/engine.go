@@ -41,8 +41,9 @@ type engine struct {
 	views   map[string]*registered // by view id
 	shared  map[shareKey]*shared   // the shared view a new registration joins
 	byName  map[string]*shared
-	names   uint64   // shared views named so far
-	matched []string // the shared views an ingest matched; reused
+	names   uint64     // shared views named so far
+	matched []string   // the shared views an ingest matched; reused
+	plans   *ivm.Plans // subquery plans the compiled views share
 	dec     ivm.Decoder
 	log     durable.Log // the journal the tables and views write through
 	ttlTick *time.Ticker
@@ -179,7 +180,7 @@ func (e *engine) Recover(st store.Reader) error {
 		return fmt.Errorf("rebuild views: %w", err)
 	}
 	for _, spec := range specs {
-		v, err := compile(spec)
+		v, err := e.compile(spec)
 		if err != nil {
 			e.svc.sys.Log.Error("a stored view no longer compiles; dropping it", "view", spec.Id, "err", err)
 			continue
@@ -425,7 +426,7 @@ func (e *engine) register(req *messages.RegisterView, now time.Time) *messages.V
 		return &messages.ViewResult{ErrorCode: messages.CodeLimit,
 			ErrorMessage: fmt.Sprintf("%d views are registered, the limit (--max-views)", len(e.views))}
 	}
-	v, err := compile(req)
+	v, err := e.compile(req)
 	if err != nil {
 		return &messages.ViewResult{ErrorCode: messages.CodeInvalid, ErrorMessage: err.Error()}
 	}
@@ -617,7 +618,12 @@ func (e *engine) unsubscribe(ctx actor.Context, req *messages.UnsubscribeViews) 
 	}
 }
 
-func compile(spec *messages.RegisterView) (*ivm.View, error) {
+// compile compiles a view, sharing its subqueries' plans with the views
+// compiled before (plans starts with the engine's first compile).
+func (e *engine) compile(spec *messages.RegisterView) (*ivm.View, error) {
+	if e.plans == nil {
+		e.plans = ivm.NewPlans()
+	}
 	sel, err := surql.Parse(spec.Surql)
 	if err != nil {
 		return nil, err
@@ -628,7 +634,7 @@ func compile(spec *messages.RegisterView) (*ivm.View, error) {
 			return nil, fmt.Errorf("params: %w", err)
 		}
 	}
-	return ivm.CompileWith(sel, params, ivm.Options{PrefixStar: spec.Format == FormatSp00ky})
+	return ivm.CompileWith(sel, params, ivm.Options{PrefixStar: spec.Format == FormatSp00ky, Plans: e.plans})
 }
 
 // FormatSp00ky is the format of views registered by Sp00ky's clients that

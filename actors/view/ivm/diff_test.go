@@ -43,7 +43,7 @@ func differential(t *testing.T) {
 			if !reflect.DeepEqual(surql.MustParse(sel.String()), sel) {
 				t.Fatalf("seed %d: %q does not print back", seed, q)
 			}
-			v, err := Compile(sel, w.params)
+			v, err := CompileWith(sel, w.params, Options{Plans: w.plans}) // the views share subquery plans
 			if err != nil {
 				t.Fatalf("seed %d: Compile(%q): %v", seed, q, err)
 			}
@@ -241,6 +241,7 @@ type world struct {
 	tables  *Tables
 	index   *Index
 	params  map[string]any
+	plans   *Plans
 	views   []*checked
 	version map[string]int64
 }
@@ -252,6 +253,7 @@ func newWorld(seed uint64) *world {
 		rng:     rand.New(rand.NewPCG(seed, 0x5eed)),
 		tables:  NewTables(),
 		index:   NewIndex(),
+		plans:   NewPlans(),
 		version: map[string]int64{},
 	}
 	w.params = map[string]any{

@@ -176,7 +176,7 @@ func compileSubquery(f surql.Field, params map[string]any, opts Options, lk *lin
 	if !ok {
 		return nil, fmt.Errorf("unsupported field %s", f.Expr)
 	}
-	sp, err := compileLinked(sq.Select, params, true, opts, lk)
+	sp, err := opts.Plans.subplan(sq.Select, params, opts, lk)
 	if err != nil {
 		return nil, fmt.Errorf("subquery %s: %w", f.Alias, err)
 	}

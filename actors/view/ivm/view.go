@@ -145,6 +145,9 @@ type Options struct {
 	// a prefix match, for views registered with format "sp00ky". Otherwise
 	// the * is a character, as in SurrealDB.
 	PrefixStar bool
+	// Plans, if set, shares the plans of subqueries with the other views
+	// compiled with it.
+	Plans *Plans
 }
 
 // CompileWith is Compile with options.
