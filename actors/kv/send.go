@@ -126,7 +126,7 @@ func (p *Pipe) reuse() {
 			break
 		}
 		for i, r := range b.lent[:len(b.reqs)] {
-			r.Reset()
+			*r = messages.DataReply{} // not Reset: see Shard.reply
 			b.replies[i] = nil
 			b.reqs[i] = nil
 		}

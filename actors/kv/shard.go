@@ -120,7 +120,11 @@ func (s *Shard) reply() *messages.DataReply {
 		return &messages.DataReply{}
 	}
 	s.lent = nil
-	r.Reset()
+	// Zeroed in place rather than by Reset, whose atomic store of the
+	// message's type information (a locked instruction) cost 2% of a
+	// pipelined command's CPU in perf; protobuf stores it again when the
+	// reply is ever reflected on.
+	*r = messages.DataReply{}
 	return r
 }
 

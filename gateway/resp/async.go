@@ -145,7 +145,11 @@ func (c *conn) recycle(req *messages.DataRequest, err error) {
 		return
 	}
 	pairs, scored := req.Pairs[:0], req.Scored[:0]
-	req.Reset()
+	// Zeroed in place rather than by Reset, whose atomic store of the
+	// message's type information (a locked instruction) cost 2% of a
+	// pipelined command's CPU in perf; protobuf stores it again when the
+	// request is ever reflected on (marshalled).
+	*req = messages.DataRequest{}
 	req.Pairs, req.Scored = pairs, scored
 	c.free = append(c.free, req)
 }
