@@ -272,3 +272,76 @@ func TestSynapRPCWatch(t *testing.T) {
 		t.Fatalf("KV.UNWATCH of another connection's watch: %q", e)
 	}
 }
+
+func TestSynapRPCEval(t *testing.T) {
+	s := startServer(t)
+	c := s.rpc()
+	// redis.call runs the door's commands, on the same keyspace as HTTP.
+	c.is(`"hello"`, "EVAL", `
+		redis.call('SET', KEYS[1], ARGV[1])
+		redis.call('INCR', KEYS[2])
+		redis.call('INCRBY', KEYS[2], 4)
+		return redis.call('GET', KEYS[1])`, int64(2), "greeting", "n", "hello")
+	s.okJSON("kv.get", map[string]any{"key": "n"}, `{"found":true,"value":5,"ttl":null}`)
+	// The answer is the JSON text of what the script returns.
+	c.is(`[1,2.5,"x",true]`, "EVAL", "return {1, 2.5, 'x', true}", int64(0))
+	c.is(`{"a":1}`, "EVAL", "return {a = 1}", int64(0))
+	c.is(`null`, "EVAL", "return nil", int64(0))
+	c.is(`[]`, "EVAL", "return {}", int64(0))
+	c.is(`["greeting","n"]`, "EVAL", "return KEYS", int64(2), "greeting", "n")
+	c.is(`{"f":"v"}`, "EVAL", "redis.call('HSET', 'h', 'f', 'v'); return redis.call('HGETALL', 'h')", int64(0))
+
+	// A command's error: raised by redis.call, returned by redis.pcall.
+	if _, e := c.call("EVAL", "return redis.call('LPUSH', 'h', 'x')", int64(0)); !strings.Contains(e, "WRONGTYPE") {
+		t.Fatalf("redis.call of a failing command: %q", e)
+	}
+	v, e := c.call("EVAL", "return redis.pcall('LPUSH', 'h', 'x')", int64(0))
+	if s, _ := v.(string); e != "" || !strings.Contains(s, `"err":"WRONGTYPE`) {
+		t.Fatalf("redis.pcall of a failing command: %#v %q", v, e)
+	}
+	for _, bad := range []struct{ script, want string }{
+		{"return redis.call('BLPOP', 'q', 0)", "not allowed in scripts"},
+		{"return io.open('/etc/passwd')", "non-table"},
+		{"return string.rep('x', 2000000)", "over"},
+		{"return (", "compiling"},
+	} {
+		if _, e := c.call("EVAL", bad.script, int64(0)); !strings.Contains(e, bad.want) {
+			t.Fatalf("EVAL %q: %q, want it to say %q", bad.script, e, bad.want)
+		}
+	}
+	if _, e := c.call("EVAL", "return 1", int64(3), "a"); !strings.Contains(e, "Number of keys") {
+		t.Fatalf("EVAL with too few keys: %q", e)
+	}
+
+	// Loaded scripts.
+	sha, e := c.call("SCRIPT.LOAD", "return ARGV[1] .. '!'")
+	if e != "" {
+		t.Fatal(e)
+	}
+	c.is(`"hi!"`, "EVALSHA", sha, int64(0), "hi")
+	c.is([]any{true, false}, "SCRIPT.EXISTS", sha, "0000000000000000000000000000000000000000")
+	if v, _ := c.call("SCRIPT.FLUSH"); v.(int64) < 1 {
+		t.Fatalf("SCRIPT.FLUSH: %#v", v)
+	}
+	if _, e := c.call("EVALSHA", sha, int64(0), "hi"); !strings.HasPrefix(e, "NOSCRIPT") {
+		t.Fatalf("EVALSHA after SCRIPT.FLUSH: %q", e)
+	}
+
+	// A script that does not end is stopped by SCRIPT.KILL from another
+	// connection.
+	id := c.send("EVAL", "while true do end", int64(0))
+	other := s.rpc()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if v, _ := other.call("SCRIPT.KILL"); v == true {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("SCRIPT.KILL never found the script running")
+		}
+	}
+	if _, e := c.reply(id); !strings.Contains(e, "stopped") {
+		t.Fatalf("a killed script: %q", e)
+	}
+	c.is("PONG", "PING")
+}

@@ -305,7 +305,7 @@ func init() {
 		"KV.UNWATCH":  (*conn).unwatch,
 	}
 	for _, t := range []map[string]nativeFunc{kvNatives, collectionNatives, geoNatives, messagingNatives, txnNatives,
-		blockingNatives, scanNatives} {
+		blockingNatives, scanNatives, scriptNatives} {
 		for name, f := range t {
 			natives[name] = f
 		}

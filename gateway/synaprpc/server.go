@@ -110,6 +110,7 @@ type Server struct {
 	closing chan struct{}
 	wg      sync.WaitGroup
 	seq     atomic.Int64
+	scripts scripts // EVAL's, server-wide as the original's
 }
 
 // New returns a Server; zero bounds take the data door's defaults.
