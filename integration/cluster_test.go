@@ -175,6 +175,21 @@ func TestClusterReadsAndWritesThroughEveryNode(t *testing.T) {
 	if incr.Value != 9 {
 		t.Fatalf("9 kv.incr through three nodes: %d", incr.Value)
 	}
+	// /health and /metrics show the membership.
+	for j, s := range c.nodes {
+		_, raw := s.do("GET", "/health", nil)
+		var h struct {
+			Status     string            `json:"status"`
+			Components map[string]string `json:"components"`
+		}
+		json.Unmarshal(raw, &h)
+		if h.Status != "healthy" || !strings.HasPrefix(h.Components["cluster"], "operational: 3 members") {
+			t.Fatalf("/health of node %d: %s", j, raw)
+		}
+		if v := s.metric("troupe_cluster_members"); v != "3" {
+			t.Fatalf("troupe_cluster_members of node %d: %q", j, v)
+		}
+	}
 }
 
 // TestClusterQueueAcrossNodes: messages published through every node are

@@ -20,6 +20,9 @@ type Placement interface {
 	// per-member actor such as "pubsub/router") and returns the replies
 	// of those that answered before ctx ended.
 	Others(ctx context.Context, name string, msg any) []any
+	// Status is the membership as /health shows it: "operational: ..."
+	// with the members and the actors this one holds, or what is wrong.
+	Status() string
 	// Leave hands this member's actors over to the others (graceful
 	// leave). System.Close calls it before it stops the domains.
 	Leave()

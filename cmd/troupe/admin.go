@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/troupe-run/troupe/gateway/synap"
@@ -64,9 +65,12 @@ func (a *admin) Health(ctx context.Context) synap.Health {
 	if !a.d.sys.Store.Durable() {
 		components["store"] = "memory-only"
 	}
+	if p := a.d.sys.Placement; p != nil {
+		components["cluster"] = p.Status()
+	}
 	status := synap.Healthy
 	for _, state := range components {
-		if state != "operational" && state != "memory-only" {
+		if !strings.HasPrefix(state, "operational") && state != "memory-only" {
 			status = "degraded"
 		}
 	}

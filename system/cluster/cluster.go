@@ -19,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +31,7 @@ import (
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/troupe-run/troupe/messages"
 	"github.com/troupe-run/troupe/system"
@@ -100,6 +103,9 @@ func New(sys *system.System) (*Node, error) {
 	cfg.GossipInterval = gossipIdle
 	cfg.HeartbeatExpiration = gossipIdle
 	n.cluster = protocluster.New(sys.Actors, cfg)
+	if err := n.registerMetrics(); err != nil {
+		return nil, err
+	}
 	sys.Placement = n
 	return n, nil
 }
@@ -152,6 +158,27 @@ func (n *Node) Leave() {
 	n.log.Info("left the cluster", "took", time.Since(start))
 }
 
+// registerMetrics adds the membership to /metrics.
+func (n *Node) registerMetrics() error {
+	reg := n.sys.Metrics.Registry()
+	members := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "troupe_cluster_members", Help: "Members of the cluster this node sees in etcd.",
+	}, func() float64 { return float64(len(n.Members())) })
+	if err := reg.Register(members); err != nil {
+		return err
+	}
+	for kind := range domains {
+		held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "troupe_cluster_actors", Help: "Cluster actors (KV shards, queues, rooms) active on this member, by kind.",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(n.cluster.GetClusterKind(kind).Count()) })
+		if err := reg.Register(held); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Members returns the addresses of the members this node knows of.
 func (n *Node) Members() []string {
 	var out []string
@@ -159,6 +186,32 @@ func (n *Node) Members() []string {
 		out = append(out, m.Address())
 	}
 	return out
+}
+
+// Status implements system.Placement.
+func (n *Node) Status() string {
+	n.mu.Lock()
+	joined, left := n.joined, n.left
+	n.mu.Unlock()
+	switch {
+	case left:
+		return "degraded: left the cluster"
+	case !joined:
+		return "degraded: not joined yet"
+	}
+	members := n.Members()
+	if !slices.Contains(members, n.self) {
+		return fmt.Sprintf("degraded: this member (%s) is not among the %d in etcd", n.self, len(members))
+	}
+	var held []string
+	total := 0
+	for _, kind := range slices.Sorted(maps.Keys(domains)) {
+		c := int(n.cluster.GetClusterKind(kind).Count())
+		total += c
+		held = append(held, fmt.Sprintf("%s %d", kind, c))
+	}
+	return fmt.Sprintf("operational: %d members (%s); %d actors here (%s)", len(members),
+		strings.Join(members, ", "), total, strings.Join(held, ", "))
 }
 
 // Ask implements system.Placement.
