@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -380,7 +379,6 @@ func (c *Conn) writeLoop() {
 func (c *Conn) writeRun(f frame) bool {
 	c.sock.cork()
 	frames, bytes := 0, 0
-	yielded := false
 	for {
 		if f.flushed != nil {
 			// A barrier: what came before it must be on the socket.
@@ -408,18 +406,6 @@ func (c *Conn) writeRun(f frame) bool {
 		case f = <-c.out:
 			continue
 		default:
-		}
-		if !yielded {
-			// Let the goroutines about to queue a frame (a command's
-			// runner, a session's pushes) run first, once: frames that
-			// come meanwhile share this write.
-			yielded = true
-			runtime.Gosched()
-			select {
-			case f = <-c.out:
-				continue
-			default:
-			}
 		}
 		break
 	}
