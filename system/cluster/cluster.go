@@ -130,9 +130,9 @@ func (n *Node) Join() (err error) {
 	return nil
 }
 
-// Leave stops this member's actors (each answers what it holds first),
+// Leave stops this member's actors (each answers what it holds first) and
 // removes its record from etcd, so that the others place its actors among
-// themselves, and stops the actor traffic.
+// themselves. It is called as the process shuts down.
 func (n *Node) Leave() {
 	n.mu.Lock()
 	joined, left := n.joined, n.left
@@ -153,8 +153,10 @@ func (n *Node) Leave() {
 	// The others learn from etcd that this member left a moment later;
 	// until then what they send here is answered with a dead letter
 	// (they send it again elsewhere) rather than lost with the connection.
+	// The remote's server is left to end with the process: protoactor's
+	// Remote.Shutdown writes its readers' state unsynchronised with the
+	// goroutines reading it (a race the race detector stops it for).
 	time.Sleep(leaveGrace)
-	n.cluster.Remote.Shutdown(true)
 	n.log.Info("left the cluster", "took", time.Since(start))
 }
 
