@@ -256,12 +256,13 @@ await check("HostClient.getSequence", () => host.getSequence(hello.id), (s) => s
 await check("SequenceClient.getInfo", () => hello.getInfo(), (s) => s.id === hello.id);
 const inst = await check("SequenceClient.start", () => hello.start({ appConfig: { who: "api" }, args: [] }), (i) => /^[0-9a-f-]{36}$/.test(i.id));
 await check("SequenceClient.listInstances", () => hello.listInstances(), (l) => l.includes(inst.id));
+// Listed while it waits for its input: an ended instance is not listed.
+await check("HostClient.listInstances", () => host.listInstances(), (l) => l.some((i) => i.id === inst.id));
 const output = inst.getStream("output").then(read);
 await check("InstanceClient.sendInput", () => inst.sendInput(Readable.from(["World"]), {}, { type: "text/plain", end: true }), () => true);
 await check("InstanceClient.getStream(output)", () => output, (o) => o === "Hello World!");
 await check("InstanceClient.getInfo", () => inst.getInfo(), (i) => i.sequence === hello.id && i.appConfig.who === "api");
 await check("HostClient.getInstanceInfo", () => host.getInstanceInfo(inst.id), (i) => i.id === inst.id);
-await check("HostClient.listInstances", () => host.listInstances(), (l) => l.some((i) => i.id === inst.id));
 
 const replier = await (await host.sendSequence(createReadStream("replier.tar.gz"))).start({});
 await running(replier);
