@@ -1,8 +1,10 @@
 package kv
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/troupe-run/troupe/messages"
 )
@@ -100,4 +102,32 @@ func (w *wakes) signal(key string) {
 		}
 	}
 	w.mu.Unlock()
+}
+
+// Until runs try each time the waiter is signalled, until try answers
+// (true), timeout passes (0: none; try runs once more then), gone is
+// closed (the blocked client went away) or ctx ends (the door closes).
+// The caller has made its first try after registering, so that a write
+// between that look and the sleep is not missed.
+func (wt *Waiter) Until(ctx context.Context, timeout time.Duration, gone <-chan struct{}, try func() bool) bool {
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-gone:
+			return false // nobody to answer
+		case <-deadline:
+			return try()
+		case <-wt.C:
+			if try() {
+				return true
+			}
+		}
+	}
 }

@@ -491,28 +491,9 @@ func (c *conn) block(blocking bool, timeout time.Duration, keys []string, try fu
 	}
 	c.s.stats.blocked.Add(1)
 	defer c.s.stats.blocked.Add(-1)
-	var deadline <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		deadline = t.C
-	}
 	gone, stop := c.watchPeer()
 	defer stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return false
-		case <-gone:
-			return false // nobody to answer
-		case <-deadline:
-			return try()
-		case <-wt.C:
-			if try() {
-				return true
-			}
-		}
-	}
+	return wt.Until(c.ctx, timeout, gone, try)
 }
 
 // watchPeer reads what a blocked client sends meanwhile (kept in the read

@@ -117,32 +117,21 @@ func (c *conn) block(timeout time.Duration, keys []string, try func(ctx context.
 	}
 	wt := c.s.b.Waits.WaitWrite(keys)
 	defer wt.Stop()
-	if v, found, e := attempt(); found || e != "" {
-		return v, e
+	var v any
+	var e string
+	answered := func() bool {
+		var found bool
+		v, found, e = attempt()
+		return found || e != ""
 	}
-	var deadline <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		deadline = t.C
+	if answered() {
+		return v, e
 	}
 	gone, stop := c.watchPeer()
 	defer stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return nil, ""
-		case <-gone:
-			return nil, "" // nobody to answer
-		case <-deadline:
-			v, _, e := attempt()
-			return v, e
-		case <-wt.C:
-			if v, found, e := attempt(); found || e != "" {
-				return v, e
-			}
-		}
-	}
+	// A try that finds nothing leaves v nil and e empty: Null.
+	wt.Until(c.ctx, timeout, gone, answered)
+	return v, e
 }
 
 // watchPeer watches the socket of a blocked client, whose reader is
