@@ -30,6 +30,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/troupe-run/troupe/actors/kv"
+	"github.com/troupe-run/troupe/gateway/internal/accept"
 	"github.com/troupe-run/troupe/gateway/internal/access"
 	"github.com/troupe-run/troupe/gateway/synap"
 	"github.com/troupe-run/troupe/messages"
@@ -147,29 +148,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			select {
-			case <-s.closing:
-				return nil
-			default:
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		s.accept(nc)
-	}
+	return accept.Loop(ln, s.closing, s.accept)
 }
 
 func (s *Server) accept(nc net.Conn) {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-		_ = tc.SetKeepAlive(true)
-	}
 	s.mu.Lock()
 	if closed := s.closed; closed || len(s.conns) >= s.cfg.MaxConns {
 		s.mu.Unlock()
