@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -67,7 +68,16 @@ type Pebble struct {
 	queue   chan commit
 	stop    chan struct{}
 	stopped chan struct{}
-	// unsynced: the pipeline wrote since its last fsync (its goroutine's own).
+
+	// wmu is held by whoever writes batches and runs their callbacks: the
+	// pipeline's goroutine, or a committer that found it idle (see
+	// enqueue). It keeps the writes, and the callbacks, one at a time.
+	wmu sync.Mutex
+	// pending counts the commits handed to the queue and not yet written;
+	// a committer writes its batch itself only when it is zero, so a batch
+	// is never written before one committed earlier.
+	pending atomic.Int64
+	// unsynced: batches were written since the last fsync (under wmu).
 	unsynced bool
 
 	mu     sync.RWMutex // guards closed against Commit racing Close
@@ -148,6 +158,25 @@ func (s *Pebble) enqueue(c commit) {
 		c.done(ErrClosed)
 		return
 	}
+	// A pipeline with nothing waiting and nothing being written: the
+	// committer writes its batch and runs its callback itself, as
+	// system.CallerRuns runs an idle actor, saving the hand-off to the
+	// pipeline's goroutine and back (one park and wake-up each) on every
+	// unpipelined durable write. Under SyncAlways the pipeline's goroutine
+	// keeps the writes, so that batches arriving during an fsync share the
+	// next one. A callback run here that commits again (by sending to an
+	// actor that runs on this goroutine) finds wmu held and queues: at most
+	// --caller-runs-batch such commits, far below QueueLength.
+	if s.opts.Policy != SyncAlways && s.pending.Load() == 0 && s.wmu.TryLock() {
+		if s.pending.Load() == 0 {
+			var errs [1]error
+			s.write([]commit{c}, errs[:0])
+			s.wmu.Unlock()
+			return
+		}
+		s.wmu.Unlock()
+	}
+	s.pending.Add(1)
 	s.queue <- c
 }
 
@@ -237,18 +266,26 @@ func (s *Pebble) run() {
 					break drain
 				}
 			}
+			s.wmu.Lock()
 			s.write(group, errs[:0])
+			s.pending.Add(-int64(len(group)))
+			s.wmu.Unlock()
 		case <-tick:
 			// An idle store has nothing to make durable: no fsync.
+			s.wmu.Lock()
 			if s.unsynced {
 				s.sync()
 			}
+			s.wmu.Unlock()
 		case <-s.stop:
 			// Commit cannot add more once closed is set; write what is left.
 			for {
 				select {
 				case c := <-s.queue:
+					s.wmu.Lock()
 					s.write([]commit{c}, errs[:0])
+					s.pending.Add(-1)
+					s.wmu.Unlock()
 				default:
 					return
 				}
@@ -309,7 +346,8 @@ func (s *Pebble) write(group []commit, errs []error) {
 	}
 }
 
-// sync makes the log durable. Only the pipeline's goroutine calls it.
+// sync makes the log durable. Its caller holds wmu, or the pipeline has
+// stopped.
 func (s *Pebble) sync() error {
 	if err := s.db.LogData(nil, pebble.Sync); err != nil {
 		s.opts.Logger.Error("store sync failed", "err", err)
