@@ -186,34 +186,38 @@ func BenchmarkLoadRange(b *testing.B) {
 }
 
 // BenchmarkOrderByID is the ordered index of a view without ORDER BY (rows
-// ordered by id alone, record ids with numeric keys) over 200 rows: a row
-// removed and inserted again, with the ids compared through their fast
-// keys and, in the same run, through surql.Compare (fast keys cleared).
+// ordered by id alone) over 200 rows, with numeric record keys (product:17)
+// and with string keys (product:p17): a row removed and inserted again,
+// with the ids compared through their fast keys and, in the same run,
+// through surql.Compare (fast keys cleared).
 func BenchmarkOrderByID(b *testing.B) {
 	p, err := compile(surql.MustParse("SELECT * FROM product"), nil, false, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, fast := range []bool{true, false} {
-		b.Run(map[bool]string{true: "fast", false: "compare"}[fast], func(b *testing.B) {
-			t := tree{cmp: p.compare}
-			var entries []*entry
-			for i := range 200 {
-				id := fmt.Sprint("product:", i*7919%1000)
-				e := p.entry(id, map[string]any{"id": surql.NewRecordID("product", strconv.Itoa(i*7919%1000))})
-				if !fast {
-					e.first = fastKey{}
+	for _, prefix := range []string{"", "p"} {
+		for _, fast := range []bool{true, false} {
+			name := map[string]string{"": "numeric", "p": "string"}[prefix] + "/" + map[bool]string{true: "fast", false: "compare"}[fast]
+			b.Run(name, func(b *testing.B) {
+				t := tree{cmp: p.compare}
+				var entries []*entry
+				for i := range 200 {
+					key := prefix + strconv.Itoa(i*7919%1000)
+					e := p.entry("product:"+key, map[string]any{"id": surql.NewRecordID("product", key)})
+					if !fast {
+						e.first = fastKey{}
+					}
+					entries = append(entries, e)
+					t.insert(e)
 				}
-				entries = append(entries, e)
-				t.insert(e)
-			}
-			i := 0
-			for b.Loop() {
-				e := entries[i%len(entries)]
-				t.remove(e)
-				t.insert(e)
-				i++
-			}
-		})
+				i := 0
+				for b.Loop() {
+					e := entries[i%len(entries)]
+					t.remove(e)
+					t.insert(e)
+					i++
+				}
+			})
+		}
 	}
 }

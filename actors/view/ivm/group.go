@@ -97,7 +97,7 @@ func (p *plan) groupEntry(g *group) *entry {
 	}
 	e := &entry{id: g.id, version: g.versions, base: rec}
 	e.key = p.sortKey(e.keyBuf[:0], rec, g.values)
-	e.first = makeFastKey(e.key[0])
+	e.first = makeFastKey(e.key[0], "")
 	return e
 }
 

@@ -288,7 +288,7 @@ func (p *plan) fill(e *entry, id string, rec map[string]any) *entry {
 	} else {
 		e.key = p.sortKey(e.keyBuf[:0], e.base, tie)
 	}
-	e.first = makeFastKey(e.key[0])
+	e.first = makeFastKey(e.key[0], p.table)
 	return e
 }
 
@@ -353,23 +353,28 @@ func (p *plan) compareAt(a, b *entry, i int) int {
 
 // A fastKey holds the first value of an entry's sort key in the entry
 // itself when it is an integer, a float, a string or a record id with a
-// numeric key, so that comparing two entries, the work of the ordered
-// index, mostly reads neither the key slice nor a boxed value. A view
-// without ORDER BY orders its rows by their ids alone.
+// numeric key or of the view's own table, so that comparing two entries,
+// the work of the ordered index, mostly reads neither the key slice nor a
+// boxed value. A view without ORDER BY orders its rows by their ids alone.
 type fastKey struct {
 	kind uint8 // 0: another type, see key[0]
 	n    uint64
-	s    string // a string, or a record id's table
+	s    string // a string, a record id's table, or a key of the own table
 }
 
 const (
 	fastInt = 1 + iota
 	fastFloat
 	fastString
-	fastRecord // table:n, n a numeric key
+	fastRecord   // table:n, n a numeric key
+	fastOwnTable // a string key of the view's own table, which the key leaves out
 )
 
-func makeFastKey(v surql.Value) fastKey {
+// makeFastKey returns the fast key of v in a view of table own (none for
+// a grouped view, whose rows are no records). A record id of table own
+// with a string key holds only its key: the fast keys of one view, the
+// only ones compared with each other, then all have the same table.
+func makeFastKey(v surql.Value, own string) fastKey {
 	switch v := v.(type) {
 	case int64:
 		return fastKey{kind: fastInt, n: uint64(v)}
@@ -379,8 +384,11 @@ func makeFastKey(v surql.Value) fastKey {
 		return fastKey{kind: fastString, s: v}
 	case surql.RecordID:
 		// Numeric keys are int64s of at least 0: they order as numbers,
-		// before every string key (which stays with the slow path).
+		// before every string key (a mix of the two takes the slow path).
 		if !v.Num {
+			if own != "" && v.Table == own {
+				return fastKey{kind: fastOwnTable, s: v.Key}
+			}
 			break
 		}
 		if n, err := strconv.ParseUint(v.Key, 10, 64); err == nil {

@@ -97,28 +97,36 @@ func checkTreap(t *testing.T, n *entry) int {
 	return s
 }
 
-// Two fast keys compare as surql.Compare compares their values, whenever
-// they can compare at all.
+// Two fast keys of one view compare as surql.Compare compares their
+// values, whenever they can compare at all: in a view of user, of post, and
+// in a grouped view (no table of its own).
 func TestFastKeyCompare(t *testing.T) {
 	values := []surql.Value{int64(-3), int64(0), int64(2), int64(1) << 62, -1.5, 2.0, 2.5, math.Inf(1), "", "a", "ab", "b",
 		surql.NewRecordID("user", "9"), surql.NewRecordID("user", "10"), surql.NewRecordID("user", "u1"),
 		surql.NewRecordID("user", "9223372036854775807"), surql.NewRecordID("user", "010"), surql.NewRecordID("post", "1"),
+		surql.NewRecordID("user", "u10"), surql.NewRecordID("user", "U2"), surql.NewRecordID("user", "a b"),
+		surql.NewRecordID("post", "x"), surql.NewRecordID("users", "a"), surql.NewRecordID("use", "z"),
 		surql.NewRecordID("users", "0"), true, surql.None, nil, []any{int64(1)}}
 	compared := 0
-	for _, a := range values {
-		for _, b := range values {
-			ka, kb := makeFastKey(a), makeFastKey(b)
-			c, ok := ka.compare(&kb)
-			if !ok {
-				continue
-			}
-			compared++
-			if want := surql.Compare(a, b); c != want {
-				t.Errorf("fast compare of %v and %v = %d, want %d", surql.Format(a), surql.Format(b), c, want)
+	for _, own := range []string{"user", "post", ""} {
+		for _, a := range values {
+			for _, b := range values {
+				ka, kb := makeFastKey(a, own), makeFastKey(b, own)
+				c, ok := ka.compare(&kb)
+				if !ok {
+					continue
+				}
+				compared++
+				if want := surql.Compare(a, b); c != want {
+					t.Errorf("fast compare in a view of %q of %v and %v = %d, want %d", own, surql.Format(a), surql.Format(b), c, want)
+				}
 			}
 		}
 	}
-	if k := makeFastKey(surql.NewRecordID("user", "9")); k.kind != fastRecord || compared < 50 {
+	if k := makeFastKey(surql.NewRecordID("user", "9"), ""); k.kind != fastRecord || compared < 150 {
 		t.Errorf("record ids compare slowly (%+v), %d pairs compared fast", k, compared)
+	}
+	if k := makeFastKey(surql.NewRecordID("user", "u1"), "user"); k.kind != fastOwnTable {
+		t.Errorf("string keys of the own table compare slowly (%+v)", k)
 	}
 }
