@@ -206,9 +206,9 @@ func (p *Pipe) wait(ctx context.Context, b *pipeBatch, n int, shard *actor.PID) 
 			case r := <-p.replies:
 				p.take(r)
 			case <-p.timer.C:
-				p.forget(b, fmt.Errorf("%s did not answer within %s", shard.Id, timeout))
+				p.withdraw(b, shard, fmt.Errorf("%s did not answer within %s", shard.Id, timeout))
 			case <-ctx.Done():
-				p.forget(b, fmt.Errorf("%s: %w", shard.Id, ctx.Err()))
+				p.withdraw(b, shard, fmt.Errorf("%s: %w", shard.Id, ctx.Err()))
 			}
 		}
 	}
@@ -234,6 +234,36 @@ func (p *Pipe) take(r pipeReply) {
 	if got := p.inflight[r.seq]; got != nil {
 		delete(p.inflight, r.seq)
 		got.result = r.msg
+	}
+}
+
+// withdraw gives up on b with err, taking it back from its shard: a batch
+// the shard holds behind an msetnx's reservation would otherwise be
+// applied when the reservation ends, after its client has gone (and its
+// requests, which a connection reuses, may hold other commands by then).
+// The shard drops the batch from its stash and answers the withdrawal
+// behind every reply it has handed to the journal (system.AnswerWithdraw),
+// so the batch's own reply, when it was applied meanwhile, comes first and
+// is kept: its commands did run. Past --request-timeout without either,
+// the batch is forgotten.
+func (p *Pipe) withdraw(b *pipeBatch, shard *actor.PID, err error) {
+	p.k.sys.Root.RequestWithCustomSender(shard, &system.Withdraw{}, b.sender)
+	p.timer.Reset(p.k.sys.Config.RequestTimeout)
+	for b.result == nil {
+		select {
+		case r := <-p.replies:
+			if r.seq != b.seq {
+				p.take(r)
+				continue
+			}
+			if _, applied := r.msg.(*pipeBatch); applied {
+				p.take(r)
+				continue
+			}
+			p.forget(b, err) // withdrawn, or the shard failed
+		case <-p.timer.C:
+			p.forget(b, err)
+		}
 	}
 }
 

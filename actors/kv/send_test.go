@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -86,6 +87,45 @@ func TestPipeBatchWaitsBehindReservation(t *testing.T) {
 	reps := <-got
 	if reps[0].Integer != 1 || !reps[1].Ok || reps[2].Integer != 2 || string(reps[3].Value) != `"mine"` {
 		t.Fatalf("replies %v", reps)
+	}
+}
+
+// TestPipeWithdrawsHeldBatch: a pipe's batch held behind an msetnx's
+// reservation whose client goes away (its context ends) is taken back
+// from the shard: when the reservation ends, its commands past the
+// reserved key are not applied.
+func TestPipeWithdrawsHeldBatch(t *testing.T) {
+	_, ks := boot(t, t.TempDir(), 1)
+	do(t, ks, &messages.DataRequest{Op: messages.DataOp_TXN_RESERVE, Txn: 6, Nx: true,
+		Pairs: []*messages.Pair{{Key: "held", Value: []byte("0")}}})
+	p := ks.NewPipe()
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := p.Send(ctx, &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "free", Amount: 1})
+	p.Send(ctx, setReq("held", "late"))
+	p.Send(ctx, &messages.DataRequest{Op: messages.DataOp_KV_INCR, Key: "free", Amount: 1})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := first.Wait()
+		errc <- err
+	}()
+	bg := context.Background()
+	systemtest.Eventually(t, "the batch's first command", func() bool {
+		rep, err := ks.Do(bg, &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: "free"})
+		return err == nil && rep.Found
+	})
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the wait of a client gone: %v, want context.Canceled", err)
+	}
+	do(t, ks, &messages.DataRequest{Op: messages.DataOp_TXN_ABORT, Txn: 6})
+	// A command sent after the abort is applied after anything the shard
+	// could still have replayed from its stash.
+	if rep := do(t, ks, &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: "held"}); rep.Found {
+		t.Fatalf("the withdrawn SET was applied: held = %s", rep.Value)
+	}
+	if rep := do(t, ks, &messages.DataRequest{Op: messages.DataOp_KV_GET, Key: "free"}); string(rep.Value) != "1" {
+		t.Fatalf("free = %s, want 1: the withdrawn INCR was applied", rep.Value)
 	}
 }
 
