@@ -42,10 +42,14 @@ type tableIndex struct {
 	windows map[string]*windowIndex
 }
 
-// A fieldIndex finds views by the value of one field.
+// A fieldIndex finds views by the value of one field. A view guarded by
+// one value that keeps an ORDER BY + LIMIT window (category = $c ORDER BY
+// price DESC LIMIT 10) is held in a windowIndex of its value, so that an
+// event of that value visits it only when the record reaches its window.
 type fieldIndex struct {
-	path []string
-	ids  map[any]map[string]bool // valueKey -> view ids
+	path    []string
+	ids     map[any]map[string]bool         // valueKey -> view ids
+	windows map[any]map[string]*windowIndex // valueKey -> window key (see windowKey) -> index
 }
 
 // NewIndex returns an empty index.
@@ -73,17 +77,7 @@ func (x *Index) Add(id string, v *View) {
 				continue
 			}
 			if path, desc, ok := x.windowPath(v, ti); ok {
-				key := pathKey(path)
-				if desc {
-					key += "\x00desc"
-				}
-				wi := ti.windows[key]
-				if wi == nil {
-					wi = &windowIndex{path: path, desc: desc, open: make(map[string]bool)}
-					ti.windows[key] = wi
-				}
-				bound, bounded := v.boundary()
-				x.windowed[id] = wi.add(id, bound, bounded)
+				x.addWindowed(id, v, ti.windows, path, desc)
 				continue
 			}
 			ti.every[id] = true
@@ -91,8 +85,16 @@ func (x *Index) Add(id string, v *View) {
 		}
 		fi := ti.fields[pathKey(g.path)]
 		if fi == nil {
-			fi = &fieldIndex{path: g.path, ids: make(map[any]map[string]bool)}
+			fi = &fieldIndex{path: g.path, ids: make(map[any]map[string]bool), windows: make(map[any]map[string]*windowIndex)}
 			ti.fields[pathKey(g.path)] = fi
+		}
+		if path, desc, ok := x.windowPath(v, ti); ok && len(g.keys) == 1 {
+			k := g.keys[0]
+			if fi.windows[k] == nil {
+				fi.windows[k] = make(map[string]*windowIndex)
+			}
+			x.addWindowed(id, v, fi.windows[k], path, desc)
+			continue
 		}
 		for _, k := range g.keys {
 			if fi.ids[k] == nil {
@@ -100,6 +102,37 @@ func (x *Index) Add(id string, v *View) {
 			}
 			fi.ids[k][id] = true
 		}
+	}
+}
+
+// windowKey names the windowIndex of a path and direction.
+func windowKey(path []string, desc bool) string {
+	if desc {
+		return pathKey(path) + "\x00desc"
+	}
+	return pathKey(path)
+}
+
+// addWindowed places v, indexed under id, in the windowIndex of windows
+// for its path and direction, made if there is none yet.
+func (x *Index) addWindowed(id string, v *View, windows map[string]*windowIndex, path []string, desc bool) {
+	wi := windows[windowKey(path, desc)]
+	if wi == nil {
+		wi = &windowIndex{path: path, desc: desc, open: make(map[string]bool)}
+		windows[windowKey(path, desc)] = wi
+	}
+	bound, bounded := v.boundary()
+	x.windowed[id] = wi.add(id, bound, bounded)
+}
+
+// removeWindowed takes view id out of its windowIndex, and the index out
+// of windows when it holds no view any more.
+func (x *Index) removeWindowed(id string, windows map[string]*windowIndex) {
+	w := x.windowed[id]
+	w.wi.remove(id, w)
+	delete(x.windowed, id)
+	if w.wi.len() == 0 {
+		delete(windows, windowKey(w.wi.path, w.wi.desc))
 	}
 }
 
@@ -123,29 +156,28 @@ func (x *Index) Remove(id string) {
 				continue
 			}
 			if _, _, ok := x.windowPath(v, ti); ok {
-				w := x.windowed[id]
-				w.wi.remove(id, w)
-				delete(x.windowed, id)
-				if w.wi.len() == 0 {
-					for key, wi := range ti.windows {
-						if wi == w.wi {
-							delete(ti.windows, key)
-						}
-					}
-				}
+				x.removeWindowed(id, ti.windows)
 				continue
 			}
 			delete(ti.every, id)
 			continue
 		}
 		fi := ti.fields[pathKey(g.path)]
-		for _, k := range g.keys {
-			delete(fi.ids[k], id)
-			if len(fi.ids[k]) == 0 {
-				delete(fi.ids, k)
+		if _, _, ok := x.windowPath(v, ti); ok && len(g.keys) == 1 {
+			k := g.keys[0]
+			x.removeWindowed(id, fi.windows[k])
+			if len(fi.windows[k]) == 0 {
+				delete(fi.windows, k)
+			}
+		} else {
+			for _, k := range g.keys {
+				delete(fi.ids[k], id)
+				if len(fi.ids[k]) == 0 {
+					delete(fi.ids, k)
+				}
 			}
 		}
-		if len(fi.ids) == 0 {
+		if len(fi.ids) == 0 && len(fi.windows) == 0 {
 			delete(ti.fields, pathKey(g.path))
 		}
 	}
@@ -232,36 +264,52 @@ func (x *Index) AppendMatch(dst []string, ev Event) []string {
 			}
 		}
 	}
-	for _, wi := range ti.windows {
-		var old, new surql.Value
-		if ev.Old != nil {
-			old = lookup(ev.Old, wi.path)
-		}
-		if ev.New != nil {
-			new = lookup(ev.New, wi.path)
-		}
-		m := len(dst)
-		dst = wi.appendMatch(dst, old, new, ev.Old != nil, ev.New != nil)
-		x.matched = append(x.matched, dst[m:]...)
-	}
+	dst = x.appendWindows(dst, ti.windows, ev.Old, ev.New, ev.Old != nil, ev.New != nil)
 	for _, fi := range ti.fields {
-		var oldKey any
+		var oldKey, newKey any
 		if ev.Old != nil {
 			oldKey = valueKey(lookup(ev.Old, fi.path))
+		}
+		if ev.New != nil {
+			newKey = valueKey(lookup(ev.New, fi.path))
+		}
+		same := ev.Old != nil && ev.New != nil && sameKey(oldKey, newKey)
+		if ev.Old != nil {
 			for id := range fi.ids[oldKey] {
 				dst = append(dst, id)
 			}
+			// The record before the change is a candidate of the views
+			// of its old value, and after it too when the value stays.
+			dst = x.appendWindows(dst, fi.windows[oldKey], ev.Old, ev.New, true, same)
 		}
-		if ev.New != nil {
-			if k := valueKey(lookup(ev.New, fi.path)); ev.Old == nil || !sameKey(k, oldKey) {
-				for id := range fi.ids[k] {
-					dst = append(dst, id)
-				}
+		if ev.New != nil && !same {
+			for id := range fi.ids[newKey] {
+				dst = append(dst, id)
 			}
+			dst = x.appendWindows(dst, fi.windows[newKey], nil, ev.New, false, true)
 		}
 	}
 	slices.Sort(dst[n:])
 	return append(dst[:n], slices.Compact(dst[n:])...)
+}
+
+// appendWindows appends the views of windows that a record reaches with
+// its values at their paths in old, when hasOld, or in new, when hasNew,
+// and notes them for rebound.
+func (x *Index) appendWindows(dst []string, windows map[string]*windowIndex, old, new map[string]any, hasOld, hasNew bool) []string {
+	for _, wi := range windows {
+		var o, n surql.Value
+		if hasOld {
+			o = lookup(old, wi.path)
+		}
+		if hasNew {
+			n = lookup(new, wi.path)
+		}
+		m := len(dst)
+		dst = wi.appendMatch(dst, o, n, hasOld, hasNew)
+		x.matched = append(x.matched, dst[m:]...)
+	}
+	return dst
 }
 
 // rebound reads again the boundaries of the windowed views the last match
