@@ -220,6 +220,7 @@ func (w *surrealWorkload) views() []surrealView {
 		add(fmt.Sprintf("SELECT * FROM item WHERE !(price > %d) AND type::is_array(tags)", w.rng.IntN(100)))
 		add(fmt.Sprintf("SELECT *, (SELECT name FROM user WHERE id = $parent.owner) AS who FROM item WHERE price > %d ORDER BY price, id LIMIT 4", w.rng.IntN(100)))
 		add("SELECT * FROM item WHERE owner = " + w.userID())
+		add("SELECT * FROM item WHERE owner = $auth.id ORDER BY price DESC, id LIMIT 3", "auth: { id: "+w.userID()+" }")
 	}
 	add(fmt.Sprintf("SELECT * FROM item WHERE owner.age > %d", w.rng.IntN(80)))
 	add("SELECT id, owner.name AS who, price FROM item WHERE owner.name = 'ann' ORDER BY price, id")
