@@ -203,6 +203,12 @@ func (v *View) replace(ch change, c *pending) bool {
 		if past && v.plan.start > 0 {
 			past = v.pastEnd(v.tree.rank(old))
 		}
+		if ch.e != nil && v.plan.compare(old, ch.e) == 0 {
+			// The row keeps its place, and so its rank: past stays.
+			v.tree.replace(old, ch.e)
+			v.rows[ch.id] = ch.e
+			return v.touchReplaced(ch, c, old, past)
+		}
 		v.tree.remove(old)
 		if ch.e == nil {
 			delete(v.rows, ch.id)
@@ -215,6 +221,11 @@ func (v *View) replace(ch change, c *pending) bool {
 		v.rows[ch.id] = e
 		past = v.pastEnd(v.tree.insert(e)) && past
 	}
+	return v.touchReplaced(ch, c, old, past)
+}
+
+// touchReplaced ends replace: it touches the change unless past.
+func (v *View) touchReplaced(ch change, c *pending, old *entry, past bool) bool {
 	if past {
 		if old != nil && old.src != nil {
 			v.spare = old // nothing refers to it any more

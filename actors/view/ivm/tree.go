@@ -129,6 +129,29 @@ func (t *tree) remove(e *entry) {
 	e.left, e.right, e.parent = nil, nil, nil
 }
 
+// replace puts e in the place of old, which must be in the tree, when e
+// orders as old does: e takes its links, priority and size, and no walk
+// through the tree is needed (an update that leaves a row's place alone,
+// such as any update of a view ordered by id).
+func (t *tree) replace(old, e *entry) {
+	e.node = old.node
+	if e.left != nil {
+		e.left.parent = e
+	}
+	if e.right != nil {
+		e.right.parent = e
+	}
+	switch p := e.parent; {
+	case p == nil:
+		t.root = e
+	case p.left == old:
+		p.left = e
+	default:
+		p.right = e
+	}
+	old.left, old.right, old.parent = nil, nil, nil
+}
+
 // rank returns the number of entries ordered before e, which must be in
 // the tree.
 func (t *tree) rank(e *entry) int {

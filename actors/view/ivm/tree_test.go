@@ -10,15 +10,23 @@ import (
 	"github.com/troupe-run/troupe/actors/view/surql"
 )
 
-// TestTree checks the treap against a sorted slice under random inserts and
-// removes.
+// TestTree checks the treap against a sorted slice under random inserts,
+// removes and replacements by an entry of the same key.
 func TestTree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	byKey := func(a, b *entry) int { return cmp.Compare(a.version, b.version) }
 	tr := tree{cmp: byKey}
 	var want []*entry
 	for step := range 3000 {
-		if len(want) > 0 && rng.IntN(3) == 0 {
+		if len(want) > 0 && rng.IntN(5) == 0 {
+			i := rng.IntN(len(want))
+			e := &entry{version: want[i].version}
+			tr.replace(want[i], e)
+			if want[i].parent != nil || want[i].left != nil || want[i].right != nil {
+				t.Fatalf("step %d: a replaced entry keeps links", step)
+			}
+			want[i] = e
+		} else if len(want) > 0 && rng.IntN(3) == 0 {
 			i := rng.IntN(len(want))
 			if r := tr.rank(want[i]); r != i {
 				t.Fatalf("step %d: rank %d, want %d", step, r, i)
