@@ -520,9 +520,6 @@ func (a *instanceActor) publishTo(name, ct string) {
 			return
 		}
 		defer p.Close()
-		if p.Wait(ctx) != nil {
-			return
-		}
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := r.Read(ctx, buf)

@@ -42,10 +42,6 @@ func newProducer(svc *Service, topic, contentType string, pid *actor.PID) *Produ
 		done:   make(chan error, 1)}
 }
 
-// Wait returns at once: producers no longer take turns. It is kept for
-// callers written when they did.
-func (p *Producer) Wait(ctx context.Context) error { return ctx.Err() }
-
 // Publish hands one chunk to the topic as it is (the caller may reuse b).
 // It returns once the chunk is in the topic's journal and as durable as
 // the store's fsync policy makes it; while the journal is full of chunks

@@ -372,3 +372,67 @@ func TestReaderFirstTakesTheProducersType(t *testing.T) {
 		t.Errorf("a producer of another type after the first: %v", err)
 	}
 }
+
+// Producers writing at once, in pieces that cut lines anywhere, while
+// consumers read, through a journal small enough that producers wait for
+// the consumers: each consumer gets every line whole, each producer's in
+// its order.
+func TestConcurrentProducersAndConsumers(t *testing.T) {
+	s := start(t, Options{Retention: 4096})
+	s.Create(context.Background(), "t", "text/plain", false)
+	const producers, consumers, lines = 4, 4, 500
+	cs := make([]*Consumer, consumers)
+	for i := range cs {
+		cs[i] = consume(t, s, "t", From{Offset: -1})
+	}
+	var wg sync.WaitGroup
+	for i := range producers {
+		p := produce(t, s, "t", "text/plain")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			var body strings.Builder
+			for n := range lines {
+				fmt.Fprintf(&body, "producer %d line %d %s\n", i, n, strings.Repeat("y", (n*7+i)%50))
+			}
+			b := []byte(body.String())
+			for cut := 0; len(b) > 0; cut++ {
+				k := min(len(b), 1+(cut*37+i*11)%300)
+				if err := p.Write(ctx, b[:k]); err != nil {
+					t.Error(err)
+					return
+				}
+				b = b[k:]
+			}
+			p.Flush(ctx)
+		}()
+	}
+	for ci, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seen := make([]int, producers)
+			got := 0
+			for got < producers*lines {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				b, err := c.Next(ctx)
+				cancel()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+					var i, n int
+					if _, err := fmt.Sscanf(line, "producer %d line %d", &i, &n); err != nil || n != seen[i] {
+						t.Errorf("consumer %d line %q: want line %d of producer %d (%v)", ci, line, seen[i], i, err)
+						return
+					}
+					seen[i]++
+					got++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
