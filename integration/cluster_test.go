@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -96,7 +97,13 @@ func startCluster(t *testing.T, n int) *testCluster {
 // add starts one more node.
 func (c *testCluster) add() *server {
 	c.t.Helper()
-	s := startServer(c.t, "--journal="+c.pg, "--cluster-name=test", "--cluster-etcd="+c.etcd,
+	return c.addVia(c.etcd)
+}
+
+// addVia starts one more node that reaches etcd at etcd (a proxy, say).
+func (c *testCluster) addVia(etcd string) *server {
+	c.t.Helper()
+	s := startServer(c.t, "--journal="+c.pg, "--cluster-name=test", "--cluster-etcd="+etcd,
 		"--cluster-bind=127.0.0.1:"+bindPort(c.t), "--cluster-lease=2s", "--resp-addr=off")
 	c.nodes = append(c.nodes, s)
 	return s
@@ -368,9 +375,10 @@ func TestClusterKill9(t *testing.T) {
 	})
 }
 
-// TestClusterGracefulLeave: a node stopped with SIGTERM exits cleanly and
-// hands its actors over while a writer loop on the others goes on; every
-// acknowledged write reads back.
+// TestClusterGracefulLeave: a node stopped with SIGTERM, three times over,
+// hands its actors over while a writer loop on the others goes on: it
+// exits cleanly, no client request fails, and every acknowledged write
+// reads back. Between leaves it rejoins and takes actors again.
 func TestClusterGracefulLeave(t *testing.T) {
 	c := startCluster(t, 3)
 	stayers, leaver := c.nodes[:2], c.nodes[2]
@@ -379,8 +387,10 @@ func TestClusterGracefulLeave(t *testing.T) {
 		acked    = map[string]string{}
 		failures []error
 		stopping atomic.Bool
+		phase    atomic.Value // what the leaver is doing, for the failures
 		wg       sync.WaitGroup
 	)
+	phase.Store("starting")
 	for w := range 4 {
 		wg.Add(1)
 		go func() {
@@ -389,10 +399,12 @@ func TestClusterGracefulLeave(t *testing.T) {
 			s := stayers[w%2]
 			for i := 0; !stopping.Load(); i++ {
 				key, value := fmt.Sprintf("w%d:%d", w, i), fmt.Sprintf("v%d", i)
+				sent, start := phase.Load(), time.Now()
 				status, r, err := tryCommand(client, s.data, "kv.set", map[string]any{"key": key, "value": value})
 				mu.Lock()
 				if err != nil || status != http.StatusOK {
-					failures = append(failures, fmt.Errorf("kv.set %s: %d %v %+v", key, status, err, r.Error))
+					failures = append(failures, fmt.Errorf("kv.set %s through %s at %s sent while the leaver was %s, answered %s later while %s: %d %v %+v",
+						key, s.data, start.Format("15:04:05.000"), sent, time.Since(start).Round(time.Millisecond), phase.Load(), status, err, r.Error))
 				} else {
 					acked[key] = value
 				}
@@ -400,31 +412,45 @@ func TestClusterGracefulLeave(t *testing.T) {
 			}
 		}()
 	}
-	systemtest.Eventually(t, "100 acknowledged writes", func() bool {
+	moreWrites := func(what string, n int) {
+		t.Helper()
 		mu.Lock()
-		defer mu.Unlock()
-		return len(acked) >= 100
-	})
-	if err := leaver.stop(); err != nil {
-		t.Fatalf("SIGTERM: exit %v\n%s", err, tail(leaver.log.String(), 4000))
+		before := len(acked)
+		mu.Unlock()
+		systemtest.Eventually(t, fmt.Sprintf("%d acknowledged writes %s", n, what), func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(acked) >= before+n
+		})
 	}
-	c.waitMembers(2)
-	mu.Lock()
-	before := len(acked)
-	mu.Unlock()
-	systemtest.Eventually(t, "writes after the leave", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acked) >= before+100
-	})
+	const leaves = 3
+	for round := range leaves {
+		moreWrites("before the leave", 100)
+		phase.Store(fmt.Sprintf("leaving (%d)", round))
+		if err := leaver.stop(); err != nil {
+			t.Fatalf("leave %d: SIGTERM: exit %v\n%s", round, err, tail(leaver.log.String(), 4000))
+		}
+		if !strings.Contains(leaver.log.String(), `"msg":"left the cluster"`) {
+			t.Fatalf("leave %d: the leaver did not log its leave:\n%s", round, tail(leaver.log.String(), 4000))
+		}
+		phase.Store(fmt.Sprintf("gone (%d)", round))
+		c.waitMembers(2)
+		moreWrites("after the leave", 100)
+		if round < leaves-1 {
+			phase.Store(fmt.Sprintf("rejoining (%d)", round))
+			leaver.restart()
+			c.waitMembers(3)
+			phase.Store(fmt.Sprintf("back (%d)", round))
+		}
+	}
 	stopping.Store(true)
 	wg.Wait()
-	// Not yet met: the issue asks for no error at all. A few writes in
-	// flight to the leaving member as it goes time out (0 to 2 per leave
-	// so far); they were not acknowledged, so nothing is lost.
+	mu.Lock()
+	defer mu.Unlock()
 	if len(failures) > 0 {
-		t.Logf("%d of %d writes failed during the graceful leave; the first: %v", len(failures), len(acked)+len(failures), failures[0])
+		t.Fatalf("%d of %d writes failed across %d graceful leaves: %v", len(failures), len(acked)+len(failures), leaves, errors.Join(failures[:min(len(failures), 5)]...))
 	}
+	t.Logf("%d writes across %d graceful leaves and %d rejoins, none failed", len(acked), leaves, leaves-1)
 	for key, value := range acked {
 		if got, found := getString(stayers[0], key); !found || got != value {
 			t.Fatalf("acknowledged %s=%q: got %q found %v", key, value, got, found)

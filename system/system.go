@@ -107,6 +107,16 @@ func (s *System) Path(name string) string {
 // restarts it.
 func (s *System) Fatal() <-chan error { return s.fatal }
 
+// Fail ends the process with err, as a domain failing too often does (the
+// first such error wins). The cluster calls it when etcd dropped this
+// member.
+func (s *System) Fail(err error) {
+	select {
+	case s.fatal <- err:
+	default:
+	}
+}
+
 // childPolicy supervises the actors of a domain.
 func (s *System) childPolicy() actor.SupervisorStrategy {
 	return &supervision.Policy{

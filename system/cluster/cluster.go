@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,8 +47,13 @@ var domains = map[string]string{"kv": "data", "queues": "queues", "rooms": "room
 // gossipIdle is the gossip interval: long enough that it never runs.
 const gossipIdle = 365 * 24 * time.Hour
 
+// leaveQuiet is how long no request must have reached a leaving member's
+// hosts before it stops them.
+const leaveQuiet = 250 * time.Millisecond
+
 // leaveGrace is how long a leaving member keeps answering the others
-// after its record is gone from etcd.
+// after its record is gone from etcd: they learn of it through their watch
+// of etcd, within milliseconds unless etcd or they are slow.
 const leaveGrace = time.Second
 
 // Retry delays of a request that reached no actor (its member died and
@@ -69,7 +75,21 @@ type Node struct {
 	mu     sync.Mutex
 	joined bool
 	left   bool
+	// leaving is set as Leave starts: from then on no host activates its
+	// actor here, and hosts holds the ones active, which Leave hands over.
+	leaving bool
+	hosts   map[*actor.PID]struct{}
+	// cut is set while this member cannot count on its lease in etcd
+	// (cut off from it): the others may hold its actors by now, so it
+	// serves none (see membership.watchdog).
+	cut bool
+	// refused is when a host here last answered "not here" (unix ns).
+	refused atomic.Int64
 }
+
+// errCut is the answer to every request while this member is cut off
+// from etcd: the data door answers it 503 UNAVAILABLE.
+var errCut = errors.New("this member has lost its membership lease in etcd: it serves no data until it holds one again; ask another member")
 
 var _ system.Placement = (*Node)(nil)
 
@@ -89,10 +109,11 @@ func New(sys *system.System) (*Node, error) {
 	provider := &membership{endpoints: c.ClusterEtcd, lease: c.ClusterLease, name: c.ClusterName,
 		log: sys.Log.With("component", "cluster")}
 	n := &Node{sys: sys, log: sys.Log.With("component", "cluster"), provider: provider,
-		self: net.JoinHostPort(bindHost, portText)}
+		self: net.JoinHostPort(bindHost, portText), hosts: map[*actor.PID]struct{}{}}
 	var ks []*protocluster.Kind
 	for kind := range domains {
-		ks = append(ks, protocluster.NewKind(kind, actor.PropsFromProducer(func() actor.Actor { return &host{node: n} })))
+		ks = append(ks, protocluster.NewKind(kind, actor.PropsFromProducer(func() actor.Actor { return &host{node: n} },
+			actor.WithReceiverMiddleware(retireOnPoison))))
 	}
 	cfg := protocluster.Configure(c.ClusterName, provider, disthash.New(), remote.Configure(bindHost, port),
 		protocluster.WithKinds(ks...), protocluster.WithRequestTimeout(c.RequestTimeout))
@@ -103,6 +124,7 @@ func New(sys *system.System) (*Node, error) {
 	cfg.GossipInterval = gossipIdle
 	cfg.HeartbeatExpiration = gossipIdle
 	n.cluster = protocluster.New(sys.Actors, cfg)
+	provider.lost, provider.regained, provider.dropped = n.suspend, n.resume, n.dropped
 	if err := n.registerMetrics(); err != nil {
 		return nil, err
 	}
@@ -130,34 +152,100 @@ func (n *Node) Join() (err error) {
 	return nil
 }
 
-// Leave stops this member's actors (each answers what it holds first) and
-// removes its record from etcd, so that the others place its actors among
-// themselves. It is called as the process shuts down.
+// Leave hands this member's actors over to the others and removes its
+// record from etcd. It is called as the process shuts down, and answers
+// every request that reaches it meanwhile, so that no client waits on it:
+//
+//  1. Each host stops its actor after the actor has answered every request
+//     forwarded to it (its acknowledged writes are in the journal); from
+//     then on a host answers each request with a dead letter, which the
+//     sender takes as "not here" and sends again once it has looked the
+//     actor up afresh. No host activates an actor here any more.
+//  2. The record goes from etcd: the others place the actors among
+//     themselves, activating them from the journal.
+//  3. For leaveGrace the hosts and the placement go on answering (with
+//     dead letters) what the others sent before they learnt of the leave;
+//     then they stop.
+//
+// The other way round (leaving etcd first), for a moment two members
+// would hold the same actor, and a write acknowledged by this one could
+// miss the state the other recovered.
 func (n *Node) Leave() {
 	n.mu.Lock()
 	joined, left := n.joined, n.left
-	n.left = true
+	n.left, n.leaving = true, true
+	hosts := slices.Collect(maps.Keys(n.hosts))
 	n.mu.Unlock()
 	if !joined || left {
 		return
 	}
 	start := time.Now()
-	// The actors stop first, each after answering what it holds: a
-	// request that comes after finds none and is sent again, to where the
-	// others place the actor once this member's record is gone. The other
-	// way round, for a moment two members would hold the same actor.
-	n.cluster.IdentityLookup.Shutdown()
+	n.handOver(hosts, handOver{})
 	if err := n.provider.Shutdown(true); err != nil {
 		n.log.Warn("leaving etcd", "err", err)
 	}
-	// The others learn from etcd that this member left a moment later;
-	// until then what they send here is answered with a dead letter
-	// (they send it again elsewhere) rather than lost with the connection.
+	// Wait for the others to learn of the leave: at least leaveGrace, and
+	// until no request has reached a host here for leaveQuiet (one that
+	// is still sent here is answered "not here" rather than lost as the
+	// process ends), at most --request-timeout.
+	deadline := time.Now().Add(n.sys.Config.RequestTimeout)
+	time.Sleep(leaveGrace)
+	for time.Now().Before(deadline) {
+		quiet := time.Since(time.Unix(0, n.refused.Load()))
+		if quiet >= leaveQuiet {
+			break
+		}
+		time.Sleep(leaveQuiet - quiet)
+	}
+	n.cluster.IdentityLookup.Shutdown()
 	// The remote's server is left to end with the process: protoactor's
 	// Remote.Shutdown writes its readers' state unsynchronised with the
 	// goroutines reading it (a race the race detector stops it for).
-	time.Sleep(leaveGrace)
-	n.log.Info("left the cluster", "took", time.Since(start))
+	n.log.Info("left the cluster", "actors", len(hosts), "took", time.Since(start))
+}
+
+// handOver sends msg to the hosts and waits until each has released its
+// actor.
+func (n *Node) handOver(hosts []*actor.PID, msg handOver) {
+	futures := make([]actor.Future, 0, len(hosts))
+	for _, pid := range hosts {
+		futures = append(futures, n.sys.Root.RequestFuture(pid, msg, n.sys.Config.RequestTimeout))
+	}
+	for _, f := range futures {
+		if _, err := f.Result(); err != nil && !errors.Is(err, actor.ErrDeadLetter) {
+			n.log.Warn("handing over", "err", err)
+		}
+	}
+}
+
+// suspend stops this member's actors when it can no longer count on its
+// lease: the others are about to place them among themselves, and a write
+// taken here after that would be one they do not see. Until resume, every
+// request through this member is refused.
+func (n *Node) suspend() {
+	n.mu.Lock()
+	n.cut = true
+	hosts := slices.Collect(maps.Keys(n.hosts))
+	n.mu.Unlock()
+	n.handOver(hosts, handOver{stop: true})
+	n.log.Warn("cut off from etcd: stopped this member's actors", "actors", len(hosts))
+}
+
+// dropped ends the process once etcd has dropped this member (its lease
+// expired while it was cut off): the others have blocked its member id,
+// which Proto.Actor's cluster never lets back in, so only a new process
+// (restarted by its supervisor) can join again. Until the process ends it
+// goes on refusing requests.
+func (n *Node) dropped() {
+	n.sys.Fail(errors.New("cluster: etcd dropped this member while it was cut off (its lease expired); " +
+		"the others will not take it back: restart it to rejoin"))
+}
+
+// resume serves again once the lease is renewed (or a new one granted).
+func (n *Node) resume() {
+	n.mu.Lock()
+	n.cut = false
+	n.mu.Unlock()
 }
 
 // registerMetrics adds the membership to /metrics.
@@ -200,6 +288,8 @@ func (n *Node) Status() string {
 		return "degraded: left the cluster"
 	case !joined:
 		return "degraded: not joined yet"
+	case n.isCut():
+		return "degraded: " + errCut.Error()
 	}
 	members := n.Members()
 	if !slices.Contains(members, n.self) {
@@ -216,11 +306,20 @@ func (n *Node) Status() string {
 		strings.Join(members, ", "), total, strings.Join(held, ", "))
 }
 
+func (n *Node) isCut() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cut
+}
+
 // Ask implements system.Placement.
 func (n *Node) Ask(ctx context.Context, name string, msg any) (any, error) {
 	identity, kind, err := split(name)
 	if err != nil {
 		return nil, err
+	}
+	if n.isCut() {
+		return nil, fmt.Errorf("%s: %w", name, errCut)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -230,6 +329,9 @@ func (n *Node) Ask(ctx context.Context, name string, msg any) (any, error) {
 	wait := retryFirst
 	var timer *time.Timer
 	for {
+		if n.isCut() {
+			return nil, fmt.Errorf("%s: %w", name, errCut)
+		}
 		pid := n.pid(identity, kind)
 		if pid != nil {
 			res, err := n.request(ctx, pid, msg)
@@ -260,6 +362,9 @@ func (n *Node) Tell(name string, msg any) {
 	identity, kind, err := split(name)
 	if err != nil {
 		n.log.Warn("tell", "err", err)
+		return
+	}
+	if n.isCut() {
 		return
 	}
 	if pid := n.pid(identity, kind); pid != nil {
@@ -352,35 +457,114 @@ type host struct {
 	local *actor.PID
 }
 
+// handOver tells a host that its member is leaving, or cut off from
+// etcd: it stops its actor and answers every later request with a dead
+// letter; with stop, it stops too (so that the placement forgets it and
+// activates it afresh when asked again).
+type handOver struct{ stop bool }
+
 func (h *host) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		ci := protocluster.GetClusterIdentity(ctx)
 		h.name = domains[ci.Kind] + "/" + ci.Identity
-		pid, err := h.node.sys.Registry.Get(h.name)
+		n := h.node
+		n.mu.Lock()
+		leaving := n.leaving || n.cut
+		if !leaving {
+			n.hosts[ctx.Self()] = struct{}{}
+		}
+		n.mu.Unlock()
+		if leaving {
+			return // the placement will stop it; meanwhile it answers "not here"
+		}
+		pid, err := n.sys.Registry.Get(h.name)
 		if err != nil {
 			// The activation failed (the journal unreachable, say):
 			// stop, so that the next request activates it again.
-			h.node.log.Error("activating", "actor", h.name, "err", err)
+			n.log.Error("activating", "actor", h.name, "err", err)
 			ctx.Stop(ctx.Self())
 			return
 		}
 		h.local = pid
-		h.node.log.Debug("activated", "actor", h.name)
-	case *actor.Stopping:
-		if h.local != nil {
-			if err := h.node.sys.Registry.Forget(h.name); err != nil {
-				h.node.log.Warn("handing over", "actor", h.name, "err", err)
-			}
-			h.local = nil
+		n.log.Debug("activated", "actor", h.name)
+	case retire:
+		if h.local == nil {
+			ctx.Stop(ctx.Self())
+			return
 		}
+		// The identity moved to another member. The members that have
+		// not yet seen the new topology send here for a moment more:
+		// answer them "not here" for leaveGrace before stopping, since a
+		// request left in a stopped actor's mailbox is never answered.
+		h.release(ctx)
+		self := ctx.Self()
+		time.AfterFunc(leaveGrace, func() { h.node.sys.Root.Stop(self) })
+	case handOver:
+		h.release(ctx)
+		ctx.Respond(handOver{})
+		if msg.stop {
+			ctx.Stop(ctx.Self())
+		}
+	case *actor.Stopping:
+		h.release(ctx)
+		h.node.mu.Lock()
+		delete(h.node.hosts, ctx.Self())
+		h.node.mu.Unlock()
 	case *protocluster.ClusterInit, *actor.Stopped, *actor.Restarting, *actor.ReceiveTimeout:
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		if h.local == nil {
-			ctx.Respond(&messages.Failure{Actor: h.name, Reason: "not active on this member"})
+			// Not held here (handed over, or not activated): the sender
+			// takes a dead letter as "look it up again and resend".
+			h.node.refused.Store(time.Now().UnixNano())
+			ctx.Respond(&actor.DeadLetterResponse{Target: ctx.Self()})
 			return
 		}
 		ctx.Forward(h.local)
 	}
+}
+
+// retire is what the placement's poison pill becomes for a host (see
+// retireOnPoison).
+type retire struct{}
+
+// retireOnPoison hands a host the poison pill the placement sends it when
+// its identity moves (or the placement stops) as a retire message: a
+// poison pill stops the actor at once, and the requests behind it in its
+// mailbox would go unanswered, their senders waiting out their deadline.
+func retireOnPoison(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if _, ok := env.Message.(*actor.PoisonPill); ok {
+			env = &actor.MessageEnvelope{Header: env.Header, Message: retire{}, Sender: env.Sender}
+		}
+		next(c, env)
+	}
+}
+
+// release stops the host's actor after it has answered every request
+// forwarded to it before (a poison pill queues behind them, where a stop
+// would pass them by and leave their senders waiting), waits for its
+// writes to reach the journal, and forgets it.
+func (h *host) release(ctx actor.Context) {
+	if h.local == nil {
+		return
+	}
+	if err := ctx.PoisonFuture(h.local).Wait(); err != nil {
+		h.node.log.Warn("handing over", "actor", h.name, "err", err)
+	}
+	// The actor's last writes may still be on their way to the journal
+	// (it answers each once written): the member that takes the actor
+	// next must recover them, so wait for them. An empty batch's callback
+	// runs after those of every batch committed before it.
+	written := make(chan error, 1)
+	st := h.node.sys.Store
+	st.Commit(st.NewBatch(), func(err error) { written <- err })
+	if err := <-written; err != nil {
+		h.node.log.Warn("handing over: the journal", "actor", h.name, "err", err)
+	}
+	if err := h.node.sys.Registry.Forget(h.name); err != nil {
+		h.node.log.Warn("handing over", "actor", h.name, "err", err)
+	}
+	h.local = nil
 }

@@ -42,10 +42,18 @@ type membership struct {
 	self    record
 	key     string
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // the keep-alive and watch loops
+	wg      sync.WaitGroup // the keep-alive, watchdog and watch loops
+
+	// lost and regained are called (from the watchdog) when this member
+	// stops and starts again holding its lease; dropped when etcd answers
+	// again and the lease has expired meanwhile.
+	lost, regained func()
+	dropped        func()
 
 	mu      sync.Mutex
 	leaseID clientv3.LeaseID
+	renewed time.Time // when etcd last confirmed the lease
+	cut     bool      // lost was called last, not regained
 }
 
 var _ protocluster.ClusterProvider = (*membership)(nil)
@@ -88,8 +96,9 @@ func (m *membership) StartMember(c *protocluster.Cluster) error {
 		return err
 	}
 	m.publish(members)
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.keepAlive(ctx)
+	go m.watchdog(ctx)
 	go m.watch(ctx, members, rev)
 	return nil
 }
@@ -131,13 +140,16 @@ func (m *membership) register() error {
 	}
 	m.mu.Lock()
 	m.leaseID = lease.ID
+	m.renewed = time.Now()
 	m.mu.Unlock()
 	return nil
 }
 
-// keepAlive renews the lease until ctx ends. When the lease is lost (etcd
-// unreachable for longer than its TTL: the others have dropped this
-// member), it registers again once etcd answers.
+// keepAlive renews the lease until ctx ends. When the renewals stop (etcd
+// unreachable for longer than the lease), it asks etcd, once it answers
+// again, whether the lease is still there: if so (etcd itself was away,
+// and keeps leases through its restarts) it renews it again; if not, the
+// others have dropped this member, and it calls dropped and returns.
 func (m *membership) keepAlive(ctx context.Context) {
 	defer m.wg.Done()
 	for {
@@ -147,23 +159,67 @@ func (m *membership) keepAlive(ctx context.Context) {
 		renewals, err := m.client.KeepAlive(ctx, lease)
 		if err == nil {
 			for range renewals {
+				m.mu.Lock()
+				m.renewed = time.Now()
+				m.mu.Unlock()
 			}
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		m.log.Error("the membership lease in etcd was lost; registering again", "err", err)
-		for {
+		m.log.Error("the renewals of the membership lease in etcd stopped", "err", err)
+		for alive := false; !alive; {
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(m.lease / 3):
 			}
-			if err := m.register(); err == nil {
-				break
-			} else {
-				m.log.Warn("registering in etcd", "err", err)
+			askCtx, cancel := context.WithTimeout(ctx, etcdTimeout)
+			ttl, err := m.client.TimeToLive(askCtx, lease)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.log.Warn("asking etcd for the membership lease", "err", err)
+			case err == nil && ttl.TTL > 0:
+				alive = true
+			case err == nil:
+				m.dropped()
+				return
 			}
+		}
+	}
+}
+
+// watchdog tells the member when it can no longer count on its lease, and
+// when it can again. etcd drops the record a lease's TTL after the last
+// renewal it granted; the renewal's answer reached this member a moment
+// later, so the member gives up on it sooner, two thirds of the TTL after
+// that answer (the client renews every third), while the others still
+// route nothing of its to themselves. A member cut off from etcd thus
+// stops serving its actors before the others take them over.
+func (m *membership) watchdog(ctx context.Context) {
+	defer m.wg.Done()
+	limit := 2 * m.lease / 3
+	tick := time.NewTicker(max(m.lease/12, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		m.mu.Lock()
+		stale := time.Since(m.renewed) > limit
+		change := stale != m.cut
+		m.cut = stale
+		m.mu.Unlock()
+		switch {
+		case change && stale:
+			m.log.Error("no renewal of the membership lease from etcd: serving nothing until it renews or this member registers again", "for", limit)
+			m.lost()
+		case change:
+			m.log.Info("the membership lease in etcd is renewed: serving again")
+			m.regained()
 		}
 	}
 }
