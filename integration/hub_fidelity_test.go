@@ -45,8 +45,10 @@ module.exports = function (input) {
 	if status, body := h.do("POST", "/instance/"+id+"/input", strings.NewReader(lines), "Content-Type", "application/x-ndjson"); status != http.StatusOK {
 		t.Fatalf("POST /input = %d %s", status, body)
 	}
-	if got := h.stream("/instance/" + id + "/output"); got != "10+30\n50\n" {
-		t.Errorf("output %q, want %q", got, "10+30\n50\n")
+	// A DataStream's chunks are JSON lines, strings too, as the
+	// original's runner serializes them.
+	if got, want := h.stream("/instance/"+id+"/output"), `"10+30\n"`+"\n"+`"50\n"`+"\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
 	}
 	if i := h.ended(id); i.Terminated.ExitCode != 0 {
 		t.Errorf("ended %+v", i.Terminated)
@@ -54,6 +56,19 @@ module.exports = function (input) {
 	// The runner's lifecycle lines are in the instance's log.
 	if log := h.stream("/instance/" + id + "/log"); !strings.Contains(log, "scramjet loaded") {
 		t.Errorf("instance log %q lacks the runner's lines", log)
+	}
+	// A StringStream's strings go as they are, as the original writes them.
+	text := h.start(h.send(hubNode(t, "scramjet-stringify", `
+module.exports = function (input) {
+    this.exitTimeout = 0;
+    return input.stringify((o) => o.n + "\n");
+};
+`)), "")
+	if status, body := h.do("POST", "/instance/"+text+"/input", strings.NewReader(lines), "Content-Type", "application/x-ndjson"); status != http.StatusOK {
+		t.Fatalf("POST /input = %d %s", status, body)
+	}
+	if got, want := h.stream("/instance/"+text+"/output"), "1\n2\n3\n4\n5\n"; got != want {
+		t.Errorf("StringStream output %q, want %q", got, want)
 	}
 }
 
@@ -73,7 +88,7 @@ module.exports = function () {
         const message = await got;
         const version = await self.hub.getVersion();
         const sequences = await self.hub.listSequences();
-        yield JSON.stringify({ message, service: version.service, sequences: sequences.length, id: self.instanceId }) + "\n";
+        yield { message, service: version.service, sequences: sequences.length, id: self.instanceId };
     };
 };
 `))
@@ -105,7 +120,7 @@ func TestHubThisHubWithAPIKeys(t *testing.T) {
 module.exports = async function* () {
     this.exitTimeout = 0;
     const sequences = await this.hub.listSequences();
-    yield JSON.stringify({ sequences: sequences.length, operatorKey: process.env.TROUPE_HUB_KEY === "operator-secret" }) + "\n";
+    yield { sequences: sequences.length, operatorKey: process.env.TROUPE_HUB_KEY === "operator-secret" };
 };
 `))
 	id := h.start(seq, "")

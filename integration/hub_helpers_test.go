@@ -45,7 +45,7 @@ module.exports = async function* (_input, from) {
         this.logger.info("count", i);
         console.log("stdout " + i);
         console.error("stderr " + i);
-        yield i + "\n";
+        yield i; // a JSON line each, as the original writes a generator's chunks
     }
 };
 `
@@ -86,14 +86,14 @@ async def run(context, input, *args):
 	// a pair joined by a topic: the producer's output is the topic its
 	// start names, the consumer declares the topic it reads.
 	hubPairProducer = `
-module.exports = async function* (_input, ...names) {
-    for (const n of names) yield n + "\n";
+module.exports = function (_input, ...names) {
+    return require("stream").Readable.from(names.map((n) => n + "\n"));
 };
 `
 	hubPairConsumer = `
 module.exports = [
     { requires: "names", contentType: "text/plain" },
-    async function* (input) { for await (const s of input) yield s.toUpperCase(); },
+    function (input) { return input.map((s) => s.toUpperCase()); },
 ];
 `
 )

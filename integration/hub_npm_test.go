@@ -165,7 +165,7 @@ func TestHubNpmSI(t *testing.T) {
 	echo := h.start(h.send(hubNode(t, "echo", `module.exports = async function* (input) { for await (const s of input) yield "<" + s + ">"; };`)), "")
 	echoOut := bufio.NewReader(h.open("/instance/" + echo + "/output"))
 	si.run(strings.NewReader("typed"), "inst", "input", echo)
-	if got := readUntil(t, echoOut, ">"); got != "<typed>" {
+	if got := readUntil(t, echoOut, "\n"); got != `"<typed>"`+"\n" {
 		t.Errorf("output of input typed into si: %q", got)
 	}
 	h.json("GET", "/instance/"+echo, "", http.StatusOK, &info)

@@ -25,7 +25,7 @@ module.exports = async function* (_input, from) {
     for (let i = from; i > 0; i--) {
         this.logger.info("count", i);
         console.log("stdout " + i);
-        yield i + "\n";
+        yield i; // a JSON line each, as the original writes a generator's chunks
     }
 };
 `))
@@ -236,7 +236,8 @@ module.exports = async function* (input) {
 		t.Errorf("input after its end = %d", status)
 	}
 	got := h.stream("/instance/" + id + "/output")
-	if !strings.HasPrefix(got, "stdin a\nstdin b\ninput x") || !strings.HasSuffix(got, "y\n") {
+	// The generator's strings come as JSON lines, as the original's.
+	if !strings.HasPrefix(got, `"stdin a\n"`+"\n"+`"stdin b\n"`+"\n"+`"input x`) || !strings.HasSuffix(got, `y\n"`+"\n") {
 		t.Errorf("output %q", got)
 	}
 }

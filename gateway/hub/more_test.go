@@ -98,7 +98,7 @@ module.exports = async function* (input) {
 };
 `)), "")
 	status, out := h.do("POST", "/instance/"+id+"/inout", strings.NewReader("abc"), "Content-Type", "text/plain")
-	if status != http.StatusOK || out != "<abc>" {
+	if status != http.StatusOK || out != `"<abc>"`+"\n" {
 		t.Errorf("POST /inout = %d %q, want <abc>", status, out)
 	}
 }
@@ -238,7 +238,7 @@ module.exports = [
     async function* (input) {
         this.exitTimeout = 0;
         let n = 0;
-        for await (const v of input) { yield (v * 10) + "\n"; if (++n === 2) return; }
+        for await (const v of input) { yield v * 10; if (++n === 2) return; }
     },
 ];
 `)), `{"inputTopic":"nums"}`)

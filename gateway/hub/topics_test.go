@@ -75,14 +75,14 @@ func TestPairJoinedByATopic(t *testing.T) {
 	t.Parallel()
 	h := newHub(t, hubOptions{})
 	producer := h.send(node(t, `
-module.exports = async function* (_input, ...names) {
-    for (const n of names) yield n + "\n";
+module.exports = function (_input, ...names) {
+    return require("stream").Readable.from(names.map((n) => n + "\n"));
 };
 `))
 	consumer := h.send(node(t, `
 module.exports = [
     { requires: "names", contentType: "text/plain" },
-    async function* (input) { for await (const s of input) yield s.toUpperCase(); },
+    function (input) { return input.map((s) => s.toUpperCase()); },
 ];
 `))
 	c := h.start(consumer, "")

@@ -34,7 +34,9 @@ module.exports = function () {
 }
 
 // A function that returns a generator function (or an async one) is run
-// as a stream, last in an array as well as in the middle.
+// as a stream, last in an array as well as in the middle; the last one's
+// chunks are JSON lines, strings too, as the original's DataStream.from
+// output is serialized.
 func TestNodeReturnedGeneratorFunctions(t *testing.T) {
 	t.Parallel()
 	r := node(t, `
@@ -47,8 +49,8 @@ module.exports = [
 ];
 `, Spec{})
 	r.expectExit(ExitCompleted)
-	if got := r.output.wait(t); got != "A\nB\n" {
-		t.Errorf("output %q, want %q", got, "A\nB\n")
+	if got, want := r.output.wait(t), `"A\n"`+"\n"+`"B\n"`+"\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
 	}
 }
 
@@ -148,7 +150,7 @@ module.exports = async function* (input) {
 `}, Spec{})
 	r.input("text/plain", "one\ntwo\nthree")
 	r.expectExit(ExitCompleted)
-	if got, want := r.output.wait(t), "true\n[one][two][three]"; got != want {
+	if got, want := r.output.wait(t), `"true\n"`+"\n"+`"[one]"`+"\n"+`"[two]"`+"\n"+`"[three]"`+"\n"; got != want {
 		t.Errorf("output %q, want %q", got, want)
 	}
 	if log := r.logs.wait(t); !strings.Contains(log, "scramjet loaded") || !strings.Contains(log, "Sequence completed") {

@@ -61,7 +61,9 @@ module.exports = async function* () {
 };
 `, Spec{})
 	r.expectExit(ExitCompleted)
-	want := "3\n2\n1\nlift-off\nbye{\"done\":true}\n"
+	// Every chunk a JSON line, strings and bytes too, as the original
+	// serializes what it makes a DataStream of.
+	want := "3\n2\n1\n" + `"lift-off\n"` + "\n" + `{"type":"Buffer","data":[98,121,101]}` + "\n" + `{"done":true}` + "\n"
 	if got := r.output.wait(t); got != want {
 		t.Errorf("output %q, want %q", got, want)
 	}
@@ -77,7 +79,7 @@ module.exports = [
 `, Spec{Args: json.RawMessage(`["!"]`)})
 	r.input("application/x-ndjson", "{\"n\":1}\n{\"n\":2}\nnot json\n\n{\"n\":3}")
 	r.expectExit(ExitCompleted)
-	if got, want := r.output.wait(t), "10!\n20!\n30!\n"; got != want {
+	if got, want := r.output.wait(t), `"10!\n"`+"\n"+`"20!\n"`+"\n"+`"30!\n"`+"\n"; got != want {
 		t.Errorf("output %q, want %q", got, want)
 	}
 	if logs := r.logs.wait(t); !strings.Contains(logs, "not JSON") {
@@ -262,7 +264,7 @@ func TestNodeESModule(t *testing.T) {
 export default async function* (_input, who) { yield "hello from " + who; }
 `}, Spec{Args: json.RawMessage(`["esm"]`)})
 	r.expectExit(ExitCompleted)
-	if got := r.output.wait(t); got != "hello from esm" {
+	if got := r.output.wait(t); got != `"hello from esm"`+"\n" {
 		t.Errorf("output %q", got)
 	}
 }
@@ -283,7 +285,7 @@ module.exports = [
 	r.p.Input().Write([]byte("ann"))
 	r.p.Input().Close()
 	r.expectExit(ExitCompleted)
-	if got := r.output.wait(t); got != "ANN" {
+	if got := r.output.wait(t); got != `"ANN"`+"\n" {
 		t.Errorf("output %q", got)
 	}
 }
@@ -317,4 +319,26 @@ func TestNodeContextEndKillsProcess(t *testing.T) {
 	r.msgs.await(t, CodePang, nil)
 	cancel()
 	r.expectExit(ExitKilled)
+}
+
+// What the original writes as it is: a Node stream's strings and bytes
+// (no DataStream), and a primitive's text, without a line end.
+func TestNodeOutputNotSerialized(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		`module.exports = function () {
+    this.exitTimeout = 0;
+    const out = new (require("stream").PassThrough)({ objectMode: true });
+    out.write("a\n");
+    out.end("b");
+    return out;
+};`: "a\nb",
+		`module.exports = async function () { this.exitTimeout = 0; return 42; };`: "42",
+	} {
+		r := node(t, src, Spec{})
+		r.expectExit(ExitCompleted)
+		if got := r.output.wait(t); got != want {
+			t.Errorf("output %q, want %q of\n%s", got, want, src)
+		}
+	}
 }

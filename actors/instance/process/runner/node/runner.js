@@ -467,12 +467,28 @@ function startInput(contentType) {
     decoded.pipe(input);
 }
 
-// Output: strings and bytes go as they are, other values as JSON lines;
-// with an x-ndjson content type every chunk is a JSON line.
-function encode(chunk, ndjson) {
-    if (ndjson) return JSON.stringify(chunk) + "\n";
+// Output, as the original runner writes it: a serialized output has every
+// chunk as a JSON line (strings too); otherwise strings and bytes go as
+// they are, and other values (which the original could not write) as JSON
+// lines.
+function encode(chunk, serialized) {
+    if (serialized) return JSON.stringify(chunk) + "\n";
     if (typeof chunk === "string" || chunk instanceof Uint8Array) return chunk;
     return JSON.stringify(chunk) + "\n";
+}
+
+// serialized says whether the original serializes an output: one whose
+// content type is NDJSON, a scramjet DataStream that is not a StringStream
+// or BufferStream, and what it makes a DataStream of (a generator's
+// iterator, an array, any other iterable that is not a stream). Other
+// streams (a Node PassThrough, a StringStream) are written as they are.
+function serialized(result, contentType) {
+    if (/x-ndjson$/.test(contentType)) return true;
+    if (result instanceof Readable) {
+        return Boolean(scramjet) && result instanceof scramjet.DataStream
+            && !(result instanceof scramjet.StringStream || result instanceof scramjet.BufferStream);
+    }
+    return isIterable(result);
 }
 
 function isIterable(value) {
@@ -483,13 +499,18 @@ function isIterable(value) {
 
 async function writeOutput(result) {
     if (result === undefined || result === null) return;
+    if (["string", "number", "boolean"].includes(typeof result)) {
+        // A primitive is written as its text, as the original does.
+        if (!output.write(`${result}`)) await once(output, "drain");
+        return;
+    }
     const topic = result.topic || result.provides;
     const contentType = result.contentType || "";
     if (topic) send(Code.PANG, { provides: topic, contentType });
-    const ndjson = /x-ndjson$/.test(contentType);
+    const json = serialized(result, contentType);
     for await (const chunk of isIterable(result) ? result : [result]) {
         if (chunk === undefined || chunk === null) continue;
-        if (!output.write(encode(chunk, ndjson))) await once(output, "drain");
+        if (!output.write(encode(chunk, json))) await once(output, "drain");
     }
 }
 
