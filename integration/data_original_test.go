@@ -138,35 +138,38 @@ func TestSpecRepliesUnchanged(t *testing.T) {
 }
 
 // TestNewCommandsSurviveKill9: HyperLogLogs, bitmaps and geo sets written
-// with --fsync=always are there after kill -9, with their types.
+// with --fsync=always (and on the PostgreSQL journal) are there after
+// kill -9, with their types.
 func TestNewCommandsSurviveKill9(t *testing.T) {
-	s := startServer(t, "--data-replies=original", "--fsync=always")
-	s.sdkOK("hyperloglog.pfadd", map[string]any{"key": "hll", "elements": []any{"a", "b", "c", []int{100}}})
-	s.sdkOK("bitmap.setbit", map[string]any{"key": "bm", "offset": 10, "value": 1})
-	s.sdkOK("bitmap.bitfield", map[string]any{"key": "bf", "operations": []any{
-		map[string]any{"operation": "SET", "offset": 0, "width": 8, "value": 200}}})
-	s.sdkOK("geospatial.geoadd", map[string]any{"key": "geo", "locations": []any{
-		map[string]any{"lat": 37.7749, "lon": -122.4194, "member": "sf"},
-		map[string]any{"lat": 37.8044, "lon": -122.2711, "member": "oak"}}})
-	s.kill9()
-	s.restart()
+	eachJournal(t, func(t *testing.T, journal string) {
+		s := startServer(t, "--data-replies=original", journal)
+		s.sdkOK("hyperloglog.pfadd", map[string]any{"key": "hll", "elements": []any{"a", "b", "c", []int{100}}})
+		s.sdkOK("bitmap.setbit", map[string]any{"key": "bm", "offset": 10, "value": 1})
+		s.sdkOK("bitmap.bitfield", map[string]any{"key": "bf", "operations": []any{
+			map[string]any{"operation": "SET", "offset": 0, "width": 8, "value": 200}}})
+		s.sdkOK("geospatial.geoadd", map[string]any{"key": "geo", "locations": []any{
+			map[string]any{"lat": 37.7749, "lon": -122.4194, "member": "sf"},
+			map[string]any{"lat": 37.8044, "lon": -122.2711, "member": "oak"}}})
+		s.kill9()
+		s.restart()
 
-	wantJSON(t, "pfcount", s.sdkOK("hyperloglog.pfcount", map[string]any{"key": "hll"}), `{"key":"hll","count":4}`)
-	wantJSON(t, "getbit", s.sdkOK("bitmap.getbit", map[string]any{"key": "bm", "offset": 10}), `{"key":"bm","offset":10,"value":1}`)
-	wantJSON(t, "bitcount", s.sdkOK("bitmap.bitcount", map[string]any{"key": "bm"}), `{"key":"bm","count":1}`)
-	wantJSON(t, "bitfield get", s.sdkOK("bitmap.bitfield", map[string]any{"key": "bf", "operations": []any{
-		map[string]any{"operation": "GET", "offset": 0, "width": 8}}}), `{"key":"bf","results":[200]}`)
-	var dist struct {
-		Distance float64 `json:"distance"`
-	}
-	json.Unmarshal([]byte(s.sdkOK("geospatial.geodist", map[string]any{"key": "geo", "member1": "sf", "member2": "oak", "unit": "km"})), &dist)
-	if dist.Distance < 12 || dist.Distance > 15 {
-		t.Errorf("sf-oak after restart: %v km", dist.Distance)
-	}
-	wantJSON(t, "type of a sketch", s.sdkOK("key.type", map[string]any{"key": "hll"}), `{"key":"hll","type":"hyperloglog"}`)
-	if r := s.sdk("kv.get", map[string]any{"key": "bm"}); r.Success {
-		t.Errorf("kv.get of a bitmap: %+v", r)
-	}
+		wantJSON(t, "pfcount", s.sdkOK("hyperloglog.pfcount", map[string]any{"key": "hll"}), `{"key":"hll","count":4}`)
+		wantJSON(t, "getbit", s.sdkOK("bitmap.getbit", map[string]any{"key": "bm", "offset": 10}), `{"key":"bm","offset":10,"value":1}`)
+		wantJSON(t, "bitcount", s.sdkOK("bitmap.bitcount", map[string]any{"key": "bm"}), `{"key":"bm","count":1}`)
+		wantJSON(t, "bitfield get", s.sdkOK("bitmap.bitfield", map[string]any{"key": "bf", "operations": []any{
+			map[string]any{"operation": "GET", "offset": 0, "width": 8}}}), `{"key":"bf","results":[200]}`)
+		var dist struct {
+			Distance float64 `json:"distance"`
+		}
+		json.Unmarshal([]byte(s.sdkOK("geospatial.geodist", map[string]any{"key": "geo", "member1": "sf", "member2": "oak", "unit": "km"})), &dist)
+		if dist.Distance < 12 || dist.Distance > 15 {
+			t.Errorf("sf-oak after restart: %v km", dist.Distance)
+		}
+		wantJSON(t, "type of a sketch", s.sdkOK("key.type", map[string]any{"key": "hll"}), `{"key":"hll","type":"hyperloglog"}`)
+		if r := s.sdk("kv.get", map[string]any{"key": "bm"}); r.Success {
+			t.Errorf("kv.get of a bitmap: %+v", r)
+		}
+	})
 }
 
 // TestTransactions: queued commands are invisible until exec, discard drops
@@ -199,61 +202,63 @@ func TestTransactions(t *testing.T) {
 // lists, sets and sorted sets, in spec mode, and a renamed hash and a room
 // created with its own retention after kill -9.
 func TestExtraCommands(t *testing.T) {
-	s := startServer(t, "--fsync=always")
-	payload := func(name string, p any) string {
-		t.Helper()
-		var raw json.RawMessage
-		s.ok(name, p, &raw)
-		return string(raw)
-	}
-	s.ok("kv.set", map[string]any{"key": "s", "value": "hello"}, nil)
-	wantJSON(t, "append", payload("kv.append", map[string]any{"key": "s", "value": " world"}), `{"length":11}`)
-	wantJSON(t, "getrange", payload("kv.getrange", map[string]any{"key": "s", "start": 0, "end": 4}), `"hello"`)
-	wantJSON(t, "setrange", payload("kv.setrange", map[string]any{"key": "s", "offset": 6, "value": "W"}), `{"length":11}`)
-	wantJSON(t, "getset", payload("kv.getset", map[string]any{"key": "s", "value": 1}), `"hello World"`)
+	eachJournal(t, func(t *testing.T, journal string) {
+		s := startServer(t, journal)
+		payload := func(name string, p any) string {
+			t.Helper()
+			var raw json.RawMessage
+			s.ok(name, p, &raw)
+			return string(raw)
+		}
+		s.ok("kv.set", map[string]any{"key": "s", "value": "hello"}, nil)
+		wantJSON(t, "append", payload("kv.append", map[string]any{"key": "s", "value": " world"}), `{"length":11}`)
+		wantJSON(t, "getrange", payload("kv.getrange", map[string]any{"key": "s", "start": 0, "end": 4}), `"hello"`)
+		wantJSON(t, "setrange", payload("kv.setrange", map[string]any{"key": "s", "offset": 6, "value": "W"}), `{"length":11}`)
+		wantJSON(t, "getset", payload("kv.getset", map[string]any{"key": "s", "value": 1}), `"hello World"`)
 
-	s.ok("hash.set", map[string]any{"key": "h", "field": "f", "value": 1.5}, nil)
-	wantJSON(t, "incrbyfloat", payload("hash.incrbyfloat", map[string]any{"key": "h", "field": "f", "increment": 0.25}), `{"value":1.75}`)
-	wantJSON(t, "setnx", payload("hash.setnx", map[string]any{"key": "h", "field": "f", "value": 9}), `{"created":false}`)
-	wantJSON(t, "rename", payload("key.rename", map[string]any{"source": "h", "destination": "h2"}),
-		`{"success":true,"source":"h","destination":"h2"}`)
+		s.ok("hash.set", map[string]any{"key": "h", "field": "f", "value": 1.5}, nil)
+		wantJSON(t, "incrbyfloat", payload("hash.incrbyfloat", map[string]any{"key": "h", "field": "f", "increment": 0.25}), `{"value":1.75}`)
+		wantJSON(t, "setnx", payload("hash.setnx", map[string]any{"key": "h", "field": "f", "value": 9}), `{"created":false}`)
+		wantJSON(t, "rename", payload("key.rename", map[string]any{"source": "h", "destination": "h2"}),
+			`{"success":true,"source":"h","destination":"h2"}`)
 
-	s.ok("list.rpush", map[string]any{"key": "l", "values": []string{"a", "b", "c"}}, nil)
-	wantJSON(t, "linsert", payload("list.linsert", map[string]any{"key": "l", "position": "AFTER", "pivot": "a", "value": "z"}), `{"length":4,"key":"l"}`)
-	wantJSON(t, "lpos", payload("list.lpos", map[string]any{"key": "l", "element": "c"}), `{"position":3,"key":"l"}`)
-	wantJSON(t, "rpoplpush", payload("list.rpoplpush", map[string]any{"source": "l", "destination": "l2"}), `{"value":"c","source":"l","destination":"l2"}`)
-	wantJSON(t, "rpushx on nothing", payload("list.rpushx", map[string]any{"key": "none", "values": []string{"x"}}), `{"length":0,"key":"none"}`)
+		s.ok("list.rpush", map[string]any{"key": "l", "values": []string{"a", "b", "c"}}, nil)
+		wantJSON(t, "linsert", payload("list.linsert", map[string]any{"key": "l", "position": "AFTER", "pivot": "a", "value": "z"}), `{"length":4,"key":"l"}`)
+		wantJSON(t, "lpos", payload("list.lpos", map[string]any{"key": "l", "element": "c"}), `{"position":3,"key":"l"}`)
+		wantJSON(t, "rpoplpush", payload("list.rpoplpush", map[string]any{"source": "l", "destination": "l2"}), `{"value":"c","source":"l","destination":"l2"}`)
+		wantJSON(t, "rpushx on nothing", payload("list.rpushx", map[string]any{"key": "none", "values": []string{"x"}}), `{"length":0,"key":"none"}`)
 
-	s.ok("set.add", map[string]any{"key": "s1", "members": []string{"a", "b", "c"}}, nil)
-	s.ok("set.add", map[string]any{"key": "s2", "members": []string{"b", "c", "d"}}, nil)
-	wantJSON(t, "inter", payload("set.inter", map[string]any{"keys": []string{"s1", "s2"}}), `{"members":["b","c"]}`)
-	wantJSON(t, "diffstore", payload("set.diffstore", map[string]any{"destination": "s3", "keys": []string{"s1", "s2"}}), `{"count":1,"destination":"s3"}`)
-	wantJSON(t, "move", payload("set.move", map[string]any{"source": "s1", "destination": "s2", "member": "a"}), `{"moved":true}`)
+		s.ok("set.add", map[string]any{"key": "s1", "members": []string{"a", "b", "c"}}, nil)
+		s.ok("set.add", map[string]any{"key": "s2", "members": []string{"b", "c", "d"}}, nil)
+		wantJSON(t, "inter", payload("set.inter", map[string]any{"keys": []string{"s1", "s2"}}), `{"members":["b","c"]}`)
+		wantJSON(t, "diffstore", payload("set.diffstore", map[string]any{"destination": "s3", "keys": []string{"s1", "s2"}}), `{"count":1,"destination":"s3"}`)
+		wantJSON(t, "move", payload("set.move", map[string]any{"source": "s1", "destination": "s2", "member": "a"}), `{"moved":true}`)
 
-	s.ok("sortedset.zadd", map[string]any{"key": "z", "members": []any{map[string]any{"member": "a", "score": 1}, map[string]any{"member": "b", "score": 2}}}, nil)
-	wantJSON(t, "zpopmax", payload("sortedset.zpopmax", map[string]any{"key": "z"}), `{"members":[{"member":"b","score":2}],"count":1,"key":"z"}`)
-	wantJSON(t, "zunionstore", payload("sortedset.zunionstore", map[string]any{"destination": "z2", "keys": []string{"z", "z"}, "weights": []float64{1, 2}}),
-		`{"count":1,"destination":"z2"}`)
-	wantJSON(t, "zmscore", payload("sortedset.zmscore", map[string]any{"key": "z2", "members": []string{"a", "x"}}), `{"scores":[3,null],"key":"z2"}`)
+		s.ok("sortedset.zadd", map[string]any{"key": "z", "members": []any{map[string]any{"member": "a", "score": 1}, map[string]any{"member": "b", "score": 2}}}, nil)
+		wantJSON(t, "zpopmax", payload("sortedset.zpopmax", map[string]any{"key": "z"}), `{"members":[{"member":"b","score":2}],"count":1,"key":"z"}`)
+		wantJSON(t, "zunionstore", payload("sortedset.zunionstore", map[string]any{"destination": "z2", "keys": []string{"z", "z"}, "weights": []float64{1, 2}}),
+			`{"count":1,"destination":"z2"}`)
+		wantJSON(t, "zmscore", payload("sortedset.zmscore", map[string]any{"key": "z2", "members": []string{"a", "x"}}), `{"scores":[3,null],"key":"z2"}`)
 
-	status, r := s.command("kv.append", map[string]any{"key": "h2", "value": "x"})
-	if status != http.StatusBadRequest || r.Error == nil || r.Error.Code != "WRONG_TYPE" {
-		t.Errorf("append to a hash: %d %+v", status, r.Error)
-	}
-	wantJSON(t, "get_or_create", payload("stream.get_or_create", map[string]any{"room": "r", "max_events": 2}), `{"success":true,"room":"r","created":true}`)
-	for i := range 3 {
-		s.ok("stream.publish", map[string]any{"room": "r", "event": "e", "data": i}, nil)
-	}
-	s.kill9()
-	s.restart()
-	wantJSON(t, "renamed hash after restart", payload("hash.getall", map[string]any{"key": "h2"}), `{"fields":{"f":1.75},"count":1}`)
-	var st struct {
-		MessageCount int   `json:"message_count"`
-		Generation   int64 `json:"generation"`
-		CreatedAt    int64 `json:"created_at"`
-	}
-	s.ok("stream.stats", map[string]any{"room": "r"}, &st)
-	if st.MessageCount != 2 || st.Generation == 0 || st.CreatedAt == 0 {
-		t.Errorf("room after restart: %+v", st)
-	}
+		status, r := s.command("kv.append", map[string]any{"key": "h2", "value": "x"})
+		if status != http.StatusBadRequest || r.Error == nil || r.Error.Code != "WRONG_TYPE" {
+			t.Errorf("append to a hash: %d %+v", status, r.Error)
+		}
+		wantJSON(t, "get_or_create", payload("stream.get_or_create", map[string]any{"room": "r", "max_events": 2}), `{"success":true,"room":"r","created":true}`)
+		for i := range 3 {
+			s.ok("stream.publish", map[string]any{"room": "r", "event": "e", "data": i}, nil)
+		}
+		s.kill9()
+		s.restart()
+		wantJSON(t, "renamed hash after restart", payload("hash.getall", map[string]any{"key": "h2"}), `{"fields":{"f":1.75},"count":1}`)
+		var st struct {
+			MessageCount int   `json:"message_count"`
+			Generation   int64 `json:"generation"`
+			CreatedAt    int64 `json:"created_at"`
+		}
+		s.ok("stream.stats", map[string]any{"room": "r"}, &st)
+		if st.MessageCount != 2 || st.Generation == 0 || st.CreatedAt == 0 {
+			t.Errorf("room after restart: %+v", st)
+		}
+	})
 }

@@ -501,99 +501,101 @@ func TestDataMemoryUsage(t *testing.T) {
 
 // TestDataRestartKeepsEveryType: keys of every type, after a mix of writes,
 // read back the same after a graceful restart and after kill -9 (under
-// --fsync=always), ttls included, and admin.stats counts the same keys and
-// bytes as before.
+// --fsync=always, and on the PostgreSQL journal), ttls included, and
+// admin.stats counts the same keys and bytes as before.
 func TestDataRestartKeepsEveryType(t *testing.T) {
-	s := startServer(t, "--fsync=always")
-	v := strings.Repeat("a", 100)
-	for _, c := range []struct {
-		command string
-		payload map[string]any
-	}{
-		{"kv.set", map[string]any{"key": "s", "value": v}},
-		{"kv.set", map[string]any{"key": "s", "value": "short"}},
-		{"kv.set", map[string]any{"key": "t", "value": map[string]any{"big": json.Number("12345678901234567890")}, "ttl": 3600}},
-		{"kv.incr", map[string]any{"key": "n", "amount": 123456}},
-		{"kv.decr", map[string]any{"key": "n", "amount": 123000}},
-		{"hash.mset", map[string]any{"key": "h", "fields": map[string]any{"a": v, "b": 1, "c": "x"}}},
-		{"hash.set", map[string]any{"key": "h", "field": "a", "value": "y"}},
-		{"hash.del", map[string]any{"key": "h", "fields": []string{"b"}}},
-		{"list.rpush", map[string]any{"key": "l", "values": []any{v, 1, 2, 3}}},
-		{"list.lpush", map[string]any{"key": "l", "values": []any{"z"}}},
-		{"list.lpop", map[string]any{"key": "l", "count": 2}},
-		{"list.rpop", map[string]any{"key": "l"}},
-		{"set.add", map[string]any{"key": "st", "members": []string{"a", "b", v}}},
-		{"set.rem", map[string]any{"key": "st", "members": []string{"a"}}},
-		{"sortedset.zadd", map[string]any{"key": "z", "members": []any{map[string]any{"member": "a", "score": 1}, map[string]any{"member": v, "score": 2}}}},
-		{"sortedset.zincrby", map[string]any{"key": "z", "member": "a", "increment": 5.5}},
-		{"sortedset.zadd", map[string]any{"key": "z", "member": "b", "score": 3}},
-		{"sortedset.zrem", map[string]any{"key": "z", "members": []string{"b"}}},
-		{"kv.msetnx", map[string]any{"pairs": map[string]any{"x1": v, "x2": v, "x3": v, "x4": 1}}},
-		{"kv.mset", map[string]any{"pairs": map[string]any{"x1": 1, "x5": v}}},
-		{"kv.del", map[string]any{"keys": []string{"x2"}}},
-	} {
-		s.ok(c.command, c.payload, nil)
-	}
-	dump := func() string {
-		var b strings.Builder
+	eachJournal(t, func(t *testing.T, journal string) {
+		s := startServer(t, journal)
+		v := strings.Repeat("a", 100)
 		for _, c := range []struct {
 			command string
 			payload map[string]any
 		}{
-			{"kv.mget", map[string]any{"keys": []string{"s", "n", "t", "x1", "x2", "x3", "x4", "x5"}}},
-			{"hash.getall", map[string]any{"key": "h"}},
-			{"list.range", map[string]any{"key": "l"}},
-			{"set.members", map[string]any{"key": "st"}},
-			{"sortedset.zrange", map[string]any{"key": "z"}},
+			{"kv.set", map[string]any{"key": "s", "value": v}},
+			{"kv.set", map[string]any{"key": "s", "value": "short"}},
+			{"kv.set", map[string]any{"key": "t", "value": map[string]any{"big": json.Number("12345678901234567890")}, "ttl": 3600}},
+			{"kv.incr", map[string]any{"key": "n", "amount": 123456}},
+			{"kv.decr", map[string]any{"key": "n", "amount": 123000}},
+			{"hash.mset", map[string]any{"key": "h", "fields": map[string]any{"a": v, "b": 1, "c": "x"}}},
+			{"hash.set", map[string]any{"key": "h", "field": "a", "value": "y"}},
+			{"hash.del", map[string]any{"key": "h", "fields": []string{"b"}}},
+			{"list.rpush", map[string]any{"key": "l", "values": []any{v, 1, 2, 3}}},
+			{"list.lpush", map[string]any{"key": "l", "values": []any{"z"}}},
+			{"list.lpop", map[string]any{"key": "l", "count": 2}},
+			{"list.rpop", map[string]any{"key": "l"}},
+			{"set.add", map[string]any{"key": "st", "members": []string{"a", "b", v}}},
+			{"set.rem", map[string]any{"key": "st", "members": []string{"a"}}},
+			{"sortedset.zadd", map[string]any{"key": "z", "members": []any{map[string]any{"member": "a", "score": 1}, map[string]any{"member": v, "score": 2}}}},
+			{"sortedset.zincrby", map[string]any{"key": "z", "member": "a", "increment": 5.5}},
+			{"sortedset.zadd", map[string]any{"key": "z", "member": "b", "score": 3}},
+			{"sortedset.zrem", map[string]any{"key": "z", "members": []string{"b"}}},
+			{"kv.msetnx", map[string]any{"pairs": map[string]any{"x1": v, "x2": v, "x3": v, "x4": 1}}},
+			{"kv.mset", map[string]any{"pairs": map[string]any{"x1": 1, "x5": v}}},
+			{"kv.del", map[string]any{"keys": []string{"x2"}}},
 		} {
-			b.Write(s.payload(c.command, c.payload))
-			b.WriteByte('\n')
+			s.ok(c.command, c.payload, nil)
 		}
-		return b.String()
-	}
-	want := dump()
-	if !strings.Contains(want, `{"big":12345678901234567890}`) || !strings.Contains(want, `{"member":"a","score":6.5}`) {
-		t.Fatalf("unexpected data before restarting:\n%s", want)
-	}
-	var before dataStats
-	s.ok("admin.stats", nil, &before)
-	if before.KV.TotalKeys != 11 {
-		t.Fatalf("total_keys %d, want 11", before.KV.TotalKeys)
-	}
-	for _, how := range []string{"SIGTERM", "kill -9"} {
-		if how == "SIGTERM" {
-			if err := s.stop(); err != nil {
-				t.Fatalf("SIGTERM: exit %v", err)
+		dump := func() string {
+			var b strings.Builder
+			for _, c := range []struct {
+				command string
+				payload map[string]any
+			}{
+				{"kv.mget", map[string]any{"keys": []string{"s", "n", "t", "x1", "x2", "x3", "x4", "x5"}}},
+				{"hash.getall", map[string]any{"key": "h"}},
+				{"list.range", map[string]any{"key": "l"}},
+				{"set.members", map[string]any{"key": "st"}},
+				{"sortedset.zrange", map[string]any{"key": "z"}},
+			} {
+				b.Write(s.payload(c.command, c.payload))
+				b.WriteByte('\n')
 			}
-		} else {
-			s.kill9()
+			return b.String()
 		}
-		s.restart()
-		if got := dump(); got != want {
-			t.Fatalf("after %s and a restart:\n got  %s\n want %s", how, got, want)
+		want := dump()
+		if !strings.Contains(want, `{"big":12345678901234567890}`) || !strings.Contains(want, `{"member":"a","score":6.5}`) {
+			t.Fatalf("unexpected data before restarting:\n%s", want)
 		}
-		var ttl struct {
-			TTL *int64 `json:"ttl"`
+		var before dataStats
+		s.ok("admin.stats", nil, &before)
+		if before.KV.TotalKeys != 11 {
+			t.Fatalf("total_keys %d, want 11", before.KV.TotalKeys)
 		}
-		s.ok("kv.ttl", map[string]any{"key": "t"}, &ttl)
-		if ttl.TTL == nil || *ttl.TTL < 3500 || *ttl.TTL > 3600 {
-			t.Fatalf("ttl of t after %s: %v, want about 3600", how, ttl.TTL)
+		for _, how := range []string{"SIGTERM", "kill -9"} {
+			if how == "SIGTERM" {
+				if err := s.stop(); err != nil {
+					t.Fatalf("SIGTERM: exit %v", err)
+				}
+			} else {
+				s.kill9()
+			}
+			s.restart()
+			if got := dump(); got != want {
+				t.Fatalf("after %s and a restart:\n got  %s\n want %s", how, got, want)
+			}
+			var ttl struct {
+				TTL *int64 `json:"ttl"`
+			}
+			s.ok("kv.ttl", map[string]any{"key": "t"}, &ttl)
+			if ttl.TTL == nil || *ttl.TTL < 3500 || *ttl.TTL > 3600 {
+				t.Fatalf("ttl of t after %s: %v, want about 3600", how, ttl.TTL)
+			}
+			var after dataStats
+			s.ok("admin.stats", nil, &after)
+			if after.KV.TotalKeys != before.KV.TotalKeys || after.Memory.UsedBytes != before.Memory.UsedBytes {
+				t.Fatalf("admin.stats after %s: total_keys %d used_bytes %d; before: %d and %d", how,
+					after.KV.TotalKeys, after.Memory.UsedBytes, before.KV.TotalKeys, before.Memory.UsedBytes)
+			}
 		}
-		var after dataStats
-		s.ok("admin.stats", nil, &after)
-		if after.KV.TotalKeys != before.KV.TotalKeys || after.Memory.UsedBytes != before.Memory.UsedBytes {
-			t.Fatalf("admin.stats after %s: total_keys %d used_bytes %d; before: %d and %d", how,
-				after.KV.TotalKeys, after.Memory.UsedBytes, before.KV.TotalKeys, before.Memory.UsedBytes)
+		// Deleting everything gives every byte back.
+		s.okJSON("kv.del", map[string]any{"keys": []string{"s", "n", "t", "h", "l", "st", "z", "x1", "x3", "x4", "x5"}}, `{"deleted":11}`)
+		var empty dataStats
+		s.ok("admin.stats", nil, &empty)
+		if empty.KV.TotalKeys != 0 || empty.Memory.UsedBytes != 0 {
+			t.Fatalf("admin.stats after deleting every key: %+v", empty)
 		}
-	}
-	// Deleting everything gives every byte back.
-	s.okJSON("kv.del", map[string]any{"keys": []string{"s", "n", "t", "h", "l", "st", "z", "x1", "x3", "x4", "x5"}}, `{"deleted":11}`)
-	var empty dataStats
-	s.ok("admin.stats", nil, &empty)
-	if empty.KV.TotalKeys != 0 || empty.Memory.UsedBytes != 0 {
-		t.Fatalf("admin.stats after deleting every key: %+v", empty)
-	}
-	s.stopClean()
+		s.stopClean()
+	})
 }
 
 // TestDataSortedSetInfiniteScore: zadd refuses a score JSON cannot carry
