@@ -69,51 +69,150 @@ func Start(sys *system.System, opts Options) (*Service, error) {
 
 // Do runs one queue command on the queue's actor.
 func (s *Service) Do(ctx context.Context, req *messages.QueueRequest) (*messages.QueueReply, error) {
-	if err := system.CheckName("queue", req.Queue); err != nil {
-		return fail(messages.CodeInvalid, "%v", err), nil
+	if rep := s.admit(req); rep != nil {
+		return rep, nil
 	}
-	if s.opts.MaxMessage > 0 && len(req.Message) > s.opts.MaxMessage {
-		return fail(messages.CodeInvalid, "message of %d bytes: the limit is %d", len(req.Message), s.opts.MaxMessage), nil
-	}
-	creates := req.Op == messages.QueueOp_QUEUE_CREATE || (req.Op == messages.QueueOp_QUEUE_PUBLISH && req.Create)
-	exists, count := s.names.Has(req.Queue)
-	if !exists && s.sys.Placement != nil { // another member may have created it
-		var err error
-		if exists, count, err = s.names.Recheck(s.sys.Store, configPrefix, req.Queue); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case !exists && !creates:
-		return fail(messages.CodeQueueNotFound, "queue %q does not exist", req.Queue), nil
-	case !exists && s.opts.MaxQueues > 0 && count >= s.opts.MaxQueues:
-		return fail(messages.CodeLimit, "there are already %d queues, the limit (--max-queues)", count), nil
-	}
-
 	res, err := s.ask(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	reply := res.(*messages.QueueReply)
-	if reply.ErrorCode == "" {
-		switch {
-		case creates:
-			s.names.Add(req.Queue)
-		case req.Op == messages.QueueOp_QUEUE_DELETE:
-			s.names.Remove(req.Queue)
-			s.mu.Lock()
-			delete(s.pushed, req.Queue)
-			s.mu.Unlock()
-			if s.sys.Placement != nil {
-				break // the queue's actor lives on whichever member holds it; it stays until it is handed over
-			}
-			if err := s.sys.Registry.Forget("queues/" + req.Queue); err != nil {
-				s.sys.Log.Warn("stopping a deleted queue's actor", "queue", req.Queue, "err", err)
-			}
-		}
-	}
+	s.after(req, reply)
 	return reply, nil
 }
+
+// admit checks req before it goes to the queue's actor: a reply when it
+// is refused, nil when it may go.
+func (s *Service) admit(req *messages.QueueRequest) *messages.QueueReply {
+	if err := system.CheckName("queue", req.Queue); err != nil {
+		return fail(messages.CodeInvalid, "%v", err)
+	}
+	if s.opts.MaxMessage > 0 && len(req.Message) > s.opts.MaxMessage {
+		return fail(messages.CodeInvalid, "message of %d bytes: the limit is %d", len(req.Message), s.opts.MaxMessage)
+	}
+	exists, count := s.names.Has(req.Queue)
+	if !exists && s.sys.Placement != nil { // another member may have created it
+		var err error
+		if exists, count, err = s.names.Recheck(s.sys.Store, configPrefix, req.Queue); err != nil {
+			return fail(messages.CodeUnavailable, "%v", err)
+		}
+	}
+	switch {
+	case !exists && !creates(req):
+		return fail(messages.CodeQueueNotFound, "queue %q does not exist", req.Queue)
+	case !exists && s.opts.MaxQueues > 0 && count >= s.opts.MaxQueues:
+		return fail(messages.CodeLimit, "there are already %d queues, the limit (--max-queues)", count)
+	}
+	return nil
+}
+
+// creates tells whether req makes its queue exist.
+func creates(req *messages.QueueRequest) bool {
+	return req.Op == messages.QueueOp_QUEUE_CREATE || (req.Op == messages.QueueOp_QUEUE_PUBLISH && req.Create)
+}
+
+// after keeps the names of the queues up to date with a command's reply.
+func (s *Service) after(req *messages.QueueRequest, reply *messages.QueueReply) {
+	if reply.ErrorCode != "" {
+		return
+	}
+	switch {
+	case creates(req):
+		s.names.Add(req.Queue)
+	case req.Op == messages.QueueOp_QUEUE_DELETE:
+		s.names.Remove(req.Queue)
+		s.mu.Lock()
+		delete(s.pushed, req.Queue)
+		s.mu.Unlock()
+		if s.sys.Placement != nil {
+			return // the queue's actor lives on whichever member holds it; it stays until it is handed over
+		}
+		if err := s.sys.Registry.Forget("queues/" + req.Queue); err != nil {
+			s.sys.Log.Warn("stopping a deleted queue's actor", "queue", req.Queue, "err", err)
+		}
+	}
+}
+
+// Send hands req to the queue's actor and returns at once, with the
+// function that waits for its reply (until ctx ends). Requests sent one
+// after another from one goroutine reach the actor in that order, so a
+// client may have several of its commands in flight, in order, and their
+// writes share commits: a connection's publishes and acks are pipelined.
+// A queue.consume (which may wait), and every request in cluster mode,
+// runs to its end before Send returns.
+func (s *Service) Send(ctx context.Context, req *messages.QueueRequest) func() (*messages.QueueReply, error) {
+	if req.Op == messages.QueueOp_QUEUE_CONSUME || s.sys.Placement != nil {
+		rep, err := s.Do(ctx, req)
+		return func() (*messages.QueueReply, error) { return rep, err }
+	}
+	refused := func(rep *messages.QueueReply, err error) func() (*messages.QueueReply, error) {
+		return func() (*messages.QueueReply, error) { return rep, err }
+	}
+	if rep := s.admit(req); rep != nil {
+		return refused(rep, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return refused(nil, fmt.Errorf("queues/%s: %w", req.Queue, err))
+	}
+	pid, err := s.sys.Registry.Get("queues/" + req.Queue)
+	if err != nil {
+		return refused(nil, err)
+	}
+	// The reply comes to a process of its own, registered for this one
+	// request: the replies of the requests in flight cannot be mistaken
+	// for one another.
+	in := &replyBox{c: make(chan any, 1)}
+	to, _ := s.sys.Actors.ProcessRegistry.Add(in, "queue-reply"+s.sys.Actors.ProcessRegistry.NextID())
+	s.sys.Root.RequestWithCustomSender(pid, req, to)
+	return func() (*messages.QueueReply, error) {
+		defer s.sys.Actors.ProcessRegistry.Remove(to)
+		var timeout <-chan time.Time
+		if _, ok := ctx.Deadline(); !ok {
+			t := time.NewTimer(s.sys.Config.RequestTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		var res any
+		select {
+		case res = <-in.c:
+		case <-ctx.Done():
+			select { // a reply that is here counts
+			case res = <-in.c:
+			default:
+				return nil, fmt.Errorf("%s: %w", pid.Id, ctx.Err())
+			}
+		case <-timeout:
+			return nil, fmt.Errorf("%s did not answer within %s", pid.Id, s.sys.Config.RequestTimeout)
+		}
+		switch r := res.(type) {
+		case *messages.QueueReply:
+			s.after(req, r)
+			return r, nil
+		case *actor.DeadLetterResponse:
+			return nil, fmt.Errorf("%s: %w", pid.Id, actor.ErrDeadLetter)
+		case *messages.Failure:
+			return nil, fmt.Errorf("%w: %s: %s", system.ErrFailed, r.Actor, r.Reason)
+		}
+		return nil, fmt.Errorf("%s: unexpected reply %T", pid.Id, res)
+	}
+}
+
+// replyBox receives the reply to one request sent by Send.
+type replyBox struct{ c chan any }
+
+func (b *replyBox) SendUserMessage(_ *actor.PID, message any) {
+	_, msg, _ := actor.UnwrapEnvelope(message)
+	select {
+	case b.c <- msg:
+	default: // a second reply (an actor that answered, then failed): the first stands
+	}
+}
+
+// SendSystemMessage drops the message: nobody watches a reply box.
+func (b *replyBox) SendSystemMessage(*actor.PID, any) {}
+
+// Stop does nothing: the box goes with its request.
+func (b *replyBox) Stop(*actor.PID) {}
 
 // ask runs req on the queue's actor: through the registry on one node,
 // through sys.Placement in cluster mode.

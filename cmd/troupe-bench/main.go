@@ -51,6 +51,7 @@ func main() {
 		respTests  = flag.String("resp-tests", "set,get,incr,lpush,lpop,hset,zadd", "with --resp: redis-benchmark -t, one test at a time")
 		rounds     = flag.Int("rounds", 3, "with --messaging: rounds of the queue comparison, the peers taking turns (medians compared)")
 		messaging  = flag.Bool("messaging", false, "instead: measure queues (publish -> consume -> ack) and pub/sub fan-out over WebSocket against a bare coder/websocket server")
+		queuePeers = flag.String("queue-peers", "", "with --messaging: only the queue comparison, of these peers (comma-separated: ws, ws-original, http, nats, redis)")
 		bareWS     = flag.String("bare-ws", "", "internal: serve the bare WebSocket broadcast server on this address")
 		profile    = flag.String("cpuprofile", "", "write a CPU profile of this process to the file (for the in-process benchmarks)")
 		bare       = flag.String("bare", "", "internal: serve the bare handler on this address with a body of --bare-size bytes")
@@ -76,7 +77,7 @@ func main() {
 		}
 	}
 	if *messaging {
-		run = func() error { return benchMessaging(*troupeBin, *conns, *duration, *rounds) }
+		run = func() error { return benchMessaging(*troupeBin, *conns, *duration, *rounds, *queuePeers) }
 	}
 	if *hub {
 		run = func() error { return benchHub(*troupeBin) }

@@ -27,9 +27,12 @@ import (
 //     bare coder/websocket server (this program started again with
 //     --bare-ws) that broadcasts the same frames to the same clients, driven
 //     by the same load generator.
-func benchMessaging(troupeBin string, conns int, d time.Duration, rounds int) error {
+//
+// With peers (a comma-separated list of queue peers' keys), only those
+// peers are compared, and nothing else runs.
+func benchMessaging(troupeBin string, conns int, d time.Duration, rounds int, peers string) error {
 	fmt.Printf("messaging: %s per run\n", d)
-	if err := benchQueuePeers(troupeBin, d, rounds); err != nil {
+	if err := benchQueuePeers(troupeBin, d, rounds, peers); err != nil || peers != "" {
 		return err
 	}
 	for _, fsync := range []string{"batch", "none"} {

@@ -126,18 +126,28 @@ func cpuTime(pid int) time.Duration {
 // benchQueuePeers measures each peer rounds times, taking turns (so that
 // a spell of load from elsewhere on a shared machine falls on all of them),
 // and compares the medians.
-func benchQueuePeers(troupeBin string, d time.Duration, rounds int) error {
+// only, when not empty, names the peers to measure by their keys.
+func benchQueuePeers(troupeBin string, d time.Duration, rounds int, only string) error {
 	fmt.Printf("durable work queue, %d publishers and %d consumers, %s per run, %d rounds taking turns\n",
 		queueWorkers, queueWorkers, d, rounds)
-	peers := []struct {
-		name string
-		f    func(time.Duration) (float64, error)
-	}{
-		{"troupe queue over WebSocket", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d, false) }},
-		{"troupe queue over WS, original ack", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d, true) }},
-		{"troupe queue over HTTP", func(d time.Duration) (float64, error) { return troupeQueueHTTP(troupeBin, d) }},
-		{"NATS JetStream (work queue, file)", natsQueue},
-		{"Redis (LPUSH/BRPOPLPUSH+LREM, AOF)", redisQueue},
+	type peer struct {
+		key, name string
+		f         func(time.Duration) (float64, error)
+	}
+	all := []peer{
+		{"ws", "troupe queue over WebSocket", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d, false) }},
+		{"ws-original", "troupe queue over WS, original ack", func(d time.Duration) (float64, error) { return troupeQueueWS(troupeBin, d, true) }},
+		{"http", "troupe queue over HTTP", func(d time.Duration) (float64, error) { return troupeQueueHTTP(troupeBin, d) }},
+		{"nats", "NATS JetStream (work queue, file)", natsQueue},
+		{"redis", "Redis (LPUSH/BRPOPLPUSH+LREM, AOF)", redisQueue},
+	}
+	peers := all
+	if only != "" {
+		keys := strings.Split(only, ",")
+		peers = slices.DeleteFunc(slices.Clone(all), func(p peer) bool { return !slices.Contains(keys, p.key) })
+		if len(peers) != len(keys) {
+			return fmt.Errorf("--queue-peers %q: the peers are ws, ws-original, http, nats and redis", only)
+		}
 	}
 	rates := make([][]float64, len(peers))
 	cpus := make([][]float64, len(peers)) // µs of server CPU per message

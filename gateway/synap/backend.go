@@ -115,6 +115,16 @@ type Queues interface {
 	List(ctx context.Context) ([]string, error)
 }
 
+// QueueSender is a Queues that can have several of a client's commands in
+// flight: Send hands req to the queue's actor and returns the function that
+// waits for its reply (as Do answers it). Requests sent one after another
+// reach the actor in that order. A WebSocket session pipelines its
+// consecutive publishes, acks and nacks to one queue through it, so that
+// they share the store's commits and the connection's writes.
+type QueueSender interface {
+	Send(ctx context.Context, req *messages.QueueRequest) func() (*messages.QueueReply, error)
+}
+
 // Rooms executes event-stream commands on the actor of the named room. The
 // gateway reads, per op:
 //

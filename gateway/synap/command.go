@@ -48,6 +48,10 @@ type call struct {
 	// orig asks for the original server's shapes whatever the door's mode
 	// (another door's call: Exec).
 	orig bool
+	// pipe, on a WebSocket session's pipelined command, sends its queue
+	// request without waiting for the reply before the session's next
+	// command may go (pipe.go).
+	pipe *pipeSlot
 }
 
 // original tells whether the reply is encoded in the original server's

@@ -154,6 +154,13 @@ func (f *fakeQueues) Do(ctx context.Context, req *messages.QueueRequest) (*messa
 
 func (f *fakeQueues) List(context.Context) ([]string, error) { return slices.Clone(f.names), nil }
 
+// Send runs req at once: the sessions' pipelining machinery runs in the
+// tests, with the fake's recorded order.
+func (f *fakeQueues) Send(ctx context.Context, req *messages.QueueRequest) func() (*messages.QueueReply, error) {
+	rep, err := f.Do(ctx, req)
+	return func() (*messages.QueueReply, error) { return rep, err }
+}
+
 type fakeRooms struct {
 	recorder[*messages.RoomRequest, *messages.RoomReply]
 	names []string

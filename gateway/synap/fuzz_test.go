@@ -93,7 +93,7 @@ func FuzzWSFrame(f *testing.F) {
 	self := actor.NewPID("nonhost", "fuzz")
 	f.Fuzz(func(t *testing.T, frame string) {
 		r := &wsRunner{s: s, self: self, ctx: context.Background(), rooms: map[string]bool{}, queues: map[string]bool{}}
-		out := r.execute(s.decodeFrame([]byte(frame), "ip:127.0.0.1"), r)
+		out := r.execute(s.decodeFrame([]byte(frame), "ip:127.0.0.1"), r, nil)
 		var rep reply
 		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 			t.Fatalf("invalid JSON reply for %q: %v\n%s", frame, err, out.Bytes())

@@ -45,7 +45,14 @@ const (
 // doQueue sends req to the queue's actor and turns a failure into an
 // apiError.
 func (c *call) doQueue(ctx context.Context, req *messages.QueueRequest) (*messages.QueueReply, error) {
-	rep, err := c.s.queues.Do(ctx, req)
+	var rep *messages.QueueReply
+	var err error
+	if p := c.pipe; p != nil {
+		c.pipe = nil
+		rep, err = p.send(ctx, req)
+	} else {
+		rep, err = c.s.queues.Do(ctx, req)
+	}
 	if ae := failure(rep, err); ae != nil {
 		return nil, ae
 	}

@@ -49,21 +49,41 @@ type wsRunner struct {
 	dctx    context.Context
 	dcancel context.CancelFunc
 	dmade   time.Time
+	// stale are the cancels of deadline contexts replaced while pipelined
+	// commands ran on them: called once those are answered.
+	stale []context.CancelFunc
+
+	// The pipelined commands in flight (pipe.go), oldest first from head,
+	// and the queue they went to.
+	pending   []*pipeSlot
+	head      int
+	pipeQueue string
+	work      chan *pipeSlot // to the workers (pipe.go), closed when the session ends
+	workers   int
 }
 
 // loop runs the jobs until the session closes the channel, then drops the
 // session's subscriptions.
 func (r *wsRunner) loop() {
-	for f := range r.jobs {
+	for {
+		f, ok := r.next()
+		if !ok {
+			break
+		}
 		switch {
 		case r.ctx.Err() != nil || r.conn.Closing():
 			r.done(f)
 		case f.detach:
 			go r.runDetached(f)
+		case r.pipelines(f):
+			r.runPiped(f)
 		default:
+			r.drain()
 			r.runJob(f)
 		}
 	}
+	r.drain()
+	close(r.work)
 	r.unsubscribeAll()
 	if r.dcancel != nil {
 		r.dcancel()
@@ -71,12 +91,15 @@ func (r *wsRunner) loop() {
 }
 
 // deadline returns the context of the next in-order command (see dctx).
-// No command runs on the old one when it is replaced: they run one at a
-// time, on the loop's goroutine.
+// The old one is cancelled when it is replaced, or, when pipelined commands
+// may still run on it, once they are answered.
 func (r *wsRunner) deadline() context.Context {
 	now := time.Now()
 	if r.dctx == nil || now.Sub(r.dmade) > r.s.cfg.RequestTimeout/10 {
-		if r.dcancel != nil {
+		switch {
+		case r.dcancel != nil && r.inFlight():
+			r.stale = append(r.stale, r.dcancel)
+		case r.dcancel != nil:
 			r.dcancel()
 		}
 		r.dmade = now
@@ -88,7 +111,19 @@ func (r *wsRunner) deadline() context.Context {
 // runJob runs a frame, writes its reply and the replay its subscriptions
 // brought, and lets the session's held pushes go.
 func (r *wsRunner) runJob(f *wsFrame) {
-	out := r.execute(f, r)
+	r.answer(f, r.execute(f, r, nil))
+	for _, w := range r.replay {
+		r.conn.Send(w)
+	}
+	r.replay = nil
+	if f.holds {
+		r.conn.Flush()
+	}
+	r.done(f)
+}
+
+// answer writes the reply of f, as its endpoint answers it.
+func (r *wsRunner) answer(f *wsFrame, out *jsonw.Writer) {
 	switch {
 	case f.welcome != nil:
 		// A per-resource endpoint's own subscription: the client gets the
@@ -110,20 +145,12 @@ func (r *wsRunner) runJob(f *wsFrame) {
 	default:
 		r.conn.Send(out)
 	}
-	for _, w := range r.replay {
-		r.conn.Send(w)
-	}
-	r.replay = nil
-	if f.holds {
-		r.conn.Flush()
-	}
-	r.done(f)
 }
 
 // runDetached runs a queue.consume on its own goroutine. It has no access
 // to the session's subscriptions.
 func (r *wsRunner) runDetached(f *wsFrame) {
-	r.conn.Send(r.execute(f, nil))
+	r.conn.Send(r.execute(f, nil, nil))
 	r.done(f)
 }
 
@@ -149,9 +176,10 @@ func (r *wsRunner) acquire() bool {
 // release gives back a command's slot once it is answered.
 func (r *wsRunner) release() { <-r.slots }
 
-// execute runs a frame and returns its reply. A panic is answered 500 and
-// logged, as over HTTP: one bad command must not end the process.
-func (r *wsRunner) execute(f *wsFrame, sess *wsRunner) (out *jsonw.Writer) {
+// execute runs a frame and returns its reply: in order as the session's
+// (sess), pipelined (pipe), or beside them (neither). A panic is answered
+// 500 and logged, as over HTTP: one bad command must not end the process.
+func (r *wsRunner) execute(f *wsFrame, sess *wsRunner, pipe *pipeSlot) (out *jsonw.Writer) {
 	out = jsonw.Get()
 	start := time.Now()
 	name, status := "panic", http.StatusInternalServerError
@@ -170,14 +198,17 @@ func (r *wsRunner) execute(f *wsFrame, sess *wsRunner) (out *jsonw.Writer) {
 		return out
 	}
 	var ctx context.Context
-	if sess != nil {
+	switch {
+	case pipe != nil:
+		ctx = pipe.ctx
+	case sess != nil:
 		ctx = r.deadline()
-	} else {
+	default:
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(r.ctx, r.s.cfg.RequestTimeout)
 		defer cancel()
 	}
-	c := call{ctx: ctx, base: r.ctx, s: r.s, out: out, sess: sess}
+	c := call{ctx: ctx, base: r.ctx, s: r.s, out: out, sess: sess, pipe: pipe}
 	name, status = r.s.execute(&c, &f.env, f.id)
 	return out
 }

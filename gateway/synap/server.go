@@ -115,6 +115,7 @@ type Server struct {
 	cfg      Config
 	ks       Keyspace
 	queues   Queues
+	sender   QueueSender // nil: the queues take one command of a client at a time
 	rooms    Rooms
 	pubsub   PubSub
 	sessions Sessions
@@ -179,10 +180,12 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if m == nil {
 		m = noMetrics{}
 	}
+	sender, _ := b.Queues.(QueueSender)
 	s := &Server{
 		cfg:      cfg,
 		ks:       b.Keyspace,
 		queues:   b.Queues,
+		sender:   sender,
 		rooms:    b.Rooms,
 		pubsub:   b.PubSub,
 		sessions: b.Sessions,

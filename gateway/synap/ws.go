@@ -60,7 +60,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	client := clientOf(r, key)
 	name := "ws-" + strconv.FormatUint(s.wsSeq.Add(1), 10)
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &wsRunner{s: s, conn: c, ctx: ctx, jobs: make(chan *wsFrame, wsMaxPending),
+	run := &wsRunner{s: s, conn: c, ctx: ctx, jobs: make(chan *wsFrame, wsMaxPending), work: make(chan *pipeSlot),
 		slots: make(chan struct{}, wsMaxPending), rooms: map[string]bool{}, queues: map[string]bool{}}
 	sess := &session{s: s, conn: c, run: run, cancel: cancel}
 	pid, err := s.sessions.Spawn(name, func() actor.Actor { return sess })

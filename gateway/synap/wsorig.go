@@ -72,7 +72,7 @@ func (s *Server) serveResourceWS(kind endpoint) http.HandlerFunc {
 		client := clientOf(r, key)
 		name := "ws-" + strconv.FormatUint(s.wsSeq.Add(1), 10)
 		ctx, cancel := context.WithCancel(context.Background())
-		run := &wsRunner{s: s, conn: c, ctx: ctx, jobs: make(chan *wsFrame, wsMaxPending),
+		run := &wsRunner{s: s, conn: c, ctx: ctx, jobs: make(chan *wsFrame, wsMaxPending), work: make(chan *pipeSlot),
 			slots: make(chan struct{}, wsMaxPending), rooms: map[string]bool{}, queues: map[string]bool{}}
 		sess := &session{s: s, conn: c, run: run, cancel: cancel, original: true}
 		pid, err := s.sessions.Spawn(name, func() actor.Actor { return sess })
