@@ -82,6 +82,10 @@ func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
 		stopOnce sync.Once
 	)
 	shutdown := func() { stopOnce.Do(func() { close(stop) }) }
+	// fatal is what ended the process when it did not end on a signal:
+	// the group's first actor to return, which it reports, is then the
+	// one that waits for stop, with no error.
+	var fatal error
 	if err := d.listen(&g, &servers, shutdown); err != nil {
 		err = errors.Join(err, sys.Close(), socks.close())
 		d.close()
@@ -95,6 +99,8 @@ func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
 		var err error
 		select {
 		case err = <-sys.Fatal():
+			fatal = err
+			shutdown() // the doors drain and close, as on a signal
 		case <-stop:
 		}
 		servers.Wait()
@@ -109,6 +115,9 @@ func runServer(cfg system.Config, log *slog.Logger, logs *hub.LogTap) error {
 	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
 
 	err = g.Run()
+	if fatal != nil {
+		return errors.Join(fatal, err)
+	}
 	if errors.Is(err, run.ErrSignal) {
 		log.Info("shut down on signal", "signal", err.Error())
 		return nil

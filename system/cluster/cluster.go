@@ -180,7 +180,7 @@ func (n *Node) Leave() {
 		return
 	}
 	start := time.Now()
-	n.handOver(hosts, handOver{})
+	n.handOver(hosts)
 	if err := n.provider.Shutdown(true); err != nil {
 		n.log.Warn("leaving etcd", "err", err)
 	}
@@ -204,12 +204,12 @@ func (n *Node) Leave() {
 	n.log.Info("left the cluster", "actors", len(hosts), "took", time.Since(start))
 }
 
-// handOver sends msg to the hosts and waits until each has released its
+// handOver sends handOver to the hosts and waits until each has released its
 // actor.
-func (n *Node) handOver(hosts []*actor.PID, msg handOver) {
+func (n *Node) handOver(hosts []*actor.PID) {
 	futures := make([]actor.Future, 0, len(hosts))
 	for _, pid := range hosts {
-		futures = append(futures, n.sys.Root.RequestFuture(pid, msg, n.sys.Config.RequestTimeout))
+		futures = append(futures, n.sys.Root.RequestFuture(pid, handOver{}, n.sys.Config.RequestTimeout))
 	}
 	for _, f := range futures {
 		if _, err := f.Result(); err != nil && !errors.Is(err, actor.ErrDeadLetter) {
@@ -227,7 +227,7 @@ func (n *Node) suspend() {
 	n.cut = true
 	hosts := slices.Collect(maps.Keys(n.hosts))
 	n.mu.Unlock()
-	n.handOver(hosts, handOver{stop: true})
+	n.handOver(hosts)
 	n.log.Warn("cut off from etcd: stopped this member's actors", "actors", len(hosts))
 }
 
@@ -237,6 +237,7 @@ func (n *Node) suspend() {
 // (restarted by its supervisor) can join again. Until the process ends it
 // goes on refusing requests.
 func (n *Node) dropped() {
+	n.log.Error("etcd dropped this member while it was cut off; ending the process")
 	n.sys.Fail(errors.New("cluster: etcd dropped this member while it was cut off (its lease expired); " +
 		"the others will not take it back: restart it to rejoin"))
 }
@@ -304,6 +305,14 @@ func (n *Node) Status() string {
 	}
 	return fmt.Sprintf("operational: %d members (%s); %d actors here (%s)", len(members),
 		strings.Join(members, ", "), total, strings.Join(held, ", "))
+}
+
+// serving is true while this member may hold actors: joined, not
+// leaving, not cut off from etcd.
+func (n *Node) serving() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.joined && !n.leaving && !n.cut
 }
 
 func (n *Node) isCut() bool {
@@ -452,60 +461,43 @@ func split(name string) (identity, kind string, err error) {
 // request (the reply goes straight back to the sender, wherever it is) and
 // stops it when the identity moves.
 type host struct {
-	node  *Node
-	name  string
-	local *actor.PID
+	node    *Node
+	name    string
+	local   *actor.PID
+	retired bool // moved elsewhere: stopping soon, never active again
 }
 
 // handOver tells a host that its member is leaving, or cut off from
 // etcd: it stops its actor and answers every later request with a dead
-// letter; with stop, it stops too (so that the placement forgets it and
-// activates it afresh when asked again).
-type handOver struct{ stop bool }
+// letter, until its member serves again (a cut that ended with the lease
+// still held).
+type handOver struct{}
 
 func (h *host) Receive(ctx actor.Context) {
-	switch msg := ctx.Message().(type) {
+	switch ctx.Message().(type) {
 	case *actor.Started:
 		ci := protocluster.GetClusterIdentity(ctx)
 		h.name = domains[ci.Kind] + "/" + ci.Identity
 		n := h.node
 		n.mu.Lock()
-		leaving := n.leaving || n.cut
-		if !leaving {
-			n.hosts[ctx.Self()] = struct{}{}
-		}
+		n.hosts[ctx.Self()] = struct{}{}
 		n.mu.Unlock()
-		if leaving {
-			return // the placement will stop it; meanwhile it answers "not here"
+		if n.serving() {
+			h.activate(ctx)
 		}
-		pid, err := n.sys.Registry.Get(h.name)
-		if err != nil {
-			// The activation failed (the journal unreachable, say):
-			// stop, so that the next request activates it again.
-			n.log.Error("activating", "actor", h.name, "err", err)
-			ctx.Stop(ctx.Self())
-			return
-		}
-		h.local = pid
-		n.log.Debug("activated", "actor", h.name)
 	case retire:
-		if h.local == nil {
-			ctx.Stop(ctx.Self())
-			return
-		}
-		// The identity moved to another member. The members that have
-		// not yet seen the new topology send here for a moment more:
-		// answer them "not here" for leaveGrace before stopping, since a
-		// request left in a stopped actor's mailbox is never answered.
+		// The identity moved to another member (or the placement is
+		// stopping). The members that have not yet seen the new topology
+		// send here for a moment more: answer them "not here" for
+		// leaveGrace before stopping, since a request left in a stopped
+		// actor's mailbox is never answered.
+		h.retired = true
 		h.release(ctx)
 		self := ctx.Self()
 		time.AfterFunc(leaveGrace, func() { h.node.sys.Root.Stop(self) })
 	case handOver:
 		h.release(ctx)
 		ctx.Respond(handOver{})
-		if msg.stop {
-			ctx.Stop(ctx.Self())
-		}
 	case *actor.Stopping:
 		h.release(ctx)
 		h.node.mu.Lock()
@@ -514,6 +506,9 @@ func (h *host) Receive(ctx actor.Context) {
 	case *protocluster.ClusterInit, *actor.Stopped, *actor.Restarting, *actor.ReceiveTimeout:
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
+		if h.local == nil && !h.retired && h.node.serving() {
+			h.activate(ctx) // after a cut from etcd, once the lease is renewed
+		}
 		if h.local == nil {
 			// Not held here (handed over, or not activated): the sender
 			// takes a dead letter as "look it up again and resend".
@@ -523,6 +518,20 @@ func (h *host) Receive(ctx actor.Context) {
 		}
 		ctx.Forward(h.local)
 	}
+}
+
+// activate starts the host's actor, which recovers from the journal. When
+// that fails (the journal unreachable, say) the host stops, so that the
+// next request activates it again.
+func (h *host) activate(ctx actor.Context) {
+	pid, err := h.node.sys.Registry.Get(h.name)
+	if err != nil {
+		h.node.log.Error("activating", "actor", h.name, "err", err)
+		ctx.Stop(ctx.Self())
+		return
+	}
+	h.local = pid
+	h.node.log.Debug("activated", "actor", h.name)
 }
 
 // retire is what the placement's poison pill becomes for a host (see
