@@ -153,8 +153,8 @@ func (s *Pebble) Commit(b Batch, done func(error)) {
 
 func (s *Pebble) enqueue(c commit) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if s.closed {
+		s.mu.RUnlock()
 		c.done(ErrClosed)
 		return
 	}
@@ -166,9 +166,12 @@ func (s *Pebble) enqueue(c commit) {
 	// keeps the writes, so that batches arriving during an fsync share the
 	// next one. A callback run here that commits again (by sending to an
 	// actor that runs on this goroutine) finds wmu held and queues: at most
-	// --caller-runs-batch such commits, far below QueueLength.
+	// --caller-runs-batch such commits, far below QueueLength. The write
+	// runs without mu: such a commit takes it again, which a Close waiting
+	// for mu would block; Close waits for wmu before closing the database.
 	if s.opts.Policy != SyncAlways && s.pending.Load() == 0 && s.wmu.TryLock() {
 		if s.pending.Load() == 0 {
+			s.mu.RUnlock()
 			var errs [1]error
 			s.write([]commit{c}, errs[:0])
 			s.wmu.Unlock()
@@ -178,6 +181,7 @@ func (s *Pebble) enqueue(c commit) {
 	}
 	s.pending.Add(1)
 	s.queue <- c
+	s.mu.RUnlock()
 }
 
 // Barrier waits until every batch committed before it is written (see
@@ -233,6 +237,9 @@ func (s *Pebble) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.stopped
+	// A committer that found the pipeline idle may still be writing.
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.db == nil {
 		return nil
 	}

@@ -207,3 +207,39 @@ func TestIdleCommitterWritesItself(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitFromCallback: a callback run by a committer that found the
+// pipeline idle may commit again (it sends to an actor that runs on the
+// same goroutine): that commit queues behind it, its callback runs after,
+// and Close still drains and closes.
+func TestCommitFromCallback(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir(), Policy: SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	first := s.NewBatch()
+	first.Set([]byte("a"), []byte("1"))
+	s.Commit(first, func(err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		b := s.NewBatch()
+		b.Set([]byte("b"), []byte("2"))
+		s.Commit(b, func(err error) { second <- err })
+	})
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the commit made by a callback never ran its own")
+	}
+	if got := get(t, s, "b"); got != "2" {
+		t.Fatalf("b = %q", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
