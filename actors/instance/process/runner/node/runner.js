@@ -120,10 +120,13 @@ function fail(err) {
 process.on("uncaughtException", fail);
 process.on("unhandledRejection", fail);
 
-// The real scramjet package, or null: the sequence's copy first, then the hub's.
+// The real scramjet package, or null: the hub's copy first, as the
+// original's input is its runner's own copy (a DataStream the sequence
+// makes with the copy it ships is then not the runner's: its output goes
+// unserialized, as there), else the sequence's.
 function loadScramjet() {
     const dirs = [process.cwd(), path.dirname(entry)];
-    if (process.env.TROUPE_SCRAMJET_MODULES) dirs.push(process.env.TROUPE_SCRAMJET_MODULES);
+    if (process.env.TROUPE_SCRAMJET_MODULES) dirs.unshift(process.env.TROUPE_SCRAMJET_MODULES);
     for (const dir of dirs) {
         try {
             return require(require.resolve("scramjet", { paths: [dir] }));
