@@ -85,6 +85,15 @@ type Node struct {
 	cut bool
 	// refused is when a host here last answered "not here" (unix ns).
 	refused atomic.Int64
+	// owners maps each actor name to the host (its id) that last
+	// activated it here; releasing holds a channel, closed once done, for
+	// each actor a host is handing over.
+	owners    map[string]string
+	releasing map[string]chan struct{}
+	// topology is closed, and replaced, when the members change; addrs
+	// are the members' addresses then.
+	topology chan struct{}
+	addrs    map[string]bool
 }
 
 // errCut is the answer to every request while this member is cut off
@@ -109,7 +118,9 @@ func New(sys *system.System) (*Node, error) {
 	provider := &membership{endpoints: c.ClusterEtcd, lease: c.ClusterLease, name: c.ClusterName,
 		log: sys.Log.With("component", "cluster")}
 	n := &Node{sys: sys, log: sys.Log.With("component", "cluster"), provider: provider,
-		self: net.JoinHostPort(bindHost, portText), hosts: map[*actor.PID]struct{}{}}
+		self: net.JoinHostPort(bindHost, portText), hosts: map[*actor.PID]struct{}{}, topology: make(chan struct{}),
+		owners: map[string]string{}, releasing: map[string]chan struct{}{}}
+	sys.Actors.EventStream.Subscribe(n.onTopology)
 	var ks []*protocluster.Kind
 	for kind := range domains {
 		ks = append(ks, protocluster.NewKind(kind, actor.PropsFromProducer(func() actor.Actor { return &host{node: n} },
@@ -337,19 +348,21 @@ func (n *Node) Ask(ctx context.Context, name string, msg any) (any, error) {
 	}
 	wait := retryFirst
 	var timer *time.Timer
+	refusedBy := "" // the member that last answered "not here"
 	for {
 		if n.isCut() {
 			return nil, fmt.Errorf("%s: %w", name, errCut)
 		}
 		pid := n.pid(identity, kind)
 		if pid != nil {
-			res, err := n.request(ctx, pid, msg)
+			res, err := n.request(ctx, pid, msg, pid.Address == refusedBy)
 			if !errors.Is(err, actor.ErrDeadLetter) {
 				return res, err
 			}
 			// Nobody received it: the actor stopped (handed over) or
 			// its member is gone. Ask the cluster where it is now.
 			n.cluster.PidCache.RemoveByValue(identity, kind, pid)
+			refusedBy = pid.Address
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -428,12 +441,27 @@ func (n *Node) pid(identity, kind string) *actor.PID {
 // request sends msg to a host actor and waits for the reply. A host on
 // this member is asked through the system's reusable inboxes; one on
 // another member through a future, whose reply comes over the network.
-func (n *Node) request(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+//
+// refused says that the host's member has already answered this request
+// "not here": it is leaving (or the actor moved away from it), so it
+// handles nothing more. If it then leaves the topology while the request
+// is on its way, the request is as good as refused again, and is: once a
+// member leaves, Proto.Actor tears down the connection to it, and what
+// was still queued there is lost, its sender left waiting to its
+// deadline.
+func (n *Node) request(ctx context.Context, pid *actor.PID, msg any, refused bool) (any, error) {
 	if pid.Address == n.sys.Actors.Address() {
 		return n.sys.Ask(ctx, pid, msg)
 	}
 	d, _ := ctx.Deadline()
-	res, err := n.sys.Root.RequestFuture(pid, msg, time.Until(d)).Result()
+	f := n.sys.Root.RequestFuture(pid, msg, time.Until(d))
+	var res any
+	var err error
+	if refused {
+		res, err = n.unlessGone(f, pid.Address)
+	} else {
+		res, err = f.Result()
+	}
 	if errors.Is(err, actor.ErrTimeout) {
 		return nil, fmt.Errorf("%s at %s did not answer in time: %w", pid.Id, pid.Address, context.DeadlineExceeded)
 	}
@@ -444,6 +472,57 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, msg any) (any, error
 		return nil, fmt.Errorf("%w: %s: %s", system.ErrFailed, f.Actor, f.Reason)
 	}
 	return res, nil
+}
+
+// unlessGone waits for f's result, or answers a dead letter as soon as the
+// member at addr is no longer in the topology. The goroutine that waits
+// for the future ends with it, at its deadline at the latest.
+func (n *Node) unlessGone(f actor.Future, addr string) (any, error) {
+	type result struct {
+		res any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := f.Result()
+		done <- result{res, err}
+	}()
+	for {
+		changed, members := n.topologyChanged()
+		if !members[addr] {
+			return nil, actor.ErrDeadLetter
+		}
+		select {
+		case r := <-done:
+			return r.res, r.err
+		case <-changed:
+		}
+	}
+}
+
+// topologyChanged returns the members' addresses and a channel closed at
+// their next change.
+func (n *Node) topologyChanged() (<-chan struct{}, map[string]bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.topology, n.addrs
+}
+
+// onTopology records the members of a new topology and wakes the requests
+// waiting on topologyChanged.
+func (n *Node) onTopology(ev any) {
+	t, ok := ev.(*protocluster.ClusterTopology)
+	if !ok {
+		return
+	}
+	addrs := make(map[string]bool, len(t.Members))
+	for _, m := range t.Members {
+		addrs[m.Address()] = true
+	}
+	n.mu.Lock()
+	close(n.topology)
+	n.topology, n.addrs = make(chan struct{}), addrs
+	n.mu.Unlock()
 }
 
 // split turns a registry name into a cluster identity and kind.
@@ -524,14 +603,32 @@ func (h *host) Receive(ctx actor.Context) {
 // that fails (the journal unreachable, say) the host stops, so that the
 // next request activates it again.
 func (h *host) activate(ctx actor.Context) {
-	pid, err := h.node.sys.Registry.Get(h.name)
+	n, self := h.node, ctx.Self().Id
+	for {
+		n.mu.Lock()
+		wait := n.releasing[h.name]
+		if wait == nil {
+			n.owners[h.name] = self
+		}
+		n.mu.Unlock()
+		if wait == nil {
+			break
+		}
+		<-wait // a host here that held the actor before is handing it over
+	}
+	pid, err := n.sys.Registry.Get(h.name)
 	if err != nil {
-		h.node.log.Error("activating", "actor", h.name, "err", err)
+		n.log.Error("activating", "actor", h.name, "err", err)
+		n.mu.Lock()
+		if n.owners[h.name] == self {
+			delete(n.owners, h.name)
+		}
+		n.mu.Unlock()
 		ctx.Stop(ctx.Self())
 		return
 	}
 	h.local = pid
-	h.node.log.Debug("activated", "actor", h.name)
+	n.log.Debug("activated", "actor", h.name)
 }
 
 // retire is what the placement's poison pill becomes for a host (see
@@ -559,6 +656,27 @@ func (h *host) release(ctx actor.Context) {
 	if h.local == nil {
 		return
 	}
+	// When the topology moves an identity away and back, the placement
+	// starts a second host for it here while the first retires; they
+	// share the registry's actor, which only the last to activate it
+	// stops.
+	n := h.node
+	n.mu.Lock()
+	if n.owners[h.name] != ctx.Self().Id {
+		n.mu.Unlock()
+		h.local = nil
+		return
+	}
+	delete(n.owners, h.name)
+	done := make(chan struct{})
+	n.releasing[h.name] = done
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.releasing, h.name)
+		n.mu.Unlock()
+		close(done)
+	}()
 	if err := ctx.PoisonFuture(h.local).Wait(); err != nil {
 		h.node.log.Warn("handing over", "actor", h.name, "err", err)
 	}

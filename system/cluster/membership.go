@@ -295,19 +295,22 @@ func (m *membership) publish(members map[string]record) {
 	m.cluster.MemberList.UpdateClusterTopology(list)
 }
 
-// Shutdown removes this member's record (the others place its actors at
-// once, rather than when its lease expires) and stops following.
+// Shutdown stops following the membership, then removes this member's
+// record (the others place its actors at once, rather than when its lease
+// expires). In that order, this member never sees itself leave: Proto.Actor
+// would tear down the connections to its own address on every member,
+// losing the requests still on their way to it.
 func (m *membership) Shutdown(bool) error {
 	if m.client == nil {
 		return nil
 	}
+	m.cancel()
+	m.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), etcdTimeout)
 	defer cancel()
 	m.mu.Lock()
 	lease := m.leaseID
 	m.mu.Unlock()
 	_, err := m.client.Revoke(ctx, lease) // deletes the record with the lease
-	m.cancel()
-	m.wg.Wait()
 	return errors.Join(err, m.client.Close())
 }
