@@ -94,6 +94,9 @@ type Node struct {
 	// are the members' addresses then.
 	topology chan struct{}
 	addrs    map[string]bool
+	// graceful holds the addresses whose member said it was leaving
+	// gracefully (until a member at that address stays again).
+	graceful map[string]bool
 }
 
 // errCut is the answer to every request while this member is cut off
@@ -119,7 +122,7 @@ func New(sys *system.System) (*Node, error) {
 		log: sys.Log.With("component", "cluster")}
 	n := &Node{sys: sys, log: sys.Log.With("component", "cluster"), provider: provider,
 		self: net.JoinHostPort(bindHost, portText), hosts: map[*actor.PID]struct{}{}, topology: make(chan struct{}),
-		owners: map[string]string{}, releasing: map[string]chan struct{}{}}
+		owners: map[string]string{}, releasing: map[string]chan struct{}{}, graceful: map[string]bool{}}
 	sys.Actors.EventStream.Subscribe(n.onTopology)
 	var ks []*protocluster.Kind
 	for kind := range domains {
@@ -136,6 +139,7 @@ func New(sys *system.System) (*Node, error) {
 	cfg.HeartbeatExpiration = gossipIdle
 	n.cluster = protocluster.New(sys.Actors, cfg)
 	provider.lost, provider.regained, provider.dropped = n.suspend, n.resume, n.dropped
+	provider.marks = n.mark
 	if err := n.registerMetrics(); err != nil {
 		return nil, err
 	}
@@ -442,26 +446,21 @@ func (n *Node) pid(identity, kind string) *actor.PID {
 // this member is asked through the system's reusable inboxes; one on
 // another member through a future, whose reply comes over the network.
 //
-// refused says that the host's member has already answered this request
-// "not here": it is leaving (or the actor moved away from it), so it
-// handles nothing more. If it then leaves the topology while the request
-// is on its way, the request is as good as refused again, and is: once a
-// member leaves, Proto.Actor tears down the connection to it, and what
-// was still queued there is lost, its sender left waiting to its
-// deadline.
+// When the host's member leaves the topology while the request is on its
+// way, Proto.Actor tears down the connection to it, and what was still
+// queued there is lost, its sender left waiting to its deadline. If that
+// member had already answered this request "not here" (refused), or said
+// in etcd that it was leaving gracefully (having handed its actors over
+// before), it handles nothing more, so the request is answered "not here"
+// at once and sent again. A member that died may have handled it: that
+// request waits for its reply, or its deadline, as before.
 func (n *Node) request(ctx context.Context, pid *actor.PID, msg any, refused bool) (any, error) {
 	if pid.Address == n.sys.Actors.Address() {
 		return n.sys.Ask(ctx, pid, msg)
 	}
 	d, _ := ctx.Deadline()
 	f := n.sys.Root.RequestFuture(pid, msg, time.Until(d))
-	var res any
-	var err error
-	if refused {
-		res, err = n.unlessGone(f, pid.Address)
-	} else {
-		res, err = f.Result()
-	}
+	res, err := n.unlessGone(f, pid.Address, refused)
 	if errors.Is(err, actor.ErrTimeout) {
 		return nil, fmt.Errorf("%s at %s did not answer in time: %w", pid.Id, pid.Address, context.DeadlineExceeded)
 	}
@@ -475,9 +474,10 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, msg any, refused boo
 }
 
 // unlessGone waits for f's result, or answers a dead letter as soon as the
-// member at addr is no longer in the topology. The goroutine that waits
+// member at addr is no longer in the topology, if it refused or left
+// gracefully (see request). The goroutine that waits
 // for the future ends with it, at its deadline at the latest.
-func (n *Node) unlessGone(f actor.Future, addr string) (any, error) {
+func (n *Node) unlessGone(f actor.Future, addr string, refused bool) (any, error) {
 	type result struct {
 		res any
 		err error
@@ -489,7 +489,7 @@ func (n *Node) unlessGone(f actor.Future, addr string) (any, error) {
 	}()
 	for {
 		changed, members := n.topologyChanged()
-		if !members[addr] {
+		if !members[addr] && (refused || n.leftGracefully(addr)) {
 			return nil, actor.ErrDeadLetter
 		}
 		select {
@@ -500,12 +500,30 @@ func (n *Node) unlessGone(f actor.Future, addr string) (any, error) {
 	}
 }
 
+// mark records which members' records say they are leaving.
+func (n *Node) mark(leaving, staying []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, a := range leaving {
+		n.graceful[a] = true
+	}
+	for _, a := range staying {
+		delete(n.graceful, a)
+	}
+}
+
 // topologyChanged returns the members' addresses and a channel closed at
 // their next change.
 func (n *Node) topologyChanged() (<-chan struct{}, map[string]bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.topology, n.addrs
+}
+
+func (n *Node) leftGracefully(addr string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.graceful[addr]
 }
 
 // onTopology records the members of a new topology and wakes the requests

@@ -49,6 +49,9 @@ type membership struct {
 	// again and the lease has expired meanwhile.
 	lost, regained func()
 	dropped        func()
+	// marks is told, before each topology, the addresses of the members
+	// whose record says they are leaving, and of the others.
+	marks func(leaving, staying []string)
 
 	mu      sync.Mutex
 	leaseID clientv3.LeaseID
@@ -64,6 +67,9 @@ type record struct {
 	Host  string   `json:"host"`
 	Port  int32    `json:"port"`
 	Kinds []string `json:"kinds"`
+	// Leaving is set by a member that leaves gracefully, just before it
+	// removes its record: it has handed its actors over.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 func (m *membership) prefix() string { return "/troupe/" + m.name + "/members/" }
@@ -289,8 +295,18 @@ func (m *membership) watch(ctx context.Context, members map[string]record, rev i
 // publish hands the cluster the members.
 func (m *membership) publish(members map[string]record) {
 	var list []*protocluster.Member
+	var leaving, staying []string
 	for _, r := range members {
-		list = append(list, &protocluster.Member{Id: r.ID, Host: r.Host, Port: r.Port, Kinds: r.Kinds})
+		member := &protocluster.Member{Id: r.ID, Host: r.Host, Port: r.Port, Kinds: r.Kinds}
+		list = append(list, member)
+		if r.Leaving {
+			leaving = append(leaving, member.Address())
+		} else {
+			staying = append(staying, member.Address())
+		}
+	}
+	if m.marks != nil {
+		m.marks(leaving, staying)
 	}
 	m.cluster.MemberList.UpdateClusterTopology(list)
 }
@@ -311,6 +327,14 @@ func (m *membership) Shutdown(bool) error {
 	m.mu.Lock()
 	lease := m.leaseID
 	m.mu.Unlock()
+	// First say so: the others then know that a request of theirs still
+	// on its way here when the record goes was not handled, and resend it.
+	leaving := m.self
+	leaving.Leaving = true
+	value, _ := json.Marshal(leaving)
+	if _, err := m.client.Put(ctx, m.key, string(value), clientv3.WithLease(lease)); err != nil {
+		m.log.Warn("marking this member as leaving in etcd", "err", err)
+	}
 	_, err := m.client.Revoke(ctx, lease) // deletes the record with the lease
 	return errors.Join(err, m.client.Close())
 }
