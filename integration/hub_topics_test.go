@@ -26,16 +26,11 @@ func TestHubSITopicConcurrentProducers(t *testing.T) {
 	// si topic get makes the topic (provisionally NDJSON: it names no
 	// type); the first send, text/plain, sets its type.
 	siReader, _ := si.background("topic", "get", "lines")
-	for deadline := time.Now().Add(hubPatience); ; time.Sleep(20 * time.Millisecond) {
+	waitFor(t, hubPatience, "si topic get to reach the hub (topic lines listed alone)", func() bool {
 		var topics []struct{ TopicName string }
 		h.json("GET", "/topics", "", http.StatusOK, &topics)
-		if len(topics) == 1 && topics[0].TopicName == "lines" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("si topic get never reached the hub: %+v", topics)
-		}
-	}
+		return len(topics) == 1 && topics[0].TopicName == "lines"
+	})
 	readers := map[string]io.Reader{
 		"si topic get":  siReader,
 		"from=0":        h.open("/topic/lines?from=0"),

@@ -61,34 +61,44 @@ func (s *System) AskOrWithdraw(ctx context.Context, pid *actor.PID, msg any) (an
 	return s.ask(ctx, pid, msg, true)
 }
 
+// Send sends msg to pid at once and returns the function that waits for
+// its reply, as Ask does (the wait starts when it is called). Requests sent
+// one after another from one goroutine reach pid in that order, so a caller
+// may keep several in flight and wait for their replies in turn. The
+// returned function must be called once: it gives the inbox back.
+func (s *System) Send(ctx context.Context, pid *actor.PID, msg any) func() (any, error) {
+	if err := ctx.Err(); err != nil {
+		err = fmt.Errorf("%s: %w", pid.Id, err)
+		return func() (any, error) { return nil, err }
+	}
+	in := s.takeInbox()
+	to := in.send(s.Root, pid, msg)
+	return func() (any, error) {
+		defer s.returnInbox(in)
+		res, err := s.wait(ctx, pid, in, to)
+		if err != nil {
+			return nil, err
+		}
+		return result(pid, res)
+	}
+}
+
 func (s *System) ask(ctx context.Context, pid *actor.PID, msg any, withdraw bool) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", pid.Id, err)
 	}
-	timeout := s.Config.RequestTimeout
-	d, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		timeout = time.Until(d)
-	}
 	in := s.takeInbox()
 	defer s.returnInbox(in)
 	to := in.send(s.Root, pid, msg)
-	res, ok := in.await(to, timeout, ctx.Done())
-	if ok {
+	res, err := s.wait(ctx, pid, in, to)
+	if err == nil {
 		return result(pid, res)
-	}
-	var err error = &requestTimeoutError{actor: pid.Id, after: timeout}
-	switch {
-	case ctx.Err() != nil:
-		err = fmt.Errorf("%s: %w", pid.Id, ctx.Err())
-	case hasDeadline: // the timer fired a moment before the context's own
-		err = fmt.Errorf("%s: %w", pid.Id, context.DeadlineExceeded)
 	}
 	if !withdraw {
 		return nil, err
 	}
 	s.Root.RequestWithCustomSender(pid, &Withdraw{}, to)
-	res, ok = in.await(to, s.Config.RequestTimeout, nil)
+	res, ok := in.await(to, s.Config.RequestTimeout, nil)
 	if _, withdrawn := res.(withdrawn); !ok || withdrawn {
 		return nil, err
 	}
@@ -96,6 +106,27 @@ func (s *System) ask(ctx context.Context, pid *actor.PID, msg any, withdraw bool
 		return res, err
 	}
 	return nil, err
+}
+
+// wait waits on in for the reply to the request sent as to, until ctx ends
+// (at most --request-timeout for a context without a deadline); the error
+// says why it came to nothing.
+func (s *System) wait(ctx context.Context, pid *actor.PID, in *inbox, to *actor.PID) (any, error) {
+	timeout := s.Config.RequestTimeout
+	d, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		timeout = time.Until(d)
+	}
+	if res, ok := in.await(to, timeout, ctx.Done()); ok {
+		return res, nil
+	}
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s: %w", pid.Id, ctx.Err())
+	case hasDeadline: // the timer fired a moment before the context's own
+		return nil, fmt.Errorf("%s: %w", pid.Id, context.DeadlineExceeded)
+	}
+	return nil, &requestTimeoutError{actor: pid.Id, after: timeout}
 }
 
 // result turns the replies that report a failure into errors.

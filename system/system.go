@@ -138,21 +138,18 @@ func (s *System) domainPolicy() actor.SupervisorStrategy {
 		Backoff:     supervision.Backoff{Initial: 100 * time.Millisecond, Max: time.Second},
 		Log:         s.Log.With("component", "supervisor"),
 		Observe:     s.Metrics.observeRestart,
-	}, fatal: s.fatal}
+	}, fail: s.Fail}
 }
 
 type rootPolicy struct {
 	supervision.Policy
-	fatal chan error
+	fail func(error)
 }
 
 func (p *rootPolicy) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
 	rs *actor.RestartStatistics, reason any, message any) {
 	if rs.NumberOfFailures(p.Window) >= p.MaxRestarts {
-		select {
-		case p.fatal <- fmt.Errorf("domain %s failed %d times within %s: %v", child.Id, p.MaxRestarts+1, p.Window, reason):
-		default:
-		}
+		p.fail(fmt.Errorf("domain %s failed %d times within %s: %v", child.Id, p.MaxRestarts+1, p.Window, reason))
 		sup.StopChildren(child)
 		return
 	}

@@ -141,78 +141,36 @@ func (s *Service) after(req *messages.QueueRequest, reply *messages.QueueReply) 
 // A queue.consume (which may wait), and every request in cluster mode,
 // runs to its end before Send returns.
 func (s *Service) Send(ctx context.Context, req *messages.QueueRequest) func() (*messages.QueueReply, error) {
-	if req.Op == messages.QueueOp_QUEUE_CONSUME || s.sys.Placement != nil {
-		rep, err := s.Do(ctx, req)
+	answered := func(rep *messages.QueueReply, err error) func() (*messages.QueueReply, error) {
 		return func() (*messages.QueueReply, error) { return rep, err }
 	}
-	refused := func(rep *messages.QueueReply, err error) func() (*messages.QueueReply, error) {
-		return func() (*messages.QueueReply, error) { return rep, err }
+	if req.Op == messages.QueueOp_QUEUE_CONSUME || s.sys.Placement != nil {
+		return answered(s.Do(ctx, req))
 	}
 	if rep := s.admit(req); rep != nil {
-		return refused(rep, nil)
+		return answered(rep, nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return refused(nil, fmt.Errorf("queues/%s: %w", req.Queue, err))
+		return answered(nil, fmt.Errorf("queues/%s: %w", req.Queue, err))
 	}
 	pid, err := s.sys.Registry.Get("queues/" + req.Queue)
 	if err != nil {
-		return refused(nil, err)
+		return answered(nil, err)
 	}
-	// The reply comes to a process of its own, registered for this one
-	// request: the replies of the requests in flight cannot be mistaken
-	// for one another.
-	in := &replyBox{c: make(chan any, 1)}
-	to, _ := s.sys.Actors.ProcessRegistry.Add(in, "queue-reply"+s.sys.Actors.ProcessRegistry.NextID())
-	s.sys.Root.RequestWithCustomSender(pid, req, to)
+	wait := s.sys.Send(ctx, pid, req)
 	return func() (*messages.QueueReply, error) {
-		defer s.sys.Actors.ProcessRegistry.Remove(to)
-		var timeout <-chan time.Time
-		if _, ok := ctx.Deadline(); !ok {
-			t := time.NewTimer(s.sys.Config.RequestTimeout)
-			defer t.Stop()
-			timeout = t.C
+		res, err := wait()
+		if err != nil {
+			return nil, err
 		}
-		var res any
-		select {
-		case res = <-in.c:
-		case <-ctx.Done():
-			select { // a reply that is here counts
-			case res = <-in.c:
-			default:
-				return nil, fmt.Errorf("%s: %w", pid.Id, ctx.Err())
-			}
-		case <-timeout:
-			return nil, fmt.Errorf("%s did not answer within %s", pid.Id, s.sys.Config.RequestTimeout)
+		r, ok := res.(*messages.QueueReply)
+		if !ok {
+			return nil, fmt.Errorf("%s: unexpected reply %T", pid.Id, res)
 		}
-		switch r := res.(type) {
-		case *messages.QueueReply:
-			s.after(req, r)
-			return r, nil
-		case *actor.DeadLetterResponse:
-			return nil, fmt.Errorf("%s: %w", pid.Id, actor.ErrDeadLetter)
-		case *messages.Failure:
-			return nil, fmt.Errorf("%w: %s: %s", system.ErrFailed, r.Actor, r.Reason)
-		}
-		return nil, fmt.Errorf("%s: unexpected reply %T", pid.Id, res)
+		s.after(req, r)
+		return r, nil
 	}
 }
-
-// replyBox receives the reply to one request sent by Send.
-type replyBox struct{ c chan any }
-
-func (b *replyBox) SendUserMessage(_ *actor.PID, message any) {
-	_, msg, _ := actor.UnwrapEnvelope(message)
-	select {
-	case b.c <- msg:
-	default: // a second reply (an actor that answered, then failed): the first stands
-	}
-}
-
-// SendSystemMessage drops the message: nobody watches a reply box.
-func (b *replyBox) SendSystemMessage(*actor.PID, any) {}
-
-// Stop does nothing: the box goes with its request.
-func (b *replyBox) Stop(*actor.PID) {}
 
 // ask runs req on the queue's actor: through the registry on one node,
 // through sys.Placement in cluster mode.

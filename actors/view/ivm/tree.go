@@ -85,14 +85,7 @@ func (t *tree) rotateUp(x *entry) {
 		x.left = p
 	}
 	p.parent, x.parent = x, g
-	switch {
-	case g == nil:
-		t.root = x
-	case g.left == p:
-		g.left = x
-	default:
-		g.right = x
-	}
+	t.relink(g, p, x)
 	p.fix()
 	x.fix()
 }
@@ -115,14 +108,7 @@ func (t *tree) remove(e *entry) {
 	if child != nil {
 		child.parent = p
 	}
-	switch {
-	case p == nil:
-		t.root = child
-	case p.left == e:
-		p.left = child
-	default:
-		p.right = child
-	}
+	t.relink(p, e, child)
 	for n := p; n != nil; n = n.parent {
 		n.size--
 	}
@@ -141,15 +127,20 @@ func (t *tree) replace(old, e *entry) {
 	if e.right != nil {
 		e.right.parent = e
 	}
-	switch p := e.parent; {
-	case p == nil:
-		t.root = e
-	case p.left == old:
-		p.left = e
-	default:
-		p.right = e
-	}
+	t.relink(e.parent, old, e)
 	old.left, old.right, old.parent = nil, nil, nil
+}
+
+// relink makes x the child of p that old was (the root when p is nil).
+func (t *tree) relink(p, old, x *entry) {
+	switch {
+	case p == nil:
+		t.root = x
+	case p.left == old:
+		p.left = x
+	default:
+		p.right = x
+	}
 }
 
 // rank returns the number of entries ordered before e, which must be in
