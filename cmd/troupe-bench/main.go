@@ -46,6 +46,7 @@ func main() {
 		skipNpm    = flag.String("skip-npm", "integration/skipnpm", "with --reactive: the folder where the real Skip server is installed (npm ci)")
 		skipFiles  = flag.String("skip-services", "integration/testdata/skip", "with --reactive: the folder of the sum.mjs and groups.mjs services")
 		samples    = flag.Int("samples", 200, "with --reactive: latency samples per run")
+		clusterRun = flag.Bool("cluster", false, "instead: kv.get and kv.set through 1, 2 and 3 cluster nodes (etcd and PostgreSQL started here), local vs remote latency, failover after kill -9")
 		respBench  = flag.Bool("resp", false, "instead: run redis-benchmark against Troupe's Redis-protocol door and redis-server in alternation (memory only and durable, -P 1 and -P 16)")
 		respN      = flag.Int("resp-requests", 200000, "with --resp: redis-benchmark -n")
 		respTests  = flag.String("resp-tests", "set,get,incr,lpush,lpop,hset,zadd", "with --resp: redis-benchmark -t, one test at a time")
@@ -81,6 +82,9 @@ func main() {
 	}
 	if *hub {
 		run = func() error { return benchHub(*troupeBin) }
+	}
+	if *clusterRun {
+		run = func() error { return benchCluster(*troupeBin, *conns, *duration, *keys) }
 	}
 	if *respBench {
 		run = func() error { return benchRESP(*troupeBin, *respN, 50, *respTests) }
