@@ -154,6 +154,7 @@ type Config struct {
 	HubUnhealthyAfter time.Duration
 	HubKillAfter      time.Duration
 	HubKillGrace      time.Duration
+	HubWarmRunners    int
 	HubTopicBuffer    int64
 	HubMaxTopics      int
 	HubConsumerIDs    int
@@ -334,6 +335,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.HubUnhealthyAfter, "hub-unhealthy-after", 5*time.Second, "an instance silent this long is unhealthy")
 	fs.DurationVar(&c.HubKillAfter, "hub-kill-after", 30*time.Second, "an instance silent this long is killed")
 	fs.DurationVar(&c.HubKillGrace, "hub-kill-grace", 5*time.Second, "time from a kill request to SIGKILL of the process group")
+	fs.IntVar(&c.HubWarmRunners, "hub-warm-runners", 1, "idle runners kept started ahead per engine (node, python3), each taken by one instance's start and replaced; 0: each runner starts with its instance")
 	fs.Var((*byteSize)(&c.HubTopicBuffer), "hub-topic-buffer", "bytes buffered per topic consumer before it is dropped")
 	fs.IntVar(&c.HubMaxTopics, "hub-max-topics", 1000, "topics that may exist")
 	fs.IntVar(&c.HubConsumerIDs, "hub-topic-consumer-ids", 1024, "consumer ids (x-consumer-id) a topic remembers the position of; past it a new id is refused (507)")

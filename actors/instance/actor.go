@@ -146,7 +146,7 @@ func (a *instanceActor) launch() {
 	}
 	s.feeds, s.cancel = context.WithCancel(context.Background())
 	s.inputFeed, s.endInput = context.WithCancel(s.feeds)
-	proc, err := process.Start(s.feeds, process.Spec{
+	proc, err := a.svc.warm.Start(s.feeds, process.Spec{
 		ID:        s.id,
 		Dir:       s.seq.Dir,
 		Package:   sequence.PackageOf(s.seq),
@@ -169,7 +169,7 @@ func (a *instanceActor) launch() {
 		return
 	}
 	s.proc, s.status, s.healthy, s.lastReport = proc, StatusStarting, true, time.Now()
-	a.remember(runRecord{ID: s.id, Sequence: s.seq.Id, PID: proc.PID(), CreatedMs: s.created.UnixMilli(),
+	a.remember(runRecord{ID: s.id, Sequence: s.seq.Id, PID: proc.PID(), Marker: proc.Marker(), CreatedMs: s.created.UnixMilli(),
 		AppConfig: s.opts.AppConfig, Args: s.opts.Args})
 	s.input, s.stdin = newPort(proc.Input()), newPort(proc.Stdin())
 	pumps := &a.svc.pumps

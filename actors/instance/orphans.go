@@ -20,7 +20,8 @@ import (
 // through its durable.Log. A record still there when the service starts
 // names a process left behind: its group is sent SIGKILL, provided a live
 // member still carries the instance's marker (process.MarkerEnv=<id> in
-// its environment, or the id among its arguments), so a pid the system has
+// its environment, or the id among its arguments; for a runner started
+// ahead, its own token, recorded with the pid), so a pid the system has
 // since given to another program is never killed. The instance then
 // reappears ended and errored, readable for the retention period, when its
 // sequence still exists.
@@ -45,7 +46,8 @@ func runKey(id string) []byte { return []byte(runPrefix + id) }
 type runRecord struct {
 	ID        string          `json:"id"`
 	Sequence  string          `json:"sequence"`
-	PID       int             `json:"pid"` // also its process group's id
+	PID       int             `json:"pid"`              // also its process group's id
+	Marker    string          `json:"marker,omitempty"` // its process.MarkerEnv, when not ID (a warm runner's token)
 	CreatedMs int64           `json:"created"`
 	AppConfig json.RawMessage `json:"appConfig,omitempty"`
 	Args      json.RawMessage `json:"args,omitempty"`
@@ -136,7 +138,7 @@ func (s *Service) recoverOrphans() error {
 func (s *Service) killOrphan(r runRecord, members []int) bool {
 	var ours, others []int
 	for _, pid := range members {
-		if ownedBy(pid, r.ID) {
+		if ownedBy(pid, r.ID) || r.Marker != "" && ownedBy(pid, r.Marker) {
 			ours = append(ours, pid)
 		} else {
 			others = append(others, pid)

@@ -66,6 +66,10 @@ type Options struct {
 	KillGrace      time.Duration // from KILL to SIGKILL
 	Node, Python   string        // interpreters; from PATH when empty
 	RunnerDir      string        // where the runners are written; private when empty
+	// WarmRunners is how many idle runners per engine are kept started
+	// ahead of the instances that will take them (process.Warm); 0: none,
+	// every runner starts when its instance does.
+	WarmRunners int
 	// Scramjet is where Node sequences without their own scramjet package
 	// get it: ScramjetAuto (npm installs it into ScramjetDir on first
 	// use), ScramjetOff or "" (none: a plain Node stream), or a
@@ -90,6 +94,7 @@ type Service struct {
 	topics *topic.Service
 	log    *slog.Logger
 	sj     *scramjet
+	warm   *process.Warm
 
 	mu    sync.Mutex
 	slots map[string]*slot // every instance not yet forgotten
@@ -145,6 +150,8 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 	if err := s.recoverOrphans(); err != nil {
 		return nil, fmt.Errorf("instances: recovering from the last run: %w", err)
 	}
+	s.warm = process.NewWarm(process.WarmOptions{PerEngine: opts.WarmRunners, Node: opts.Node,
+		Python: opts.Python, RunnerDir: opts.RunnerDir, Logger: s.log})
 	return s, nil
 }
 
@@ -153,6 +160,7 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 // the processes and closes their pipes. A process that outlives its kill
 // grace and a margin is left to the OS, with an error.
 func (s *Service) Close() error {
+	s.warm.Close()
 	done := make(chan struct{})
 	go func() {
 		s.pumps.Wait()

@@ -25,6 +25,11 @@ import (
 //   - start latency: POST /sequence/:id/start until GET /instance/:id says
 //     running (polled every millisecond), against spawning node on a script
 //     that loads the same sequence file and prints "ready", until it does;
+//     on a troupe with its default warm runner (--hub-warm-runners=1) and
+//     on a second one without (0), whose every runner starts cold. Each
+//     start is followed by hubSettle, in which the warm hub replaces the
+//     runner it gave away: starts that come faster than that find none
+//     ready and start cold, which this does not measure;
 //   - throughput: text pushed through POST /input of the hello sequence and
 //     read back from GET /output, against the same hello function run by a
 //     bare node program that pipes stdin through it to stdout.
@@ -33,6 +38,7 @@ const (
 	hubBytes     = 64 << 20 // bytes pushed through hello per run
 	hubRuns      = 3        // throughput runs of each kind; the best counts
 	hubChunkSize = 64 << 10 // the size of the input's lines
+	hubSettle    = 300 * time.Millisecond
 )
 
 // hubHelloSequence is the hello sample of issue 5 §7.
@@ -78,46 +84,71 @@ func benchHub(troupeBin string) error {
 			return err
 		}
 	}
-	addr := freeAddr()
-	stop, err := startProcess(troupeBin, "--hub-addr="+addr, "--data-dir="+filepath.Join(dir, "data"),
-		"--data-addr=off", "--ssp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--resp-addr=off",
-		"--log-level=warn", "--hub-retention=5s",
-		// The hub's own overhead against bare node: sequences get a plain
-		// stream, as the bare scripts do (scramjet adds the same require
-		// to both; it is measured apart below).
-		"--hub-scramjet=off", "--hub-topic-retention=64MiB")
+	startHub := func(name string, extra ...string) (*hubBench, string, func(), error) {
+		addr := freeAddr()
+		args := append([]string{"--hub-addr=" + addr, "--data-dir=" + filepath.Join(dir, name),
+			"--data-addr=off", "--ssp-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--resp-addr=off",
+			"--admin-addr=off", "--log-level=warn", "--hub-retention=5s",
+			// The hub's own overhead against bare node: sequences get a plain
+			// stream, as the bare scripts do (scramjet adds the same require
+			// to both; it is measured apart below).
+			"--hub-scramjet=off", "--hub-topic-retention=64MiB"}, extra...)
+		stop, err := startProcess(troupeBin, args...)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		hub := &hubBench{base: "http://" + addr + "/api/v1", client: newClient(8)}
+		if err := hub.waitUp(); err != nil {
+			stop()
+			return nil, "", nil, err
+		}
+		seq, err := hub.send(hubHelloSequence)
+		if err != nil {
+			stop()
+			return nil, "", nil, err
+		}
+		return hub, seq, stop, nil
+	}
+	hub, seq, stop, err := startHub("data")
 	if err != nil {
 		return err
 	}
 	defer stop()
-	hub := &hubBench{base: "http://" + addr + "/api/v1", client: newClient(8)}
-	if err := hub.waitUp(); err != nil {
-		return err
-	}
-	seq, err := hub.send(hubHelloSequence)
+	cold, coldSeq, stopCold, err := startHub("data-cold", "--hub-warm-runners=0")
 	if err != nil {
 		return err
 	}
+	defer stopCold()
 	fmt.Printf("hub: node %s, %d starts, %d MiB through hello per run (best of %d)\n",
 		hubNodeVersion(node), hubStarts, hubBytes>>20, hubRuns)
 
-	// Start latency, interleaved so that both meet the same machine.
-	var viaHub, bare []time.Duration
+	// Start latency, interleaved so that all meet the same machine.
+	var viaHub, viaCold, bare []time.Duration
 	for range hubStarts {
 		d, err := hub.startLatency(seq)
 		if err != nil {
 			return err
 		}
 		viaHub = append(viaHub, d)
+		time.Sleep(hubSettle)
+		d, err = cold.startLatency(coldSeq)
+		if err != nil {
+			return err
+		}
+		viaCold = append(viaCold, d)
+		time.Sleep(hubSettle)
 		d, err = hubBareStart(node, dir)
 		if err != nil {
 			return err
 		}
 		bare = append(bare, d)
+		time.Sleep(hubSettle)
 	}
-	h, b := hubMedian(viaHub), hubMedian(bare)
+	h, c, b := hubMedian(viaHub), hubMedian(viaCold), hubMedian(bare)
 	fmt.Printf("start     bare node %8.1f ms   troupe start->running %8.1f ms   ratio %.2f   (medians; means %.1f / %.1f ms)\n",
 		hubMS(b), hubMS(h), float64(h)/float64(b), hubMS(hubMean(bare)), hubMS(hubMean(viaHub)))
+	fmt.Printf("          without warm runners (--hub-warm-runners=0) %8.1f ms   ratio %.2f   (mean %.1f ms)\n",
+		hubMS(c), float64(c)/float64(b), hubMS(hubMean(viaCold)))
 
 	// Throughput.
 	var hubMBs, bareMBs float64

@@ -96,7 +96,7 @@ func startDomains(sys *system.System, socks *sockets, logs *hub.LogTap) (*domain
 	if d.insts, err = instance.StartService(sys, d.seqs, d.topics, instance.Options{MaxInstances: c.HubMaxInstances,
 		Retention: c.HubRetention, MaxEnded: c.HubMaxEnded, StreamBuffer: int(c.HubStreamBuffer), EventBuffer: c.HubEventBuffer,
 		EventNames: c.HubEventNames, UnhealthyAfter: c.HubUnhealthyAfter, KillAfter: c.HubKillAfter, KillGrace: c.HubKillGrace,
-		Node: c.Node, Python: c.Python, Scramjet: c.HubScramjet, ScramjetDir: sys.Path("node"),
+		Node: c.Node, Python: c.Python, WarmRunners: c.HubWarmRunners, Scramjet: c.HubScramjet, ScramjetDir: sys.Path("node"),
 		HubURL: hubURL(addr(socks.hub)), HubKey: d.instanceKey}); err != nil {
 		return nil, d.fail(err)
 	}

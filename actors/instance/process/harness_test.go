@@ -38,6 +38,13 @@ func started(t *testing.T, engine sequence.Engine, main string, files map[string
 // startedIn is started with the process's life bound to ctx.
 func startedIn(ctx context.Context, t *testing.T, engine sequence.Engine, main string, files map[string]string, spec Spec) *run {
 	t.Helper()
+	return startedBy(ctx, t, Start, engine, main, files, spec)
+}
+
+// startedBy is startedIn with start in place of Start (a Warm's).
+func startedBy(ctx context.Context, t *testing.T, start func(context.Context, Spec) (*Process, error),
+	engine sequence.Engine, main string, files map[string]string, spec Spec) *run {
+	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
 		path := filepath.Join(dir, filepath.FromSlash(name))
@@ -54,7 +61,7 @@ func startedIn(ctx context.Context, t *testing.T, engine sequence.Engine, main s
 	if spec.ID == "" {
 		spec.ID = "test-instance"
 	}
-	p, err := Start(ctx, spec)
+	p, err := start(ctx, spec)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

@@ -90,21 +90,23 @@ var monitoringReply = []byte("[4004,{}]\n")
 
 // Process is a running sequence. Its methods are safe for concurrent use.
 type Process struct {
-	pid   int
-	proc  *os.Process
-	pong  []byte // the PONG line, ready for the PING
-	grace time.Duration
-	log   *slog.Logger
-	pipes [fdCount]*os.File // the hub's ends
+	pid    int
+	proc   *os.Process
+	marker string            // MarkerEnv's value in its environment
+	pong   []byte            // the PONG line, ready for the PING; nil for a warm runner, whose LOAD carries it
+	pipes  [fdCount]*os.File // the hub's ends
 
 	messages chan Message
 	outbox   chan []byte
+	ready    chan struct{} // closed at the runner's first PANG (its sequence loaded), or the end of its monitoring pipe
 	done     chan struct{}
-	stopCtx  func() bool
 
 	mu        sync.Mutex
-	exited    bool // the process is dead, about to be reaped: never signal its pid again
-	keptAlive bool // an ALIVE came after the last STOP
+	grace     time.Duration
+	log       *slog.Logger
+	stopCtx   func() bool // ends the kill on the done of Start's ctx
+	exited    bool        // the process is dead, about to be reaped: never signal its pid again
+	keptAlive bool        // an ALIVE came after the last STOP
 	stopTimer *time.Timer
 	killTimer *time.Timer
 
@@ -132,22 +134,31 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		env = defaultEnv()
 	}
 	env = append(slices.Clip(env), spec.ExtraEnv...)
-	if spec.ID != "" {
-		// The mark by which a later hub knows the process as the instance's.
-		env = append(slices.Clip(env), MarkerEnv+"="+spec.ID)
-	}
+	return spawn(ctx, argv, spec.Dir, env, spec.ID, pong, spec.KillGrace, spec.Logger)
+}
 
+// spawn starts argv in dir, in a process group of its own, with the pipes
+// and the goroutines of a Process. marker, when set, goes into its
+// environment as MarkerEnv; pong answers its PING (nil: it is not asked).
+func spawn(ctx context.Context, argv []string, dir string, env []string, marker string, pong []byte,
+	grace time.Duration, log *slog.Logger) (*Process, error) {
+	if marker != "" {
+		// The mark by which a later hub knows the process as the instance's.
+		env = append(slices.Clip(env), MarkerEnv+"="+marker)
+	}
 	child, pipes, err := openPipes()
 	if err != nil {
 		return nil, err
 	}
 	p := &Process{
+		marker:   marker,
 		pipes:    pipes,
 		pong:     pong,
-		grace:    spec.KillGrace,
-		log:      spec.Logger,
+		grace:    grace,
+		log:      log,
 		messages: make(chan Message, messagesSize),
 		outbox:   make(chan []byte, outboxSize),
+		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	if p.grace <= 0 {
@@ -157,7 +168,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		p.log = slog.Default()
 	}
 	p.proc, err = os.StartProcess(argv[0], argv, &os.ProcAttr{
-		Dir:   spec.Dir,
+		Dir:   dir,
 		Env:   env,
 		Files: child[:],
 		// Its own group, so that a kill reaches whatever the sequence started.
@@ -183,13 +194,23 @@ func command(spec Spec) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	interp, name, script, flags := spec.Node, "runner.js", nodeRunner, []string(nil)
+	argv, err := runnerArgv(spec.Package.Engine, spec.Node, spec.Python, spec.RunnerDir)
+	if err != nil {
+		return nil, err
+	}
+	return append(argv, entry, spec.ID), nil
+}
+
+// runnerArgv is the interpreter and the runner of engine, the runner
+// written to runnerDir first if it is not there yet.
+func runnerArgv(engine sequence.Engine, node, python, runnerDir string) ([]string, error) {
+	interp, name, script, flags := node, "runner.js", nodeRunner, []string(nil)
 	if interp == "" {
 		interp = "node"
 	}
-	if spec.Package.Engine == sequence.Python {
+	if engine == sequence.Python {
 		// -u: the sequence's print() reaches stdout when it is called.
-		interp, name, script, flags = spec.Python, "runner.py", pythonRunner, []string{"-u"}
+		interp, name, script, flags = python, "runner.py", pythonRunner, []string{"-u"}
 		if interp == "" {
 			interp = "python3"
 		}
@@ -198,12 +219,12 @@ func command(spec Spec) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
-	runner, err := installRunner(spec.RunnerDir, name, script)
+	runner, err := installRunner(runnerDir, name, script)
 	if err != nil {
 		return nil, fmt.Errorf("instance: installing %s: %w", name, err)
 	}
 	argv := append([]string{path}, flags...)
-	return append(argv, runner, entry, spec.ID), nil
+	return append(argv, runner), nil
 }
 
 // defaultEnv passes on the little of the hub's environment a program
@@ -238,6 +259,17 @@ func pongLine(args, appConfig json.RawMessage) ([]byte, error) {
 
 // PID is the runner's process id, which is also its process group id.
 func (p *Process) PID() int { return p.pid }
+
+// Marker is the value of MarkerEnv in the process's environment (and
+// among its arguments): the instance id, or for a runner started ahead of
+// its instance (Warm), a token of its own.
+func (p *Process) Marker() string { return p.marker }
+
+func (p *Process) logger() *slog.Logger {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log
+}
 
 // Input is the sequence's input stream. Closing it ends the input. The
 // runner reads it once it knows the content type (SetInputContentType).
@@ -385,7 +417,9 @@ func (p *Process) wait() {
 			p.code = 128 + int(ws.Signal())
 		}
 	}
+	p.mu.Lock()
 	p.stopCtx()
+	p.mu.Unlock()
 	// Writers blocked on pipes that no one reads any more return now. The
 	// readers' pipes end by themselves once the process group is gone.
 	for _, fd := range []int{fdStdin, fdControl, fdInput} {
@@ -400,20 +434,30 @@ func (p *Process) readMonitoring() {
 	defer close(p.messages)
 	f := p.pipes[fdMonitoring]
 	defer f.Close()
+	ready := false
+	defer func() {
+		if !ready {
+			close(p.ready)
+		}
+	}()
 	r := bufio.NewReaderSize(f, 64<<10)
 	for {
 		line, err := readLine(r, maxMessageBytes)
 		if len(line) > 0 {
 			var m Message
 			if jerr := json.Unmarshal(line, &m); jerr != nil {
-				p.log.Warn("instance: undecodable runner message", "pid", p.pid, "err", jerr)
+				p.logger().Warn("instance: undecodable runner message", "pid", p.pid, "err", jerr)
 			} else {
 				p.handle(m)
 				p.messages <- m
+				if !ready && m.Code == CodePang {
+					ready = true
+					close(p.ready)
+				}
 			}
 		}
 		if errors.Is(err, errLineTooLong) {
-			p.log.Warn("instance: runner message dropped", "pid", p.pid, "err", err)
+			p.logger().Warn("instance: runner message dropped", "pid", p.pid, "err", err)
 			continue
 		}
 		if err != nil {
@@ -425,7 +469,9 @@ func (p *Process) readMonitoring() {
 func (p *Process) handle(m Message) {
 	switch m.Code {
 	case CodePing:
-		p.enqueue(p.pong)
+		if p.pong != nil {
+			p.enqueue(p.pong)
+		}
 	case CodeMonitoring:
 		// Dropped when the queue is full: the next report brings another.
 		p.enqueue(monitoringReply)

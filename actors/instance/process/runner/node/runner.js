@@ -3,6 +3,12 @@
 // the hub over the pipes the hub opened for it (see package instance):
 //
 //   node runner.js <entry file> [instance id]
+//   node runner.js --warm <token>
+//
+// With --warm it is started ahead of its instance: it waits for a LOAD
+// message on the control pipe that brings the entry, the working folder,
+// the instance id, more environment, and the handshake's appConfig and
+// args, and runs that sequence as if it had been started with them.
 //
 // Plain Node: it ships inside the hub's binary. The sequence's input is a
 // scramjet DataStream when the `scramjet` package can be loaded (from the
@@ -35,6 +41,7 @@ const Code = {
     MONITORING_RATE: 4003,
     MONITORING_REPLY: 4004,
     EVENT: 5001,
+    LOAD: 4100,
 };
 
 const Exit = {
@@ -49,8 +56,9 @@ const Exit = {
 
 const FD = { CONTROL: 3, MONITORING: 4, INPUT: 5, OUTPUT: 6, LOG: 7 };
 
-const entry = process.argv[2];
-const instanceId = process.argv[3] || "";
+const warm = process.argv[2] === "--warm";
+let entry = warm ? "" : process.argv[2];
+let instanceId = warm ? "" : process.argv[3] || "";
 
 let control, monitoring, output, logPipe;
 try {
@@ -62,7 +70,7 @@ try {
     process.stderr.write(`troupe runner: the hub's pipes are missing: ${err.message}\n`);
     process.exit(Exit.BAD_ENVIRONMENT);
 }
-if (!entry) {
+if (!warm && !entry) {
     process.stderr.write("troupe runner: no sequence entry given\n");
     process.exit(Exit.BAD_ENVIRONMENT);
 }
@@ -137,12 +145,13 @@ function loadScramjet() {
     return null;
 }
 
-const scramjet = loadScramjet();
+// Set by setup, once the sequence is known.
+let scramjet = null;
 
 // hubClient is this.hub: the sequence's own api-client when it has one.
 // With TROUPE_HUB_KEY (the hub asks for API keys) every request carries
 // that key, the instances' own.
-const hubKey = process.env.TROUPE_HUB_KEY || "";
+let hubKey = "";
 
 function hubClient() {
     const url = process.env.TROUPE_HUB_URL || "";
@@ -389,6 +398,7 @@ function onControl([code, data]) {
     case Code.INPUT_CONTENT_TYPE: return startInput(data.contentType);
     case Code.MONITORING_RATE: return data.monitoringRate > 0 && reportEvery(data.monitoringRate);
     case Code.MONITORING_REPLY: return undefined;
+    case Code.LOAD: return warm && !entry ? begin(data) : log.warn("LOAD for a runner that has its sequence");
     default: return log.warn("Unknown control message", code);
     }
 }
@@ -417,16 +427,21 @@ control.on("end", onKill);
 control.on("error", onKill);
 
 // Input: nothing is read from the pipe before the content type is known.
-const input = scramjet ? new scramjet.DataStream() : new PassThrough({ objectMode: true });
-if (scramjet) {
-    // The StringStream methods samples call on their input (lines,
-    // JSONParse, split ...) go through a StringStream of it.
-    for (const name of Object.getOwnPropertyNames(scramjet.StringStream.prototype)) {
-        if (name === "constructor" || name in input) continue;
-        input[name] = function (...args) {
-            return this.pipe(new scramjet.StringStream())[name](...args);
-        };
+let input;
+
+function makeInput() {
+    const stream = scramjet ? new scramjet.DataStream() : new PassThrough({ objectMode: true });
+    if (scramjet) {
+        // The StringStream methods samples call on their input (lines,
+        // JSONParse, split ...) go through a StringStream of it.
+        for (const name of Object.getOwnPropertyNames(scramjet.StringStream.prototype)) {
+            if (name === "constructor" || name in stream) continue;
+            stream[name] = function (...args) {
+                return this.pipe(new scramjet.StringStream())[name](...args);
+            };
+        }
     }
+    return stream;
 }
 let inputStarted = false;
 
@@ -611,4 +626,28 @@ async function main() {
     return finish(Exit.COMPLETED);
 }
 
-main().catch(fail);
+// What depends on the sequence and the environment: at once for a cold
+// runner, on LOAD for a warm one.
+function setup() {
+    context.instanceId = instanceId;
+    hubKey = process.env.TROUPE_HUB_KEY || "";
+    scramjet = loadScramjet();
+    input = makeInput();
+}
+
+// A warm runner's LOAD: what a cold one's command line, environment and
+// PONG give it.
+function begin({ entry: file, dir, id, env, appConfig, args }) {
+    if (dir) process.chdir(dir);
+    entry = file || "";
+    instanceId = id || "";
+    Object.assign(process.env, env || {});
+    setup();
+    handshake({ appConfig, args });
+    main().catch(fail);
+}
+
+if (!warm) {
+    setup();
+    main().catch(fail);
+}

@@ -2,6 +2,12 @@
 the hub over the pipes the hub opened for it (see package instance):
 
     python3 -u runner.py <entry file> [instance id]
+    python3 -u runner.py --warm <token>
+
+With --warm it is started ahead of its instance: it waits for a LOAD
+message on the control pipe that brings the entry, the working folder, the
+instance id, more environment, and the handshake's appConfig and args, and
+runs that sequence as if it had been started with them.
 
 The sequence's module defines run(context, input, *args). Standard library
 only: it ships inside the hub's binary. The input is a scramjet Stream, as
@@ -36,6 +42,7 @@ KILL = 4002
 MONITORING_RATE = 4003
 MONITORING_REPLY = 4004
 EVENT = 5001
+LOAD = 4100
 
 EXIT_COMPLETED = 0
 EXIT_BAD_ENVIRONMENT = 20
@@ -391,6 +398,28 @@ class Runner:
         sys.stderr.flush()
         os._exit(code)
 
+    async def wait_load(self, control):
+        """A warm runner's LOAD: what a cold one's command line, environment
+        and PONG give it. The hub gone before it came, the runner exits."""
+        while True:
+            line = await control.readline()
+            if not line:
+                self.exit_now(EXIT_KILLED)
+            try:
+                code, data = json.loads(line)
+            except ValueError:
+                continue
+            if code == LOAD:
+                break
+            self.log.warning("Control message %s before LOAD", code)
+        data = data or {}
+        if data.get("dir"):
+            os.chdir(data["dir"])
+        self.entry = os.path.abspath(data.get("entry") or "")
+        self.instance_id = data.get("id") or ""
+        os.environ.update(data.get("env") or {})
+        self.ponged.set_result({"appConfig": data.get("appConfig"), "args": data.get("args")})
+
     async def control_loop(self, control):
         while True:
             line = await control.readline()
@@ -529,13 +558,16 @@ class Runner:
         logging.basicConfig(level=logging.DEBUG, handlers=[handler])
         loop.set_exception_handler(lambda _loop, ctx: self.fail(ctx.get("exception") or ctx["message"]))
 
+        self.ponged = loop.create_future()
+        if self.entry is None:
+            await self.wait_load(control)
+
         if not os.path.isfile(self.entry):
             message = f"Sequence entrypoint path {self.entry} is invalid"
             self.log.error(message)
             print(message, file=sys.stderr)
             await self.finish(EXIT_BAD_MAIN)
 
-        self.ponged = loop.create_future()
         self.input = Input(self)
         self.context = Context(self)
         self.spawn(self.control_loop(control))
@@ -587,7 +619,10 @@ def main():
     if len(sys.argv) < 2:
         print("troupe runner: no sequence entry given", file=sys.stderr)
         sys.exit(EXIT_BAD_ENVIRONMENT)
-    runner = Runner(os.path.abspath(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
+    if sys.argv[1] == "--warm":
+        runner = Runner(None, "")
+    else:
+        runner = Runner(os.path.abspath(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
     loop = asyncio.new_event_loop()
     loop.create_task(runner.main()).add_done_callback(
         lambda task: task.cancelled() or task.exception() is None or runner.fail(task.exception()))
