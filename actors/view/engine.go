@@ -78,7 +78,13 @@ type shared struct {
 	key     shareKey
 	view    *ivm.View
 	members []*registered
-	gen     uint64 // the generation its members have stored
+	// live counts the members whose actor is live (delivery.live): an
+	// ingest that changes the view looks at its members only when some
+	// actor reads their deltas, rather than at each member's delivery,
+	// mostly out of the cache, for views that hundreds of unwatched
+	// registrations share.
+	live int
+	gen  uint64 // the generation its members have stored
 }
 
 // A delivery is what the engine keeps of a view actor across the engine's
@@ -226,6 +232,7 @@ func (e *engine) add(spec *messages.RegisterView, v *ivm.View) {
 	sh.members = append(sh.members, r)
 	e.views[spec.Id] = r
 	if r.out.live {
+		sh.live++
 		e.spawn(r)
 		e.svc.sys.Root.Send(r.pid, e.seed(spec.Id, r))
 	}
@@ -252,6 +259,9 @@ func (e *engine) leave(r *registered) {
 	sh := r.sh
 	if i := slices.Index(sh.members, r); i >= 0 {
 		sh.members = slices.Delete(sh.members, i, i+1)
+		if r.out.live {
+			sh.live--
+		}
 	}
 	if len(sh.members) == 0 {
 		e.index.Remove(sh.name)
@@ -361,6 +371,9 @@ func (e *engine) apply(sh *shared, ev ivm.Event, sends *[]send) int {
 
 // send appends the delta of each live member of sh to sends.
 func (e *engine) send(sh *shared, d *ivm.Delta, sends *[]send) {
+	if sh.live == 0 {
+		return
+	}
 	var wired [2]*wiredDelta // by format, encoded once
 	for _, r := range sh.members {
 		if !r.out.live {
@@ -602,6 +615,7 @@ func (e *engine) subscribe(ctx actor.Context, req *messages.SubscribeViews) *mes
 		}
 		if !r.out.live { // from now on the actor gets every delta
 			r.out.live = true
+			r.sh.live++
 			e.spawn(r)
 			ctx.Send(r.pid, e.seed(id, r))
 		}

@@ -27,7 +27,10 @@ import (
 // with a durable store and with a memory-only one (see storeName), and
 // each one-client p50 is printed against the bare handler's, measured
 // again just before each run (on a loaded machine the floor moves within
-// minutes): with no view, that is what the door costs.
+// minutes): with no view, that is what the door costs. Beside it, the CPU
+// time the server spent per one-client ingest against the bare handler's:
+// on a loaded machine the latency is that CPU stretched by waiting for a
+// core, and the CPU shows what the door and the engine add.
 //
 // With surrealNpm (integration/surrealnpm, installed with npm ci), the same
 // records and ingests go to an embedded SurrealDB 3 with a LIVE SELECT per
@@ -53,10 +56,10 @@ func benchViewsHTTP(troupeBin, surrealNpm string, ingests int, counts string) er
 			if err != nil {
 				return err
 			}
-			fmt.Printf("views=%-5d %s one client: p50 %.2f times the bare handler's (%+.1f µs)\n",
-				m, storeName(durable), float64(p)/float64(bare), us(p-bare))
+			fmt.Printf("views=%-5d %s one client: p50 %.2f times the bare handler's (%+.1f µs); server CPU per ingest %.1f µs, the bare handler's %.1f µs (%+.1f µs)\n",
+				m, storeName(durable), float64(p.p50)/float64(bare.p50), us(p.p50-bare.p50), us(p.cpu), us(bare.cpu), us(p.cpu-bare.cpu))
 			if durable {
-				p50 = p
+				p50 = p.p50
 			}
 		}
 		if surrealNpm == "" || m == 0 {
@@ -92,12 +95,17 @@ func storeName(durable bool) string {
 	return "memory "
 }
 
+// oneClient is what a run measures of one client's ingests: the p50, and
+// the CPU time the server spent per ingest (user and system, from /proc),
+// which the load of other processes moves much less than the latency.
+type oneClient struct{ p50, cpu time.Duration }
+
 // benchViewsHTTPOnce runs one view count against a troupe with a durable
-// store or a memory-only one, and returns the one-client p50.
-func benchViewsHTTPOnce(troupeBin string, m, records, ingests int, durable bool) (p50 time.Duration, err error) {
+// store or a memory-only one, and returns what it measured of one client.
+func benchViewsHTTPOnce(troupeBin string, m, records, ingests int, durable bool) (one oneClient, err error) {
 	dir, err := os.MkdirTemp("", "troupe-bench")
 	if err != nil {
-		return 0, err
+		return oneClient{}, err
 	}
 	defer os.RemoveAll(dir)
 	if !durable {
@@ -108,25 +116,25 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int, durable bool)
 		"--hub-addr=off", "--resp-addr=off", "--admin-addr=off", "--skip-control-addr=off", "--skip-streaming-addr=off", "--log-level=warn",
 		"--max-views="+strconv.Itoa(m+10))
 	if err != nil {
-		return 0, err
+		return oneClient{}, err
 	}
 	defer stopProc()
 	pid := int(lastServer.Load())
 	base := "http://" + addr
 	if err := waitHealthy(base); err != nil {
-		return 0, err
+		return oneClient{}, err
 	}
 	post := func(path, body string) error { return viewsPost(base, path, body) }
 	rng := rand.New(rand.NewPCG(1, 2))
 	record := func(i int) string { return viewsIngestBody(rng, i) }
 	for i := 0; i < 1000; i++ {
 		if err := post("/ingest", fmt.Sprintf(`{"table":"user","op":"CREATE","id":"user:%d","record":{"name":"u%d"}}`, i, i)); err != nil {
-			return 0, err
+			return oneClient{}, err
 		}
 	}
 	for i := 0; i < records; i++ {
 		if err := post("/ingest", record(i)); err != nil {
-			return 0, err
+			return oneClient{}, err
 		}
 	}
 	start := time.Now()
@@ -150,7 +158,7 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int, durable bool)
 			body += `,"params":` + params
 		}
 		if err := post("/view/register", body+"}"); err != nil {
-			return 0, err
+			return oneClient{}, err
 		}
 	}
 	registered := time.Since(start)
@@ -159,51 +167,54 @@ func benchViewsHTTPOnce(troupeBin string, m, records, ingests int, durable bool)
 	// (--view-counts=0,...), which holds the same tables.
 	fmt.Printf("views=%-5d %s registered in %v; RSS %.1f MB\n", m, storeName(durable), registered.Round(time.Millisecond), float64(rssViews)/1e6)
 	for _, clients := range []int{1, 16} {
+		cpu := cpuTime(pid)
 		all, err := timeIngests(base, viewsBodies(rng, records, ingests, clients))
 		if err != nil {
-			return 0, err
+			return oneClient{}, err
 		}
 		pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
 		fmt.Printf("views=%-5d %s clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  RSS %.1f MB\n",
 			m, storeName(durable), clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]), float64(vmRSS(pid))/1e6)
 		if clients == 1 {
-			p50 = pct(0.50)
+			one = oneClient{p50: pct(0.50), cpu: (cpuTime(pid) - cpu) / time.Duration(len(all))}
 		}
 	}
-	return p50, nil
+	return one, nil
 }
 
 // benchBareIngests times the same ingests, from the same client, against a
 // bare net/http handler in a process of its own (it reads the body and
 // answers 200): the least an ingest over HTTP costs on this machine at
-// this moment, the floor of the figures above. It returns the one-client
-// p50.
-func benchBareIngests(records, ingests int) (time.Duration, error) {
+// this moment, the floor of the figures above. It returns what it measured
+// of one client.
+func benchBareIngests(records, ingests int) (oneClient, error) {
 	addr := freeAddr()
 	self, _ := os.Executable()
 	stop, err := startProcess(self, "--bare="+addr, "--bare-size=0")
 	if err != nil {
-		return 0, err
+		return oneClient{}, err
 	}
 	defer stop()
+	pid := int(lastServer.Load())
 	if err := waitHealthy("http://" + addr); err != nil {
-		return 0, err
+		return oneClient{}, err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	var p50 time.Duration
+	var one oneClient
 	for _, clients := range []int{1, 16} {
+		cpu := cpuTime(pid)
 		all, err := timeIngests("http://"+addr, viewsBodies(rng, records, ingests, clients))
 		if err != nil {
-			return 0, err
+			return oneClient{}, err
 		}
 		pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
 		fmt.Printf("bare net/http handler clients=%-2d ingests=%d  p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs\n",
 			clients, len(all), us(pct(0.50)), us(pct(0.99)), us(all[len(all)-1]))
 		if clients == 1 {
-			p50 = pct(0.50)
+			one = oneClient{p50: pct(0.50), cpu: (cpuTime(pid) - cpu) / time.Duration(len(all))}
 		}
 	}
-	return p50, nil
+	return one, nil
 }
 
 // viewsClient is the bench's HTTP client, with a connection per client kept.
