@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,13 +23,18 @@ const flushAt = 64 << 10
 // fields, except sub, which the session actor and the writer share under
 // sub.mu.
 type conn struct {
-	s       *Server
-	nc      net.Conn
-	id      int64
-	addr    string
-	rd      *reader
-	w       writer
-	created time.Time
+	s  *Server
+	nc net.Conn
+	// fd is the socket's descriptor while an event loop serves the
+	// connection (nc is closed then), else -1; shutting tells the loop
+	// that the server closed the connection (shut).
+	fd       int
+	shutting atomic.Bool
+	id       int64
+	addr     string
+	rd       *reader
+	w        writer
+	created  time.Time
 	// deadline is the write deadline set on nc (see flush).
 	deadline time.Time
 
@@ -66,7 +72,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, id: s.nextID.Add(1), addr: nc.RemoteAddr().String(),
+	c := &conn{s: s, nc: nc, fd: -1, id: s.nextID.Add(1), addr: nc.RemoteAddr().String(),
 		rd: newReader(nc, s.cfg.MaxRequest), created: time.Now()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -81,13 +87,20 @@ const deniedText = "-DENIED Redis is running in protected mode because protected
 	"NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
 
 func (c *conn) serve() {
-	defer c.close()
 	if c.s.gate.Protects(c.addr) {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 		_, _ = c.nc.Write([]byte(deniedText))
+		c.close()
 		return
 	}
 	c.authed = !c.s.gate.Keyed()
+	c.run()
+}
+
+// run reads and answers commands until the connection ends, and closes
+// it.
+func (c *conn) run() {
+	defer c.close()
 	for {
 		args, err := c.rd.next()
 		if err != nil || args == nil {
@@ -160,6 +173,7 @@ func (c *conn) flush() bool {
 // shut closes the connection from any goroutine: the connection's own
 // goroutine stops waiting and ends.
 func (c *conn) shut() {
+	c.shutting.Store(true)
 	c.nc.Close() // first: no error about the cancelled wait reaches the client
 	c.cancel()
 }

@@ -50,6 +50,10 @@ type Config struct {
 	MaxPatterns int
 	// ScanCursors bounds the SCAN cursors the server remembers.
 	ScanCursors int
+	// EventLoops is the number of event loops serving connections
+	// (loop_linux.go); 0: one, negative: none (every connection has a
+	// goroutine of its own).
+	EventLoops int
 	// For INFO.
 	Version  string
 	DataDir  string
@@ -113,6 +117,11 @@ type Server struct {
 	// dot-separated topic): they reach this door's subscribers only.
 	local localHub
 
+	// loops serve connections that run the simple commands (loop_linux.go);
+	// nextLoop picks the next connection's.
+	loops    []*loop
+	nextLoop atomic.Uint32
+
 	cursors *cursorTable
 	txns    idTxns // transactions opened by client id (MULTI <id>)
 
@@ -145,6 +154,9 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = defaults.MaxBatch
 	}
+	if cfg.EventLoops == 0 {
+		cfg.EventLoops = 1
+	}
 	if cfg.ScanCursors <= 0 {
 		cfg.ScanCursors = 65536
 	}
@@ -153,6 +165,7 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 		started: time.Now(), conns: map[*conn]struct{}{}, closing: make(chan struct{}),
 		cursors: newCursorTable(cfg.ScanCursors)}
 	s.local.subs = map[string]map[*conn]struct{}{}
+	s.loops = newLoops(s, cfg.EventLoops)
 	return s
 }
 
@@ -184,6 +197,12 @@ func (s *Server) accept(nc net.Conn) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.stats.connections.Add(1)
+	if len(s.loops) > 0 && !s.gate.Protects(c.addr) {
+		c.authed = !s.gate.Keyed()
+		if s.loops[int(s.nextLoop.Add(1))%len(s.loops)].add(c) {
+			return
+		}
+	}
 	go func() {
 		defer s.wg.Done()
 		c.serve()
@@ -223,6 +242,9 @@ func (s *Server) Close() {
 	s.lnMu.Unlock()
 	for _, c := range conns {
 		c.shut()
+	}
+	for _, l := range s.loops {
+		l.stop()
 	}
 	s.wg.Wait()
 }
