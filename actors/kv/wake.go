@@ -9,12 +9,21 @@ import (
 	"github.com/troupe-run/troupe/messages"
 )
 
+// crossMemberPoll is how often a blocked pop in a cluster looks again
+// without a signal: one request to its shards per blocked client.
+const crossMemberPoll = 100 * time.Millisecond
+
 // Blocking pops (the Redis door's BLPOP, BZPOPMIN ...) wait for a push to
 // one of their keys. A waiter registers its keys before it looks at them,
 // then sleeps on its channel: every command that adds to a list or a
 // sorted set, through Do or reported by a pipelining door (Wrote), signals
 // the waiters of its key once it succeeded. A signal may be spurious (the
 // element was popped by another first); the waiter looks again.
+//
+// In a cluster the signal comes only from writes made through this member:
+// a push through another member (to a shard on any member) signals that
+// member's waiters. A waiter here therefore also looks again every
+// crossMemberPoll, which bounds how late such a push wakes it.
 type wakes struct {
 	active atomic.Int64 // waiters registered: writes skip the lock when none
 	mu     sync.Mutex
@@ -28,6 +37,7 @@ type Waiter struct {
 	C    chan struct{}
 	keys []string
 	w    *wakes
+	poll time.Duration // 0 on one node; crossMemberPoll in a cluster
 }
 
 // WaitWrite registers a waiter for a push or an add to any of keys; Stop
@@ -35,6 +45,9 @@ type Waiter struct {
 func (k *Keyspace) WaitWrite(keys []string) *Waiter {
 	w := &k.wakes
 	wt := &Waiter{C: make(chan struct{}, 1), keys: keys, w: w}
+	if k.sys.Placement != nil {
+		wt.poll = crossMemberPoll
+	}
 	w.mu.Lock()
 	if w.by == nil {
 		w.by = map[string]map[*Waiter]struct{}{}
@@ -104,9 +117,10 @@ func (w *wakes) signal(key string) {
 	w.mu.Unlock()
 }
 
-// Until runs try each time the waiter is signalled, until try answers
-// (true), timeout passes (0: none; try runs once more then), gone is
-// closed (the blocked client went away) or ctx ends (the door closes).
+// Until runs try each time the waiter is signalled (and in a cluster every
+// crossMemberPoll), until try answers (true), timeout passes (0: none; try
+// runs once more then), gone is closed (the blocked client went away) or
+// ctx ends (the door closes).
 // The caller has made its first try after registering, so that a write
 // between that look and the sleep is not missed.
 func (wt *Waiter) Until(ctx context.Context, timeout time.Duration, gone <-chan struct{}, try func() bool) bool {
@@ -115,6 +129,12 @@ func (wt *Waiter) Until(ctx context.Context, timeout time.Duration, gone <-chan 
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		deadline = t.C
+	}
+	var poll <-chan time.Time
+	if wt.poll > 0 {
+		t := time.NewTicker(wt.poll)
+		defer t.Stop()
+		poll = t.C
 	}
 	for {
 		select {
@@ -125,6 +145,10 @@ func (wt *Waiter) Until(ctx context.Context, timeout time.Duration, gone <-chan 
 		case <-deadline:
 			return try()
 		case <-wt.C:
+			if try() {
+				return true
+			}
+		case <-poll:
 			if try() {
 				return true
 			}

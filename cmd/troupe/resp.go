@@ -20,11 +20,14 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 	if ln == nil {
 		return nil
 	}
+	// A connection's pipe sends batches straight to the shard actors of
+	// this process. In a cluster the shards are wherever the cluster
+	// placed them, so there each command goes through the keyspace's Do,
+	// which routes it by sys.Placement as the HTTP door's commands go (a
+	// pipeline then runs one command at a time).
+	pipes := func() resp.Pipe { return d.keyspace.NewPipe() }
 	if sys.Placement != nil {
-		// Its pipelines send batches straight to shard PIDs on this
-		// process, which a cluster may have placed elsewhere.
-		sys.Log.Warn("the Redis-protocol door is not served in cluster mode yet", "addr", addr(ln))
-		return nil
+		pipes = nil
 	}
 	sessions, err := sys.Sessions("resp")
 	if err != nil {
@@ -48,7 +51,7 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 		Keyspace: d.keyspace,
 		PubSub:   d.pubsub,
 		Sessions: sessions,
-		Pipes:    func() resp.Pipe { return d.keyspace.NewPipe() },
+		Pipes:    pipes,
 		Dropped:  func() { sys.Metrics.SubscriberDropped("resp") },
 	}, sys.Log.With("door", "resp"))
 	if !d.sys.Config.Insecure && len(c.APIKeys) == 0 {
