@@ -125,6 +125,48 @@ func BenchmarkIngestMixed(b *testing.B) {
 	}
 }
 
+// BenchmarkIngestCold is BenchmarkIngestMixed at 5,000 views with the
+// caches cold, as a server's ingests find them: between two ingests over
+// HTTP the network stack, the client and every other process on the
+// machine run, and the engine's tables, index and views are out of the
+// cache. Every other ingest follows a write over 16 MiB (outside the
+// timing); the CPU time of those ingests is set against that of the ones
+// in between, in the same run:
+//
+//	go test -run '^$' -bench IngestCold -benchtime 4000x ./actors/view
+func BenchmarkIngestCold(b *testing.B) {
+	mx := newMixed(b)
+	for i := range 5000 {
+		mx.register(i, i%5)
+	}
+	changes := make([][]byte, 4096)
+	for i := range changes {
+		changes[i] = mx.record()
+	}
+	flush := make([]byte, 16<<20)
+	var spent [2]time.Duration // warm, cold
+	n := 0
+	for b.Loop() {
+		cold := n % 2
+		if cold == 1 {
+			for i := 0; i < len(flush); i += 64 {
+				flush[i]++
+			}
+		}
+		cpu := cpuTime()
+		mx.ingest("product", fmt.Sprint("product:", mx.rng.IntN(mixedRecords)), changes[n%len(changes)])
+		spent[cold] += cpuTime() - cpu
+		n++
+	}
+	if n < 2 {
+		return // no cold ingest to compare
+	}
+	warm, cold := float64(spent[0].Nanoseconds())/1e3/float64((n+1)/2), float64(spent[1].Nanoseconds())/1e3/float64(n/2)
+	b.ReportMetric(warm, "warm-cpu-µs/ingest")
+	b.ReportMetric(cold, "cold-cpu-µs/ingest")
+	b.ReportMetric(cold/warm, "cold/warm")
+}
+
 // BenchmarkViewMemory is the heap that registered views hold, per view,
 // for each kind of BenchmarkIngestMixed's mix, for the mix itself, and for
 // views of about ten rows that share nothing (each with a query of its
