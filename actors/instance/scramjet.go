@@ -92,6 +92,17 @@ func (s *scramjet) modules(ctx context.Context) string {
 	return ready
 }
 
+// known is the node_modules folder holding scramjet when it is known
+// already, else "": it never installs, nor waits for an install.
+func (s *scramjet) known() string {
+	if s == nil || s.mode == ScramjetOff {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready
+}
+
 // install runs npm into s.dir unless scramjet is there already.
 func (s *scramjet) install(ctx context.Context) (string, error) {
 	modules := filepath.Join(s.dir, "node_modules")

@@ -151,7 +151,7 @@ func StartService(sys *system.System, seqs *sequence.Service, topics *topic.Serv
 		return nil, fmt.Errorf("instances: recovering from the last run: %w", err)
 	}
 	s.warm = process.NewWarm(process.WarmOptions{PerEngine: opts.WarmRunners, Node: opts.Node,
-		Python: opts.Python, RunnerDir: opts.RunnerDir, Logger: s.log})
+		Python: opts.Python, RunnerDir: opts.RunnerDir, Logger: s.log, Env: s.warmEnv})
 	return s, nil
 }
 
@@ -269,6 +269,15 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// warmEnv is what an idle runner of engine may load ahead: the hub's
+// scramjet, which a Node runner loads first (once the hub has it).
+func (s *Service) warmEnv(engine sequence.Engine) []string {
+	if dir := s.sj.known(); engine == sequence.Node && dir != "" {
+		return []string{"TROUPE_SCRAMJET_MODULES=" + dir}
+	}
+	return nil
 }
 
 func (s *Service) drop(id string) {

@@ -342,3 +342,14 @@ func TestNodeOutputNotSerialized(t *testing.T) {
 		}
 	}
 }
+
+// As the original's runner.ts, whose primitive branch writes the template
+// string of what the last function returned: nothing is "undefined".
+func TestNodeReturnsNothing(t *testing.T) {
+	t.Parallel()
+	r := node(t, `module.exports = function () { this.exitTimeout = 0; };`, Spec{})
+	r.expectExit(ExitCompleted)
+	if got := r.output.wait(t); got != "undefined" {
+		t.Errorf("output %q, want %q", got, "undefined")
+	}
+}

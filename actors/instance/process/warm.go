@@ -53,7 +53,11 @@ type WarmOptions struct {
 	Node      string // as Spec.Node
 	Python    string // as Spec.Python
 	RunnerDir string // as Spec.RunnerDir
-	Logger    *slog.Logger
+	// Env, when set, is added to an idle runner's environment as it
+	// starts: what it may load before its sequence is known (the Node
+	// runner requires the scramjet of TROUPE_SCRAMJET_MODULES while idle).
+	Env    func(sequence.Engine) []string
+	Logger *slog.Logger
 }
 
 // Warm starts instances on runners started ahead. An engine gets its
@@ -207,7 +211,11 @@ func (w *Warm) spawnIdle(engine sequence.Engine) (*Process, error) {
 	rand.Read(b[:])
 	token := "warm-" + hex.EncodeToString(b[:])
 	argv = append(argv, "--warm", token)
-	return spawn(w.ctx, argv, "/", defaultEnv(), token, nil, 0, w.opts.Logger)
+	env := defaultEnv()
+	if w.opts.Env != nil {
+		env = append(env, w.opts.Env(engine)...)
+	}
+	return spawn(w.ctx, argv, "/", env, token, nil, 0, w.opts.Logger)
 }
 
 // load gives an idle runner its instance: spec's sequence, the instance's

@@ -203,3 +203,47 @@ func closedChan() <-chan struct{} {
 	close(c)
 	return c
 }
+
+// An idle Node runner loads the hub's scramjet (WarmOptions.Env) before
+// its sequence is known; the sequence's input is a DataStream of that
+// very copy, loaded once.
+func TestWarmRunnerPreloadsScramjet(t *testing.T) {
+	t.Parallel()
+	modules := filepath.Join(t.TempDir(), "node_modules")
+	for name, body := range map[string]string{
+		"scramjet/package.json": `{"name":"scramjet","main":"index.js"}`,
+		"scramjet/index.js": `
+const { PassThrough } = require("stream");
+class DataStream extends PassThrough { constructor(o) { super({ objectMode: true, ...o }); } }
+class StringStream extends DataStream {}
+module.exports = { DataStream, StringStream, loadedIn: process.cwd(), loads: (global.loads = (global.loads || 0) + 1) };
+`} {
+		path := filepath.Join(modules, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := "TROUPE_SCRAMJET_MODULES=" + modules
+	w := NewWarm(WarmOptions{PerEngine: 1, RunnerDir: filepath.Join(t.TempDir(), "runners"),
+		Env: func(e sequence.Engine) []string { return []string{env} }})
+	t.Cleanup(w.Close)
+	w.refill(sequence.Node, closedChan())
+	idle := idleRunner(t, w, sequence.Node)
+	r := startedBy(context.Background(), t, w.Start, sequence.Node, "index.js", map[string]string{"index.js": `
+module.exports = function (input) {
+    this.exitTimeout = 0;
+    const sj = require(require.resolve("scramjet", { paths: [process.env.TROUPE_SCRAMJET_MODULES] }));
+    return JSON.stringify({ loadedIn: sj.loadedIn, loads: sj.loads, input: input instanceof sj.DataStream });
+};
+`}, Spec{ExtraEnv: []string{env}})
+	if r.p != idle {
+		t.Fatalf("the start did not take the idle runner")
+	}
+	r.expectExit(ExitCompleted)
+	if got, want := r.output.wait(t), `{"loadedIn":"/","loads":1,"input":true}`; got != want {
+		t.Errorf("output %s, want %s (loaded while idle, in /, once)", got, want)
+	}
+}

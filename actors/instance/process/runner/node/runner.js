@@ -516,9 +516,10 @@ function isIterable(value) {
 }
 
 async function writeOutput(result) {
-    if (result === undefined || result === null) return;
-    if (["string", "number", "boolean"].includes(typeof result)) {
-        // A primitive is written as its text, as the original does.
+    if (result === null) return;
+    if (["string", "number", "boolean", "undefined"].includes(typeof result)) {
+        // A primitive is written as its text, as the original does: a
+        // last function that returns nothing writes "undefined" there.
         if (!output.write(`${result}`)) await once(output, "drain");
         return;
     }
@@ -650,4 +651,12 @@ function begin({ entry: file, dir, id, env, appConfig, args }) {
 if (!warm) {
     setup();
     main().catch(fail);
+} else if (process.env.TROUPE_SCRAMJET_MODULES) {
+    // The hub's scramjet, loaded while idle: LOAD's loadScramjet finds it
+    // in require's cache (it is the copy loadScramjet tries first).
+    try {
+        require(require.resolve("scramjet", { paths: [process.env.TROUPE_SCRAMJET_MODULES] }));
+    } catch (err) {
+        // LOAD tries again, and says so in the log
+    }
 }

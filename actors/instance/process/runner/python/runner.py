@@ -521,7 +521,9 @@ class Runner:
         return module
 
     async def write_output(self, result, declared_type=""):
-        if result is None:
+        # As the original's "if result:": a run that returns nothing, or a
+        # false value (0, False, "", an empty dict or list), writes nothing.
+        if result is None or isinstance(result, (str, bytes, bytearray, int, float, dict, list, tuple)) and not result:
             return
         topic = getattr(result, "provides", None)
         content_type = getattr(result, "content_type", None) or declared_type or ""
