@@ -94,6 +94,8 @@ type Node struct {
 	// are the members' addresses then.
 	topology chan struct{}
 	addrs    map[string]bool
+	// rdv places each identity on one of the members (see lookup).
+	rdv *protocluster.Rendezvous
 	// graceful holds the addresses whose member said it was leaving
 	// gracefully (until a member at that address stays again).
 	graceful map[string]bool
@@ -357,7 +359,7 @@ func (n *Node) Ask(ctx context.Context, name string, msg any) (any, error) {
 		if n.isCut() {
 			return nil, fmt.Errorf("%s: %w", name, errCut)
 		}
-		pid := n.pid(identity, kind)
+		pid := n.pid(ctx, identity, kind)
 		if pid != nil {
 			res, err := n.request(ctx, pid, msg, pid.Address == refusedBy)
 			if !errors.Is(err, actor.ErrDeadLetter) {
@@ -393,7 +395,9 @@ func (n *Node) Tell(name string, msg any) {
 	if n.isCut() {
 		return
 	}
-	if pid := n.pid(identity, kind); pid != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), n.sys.Config.RequestTimeout)
+	defer cancel()
+	if pid := n.pid(ctx, identity, kind); pid != nil {
 		n.sys.Root.Send(pid, msg)
 	}
 }
@@ -425,7 +429,7 @@ func (n *Node) Others(ctx context.Context, name string, msg any) []any {
 
 // pid returns the host actor of the identity, activating it on its member
 // when needed; nil while no member can take it.
-func (n *Node) pid(identity, kind string) *actor.PID {
+func (n *Node) pid(ctx context.Context, identity, kind string) *actor.PID {
 	if pid, ok := n.cluster.PidCache.Get(identity, kind); ok {
 		return pid
 	}
@@ -435,11 +439,47 @@ func (n *Node) pid(identity, kind string) *actor.PID {
 	if !joined {
 		return nil
 	}
-	pid := n.cluster.Get(identity, kind)
+	pid := n.lookup(ctx, protocluster.NewClusterIdentity(identity, kind))
 	if pid != nil {
 		n.cluster.PidCache.Set(identity, kind, pid)
 	}
 	return pid
+}
+
+// lookup asks the member that owns the identity in the current topology
+// (by the same rendezvous hash as Proto.Actor's disthash lookup, whose
+// placement actors answer the request) to activate it, and returns its
+// host. It is this package's own rather than disthash's Get, which holds
+// its topology lock for as long as the owner takes to answer, up to a fixed
+// 5 s: when the owner leaves meanwhile and the request is lost with its
+// connection, every lookup and the topology update itself wait behind it.
+// Here the request is given up as soon as its owner leaves the topology
+// (an activation is safe to ask again), and the caller looks again.
+func (n *Node) lookup(ctx context.Context, ci *protocluster.ClusterIdentity) *actor.PID {
+	n.mu.Lock()
+	rdv := n.rdv
+	n.mu.Unlock()
+	if rdv == nil {
+		return nil
+	}
+	owner := rdv.GetByClusterIdentity(ci)
+	if owner == "" {
+		return nil
+	}
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(n.sys.Config.RequestTimeout)
+	}
+	activator := actor.NewPID(owner, disthash.PartitionActivatorActorName)
+	f := n.sys.Root.RequestFuture(activator, &protocluster.ActivationRequest{ClusterIdentity: ci}, time.Until(d))
+	res, err := n.unlessGone(f, owner, true)
+	if err != nil {
+		return nil
+	}
+	if r, ok := res.(*protocluster.ActivationResponse); ok && !r.Failed {
+		return r.Pid
+	}
+	return nil
 }
 
 // request sends msg to a host actor and waits for the reply. A host on
@@ -537,9 +577,11 @@ func (n *Node) onTopology(ev any) {
 	for _, m := range t.Members {
 		addrs[m.Address()] = true
 	}
+	rdv := protocluster.NewRendezvous()
+	rdv.UpdateMembers(t.Members)
 	n.mu.Lock()
 	close(n.topology)
-	n.topology, n.addrs = make(chan struct{}), addrs
+	n.topology, n.addrs, n.rdv = make(chan struct{}), addrs, rdv
 	n.mu.Unlock()
 }
 

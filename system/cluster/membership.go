@@ -13,6 +13,7 @@ import (
 	"time"
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -55,7 +56,7 @@ type membership struct {
 
 	mu      sync.Mutex
 	leaseID clientv3.LeaseID
-	renewed time.Time // when etcd last confirmed the lease
+	renewed time.Time // when the last renewal etcd confirmed was sent
 	cut     bool      // lost was called last, not regained
 }
 
@@ -136,6 +137,7 @@ func (m *membership) register() error {
 	ctx, cancel := context.WithTimeout(context.Background(), etcdTimeout)
 	defer cancel()
 	ttl := max(int64((m.lease+time.Second-1)/time.Second), 1)
+	granted := time.Now() // the lease runs from after this
 	lease, err := m.client.Grant(ctx, ttl)
 	if err != nil {
 		return fmt.Errorf("etcd: lease: %w", err)
@@ -146,66 +148,63 @@ func (m *membership) register() error {
 	}
 	m.mu.Lock()
 	m.leaseID = lease.ID
-	m.renewed = time.Now()
+	m.renewed = granted
 	m.mu.Unlock()
 	return nil
 }
 
-// keepAlive renews the lease until ctx ends. When the renewals stop (etcd
-// unreachable for longer than the lease), it asks etcd, once it answers
-// again, whether the lease is still there: if so (etcd itself was away,
-// and keeps leases through its restarts) it renews it again; if not, the
-// others have dropped this member, and it calls dropped and returns.
+// keepAlive renews the lease every third of its TTL until ctx ends. Each
+// renewal counts from when it was sent, not when etcd answered it: etcd
+// extends the lease to a TTL after it receives the renewal, which is after
+// it was sent, so however late the answer comes (a busy machine), the
+// member knows a time before which the lease cannot expire (see watchdog).
+// When etcd answers that the lease is gone (it expired while this member
+// could not reach etcd), the others have dropped this member: it calls
+// dropped and returns. While etcd does not answer it keeps asking: etcd
+// keeps leases through its own restarts.
 func (m *membership) keepAlive(ctx context.Context) {
 	defer m.wg.Done()
+	every := m.lease / 3
+	timer := time.NewTimer(every)
+	defer timer.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
 		m.mu.Lock()
 		lease := m.leaseID
 		m.mu.Unlock()
-		renewals, err := m.client.KeepAlive(ctx, lease)
-		if err == nil {
-			for range renewals {
-				m.mu.Lock()
-				m.renewed = time.Now()
-				m.mu.Unlock()
-			}
-		}
-		if ctx.Err() != nil {
+		sent := time.Now()
+		askCtx, cancel := context.WithTimeout(ctx, m.lease)
+		_, err := m.client.KeepAliveOnce(askCtx, lease)
+		cancel()
+		switch {
+		case err == nil:
+			m.mu.Lock()
+			m.renewed = sent
+			m.mu.Unlock()
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			m.dropped()
 			return
+		case ctx.Err() == nil:
+			m.log.Warn("renewing the membership lease in etcd", "err", err)
 		}
-		m.log.Error("the renewals of the membership lease in etcd stopped", "err", err)
-		for alive := false; !alive; {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(m.lease / 3):
-			}
-			askCtx, cancel := context.WithTimeout(ctx, etcdTimeout)
-			ttl, err := m.client.TimeToLive(askCtx, lease)
-			cancel()
-			switch {
-			case err != nil && ctx.Err() == nil:
-				m.log.Warn("asking etcd for the membership lease", "err", err)
-			case err == nil && ttl.TTL > 0:
-				alive = true
-			case err == nil:
-				m.dropped()
-				return
-			}
-		}
+		timer.Reset(max(0, time.Until(sent.Add(every))))
 	}
 }
 
 // watchdog tells the member when it can no longer count on its lease, and
-// when it can again. etcd drops the record a lease's TTL after the last
-// renewal it granted; the renewal's answer reached this member a moment
-// later, so the member gives up on it sooner, two thirds of the TTL after
-// that answer (the client renews every third), while the others still
-// route nothing of its to themselves. A member cut off from etcd thus
-// stops serving its actors before the others take them over.
+// when it can again. etcd drops the record a TTL after it received the
+// last renewal, so no sooner than a TTL after that renewal was sent; the
+// member gives up on the lease a sixth of the TTL before that (the margin
+// covers the watchdog's tick and the clocks), while the others still route
+// nothing of its to themselves. A member cut off from etcd thus stops
+// serving its actors before the others take them over.
 func (m *membership) watchdog(ctx context.Context) {
 	defer m.wg.Done()
-	limit := 2 * m.lease / 3
+	limit := 5 * m.lease / 6
 	tick := time.NewTicker(max(m.lease/12, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -261,6 +260,9 @@ func (m *membership) watch(ctx context.Context, members map[string]record, rev i
 				m.log.Warn("watching the members in etcd", "err", resp.Err())
 				break
 			}
+			// A leaving member's mark and its record's removal may come
+			// in one response: the mark still counts (see publish).
+			var marked []string
 			for _, ev := range resp.Events {
 				key := string(ev.Kv.Key)
 				switch ev.Type {
@@ -270,12 +272,15 @@ func (m *membership) watch(ctx context.Context, members map[string]record, rev i
 						continue
 					}
 					members[key] = r
+					if r.Leaving {
+						marked = append(marked, net.JoinHostPort(r.Host, strconv.Itoa(int(r.Port))))
+					}
 				case clientv3.EventTypeDelete:
 					delete(members, key)
 				}
 			}
 			rev = resp.Header.Revision
-			m.publish(members)
+			m.publish(members, marked...)
 		}
 		for ctx.Err() == nil {
 			fresh, r, err := m.fetch(ctx)
@@ -292,10 +297,13 @@ func (m *membership) watch(ctx context.Context, members map[string]record, rev i
 	}
 }
 
-// publish hands the cluster the members.
-func (m *membership) publish(members map[string]record) {
+// publish hands the cluster the members, after telling marks which of
+// them are leaving, with the addresses of members marked leaving whose
+// records are already gone.
+func (m *membership) publish(members map[string]record, marked ...string) {
 	var list []*protocluster.Member
-	var leaving, staying []string
+	leaving := marked
+	var staying []string
 	for _, r := range members {
 		member := &protocluster.Member{Id: r.ID, Host: r.Host, Port: r.Port, Kinds: r.Kinds}
 		list = append(list, member)
