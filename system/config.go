@@ -42,6 +42,7 @@ type Config struct {
 	RESPAddr           string
 	SynapRPCAddr       string
 	RESPScanCursors    int
+	RESPEventLoops     int
 	SkipControlAddr    string
 	SkipStreamingAddr  string
 	SkipServices       []string
@@ -221,6 +222,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.RESPAddr, "resp-addr", ":6379", "Redis-protocol front door address (RESP2/RESP3, the data door's keyspace and pub/sub); off disables it")
 	fs.StringVar(&c.SynapRPCAddr, "synap-rpc-addr", ":15501", "SynapRPC front door address (the original Synap's binary protocol, synap:// URLs of its SDKs, on the data door's commands; needs --data-addr); off disables it")
 	fs.IntVar(&c.RESPScanCursors, "resp-scan-cursors", 65536, "SCAN cursors the Redis-protocol door remembers (for every connection); an older cursor is refused")
+	fs.IntVar(&c.RESPEventLoops, "resp-event-loops", 1, "event loops serving the Redis-protocol door's connections (simple commands answered without a goroutine per connection); 0: a goroutine per connection")
 	fs.StringVar(&c.SkipControlAddr, "skip-control-addr", "", "reactive control front door address (default: the control_port of the service's runService call; with one --skip-service this wins); off disables it")
 	fs.StringVar(&c.SkipStreamingAddr, "skip-streaming-addr", "", "reactive streaming front door address (default: the streaming_port of the service's runService call; with one --skip-service this wins); off disables it")
 	fs.Func("skip-service", "a Skip service module (.ts, .js, .mjs) to run; repeatable (the environment and the config file give a comma-separated list)", func(v string) error {

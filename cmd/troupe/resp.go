@@ -43,6 +43,7 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 		RequestTimeout: c.RequestTimeout,
 		MaxPatterns:    c.MaxSubscriptions,
 		ScanCursors:    c.RESPScanCursors,
+		EventLoops:     c.RESPEventLoops,
 		MaxBatch:       c.MaxBatch,
 		Version:        system.Version,
 		DataDir:        c.DataDir,

@@ -17,8 +17,17 @@ import (
 
 // door starts the door on the real shards and router of a fresh system
 // (memory only), on a free loopback port, and returns its address.
+//
+// The door runs one event loop unless cfg.EventLoops says otherwise
+// (negative: none).
 func door(t testing.TB, cfg Config, args ...string) (*Server, string) {
 	t.Helper()
+	switch {
+	case cfg.EventLoops == 0:
+		cfg.EventLoops = 1
+	case cfg.EventLoops < 0:
+		cfg.EventLoops = 0
+	}
 	sys := systemtest.Boot(t, args...)
 	ks, err := kv.Start(sys, kv.NewMemory(0))
 	if err != nil {

@@ -84,8 +84,16 @@ func TestValueEncoding(t *testing.T) {
 	}
 }
 
+// TestInlineAndPipelines runs with an event loop (which hands the
+// connection over at LLEN) and with a goroutine per connection.
 func TestInlineAndPipelines(t *testing.T) {
-	_, addr := door(t, Config{})
+	for _, loops := range []int{1, -1} {
+		t.Run("loops="+strconv.Itoa(loops), func(t *testing.T) { inlineAndPipelines(t, loops) })
+	}
+}
+
+func inlineAndPipelines(t *testing.T, loops int) {
+	_, addr := door(t, Config{EventLoops: loops})
 	c := dial(t, addr)
 	// Inline commands, then a pipeline in one write mixing commands that
 	// run side by side with ones that wait for them.
@@ -136,6 +144,57 @@ func TestInlineAndPipelines(t *testing.T) {
 	}
 	if _, err := c.rd.ReadByte(); err == nil {
 		t.Fatal("the connection stayed open after a protocol error")
+	}
+}
+
+// TestLoopHandover: a connection an event loop serves is handed to a
+// goroutine of its own by a command that may wait on another client (a
+// blocking pop, with commands the loop ran before it in the same
+// pipeline), and by a reply the socket does not take at once; it is
+// answered in order either way and goes on after.
+func TestLoopHandover(t *testing.T) {
+	s, addr := door(t, Config{})
+	a, b := dial(t, addr), dial(t, addr)
+	var batch []byte
+	batch = append(batch, encodeCommand("SET", "k", "v")...)
+	batch = append(batch, encodeCommand("BLPOP", "q", "0")...)
+	batch = append(batch, encodeCommand("GET", "k")...)
+	if _, err := a.nc.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "BLPOP to block", func() bool { return s.stats.blocked.Load() == 1 })
+	if got := b.do("RPUSH", "q", "x"); got != ":1\r\n" {
+		t.Fatal(got)
+	}
+	for _, want := range []string{"+OK\r\n", "*2\r\n$1\r\nq\r\n$1\r\nx\r\n", "$1\r\nv\r\n"} {
+		if got := a.reply(); got != want {
+			t.Fatalf("after BLPOP: %q, want %q", got, want)
+		}
+	}
+	if got := a.do("INCR", "n"); got != ":1\r\n" {
+		t.Fatalf("INCR on the goroutine: %q", got)
+	}
+	// 8 MiB of replies asked for at once, read only once all are asked:
+	// the loop writes what the socket takes and hands the rest over.
+	big := strings.Repeat("x", 1<<20)
+	if got := b.do("SET", "big", big); got != "+OK\r\n" {
+		t.Fatal(got)
+	}
+	batch = batch[:0]
+	for range 8 {
+		batch = append(batch, encodeCommand("GET", "big")...)
+	}
+	batch = append(batch, encodeCommand("PING")...)
+	if _, err := b.nc.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		if got := b.reply(); got != "$1048576\r\n"+big+"\r\n" {
+			t.Fatalf("GET %d: %d bytes", i, len(got))
+		}
+	}
+	if got := b.reply(); got != "+PONG\r\n" {
+		t.Fatalf("PING: %q", got)
 	}
 }
 

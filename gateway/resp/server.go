@@ -51,8 +51,8 @@ type Config struct {
 	// ScanCursors bounds the SCAN cursors the server remembers.
 	ScanCursors int
 	// EventLoops is the number of event loops serving connections
-	// (loop_linux.go); 0: one, negative: none (every connection has a
-	// goroutine of its own).
+	// (loop_linux.go); 0: none, every connection has a goroutine of its
+	// own.
 	EventLoops int
 	// For INFO.
 	Version  string
@@ -153,9 +153,6 @@ func New(cfg Config, b Backends, log *slog.Logger) *Server {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = defaults.MaxBatch
-	}
-	if cfg.EventLoops == 0 {
-		cfg.EventLoops = 1
 	}
 	if cfg.ScanCursors <= 0 {
 		cfg.ScanCursors = 65536
