@@ -86,3 +86,18 @@ func (n *Names) Recheck(st store.Reader, prefix, name string) (exists bool, coun
 	exists, count = n.Has(name)
 	return exists, count, nil
 }
+
+// Reload replaces the set with the names of the store's keys under prefix.
+// In cluster mode the members share the journal, where every member's
+// creations and deletions are, while each member's set holds what it
+// loaded at start and saw since: a listing reloads it first.
+func (n *Names) Reload(st store.Reader, prefix string) error {
+	fresh, err := LoadNames(st, prefix)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.names = fresh.names
+	n.mu.Unlock()
+	return nil
+}

@@ -233,4 +233,11 @@ func (s *Service) consume(ctx context.Context, req *messages.QueueRequest) (any,
 }
 
 // List returns the names of the queues, sorted.
-func (s *Service) List(context.Context) ([]string, error) { return s.names.Sorted(), nil }
+func (s *Service) List(context.Context) ([]string, error) {
+	if s.sys.Placement != nil { // the queues of every member, from the journal they share
+		if err := s.names.Reload(s.sys.Store, configPrefix); err != nil {
+			return nil, err
+		}
+	}
+	return s.names.Sorted(), nil
+}

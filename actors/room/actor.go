@@ -134,7 +134,14 @@ func (s *Service) ask(ctx context.Context, req *messages.RoomRequest, timeout ti
 }
 
 // List returns the names of the rooms, sorted.
-func (s *Service) List(context.Context) ([]string, error) { return s.names.Sorted(), nil }
+func (s *Service) List(context.Context) ([]string, error) {
+	if s.sys.Placement != nil { // the rooms of every member, from the journal they share
+		if err := s.names.Reload(s.sys.Store, markerPrefix); err != nil {
+			return nil, err
+		}
+	}
+	return s.names.Sorted(), nil
+}
 
 // Subscribers counts the live subscriptions over all rooms (admin.stats).
 func (s *Service) Subscribers() int64 { return s.subscribers.Load() }
