@@ -150,7 +150,8 @@ func hubServer(t *testing.T, args ...string) *server {
 }
 
 // reapInstances kills the process groups of the instances whose runner
-// runs a sequence under dir, and waits for them to die.
+// runs a sequence under dir (named on its command line, or its working
+// folder: a warm runner's), and waits for them to die.
 func reapInstances(t *testing.T, dir string) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -163,7 +164,10 @@ func reapInstances(t *testing.T, dir string) {
 			continue
 		}
 		args, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !bytes.Contains(args, []byte(dir)) {
+		if err != nil {
+			continue
+		}
+		if cwd, _ := os.Readlink("/proc/" + e.Name() + "/cwd"); !bytes.Contains(args, []byte(dir)) && !strings.HasPrefix(cwd+"/", dir) {
 			continue
 		}
 		if state, pgrp, ok := procState(pid); ok && state != "Z" && pgrp == pid {

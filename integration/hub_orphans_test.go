@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +43,10 @@ func TestHubKill9LeavesNoOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the spinner's stdout %q", line)
 	}
+	// A second spinner on the runner the hub started ahead (the first start
+	// was cold): it carries a token of its own as its mark, which the hub
+	// recorded beside its pid.
+	warmSpinner, warmPGID := hubWarmStart(t, s, seq)
 	// A sequence that reads its control pipe ends with the hub by itself.
 	quiet := h.start(h.send(hubNode(t, "never-reads", hubNeverReads)), "")
 	h.running(quiet)
@@ -60,6 +66,12 @@ func TestHubKill9LeavesNoOrphans(t *testing.T) {
 	}
 	if pids := markedProcesses(t, spinner); len(pids) != 0 {
 		t.Fatalf("processes marked as the spinner's after the restart: %v", pids)
+	}
+	if members := liveGroup(t, warmPGID); len(members) != 0 {
+		t.Fatalf("after the restart the warm spinner's group %d still holds %v", warmPGID, members)
+	}
+	if i := h.info(warmSpinner); i.Status != "errored" || i.Terminated == nil || i.Terminated.ExitCode != 137 {
+		t.Errorf("the warm spinner after the restart: %+v %+v", i, i.Terminated)
 	}
 	waitGroupGone(t, quietPID)
 
@@ -98,6 +110,59 @@ func TestHubKill9LeavesNoOrphans(t *testing.T) {
 			t.Errorf("an instance that ended before a clean stop came back: %+v", i)
 		}
 	}
+}
+
+// hubWarmStart starts seq on the hub's idle warm runner, and returns the
+// instance and its pid. The idle runner is known by its command line
+// (--warm) and parent; a start that comes between its exec and its
+// joining the hub's pool starts cold, and is killed and tried again.
+func hubWarmStart(t *testing.T, s *server, seq string) (string, int) {
+	t.Helper()
+	h := hubOf(s)
+	for range 3 {
+		warm := 0
+		for deadline := time.Now().Add(hubPatience); warm == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the hub started no warm runner")
+			}
+			warm = hubWarmRunner(s.cmd.Process.Pid)
+		}
+		id := h.start(seq, "")
+		h.running(id)
+		if pid := h.pid(id); pid == warm {
+			return id, pid
+		}
+		h.json("POST", "/instance/"+id+"/_kill", "", http.StatusAccepted, nil)
+		h.ended(id)
+	}
+	t.Fatal("no start took the hub's warm runner")
+	return "", 0
+}
+
+// hubWarmRunner is the pid of an idle runner the hub (parent) started
+// ahead, or 0.
+func hubWarmRunner(parent int) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		args, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(args, []byte("\x00--warm\x00")) {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := bytes.LastIndexByte(stat, ')'); err == nil && i > 0 {
+			if f := strings.Fields(string(stat[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(parent) {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // TestHubChaosInstanceActors: every instance actor is made to panic. Each
