@@ -103,6 +103,9 @@ func decodeArgs[T args | msgArgs](payload []byte) (*T, error) {
 	if len(payload) == 0 {
 		return a, nil
 	}
+	if m, ok := any(a).(*msgArgs); ok && m.decodeFast(payload) {
+		return a, nil
+	}
 	if err := json.Unmarshal(payload, a); err != nil {
 		return nil, jsonError(err, "payload")
 	}

@@ -33,7 +33,10 @@ const wsPipeWorkers = 16
 var pipelined = map[string]bool{"queue.publish": true, "queue.ack": true, "queue.nack": true}
 
 // pipeSlot is one pipelined command, from its start on its own goroutine
-// until the runner writes its reply.
+// until the runner writes its reply. The runner keeps the slots it is done
+// with for the next commands (free): a slot and its three channels made
+// per command were a ninth of the bytes a queue's message made the server
+// allocate.
 type pipeSlot struct {
 	f      *wsFrame
 	ctx    context.Context
@@ -46,8 +49,13 @@ type pipeSlot struct {
 	// which resume then releases.
 	step   chan pipeStep
 	resume chan struct{}
-	out    *jsonw.Writer // the reply, once done is closed
-	done   chan struct{}
+	out    *jsonw.Writer // the reply, once done has signalled
+	// done signals once that the command is answered and its worker is
+	// done with the slot; finished notes that the runner took the signal.
+	done     chan struct{}
+	finished bool
+	// args are the command's arguments, when decodeFast took them.
+	args msgArgs
 }
 
 type pipeStep struct {
@@ -77,8 +85,8 @@ func (r *wsRunner) pipelines(f *wsFrame) bool {
 // runPiped starts f and returns once its request is handed over (or it
 // ended without one); its reply is written later, in order (flush).
 func (r *wsRunner) runPiped(f *wsFrame) {
-	p := &pipeSlot{f: f, ctx: r.deadline(), sender: r.s.sender, step: make(chan pipeStep, 1),
-		resume: make(chan struct{}), done: make(chan struct{})}
+	p := r.slot()
+	p.f, p.ctx, p.sender = f, r.deadline(), r.s.sender
 	if r.inFlight() {
 		p.queue = r.pipeQueue
 	}
@@ -113,12 +121,33 @@ func (r *wsRunner) runPiped(f *wsFrame) {
 func (r *wsRunner) worker(p *pipeSlot) {
 	for ok := true; ok; p, ok = <-r.work {
 		p.out = r.execute(p.f, nil, p)
-		close(p.done)
 		select {
 		case p.step <- pipeStep{ended: true}:
 		default: // the runner has had its step
 		}
+		p.done <- struct{}{} // the last use of p: the runner may reuse it
 	}
+}
+
+// slot returns a free pipeSlot, or a new one.
+func (r *wsRunner) slot() *pipeSlot {
+	if n := len(r.free); n > 0 {
+		p := r.free[n-1]
+		r.free = r.free[:n-1]
+		return p
+	}
+	return &pipeSlot{step: make(chan pipeStep, 1), resume: make(chan struct{}), done: make(chan struct{}, 1)}
+}
+
+// recycle keeps an answered slot for a later command. The step its worker
+// may have left in the channel, unread, is dropped.
+func (r *wsRunner) recycle(p *pipeSlot) {
+	select {
+	case <-p.step:
+	default:
+	}
+	*p = pipeSlot{step: p.step, resume: p.resume, done: p.done}
+	r.free = append(r.free, p)
 }
 
 // inFlight tells whether pipelined commands are not yet answered.
@@ -137,6 +166,7 @@ func (r *wsRunner) next() (*wsFrame, bool) {
 		case f, ok := <-r.jobs:
 			return f, ok
 		case <-r.pending[r.head].done:
+			r.pending[r.head].finished = true
 		}
 	}
 }
@@ -150,9 +180,11 @@ func (r *wsRunner) drain() { r.flush(true) }
 func (r *wsRunner) flush(wait bool) {
 	for r.inFlight() {
 		p := r.pending[r.head]
-		if wait {
+		switch {
+		case p.finished:
+		case wait:
 			<-p.done
-		} else {
+		default:
 			select {
 			case <-p.done:
 			default:
@@ -163,6 +195,7 @@ func (r *wsRunner) flush(wait bool) {
 		r.head++
 		r.answer(p.f, p.out)
 		r.done(p.f)
+		r.recycle(p)
 	}
 	r.pending, r.head = r.pending[:0], 0
 	for _, cancel := range r.stale {

@@ -60,6 +60,7 @@ type wsRunner struct {
 	pipeQueue string
 	work      chan *pipeSlot // to the workers (pipe.go), closed when the session ends
 	workers   int
+	free      []*pipeSlot // answered slots, for the next commands: at most wsMaxPending
 }
 
 // loop runs the jobs until the session closes the channel, then drops the

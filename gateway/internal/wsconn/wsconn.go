@@ -16,6 +16,7 @@
 package wsconn
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -173,6 +174,7 @@ type Conn struct {
 	out     chan frame
 	closing chan struct{} // closed when the connection is to close
 	once    sync.Once
+	rbuf    bytes.Buffer // the reader's: a frame being read
 
 	// The session's side, touched by the session actor's goroutine only.
 	holds int             // Hold calls not yet ended by Unhold
@@ -193,11 +195,29 @@ type frame struct {
 	flushed chan struct{}
 }
 
-// Read returns the next frame from the client. Only the reader calls it.
+// Read returns the next frame from the client, in a slice of its own.
+// Only the reader calls it.
+//
+// The frame is read into the connection's buffer, then copied out at its
+// size: websocket.Conn.Read reads each frame with io.ReadAll, into a new
+// buffer of 512 bytes grown by doubling, which was a seventh of the bytes a
+// queue's message made the server allocate.
 func (c *Conn) Read() ([]byte, error) {
-	_, data, err := c.ws.Read(context.Background())
+	_, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	c.rbuf.Reset()
+	_, err = c.rbuf.ReadFrom(r)
+	data := bytes.Clone(c.rbuf.Bytes())
+	if c.rbuf.Cap() > maxReadBuffer {
+		c.rbuf = bytes.Buffer{} // a large frame's buffer is not kept
+	}
 	return data, err
 }
+
+// maxReadBuffer bounds the read buffer a connection keeps between frames.
+const maxReadBuffer = 64 << 10
 
 // Done is closed once the connection is to close.
 func (c *Conn) Done() <-chan struct{} { return c.closing }
