@@ -24,10 +24,14 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 	// this process. In a cluster the shards are wherever the cluster
 	// placed them, so there each command goes through the keyspace's Do,
 	// which routes it by sys.Placement as the HTTP door's commands go (a
-	// pipeline then runs one command at a time).
+	// pipeline then runs one command at a time). An event loop would wait
+	// there for each command of its connections in turn, all of them
+	// behind a request to another member: in a cluster every connection
+	// has a goroutine of its own.
 	pipes := func() resp.Pipe { return d.keyspace.NewPipe() }
+	loops := c.RESPEventLoops
 	if sys.Placement != nil {
-		pipes = nil
+		pipes, loops = nil, 0
 	}
 	sessions, err := sys.Sessions("resp")
 	if err != nil {
@@ -43,7 +47,7 @@ func (d *domains) listenRESP(g *run.Group, servers *sync.WaitGroup) error {
 		RequestTimeout: c.RequestTimeout,
 		MaxPatterns:    c.MaxSubscriptions,
 		ScanCursors:    c.RESPScanCursors,
-		EventLoops:     c.RESPEventLoops,
+		EventLoops:     loops,
 		MaxBatch:       c.MaxBatch,
 		Version:        system.Version,
 		DataDir:        c.DataDir,
