@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,10 +48,17 @@ const hubHelloSequence = `module.exports = function (input) {
 };
 `
 
-// hubBareReady loads the sequence as the runner would, then says so.
-const hubBareReady = `require(process.argv[2]);
+// hubBareReady loads the sequence as the runner would, then says so;
+// with a third argument, it requires scramjet from that folder first, as
+// the runner does when the hub has scramjet.
+const hubBareReady = `if (process.argv[3]) require(require.resolve("scramjet", { paths: [process.argv[3]] }));
+require(process.argv[2]);
 process.stdout.write("ready\n");
 `
+
+// hubScramjet is a node_modules folder that holds scramjet: with it, the
+// start latency is measured again with scramjet on both sides.
+var hubScramjet = flag.String("hub-scramjet", "", "with --hub: a node_modules folder holding scramjet; start latency is measured again with the hub's --hub-scramjet set to it, against bare node requiring it")
 
 // hubBarePipe runs the sequence's function on stdin, decoded as the runner
 // decodes text/plain input, and writes what it returns to stdout with
@@ -91,7 +99,7 @@ func benchHub(troupeBin string) error {
 			"--admin-addr=off", "--log-level=warn", "--hub-retention=5s",
 			// The hub's own overhead against bare node: sequences get a plain
 			// stream, as the bare scripts do (scramjet adds the same require
-			// to both; it is measured apart below).
+			// to both; --hub-scramjet measures it apart).
 			"--hub-scramjet=off", "--hub-topic-retention=64MiB"}, extra...)
 		stop, err := startProcess(troupeBin, args...)
 		if err != nil {
@@ -137,7 +145,7 @@ func benchHub(troupeBin string) error {
 		}
 		viaCold = append(viaCold, d)
 		time.Sleep(hubSettle)
-		d, err = hubBareStart(node, dir)
+		d, err = hubBareStart(node, dir, "")
 		if err != nil {
 			return err
 		}
@@ -149,6 +157,35 @@ func benchHub(troupeBin string) error {
 		hubMS(b), hubMS(h), float64(h)/float64(b), hubMS(hubMean(bare)), hubMS(hubMean(viaHub)))
 	fmt.Printf("          without warm runners (--hub-warm-runners=0) %8.1f ms   ratio %.2f   (mean %.1f ms)\n",
 		hubMS(c), float64(c)/float64(b), hubMS(hubMean(viaCold)))
+	if *hubScramjet != "" {
+		modules, err := filepath.Abs(*hubScramjet)
+		if err != nil {
+			return err
+		}
+		sj, sjSeq, stopSJ, err := startHub("data-scramjet", "--hub-scramjet="+modules)
+		if err != nil {
+			return err
+		}
+		defer stopSJ()
+		var viaSJ, bareSJ []time.Duration
+		for range hubStarts {
+			d, err := sj.startLatency(sjSeq)
+			if err != nil {
+				return err
+			}
+			viaSJ = append(viaSJ, d)
+			time.Sleep(hubSettle)
+			d, err = hubBareStart(node, dir, modules)
+			if err != nil {
+				return err
+			}
+			bareSJ = append(bareSJ, d)
+			time.Sleep(hubSettle)
+		}
+		h, b := hubMedian(viaSJ), hubMedian(bareSJ)
+		fmt.Printf("scramjet  bare node %8.1f ms   troupe start->running %8.1f ms   ratio %.2f   (medians, both loading scramjet)\n",
+			hubMS(b), hubMS(h), float64(h)/float64(b))
+	}
 
 	// Throughput.
 	var hubMBs, bareMBs float64
@@ -346,9 +383,9 @@ func (h *hubBench) startLatency(seq string) (time.Duration, error) {
 
 // hubBareStart spawns node on a script that loads the sequence, and times it
 // until it prints ready.
-func hubBareStart(node, dir string) (time.Duration, error) {
+func hubBareStart(node, dir, scramjet string) (time.Duration, error) {
 	t0 := time.Now()
-	cmd := exec.Command(node, filepath.Join(dir, "ready.js"), filepath.Join(dir, "index.js"))
+	cmd := exec.Command(node, filepath.Join(dir, "ready.js"), filepath.Join(dir, "index.js"), scramjet)
 	cmd.Env = hubRunnerEnv()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
