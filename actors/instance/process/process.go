@@ -26,7 +26,8 @@
 // open while it lives. When the hub dies, its pipes close: the runner
 // takes the end of the control pipe for KILL. A runner too busy to read it
 // is killed by the next hub to start on the same store (orphans.go); the
-// process carries MarkerEnv=<instance id> in its environment for that.
+// process carries MarkerEnv=<instance id> in its environment for that (a
+// runner started ahead, warm.go, a token of its own: Process.Marker).
 //
 // A Process owns three goroutines (the waiter, the monitoring reader, the
 // control writer) and a few timers; all of them end when the process has
