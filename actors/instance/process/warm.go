@@ -115,7 +115,8 @@ func (w *Warm) Start(ctx context.Context, spec Spec) (*Process, error) {
 	return p, nil
 }
 
-// Idle is how many idle runners of engine are ready to be taken.
+// Idle is how many idle runners of engine there are (started, some perhaps
+// still booting: a start that takes one waits in its control pipe).
 func (w *Warm) Idle(engine sequence.Engine) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
