@@ -59,14 +59,15 @@ func TestWarmRunnerRunsTheNextStart(t *testing.T) {
 		{sequence.Node, "index.js", `
 module.exports = async function (_input, ...args) {
     return JSON.stringify({ args, config: this.config, id: this.instanceId,
-        cwd: process.cwd(), extra: process.env.TROUPE_TEST_EXTRA });
+        cwd: process.cwd(), extra: process.env.TROUPE_TEST_EXTRA, argv: process.argv.slice(2) });
 };
 `},
 		{sequence.Python, "main.py", `
-import json, os
+import json, os, sys
 async def run(context, input, *args):
     return json.dumps({"args": list(args), "config": context.config, "id": context.instance_id,
-        "cwd": os.getcwd(), "extra": os.environ.get("TROUPE_TEST_EXTRA")}, separators=(",", ":"))
+        "cwd": os.getcwd(), "extra": os.environ.get("TROUPE_TEST_EXTRA"), "argv": sys.argv[1:]},
+        separators=(",", ":"))
 `},
 	}
 	for _, c := range cases {
@@ -85,13 +86,15 @@ async def run(context, input, *args):
 					ID     string         `json:"id"`
 					Cwd    string         `json:"cwd"`
 					Extra  string         `json:"extra"`
+					Argv   []string       `json:"argv"`
 				}
 				out := r.output.wait(t)
 				if err := json.Unmarshal([]byte(out), &got); err != nil {
 					t.Fatalf("output %q: %v", out, err)
 				}
 				if len(got.Args) != 2 || got.Args[0] != "a" || got.Config["greet"] != true || got.ID != id ||
-					got.Extra != "yes" || !strings.HasPrefix(got.Cwd, os.TempDir()) {
+					got.Extra != "yes" || !strings.HasPrefix(got.Cwd, os.TempDir()) ||
+					len(got.Argv) != 2 || got.Argv[0] != filepath.Join(got.Cwd, c.main) || got.Argv[1] != id {
 					t.Errorf("the sequence saw %+v", got)
 				}
 				var hs handshake

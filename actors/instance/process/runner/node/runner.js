@@ -642,6 +642,8 @@ function begin({ entry: file, dir, id, env, appConfig, args }) {
     if (dir) process.chdir(dir);
     entry = file || "";
     instanceId = id || "";
+    // The command line a cold runner of this instance would have had.
+    process.argv.splice(2, process.argv.length - 2, entry, instanceId);
     Object.assign(process.env, env || {});
     setup();
     handshake({ appConfig, args });

@@ -417,6 +417,8 @@ class Runner:
             os.chdir(data["dir"])
         self.entry = os.path.abspath(data.get("entry") or "")
         self.instance_id = data.get("id") or ""
+        # The command line a cold runner of this instance would have had.
+        sys.argv[1:] = [self.entry, self.instance_id]
         os.environ.update(data.get("env") or {})
         self.ponged.set_result({"appConfig": data.get("appConfig"), "args": data.get("args")})
 
