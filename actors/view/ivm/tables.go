@@ -81,7 +81,25 @@ type table struct {
 type row struct {
 	id  string
 	rec map[string]any
-	at  []int32 // by column slot: the row's index in its bucket
+	at  []int32 // by column slot: the row's index in its bucket; in atBuf while it fits
+	// atBuf holds at for the first columns, so that moving a row between
+	// buckets, which also renumbers the row that fills its place, reads
+	// each row's positions from the row itself rather than from another
+	// allocation, mostly out of the cache on an ingest (a table has a
+	// column per path its views seek by: a few).
+	atBuf [4]int32
+}
+
+// newRow returns the row of record id, with a position for each of n
+// columns.
+func newRow(id string, rec map[string]any, n int) *row {
+	r := &row{id: id, rec: rec}
+	if n <= len(r.atBuf) {
+		r.at = r.atBuf[:n]
+	} else {
+		r.at = make([]int32, n)
+	}
+	return r
 }
 
 // A column indexes the rows of a table by their value at a path. A bucket
@@ -144,7 +162,7 @@ func (t *Tables) Apply(ch Change) (Event, error) {
 		}
 		ev.New = rec
 		if r == nil {
-			r = &row{id: ch.ID, rec: rec, at: make([]int32, len(tb.columns))}
+			r = newRow(ch.ID, rec, len(tb.columns))
 			tb.rows[ch.ID] = r
 			for _, col := range tb.columns {
 				col.add(r, valueKey(lookup(rec, col.path)))
