@@ -243,7 +243,7 @@ func cmdClient(c *conn, a [][]byte) {
 			// Another connection's fields belong to its goroutine: list
 			// what does not change.
 			fmt.Fprintf(&b, "id=%d addr=%s laddr=%s fd=-1 name= age=%d idle=0 flags=N db=0 cmd=NULL user=default resp=2\n",
-				o.id, o.addr, o.nc.LocalAddr(), int(time.Since(o.created).Seconds()))
+				o.id, o.addr, o.laddr, int(time.Since(o.created).Seconds()))
 		}
 		c.w.verbatim(b.String())
 	case sub == "setinfo" || sub == "no-evict" || sub == "no-touch":
@@ -272,7 +272,7 @@ func (c *conn) info() string {
 		resp = 3
 	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=0 flags=N db=0 sub=%d psub=%d ssub=0 multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info user=default redir=-1 resp=%d\n",
-		c.id, c.addr, c.nc.LocalAddr(), c.name, int(time.Since(c.created).Seconds()), len(c.channels), len(c.patterns),
+		c.id, c.addr, c.laddr, c.name, int(time.Since(c.created).Seconds()), len(c.channels), len(c.patterns),
 		multi, c.rd.buffered(), len(c.rd.buf)-c.rd.buffered(), len(c.rd.buf), resp)
 }
 

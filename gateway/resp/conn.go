@@ -32,9 +32,12 @@ type conn struct {
 	shutting atomic.Bool
 	id       int64
 	addr     string
-	rd       *reader
-	w        writer
-	created  time.Time
+	// laddr is nc's local address, read by other connections' CLIENT
+	// LIST (nc changes when an event loop hands the connection over).
+	laddr   string
+	rd      *reader
+	w       writer
+	created time.Time
 	// deadline is the write deadline set on nc (see flush).
 	deadline time.Time
 
@@ -72,7 +75,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, fd: -1, id: s.nextID.Add(1), addr: nc.RemoteAddr().String(),
+	c := &conn{s: s, nc: nc, fd: -1, id: s.nextID.Add(1), addr: nc.RemoteAddr().String(), laddr: nc.LocalAddr().String(),
 		rd: newReader(nc, s.cfg.MaxRequest), created: time.Now()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
