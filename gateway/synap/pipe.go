@@ -194,7 +194,7 @@ func (r *wsRunner) flush(wait bool) {
 		r.pending[r.head] = nil
 		r.head++
 		r.answer(p.f, p.out)
-		r.done(p.f)
+		r.release()
 		r.recycle(p)
 	}
 	r.pending, r.head = r.pending[:0], 0

@@ -28,6 +28,8 @@ type wsRunner struct {
 	conn *wsconn.Conn
 	self *actor.PID      // the session actor: the subscriber
 	ctx  context.Context // ends when the session stops
+	// jobs are the frames, from the reader, who closes it when its
+	// connection ends.
 	jobs chan *wsFrame
 	// slots holds one token per command read and not yet answered: the
 	// reader stops at wsMaxPending of them.
@@ -73,7 +75,7 @@ func (r *wsRunner) loop() {
 		}
 		switch {
 		case r.ctx.Err() != nil || r.conn.Closing():
-			r.done(f)
+			r.release()
 		case f.detach:
 			go r.runDetached(f)
 		case r.pipelines(f):
@@ -110,8 +112,12 @@ func (r *wsRunner) deadline() context.Context {
 }
 
 // runJob runs a frame, writes its reply and the replay its subscriptions
-// brought, and lets the session's held pushes go.
+// brought, and, for a subscribing frame, holds the session's pushes
+// meanwhile.
 func (r *wsRunner) runJob(f *wsFrame) {
+	if f.holds {
+		r.s.sessions.Send(r.self, holdStart{})
+	}
 	r.answer(f, r.execute(f, r, nil))
 	for _, w := range r.replay {
 		r.conn.Send(w)
@@ -119,8 +125,9 @@ func (r *wsRunner) runJob(f *wsFrame) {
 	r.replay = nil
 	if f.holds {
 		r.conn.Flush()
+		r.s.sessions.Send(r.self, holdDone{})
 	}
-	r.done(f)
+	r.release()
 }
 
 // answer writes the reply of f, as its endpoint answers it.
@@ -152,14 +159,6 @@ func (r *wsRunner) answer(f *wsFrame, out *jsonw.Writer) {
 // to the session's subscriptions.
 func (r *wsRunner) runDetached(f *wsFrame) {
 	r.conn.Send(r.execute(f, nil, nil))
-	r.done(f)
-}
-
-// done frees the frame's slot and releases the pushes it held.
-func (r *wsRunner) done(f *wsFrame) {
-	if f.holds {
-		r.s.sessions.Send(r.self, holdDone{})
-	}
 	r.release()
 }
 

@@ -11,46 +11,45 @@ import (
 	"github.com/troupe-run/troupe/messages"
 )
 
-// session is the actor of one WebSocket connection. It hands the frames the
-// reader decodes, in order, to its command runner; and the rooms, queues and
-// topics the runner subscribed it to send it their pushes, which it queues
+// session is the actor of one WebSocket connection: the rooms, queues and
+// topics its runner subscribed it to send it their pushes, which it queues
 // for the writer. It never waits: a client that lets its queue fill is
-// closed with status 1008, and the publisher goes on.
+// closed with status 1008, and the publisher goes on. The reader hands the
+// frames straight to the runner; passing them through the actor as well
+// cost each a mailbox hop and a goroutine's wake-up.
 //
 // Order: the replies of a subscribing command, and the replay that follows
-// them, are written before any push that comes after it. While such a
-// command runs, the connection holds its pushes (up to WSBuffer of them)
-// and queues them once the runner says the replies are written (holdDone).
+// them, are written before any push that comes after it. Before such a
+// command runs, its runner tells the session to hold its pushes (holdStart),
+// and it does so before it asks for the subscription, so that the hold is in
+// the mailbox ahead of any push the subscription brings. The connection
+// holds the pushes (up to WSBuffer of them) and queues them once the runner
+// says the replies are written (holdDone).
 type session struct {
 	s      *Server
 	conn   *wsconn.Conn
 	run    *wsRunner
 	cancel context.CancelFunc // ends the runner's context
-	ended  bool               // stopping: frames are refused
 	// original: a per-resource endpoint's session, whose pushes take the
 	// original server's frames (wsorig.go).
 	original bool
 	watchSeq uint64 // key changes pushed, to name them
 }
 
-// holdDone tells the session that a subscribing command's replies are
-// written.
-type holdDone struct{}
+// holdStart tells the session that a subscribing command is about to run;
+// holdDone, that its replies are written.
+type (
+	holdStart struct{}
+	holdDone  struct{}
+)
 
 func (a *session) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.run.self = ctx.Self()
 		go a.run.loop()
-	case *wsFrame:
-		if a.ended {
-			a.run.release()
-			return
-		}
-		if m.holds {
-			a.conn.Hold()
-		}
-		a.run.jobs <- m // never waits: the reader's slots bound the jobs
+	case holdStart:
+		a.conn.Hold()
 	case holdDone:
 		a.conn.Unhold()
 	case *messages.RoomEvent:
@@ -75,10 +74,9 @@ func (a *session) Receive(ctx actor.Context) {
 		a.watchSeq++
 		a.conn.Push(watchFrame(m, a.watchSeq))
 	case *actor.Stopping:
-		// The runner drops the session's subscriptions as it ends.
-		a.ended = true
+		// The runner drops the session's subscriptions as it ends, once
+		// the reader, whose connection this closes, closes its jobs.
 		a.cancel()
-		close(a.run.jobs)
 		a.conn.Close(websocket.StatusGoingAway, "the session ended")
 	}
 }

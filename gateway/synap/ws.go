@@ -18,9 +18,9 @@ import (
 // The WebSocket API: GET /api/v1/ws. Each connection (gateway/internal/wsconn) has
 //
 //   - a reader, the handler's own goroutine, which decodes frames and hands
-//     them to the session actor;
-//   - the session actor (session.go), which hands commands to its runner and
-//     queues the pushes of what the session subscribed to;
+//     them to the runner;
+//   - the session actor (session.go), which queues the pushes of what the
+//     session subscribed to;
 //   - the runner (runner.go), a goroutine that runs the commands in order;
 //   - a writer, the one goroutine that writes data frames, from a queue of
 //     WSBuffer of them, and a pinger.
@@ -70,20 +70,21 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.Close(websocket.StatusTryAgainLater, "the server cannot start a session now")
 		return
 	}
-	s.readLoop(run, pid, client)
+	s.readLoop(run, client)
 	c.Close(websocket.StatusNormalClosure, "")
+	close(run.jobs)
 	s.sessions.Stop(pid)
 }
 
 // readLoop reads frames until the connection ends, and hands each, decoded,
-// to the session.
-func (s *Server) readLoop(run *wsRunner, pid *actor.PID, client string) {
+// to the session's runner.
+func (s *Server) readLoop(run *wsRunner, client string) {
 	for {
 		data, err := run.conn.Read()
 		if err != nil || !run.acquire() {
 			return
 		}
-		s.sessions.Send(pid, s.decodeFrame(data, client))
+		run.jobs <- s.decodeFrame(data, client) // never waits: the slots bound the jobs
 	}
 }
 

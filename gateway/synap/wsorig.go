@@ -82,11 +82,11 @@ func (s *Server) serveResourceWS(kind endpoint) http.HandlerFunc {
 			return
 		}
 		if run.acquire() {
-			f := &wsFrame{env: sub.env, id: []byte(`"welcome"`), holds: true, welcome: sub.welcome}
-			s.sessions.Send(pid, f)
+			run.jobs <- &wsFrame{env: sub.env, id: []byte(`"welcome"`), holds: true, welcome: sub.welcome}
 		}
-		s.resourceReadLoop(kind, run, pid, client, sub)
+		s.resourceReadLoop(kind, run, client, sub)
 		c.Close(websocket.StatusNormalClosure, "")
+		close(run.jobs)
 		s.sessions.Stop(pid)
 	}
 }
@@ -231,7 +231,7 @@ func errorFrameOf(reply []byte) *jsonw.Writer {
 // a queue endpoint {"command":"ack"|"nack","message_id","requeue"?} acks or
 // nacks a message; anything else is ignored, as the original does (the
 // reading itself keeps pings and the close handshake working).
-func (s *Server) resourceReadLoop(kind endpoint, run *wsRunner, pid *actor.PID, client string, sub *resourceSub) {
+func (s *Server) resourceReadLoop(kind endpoint, run *wsRunner, client string, sub *resourceSub) {
 	for {
 		data, err := run.conn.Read()
 		if err != nil {
@@ -251,7 +251,7 @@ func (s *Server) resourceReadLoop(kind endpoint, run *wsRunner, pid *actor.PID, 
 		if !run.acquire() {
 			return
 		}
-		s.sessions.Send(pid, s.ackFrame(sub.queue, cmd.Command, cmd.MessageID, cmd.Requeue, client))
+		run.jobs <- s.ackFrame(sub.queue, cmd.Command, cmd.MessageID, cmd.Requeue, client)
 	}
 }
 
