@@ -82,7 +82,9 @@ func TestKeepAliveOutlivesTheStop(t *testing.T) {
 	h := newHub(t, hubOptions{})
 	seq := h.send(node(t, `
 module.exports = function () {
-    this.addStopHandler(() => { this.keepAlive(1000); });
+    // Long enough that no load ends it before the test kills it: the
+    // test checks that it outlives the stop's 50 ms, not when it ends.
+    this.addStopHandler(() => { this.keepAlive(120000); });
     this.on("still-there", () => this.emit("yes", "alive"));
     return new Promise(() => {});
 };
