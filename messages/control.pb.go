@@ -295,6 +295,91 @@ func (x *StoreFailed) GetReason() string {
 	return ""
 }
 
+// Welcome is what a cluster member that joins asks each other member before
+// it takes any actor: the member answers once it sees the joiner among the
+// members and has handed over the actors that the joiner now holds, so that
+// no actor is ever active on two members at once.
+type Welcome struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"` // the joiner's address, host:port
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Welcome) Reset() {
+	*x = Welcome{}
+	mi := &file_control_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Welcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Welcome) ProtoMessage() {}
+
+func (x *Welcome) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
+func (*Welcome) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Welcome) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+// Welcomed answers Welcome.
+type Welcomed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Welcomed) Reset() {
+	*x = Welcomed{}
+	mi := &file_control_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Welcomed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Welcomed) ProtoMessage() {}
+
+func (x *Welcomed) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Welcomed.ProtoReflect.Descriptor instead.
+func (*Welcomed) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{7}
+}
+
 var File_control_proto protoreflect.FileDescriptor
 
 const file_control_proto_rawDesc = "" +
@@ -311,7 +396,11 @@ const file_control_proto_rawDesc = "" +
 	"\x06Forget\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"%\n" +
 	"\vStoreFailed\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reasonB'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"!\n" +
+	"\aWelcome\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\"\n" +
+	"\n" +
+	"\bWelcomedB'Z%github.com/troupe-run/troupe/messagesb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -325,7 +414,7 @@ func file_control_proto_rawDescGZIP() []byte {
 	return file_control_proto_rawDescData
 }
 
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_control_proto_goTypes = []any{
 	(*InjectFault)(nil), // 0: troupe.messages.InjectFault
 	(*Tick)(nil),        // 1: troupe.messages.Tick
@@ -333,6 +422,8 @@ var file_control_proto_goTypes = []any{
 	(*Spawn)(nil),       // 3: troupe.messages.Spawn
 	(*Forget)(nil),      // 4: troupe.messages.Forget
 	(*StoreFailed)(nil), // 5: troupe.messages.StoreFailed
+	(*Welcome)(nil),     // 6: troupe.messages.Welcome
+	(*Welcomed)(nil),    // 7: troupe.messages.Welcomed
 }
 var file_control_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -353,7 +444,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

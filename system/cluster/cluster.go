@@ -78,7 +78,10 @@ type Node struct {
 	// leaving is set as Leave starts: from then on no host activates its
 	// actor here, and hosts holds the ones active, which Leave hands over.
 	leaving bool
-	hosts   map[*actor.PID]struct{}
+	hosts   map[*actor.PID]*protocluster.ClusterIdentity
+	// welcomed is set once the other members have answered this one's
+	// Welcome (see welcome): until then it activates no actor.
+	welcomed bool
 	// cut is set while this member cannot count on its lease in etcd
 	// (cut off from it): the others may hold its actors by now, so it
 	// serves none (see membership.watchdog).
@@ -123,9 +126,12 @@ func New(sys *system.System) (*Node, error) {
 	provider := &membership{endpoints: c.ClusterEtcd, lease: c.ClusterLease, name: c.ClusterName,
 		log: sys.Log.With("component", "cluster")}
 	n := &Node{sys: sys, log: sys.Log.With("component", "cluster"), provider: provider,
-		self: net.JoinHostPort(bindHost, portText), hosts: map[*actor.PID]struct{}{}, topology: make(chan struct{}),
+		self: net.JoinHostPort(bindHost, portText), hosts: map[*actor.PID]*protocluster.ClusterIdentity{}, topology: make(chan struct{}),
 		owners: map[string]string{}, releasing: map[string]chan struct{}{}, graceful: map[string]bool{}}
 	sys.Actors.EventStream.Subscribe(n.onTopology)
+	if _, err := sys.Root.SpawnNamed(actor.PropsFromFunc(n.receiveWelcome), welcomeName); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
 	var ks []*protocluster.Kind
 	for kind := range domains {
 		ks = append(ks, protocluster.NewKind(kind, actor.PropsFromProducer(func() actor.Actor { return &host{node: n} },
@@ -164,9 +170,87 @@ func (n *Node) Join() (err error) {
 	n.mu.Lock()
 	n.joined = true
 	n.mu.Unlock()
+	n.welcome()
 	n.log.Info("joined the cluster", "cluster", n.sys.Config.ClusterName, "address", n.self,
 		"members", len(n.cluster.MemberList.Members().Members()))
 	return nil
+}
+
+// welcomeName is the name of each member's actor that answers Welcome.
+const welcomeName = "troupe-welcome"
+
+// welcome asks every other member to see this one and hand over the actors
+// it now holds, and waits for their answers before this member activates
+// any actor. Without it, a member that has not yet seen the joiner goes on
+// serving (and activating) an identity that the joiner, which sees both,
+// activates too, and writes acknowledged by one are missing from the
+// other's state. A member that does not answer within --request-timeout is
+// dead or cut off from etcd (and then stops its actors by itself).
+func (n *Node) welcome() {
+	self := n.sys.Actors.Address()
+	var futures []actor.Future
+	for _, addr := range n.Members() {
+		if addr != self {
+			futures = append(futures, n.sys.Root.RequestFuture(actor.NewPID(addr, welcomeName),
+				&messages.Welcome{Member: self}, n.sys.Config.RequestTimeout))
+		}
+	}
+	for _, f := range futures {
+		if _, err := f.Result(); err != nil {
+			n.log.Warn("a member did not welcome this one", "err", err)
+		}
+	}
+	n.mu.Lock()
+	n.welcomed = true
+	n.mu.Unlock()
+}
+
+// receiveWelcome answers a joiner's Welcome (see welcome) once this member
+// sees the joiner, and has handed over every actor that the topology now
+// places elsewhere (from then on it activates none of them: see owns). A
+// member that is leaving or cut off holds nothing and answers at once. It
+// waits in a goroutine of its own, which ends by --request-timeout.
+func (n *Node) receiveWelcome(ctx actor.Context) {
+	msg, ok := ctx.Message().(*messages.Welcome)
+	if !ok {
+		return
+	}
+	sender, joiner := ctx.Sender(), msg.Member
+	go func() {
+		deadline := time.NewTimer(n.sys.Config.RequestTimeout)
+		defer deadline.Stop()
+		for {
+			changed, members := n.topologyChanged()
+			n.mu.Lock()
+			idle := n.leaving || n.cut
+			n.mu.Unlock()
+			if members[joiner] || idle {
+				break
+			}
+			select {
+			case <-changed:
+			case <-deadline.C:
+				n.log.Warn("a joining member never appeared in etcd", "member", joiner)
+				return
+			}
+		}
+		var moved []*actor.PID
+		n.mu.Lock()
+		for pid, ci := range n.hosts {
+			if !n.ownsLocked(ci) {
+				moved = append(moved, pid)
+			}
+		}
+		n.mu.Unlock()
+		n.handOver(moved)
+		n.sys.Root.Send(sender, &messages.Welcomed{})
+	}()
+}
+
+// ownsLocked reports whether the current topology places the identity on
+// this member; n.mu is held.
+func (n *Node) ownsLocked(ci *protocluster.ClusterIdentity) bool {
+	return n.rdv != nil && n.rdv.GetByClusterIdentity(ci) == n.sys.Actors.Address()
 }
 
 // Leave hands this member's actors over to the others and removes its
@@ -329,7 +413,7 @@ func (n *Node) Status() string {
 func (n *Node) serving() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.joined && !n.leaving && !n.cut
+	return n.joined && n.welcomed && !n.leaving && !n.cut
 }
 
 func (n *Node) isCut() bool {
@@ -408,10 +492,7 @@ func (n *Node) Others(ctx context.Context, name string, msg any) []any {
 	if !ok {
 		return nil
 	}
-	timeout := n.sys.Config.RequestTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
+	timeout := n.patience(ctx)
 	var futures []actor.Future
 	for _, m := range n.cluster.MemberList.Members().Members() {
 		if addr := m.Address(); addr != n.self {
@@ -466,12 +547,8 @@ func (n *Node) lookup(ctx context.Context, ci *protocluster.ClusterIdentity) *ac
 	if owner == "" {
 		return nil
 	}
-	d, ok := ctx.Deadline()
-	if !ok {
-		d = time.Now().Add(n.sys.Config.RequestTimeout)
-	}
 	activator := actor.NewPID(owner, disthash.PartitionActivatorActorName)
-	f := n.sys.Root.RequestFuture(activator, &protocluster.ActivationRequest{ClusterIdentity: ci}, time.Until(d))
+	f := n.sys.Root.RequestFuture(activator, &protocluster.ActivationRequest{ClusterIdentity: ci}, n.patience(ctx))
 	res, err := n.unlessGone(f, owner, true)
 	if err != nil {
 		return nil
@@ -498,8 +575,7 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, msg any, refused boo
 	if pid.Address == n.sys.Actors.Address() {
 		return n.sys.Ask(ctx, pid, msg)
 	}
-	d, _ := ctx.Deadline()
-	f := n.sys.Root.RequestFuture(pid, msg, time.Until(d))
+	f := n.sys.Root.RequestFuture(pid, msg, n.patience(ctx))
 	res, err := n.unlessGone(f, pid.Address, refused)
 	if errors.Is(err, actor.ErrTimeout) {
 		return nil, fmt.Errorf("%s at %s did not answer in time: %w", pid.Id, pid.Address, context.DeadlineExceeded)
@@ -511,6 +587,17 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, msg any, refused boo
 		return nil, fmt.Errorf("%w: %s: %s", system.ErrFailed, f.Actor, f.Reason)
 	}
 	return res, nil
+}
+
+// patience is how long a request may wait for its reply: until ctx's
+// deadline, and never less than a millisecond (Proto.Actor's future with a
+// negative timeout, as a deadline just passed gives, waits for ever).
+func (n *Node) patience(ctx context.Context) time.Duration {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return n.sys.Config.RequestTimeout
+	}
+	return max(time.Until(d), time.Millisecond)
 }
 
 // unlessGone waits for f's result, or answers a dead letter as soon as the
@@ -601,6 +688,7 @@ func split(name string) (identity, kind string, err error) {
 // stops it when the identity moves.
 type host struct {
 	node    *Node
+	ci      *protocluster.ClusterIdentity
 	name    string
 	local   *actor.PID
 	retired bool // moved elsewhere: stopping soon, never active again
@@ -615,11 +703,11 @@ type handOver struct{}
 func (h *host) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
-		ci := protocluster.GetClusterIdentity(ctx)
-		h.name = domains[ci.Kind] + "/" + ci.Identity
+		h.ci = protocluster.GetClusterIdentity(ctx)
+		h.name = domains[h.ci.Kind] + "/" + h.ci.Identity
 		n := h.node
 		n.mu.Lock()
-		n.hosts[ctx.Self()] = struct{}{}
+		n.hosts[ctx.Self()] = h.ci
 		n.mu.Unlock()
 		if n.serving() {
 			h.activate(ctx)
@@ -630,9 +718,15 @@ func (h *host) Receive(ctx actor.Context) {
 		// send here for a moment more: answer them "not here" for
 		// leaveGrace before stopping, since a request left in a stopped
 		// actor's mailbox is never answered.
+		// It holds nothing from now on, so it leaves the hosts that a
+		// leave or a joiner's welcome hands over: a hand-over asked of
+		// it as it stops would never be answered, and wait its timeout.
 		h.retired = true
 		h.release(ctx)
 		self := ctx.Self()
+		h.node.mu.Lock()
+		delete(h.node.hosts, self)
+		h.node.mu.Unlock()
 		time.AfterFunc(leaveGrace, func() { h.node.sys.Root.Stop(self) })
 	case handOver:
 		h.release(ctx)
@@ -666,6 +760,14 @@ func (h *host) activate(ctx actor.Context) {
 	n, self := h.node, ctx.Self().Id
 	for {
 		n.mu.Lock()
+		if !n.ownsLocked(h.ci) {
+			// A member whose topology is not this one's sent for it:
+			// the member this one's topology places it on may hold it,
+			// so this one takes nothing (the sender looks again, and
+			// the two agree once both have seen the same topology).
+			n.mu.Unlock()
+			return
+		}
 		wait := n.releasing[h.name]
 		if wait == nil {
 			n.owners[h.name] = self
