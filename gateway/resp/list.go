@@ -489,6 +489,11 @@ func (c *conn) block(blocking bool, timeout time.Duration, keys []string, try fu
 	if try() {
 		return true
 	}
+	// The replies to the commands pipelined before this one go out now,
+	// as Redis sends them, not once this one has its answer.
+	if !c.flush() {
+		return false
+	}
 	c.s.stats.blocked.Add(1)
 	defer c.s.stats.blocked.Add(-1)
 	gone, stop := c.watchPeer()

@@ -331,6 +331,19 @@ func TestBlockingPops(t *testing.T) {
 	if got := a.reply(); got != "*2\r\n$2\r\nq2\r\n$3\r\njob\r\n" {
 		t.Fatalf("BLPOP: %q", got)
 	}
+	// The replies to commands pipelined before a blocking one go out as it
+	// blocks, as Redis sends them, not once it has its answer.
+	if _, err := a.nc.Write(append(encodeCommand("SET", "k", "v"), encodeCommand("BLPOP", "q4", "0")...)); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.reply(); got != "+OK\r\n" {
+		t.Fatalf("SET pipelined before BLPOP: %q", got)
+	}
+	waitUntil(t, "the client to block", func() bool { return s.stats.blocked.Load() == 1 })
+	b.do("RPUSH", "q4", "y")
+	if got := a.reply(); got != "*2\r\n$2\r\nq4\r\n$1\r\ny\r\n" {
+		t.Fatalf("BLPOP after a pipelined SET: %q", got)
+	}
 	// Commands sent while blocked are answered after.
 	a.send("BRPOP", "q3", "0")
 	waitUntil(t, "the client to block", func() bool { return s.stats.blocked.Load() == 1 })
