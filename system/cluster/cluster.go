@@ -207,7 +207,7 @@ func (n *Node) welcome() {
 
 // receiveWelcome answers a joiner's Welcome (see welcome) once this member
 // sees the joiner, and has handed over every actor that the topology now
-// places elsewhere (from then on it activates none of them: see owns). A
+// places elsewhere (from then on it activates none of them: see ownsLocked). A
 // member that is leaving or cut off holds nothing and answers at once. It
 // waits in a goroutine of its own, which ends by --request-timeout.
 func (n *Node) receiveWelcome(ctx actor.Context) {
@@ -717,10 +717,10 @@ func (h *host) Receive(ctx actor.Context) {
 		// stopping). The members that have not yet seen the new topology
 		// send here for a moment more: answer them "not here" for
 		// leaveGrace before stopping, since a request left in a stopped
-		// actor's mailbox is never answered.
-		// It holds nothing from now on, so it leaves the hosts that a
-		// leave or a joiner's welcome hands over: a hand-over asked of
-		// it as it stops would never be answered, and wait its timeout.
+		// actor's mailbox is never answered. Holding nothing from now
+		// on, it leaves the hosts that a leave or a joiner's welcome
+		// hands over: a hand-over asked of it as it stops would never be
+		// answered, and would wait out its timeout.
 		h.retired = true
 		h.release(ctx)
 		self := ctx.Self()
